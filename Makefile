@@ -1,0 +1,28 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: venv demo test evaluate bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m tools.demo --out demo_output
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+evaluate: $(STAMP)
+	$(PY) -m tools.evaluate_denoiser --sigmas 15,25,50 --out docs/evaluation
+
+clean:
+	rm -rf $(VENV) demo_output

@@ -1,0 +1,1 @@
+"""Data pipelines: image folders -> tf.data, and a tfds builder for such folders."""

@@ -1,0 +1,144 @@
+"""Image folders -> tf.data pipelines of (noisy, clean) training patches.
+
+Decoding goes through ``keras_semdenoise.imageio.load_image`` (PNG, JPEG, TIFF,
+16-bit, grayscale all handled in one place); decoded images are cached in memory
+as uint8, then every pass takes random crops with the 8 flips/rotations and adds
+Gaussian noise on the fly (``keras_semdenoise.noise``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from PIL import Image
+
+from keras_semdenoise import imageio, noise
+
+logger = logging.getLogger(__name__)
+
+
+def usable_training_files(folder: str, patch_size: int) -> list[str]:
+    """Image files in ``folder`` at least ``patch_size`` on each side (smaller ones are skipped with a warning).
+
+    Raises:
+        FileNotFoundError: the folder does not exist.
+        ValueError: it holds no usable image.
+    """
+    files = imageio.list_image_files(folder)
+    usable = []
+    for path in files:
+        try:
+            with Image.open(path) as image:
+                width, height = image.size
+        except Exception as error:  # noqa: BLE001 - any unreadable file is skipped the same way
+            logger.warning("skipping %s: %s", path, error)
+            continue
+        if min(width, height) < patch_size:
+            logger.warning("skipping %s: %dx%d is smaller than the %d px patch", path, width, height, patch_size)
+            continue
+        usable.append(path)
+    if not usable:
+        raise ValueError(
+            f"no usable training image in {folder}: need PNG/JPEG/TIFF files at least {patch_size}x{patch_size}"
+        )
+    return usable
+
+
+def _decode_uint8(path: bytes) -> np.ndarray:
+    pixels = imageio.load_image(path.decode()).pixels
+    return np.clip(np.rint(pixels * 255.0), 0, 255).astype(np.uint8)
+
+
+def random_dihedral(patch, tf):
+    """One of the 8 flips/rotations of an (..., H, W, C) square patch, uniformly."""
+    rotations = tf.random.uniform([], 0, 4, dtype=tf.int32)
+    patch = tf.image.rot90(patch, rotations)
+    flip = tf.random.uniform([]) < 0.5
+    return tf.cond(flip, lambda: tf.image.flip_left_right(patch), lambda: patch)
+
+
+def training_dataset(
+    folder: str,
+    patch_size: int = 48,
+    batch_size: int = 32,
+    sigma_255: float | None = 25.0,
+    sigma_range_255: tuple[float, float] | None = None,
+    patches_per_image: int = 8,
+    shuffle_seed: int | None = None,
+):
+    """Infinite tf.data pipeline of noisy/clean training patches.
+
+    Args:
+        folder: folder of training images (e.g. ``../shared/data/CBSD432``).
+        patch_size: side of the square crops (paper: 48).
+        batch_size: patches per batch (paper: 32); the global batch under a strategy.
+        sigma_255: fixed noise level on the 0..255 scale, or None with ``sigma_range_255``.
+        sigma_range_255: (low, high): a sigma drawn uniformly per patch (blind training).
+        patches_per_image: crops taken from an image each time it is visited.
+        shuffle_seed: seed for the image order (None: random).
+
+    Returns:
+        ``tf.data.Dataset`` of ``(noisy, clean)``, each ``(batch_size, patch, patch, 3)``
+        float32; clean in [0, 1], noisy unclipped.
+    """
+    import tensorflow as tf
+
+    if (sigma_255 is None) == (sigma_range_255 is None):
+        raise ValueError("give exactly one of sigma_255 and sigma_range_255")
+    if sigma_255 is not None:
+        noise.check_sigma(sigma_255)
+    else:
+        low, high = (noise.check_sigma(s) for s in sigma_range_255)
+        if low > high:
+            raise ValueError(f"sigma range must be (low, high) with low <= high, got {sigma_range_255}")
+    if patch_size < 1 or batch_size < 1:
+        raise ValueError(f"patch_size and batch_size must be >= 1, got {patch_size} and {batch_size}")
+    files = usable_training_files(folder, patch_size)
+
+    def decode(path):
+        image = tf.numpy_function(_decode_uint8, [path], tf.uint8, stateful=False)
+        image.set_shape([None, None, 3])
+        return image
+
+    def crops(image):
+        stacked = tf.stack(
+            [tf.image.random_crop(image, [patch_size, patch_size, 3]) for _ in range(patches_per_image)]
+        )
+        return tf.data.Dataset.from_tensor_slices(stacked)
+
+    def augment_and_noise(patch):
+        clean = tf.image.convert_image_dtype(random_dihedral(patch, tf), tf.float32)
+        if sigma_255 is not None:
+            sigma = tf.constant(sigma_255, tf.float32)
+        else:
+            sigma = tf.random.uniform([], low, high)
+        return noise.add_gaussian_noise_tf(clean, sigma), clean
+
+    dataset = (
+        tf.data.Dataset.from_tensor_slices(files)
+        .map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+        .cache()
+        .repeat()
+        .shuffle(len(files), seed=shuffle_seed)
+        .flat_map(crops)
+        .shuffle(max(patches_per_image * 16, batch_size), seed=shuffle_seed)
+        .map(augment_and_noise, num_parallel_calls=tf.data.AUTOTUNE)
+        .batch(batch_size, drop_remainder=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
+
+
+def evaluation_images(folder: str, limit: int | None = None) -> list[tuple[str, np.ndarray]]:
+    """``[(name, clean)]`` for the first ``limit`` images of ``folder`` (sorted), clean (H, W, 3) float32 in [0, 1]."""
+    files = imageio.list_image_files(folder)
+    if not files:
+        raise ValueError(f"no images in {folder}")
+    if limit:
+        files = files[:limit]
+    import os
+
+    return [(os.path.splitext(os.path.basename(p))[0], imageio.load_image(p).pixels) for p in files]

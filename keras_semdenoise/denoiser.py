@@ -1,0 +1,260 @@
+"""The multi-scale denoiser of Liu et al. (TIP 2020), as in the official code.
+
+Layer table (defaults; see ``../shared/PAPER.md``), for an ``H x W`` input:
+
+==========  ==============================================  ======  =====
+layer       op                                              ch      scale
+==========  ==============================================  ======  =====
+conv0       conv 5x5, linear                                64      1
+conv1       conv 3x3 stride 2 + BN + ReLU                   128     1/2
+res1        bottleneck residual block (1x1, 3x3, 1x1)       128     1/2
+conv2       conv 3x3 stride 2 + BN + ReLU                   128     1/4
+res2        bottleneck residual block                       128     1/4
+up2         transposed conv 4x4 stride 2, linear            32      1/2
+cat2        concat [res1, up2]                              160     1/2
+conv3       conv 3x3 + BN + ReLU                            256     1/2
+res3        bottleneck residual block                       256     1/2
+up3         transposed conv 4x4 stride 2, linear            64      1
+cat3        concat [conv0, up3]                             128     1
+out         conv 3x3, linear                                3       1
+sum         out + input (global residual skip)              3       1
+==========  ==============================================  ======  =====
+
+The bottleneck width of every residual block and the width of every transposed
+convolution is a quarter of the width of the block it reads from, which is the
+rule the official table follows. The input is padded symmetrically to a multiple
+of ``2 ** (num_scales - 1)`` inside the model and the output is cropped back, so
+any ``H x W`` (1x1, odd, portrait) works.
+
+Everything here is pure Keras 3 (``keras.ops``), so the model also runs and
+trains with ``KERAS_BACKEND=jax``.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+from keras import layers, ops
+
+DEFAULT_STEM_FILTERS = 64
+DEFAULT_ENCODER_FILTERS = (128, 128)
+DEFAULT_DECODER_FILTERS = (256,)
+BOTTLENECK_RATIO = 4
+BN_EPSILON = 1e-5
+# Caffe's official solver starts conv biases at 0.2.
+CONV_BIAS_INIT = 0.2
+
+
+@keras.saving.register_keras_serializable(package="keras_semdenoise")
+class SymmetricPadToMultiple(layers.Layer):
+    """Pads the bottom and right edges of an NHWC batch to a multiple of ``multiple``.
+
+    Mirror ("symmetric") padding is applied in up to ``log2(multiple)`` steps,
+    each at most as wide as the image is so far, so even a 1x1 image can be
+    padded (1 -> 2 -> 4 for a multiple of 4). Channels stay static.
+
+    Input: ``(N, H, W, C)`` float. Output: ``(N, H', W', C)`` with ``H' >= H``,
+    ``W' >= W`` the next multiples of ``multiple``.
+    """
+
+    def __init__(self, multiple: int, **kwargs):
+        super().__init__(**kwargs)
+        if multiple < 1 or (multiple & (multiple - 1)) != 0:
+            raise ValueError(f"multiple must be a power of two >= 1, got {multiple}")
+        self.multiple = int(multiple)
+
+    def call(self, x):
+        if self.multiple == 1:
+            return x
+        steps = self.multiple.bit_length() - 1
+        shape = ops.shape(x)
+        channels = x.shape[-1]
+        height, width = shape[1], shape[2]
+        remaining_h = (-height) % self.multiple
+        remaining_w = (-width) % self.multiple
+        for _ in range(steps):
+            cur_h, cur_w = ops.shape(x)[1], ops.shape(x)[2]
+            pad_h = _minimum(remaining_h, cur_h)
+            pad_w = _minimum(remaining_w, cur_w)
+            x = ops.pad(x, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]], mode="symmetric")
+            remaining_h = remaining_h - pad_h
+            remaining_w = remaining_w - pad_w
+        if channels is not None:
+            x = ops.reshape(x, (-1, ops.shape(x)[1], ops.shape(x)[2], channels))
+        return x
+
+    def compute_output_shape(self, input_shape):
+        def up(size):
+            if size is None:
+                return None
+            return -(-size // self.multiple) * self.multiple
+
+        return (input_shape[0], up(input_shape[1]), up(input_shape[2]), input_shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "multiple": self.multiple}
+
+
+@keras.saving.register_keras_serializable(package="keras_semdenoise")
+class CropLike(layers.Layer):
+    """Crops ``x`` (N, H', W', C) to the height and width of ``reference`` (N, H, W, *)."""
+
+    def call(self, x, reference):
+        shape = ops.shape(reference)
+        return x[:, : shape[1], : shape[2], :]
+
+    def compute_output_shape(self, x_shape, reference_shape):
+        return (x_shape[0], reference_shape[1], reference_shape[2], x_shape[3])
+
+
+def _minimum(a, b):
+    if isinstance(a, int) and isinstance(b, int):
+        return min(a, b)
+    return ops.minimum(a, b)
+
+
+def _conv(filters, kernel_size, name, strides=1, use_bias=True, kernel_initializer="glorot_uniform"):
+    return layers.Conv2D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding="same",
+        use_bias=use_bias,
+        kernel_initializer=kernel_initializer,
+        bias_initializer=keras.initializers.Constant(CONV_BIAS_INIT) if use_bias else None,
+        name=name,
+    )
+
+
+def _bn(name, gamma_initializer="ones"):
+    return layers.BatchNormalization(epsilon=BN_EPSILON, gamma_initializer=gamma_initializer, name=name)
+
+
+def _conv_bn_relu(x, filters, name, strides=1):
+    x = _conv(filters, 3, f"{name}_conv", strides=strides)(x)
+    x = _bn(f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def _residual_block(x, name, zero_init_residual):
+    """Bottleneck block: 1x1 (C/4) -> 3x3 (C/4) -> 1x1 (C), no biases, add input, ReLU."""
+    filters = x.shape[-1]
+    inner = filters // BOTTLENECK_RATIO
+    y = x
+    for index, (width, kernel) in enumerate(((inner, 1), (inner, 3), (filters, 1))):
+        y = _conv(width, kernel, f"{name}_conv{index + 1}", use_bias=False)(y)
+        last = index == 2
+        y = _bn(f"{name}_bn{index + 1}", "zeros" if (last and zero_init_residual) else "ones")(y)
+        if not last:
+            y = layers.ReLU(name=f"{name}_relu{index + 1}")(y)
+    y = layers.Add(name=f"{name}_add")([x, y])
+    return layers.ReLU(name=f"{name}_out")(y)
+
+
+def _upsample(x, name):
+    filters = x.shape[-1] // BOTTLENECK_RATIO
+    return layers.Conv2DTranspose(
+        filters,
+        4,
+        strides=2,
+        padding="same",
+        bias_initializer=keras.initializers.Constant(CONV_BIAS_INIT),
+        name=name,
+    )(x)
+
+
+def build_denoiser(
+    num_scales: int | None = None,
+    stem_filters: int = DEFAULT_STEM_FILTERS,
+    encoder_filters: Sequence[int] | None = None,
+    decoder_filters: Sequence[int] | None = None,
+    global_skip: bool = True,
+    zero_init_output: bool = True,
+    zero_init_residual: bool = False,
+    channels: int = 3,
+    name: str = "semdenoise_denoiser",
+) -> keras.Model:
+    """Builds the paper's multi-scale denoiser with the Keras functional API.
+
+    With the defaults this is exactly the official architecture (about 1.03M
+    trainable parameters; paper Table I: 1,026k).
+
+    Args:
+        num_scales: Number of scales including full resolution, 2 to 4. The
+            default (3) has encoders at 1/2 and 1/4 and one decoder at 1/2. When
+            given without ``encoder_filters`` / ``decoder_filters`` the default
+            widths are repeated: encoders 128, decoders 256.
+        stem_filters: Width of the 5x5 full-resolution conv0 (default 64).
+        encoder_filters: One width per downsampling stage (length ``num_scales - 1``).
+        decoder_filters: One width per decoder stage, finest last
+            (length ``num_scales - 2``). The coarsest scale has no decoder.
+        global_skip: Add the input to the output (residual learning).
+        zero_init_output: Start the output conv at zero, so the untrained model
+            is the identity when ``global_skip`` is on (training-speed choice, not
+            part of the architecture).
+        zero_init_residual: Start the last BN gamma of each residual block at 0.
+        channels: Image channels, 3 for RGB.
+        name: Model name.
+
+    Returns:
+        A ``keras.Model`` mapping ``(N, H, W, channels)`` float32 images in
+        [0, 1] plus noise to ``(N, H, W, channels)`` denoised images (same range,
+        unclipped). ``H`` and ``W`` may be anything >= 1.
+
+    Raises:
+        ValueError: for scales outside 2..4, width lists of the wrong length, or
+            non-positive widths.
+    """
+    if encoder_filters is None:
+        scales = 3 if num_scales is None else num_scales
+        encoder_filters = (DEFAULT_ENCODER_FILTERS[0],) * (scales - 1)
+    if decoder_filters is None:
+        scales = len(encoder_filters) + 1 if num_scales is None else num_scales
+        decoder_filters = (DEFAULT_DECODER_FILTERS[0],) * max(scales - 2, 0)
+    encoder_filters = tuple(int(f) for f in encoder_filters)
+    decoder_filters = tuple(int(f) for f in decoder_filters)
+    if num_scales is None:
+        num_scales = len(encoder_filters) + 1
+    if not 2 <= num_scales <= 4:
+        raise ValueError(f"num_scales must be 2, 3 or 4, got {num_scales}")
+    if len(encoder_filters) != num_scales - 1:
+        raise ValueError(
+            f"encoder_filters needs num_scales - 1 = {num_scales - 1} widths, got {encoder_filters}"
+        )
+    if len(decoder_filters) != num_scales - 2:
+        raise ValueError(
+            f"decoder_filters needs num_scales - 2 = {num_scales - 2} widths, got {decoder_filters}"
+        )
+    widths = (stem_filters, *encoder_filters, *decoder_filters)
+    if any(w < BOTTLENECK_RATIO for w in widths):
+        raise ValueError(f"every width must be >= {BOTTLENECK_RATIO}, got {widths}")
+
+    inputs = keras.Input(shape=(None, None, channels), name="noisy")
+    x = SymmetricPadToMultiple(2 ** (num_scales - 1), name="pad")(inputs)
+
+    stem = _conv(stem_filters, 5, "conv0")(x)
+    encoded = []
+    y = stem
+    for index, filters in enumerate(encoder_filters, start=1):
+        y = _conv_bn_relu(y, filters, f"conv{index}", strides=2)
+        y = _residual_block(y, f"res{index}", zero_init_residual)
+        encoded.append(y)
+
+    # Decoder: from the coarsest encoder up, fusing each finer encoder output.
+    y = encoded[-1]
+    level = len(encoder_filters)
+    for skip, filters in zip(reversed(encoded[:-1]), decoder_filters):
+        up = _upsample(y, f"up{level}")
+        y = layers.Concatenate(name=f"cat{level}")([skip, up])
+        level += 1
+        y = _conv_bn_relu(y, filters, f"conv{level}")
+        y = _residual_block(y, f"res{level}", zero_init_residual)
+    up = _upsample(y, f"up{level}")
+    y = layers.Concatenate(name=f"cat{level}")([stem, up])
+    out_init = "zeros" if zero_init_output else "glorot_uniform"
+    y = layers.Conv2D(channels, 3, padding="same", kernel_initializer=out_init, name="out")(y)
+    if global_skip:
+        y = layers.Add(name="sum")([y, x])
+    outputs = CropLike(name="crop")(y, inputs)
+    return keras.Model(inputs, outputs, name=name)

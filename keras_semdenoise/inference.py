@@ -1,0 +1,172 @@
+"""Whole-image and tiled inference, and where the shipped models live.
+
+Images here are (H, W, 3) float32 in [0, 1] (plus noise); the output is the
+denoised float image, unclipped (``metrics.to_uint8`` clips and rounds at the edge).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+
+import numpy as np
+
+# Margin each tile keeps around the pixels it contributes; the official model's
+# receptive radius is about 26 px, so pixels 32 px inside a tile are exact.
+DEFAULT_TILE_SIZE = 512
+DEFAULT_OVERLAP = 96
+MODELS_ENV = "SEMDENOISE_MODELS_DIR"
+_SHIPPED_PATTERN = re.compile(r"denoiser_sigma(\d+(?:\.\d+)?)\.keras$")
+
+
+def models_dir() -> str:
+    """Folder of shipped models: ``$SEMDENOISE_MODELS_DIR`` or the repo's ``saved_models/``."""
+    env = os.environ.get(MODELS_ENV)
+    if env:
+        return env
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "saved_models")
+
+
+def shipped_models(folder: str | None = None) -> dict[float, str]:
+    """``{sigma_255: path}`` of the per-sigma models in ``folder`` (default ``models_dir()``)."""
+    folder = folder or models_dir()
+    found = {}
+    for path in glob.glob(os.path.join(folder, "denoiser_sigma*.keras")):
+        match = _SHIPPED_PATTERN.search(os.path.basename(path))
+        if match:
+            found[float(match.group(1))] = path
+    return dict(sorted(found.items()))
+
+
+def shipped_model_for_sigma(sigma_255: float, folder: str | None = None) -> tuple[str, str | None]:
+    """Path of the shipped model for ``sigma_255`` and a notice if it is not an exact match.
+
+    Raises:
+        FileNotFoundError: no shipped model at all.
+    """
+    models = shipped_models(folder)
+    if not models:
+        raise FileNotFoundError(
+            f"no shipped denoiser in {folder or models_dir()} (set {MODELS_ENV} or pass a model path)"
+        )
+    if sigma_255 in models:
+        return models[sigma_255], None
+    nearest = min(models, key=lambda s: abs(s - sigma_255))
+    return models[nearest], (
+        f"no model trained for sigma {sigma_255:g}; using the sigma-{nearest:g} model "
+        f"(shipped: {', '.join(f'{s:g}' for s in models)})"
+    )
+
+
+def load_denoiser(path: str):
+    """Loads a ``.keras`` denoiser (custom layers registered by importing this package)."""
+    import keras
+
+    from keras_semdenoise import denoiser  # noqa: F401 - registers the custom layers
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"model not found: {path}")
+    return keras.saving.load_model(path, compile=False)
+
+
+def size_multiple(model) -> int:
+    """The multiple the model pads to internally (tile origins must be aligned to it)."""
+    for layer in model.layers:
+        if hasattr(layer, "multiple"):
+            return int(layer.multiple)
+    return 1
+
+
+def _predict(model, batch: np.ndarray) -> np.ndarray:
+    return np.asarray(model(batch, training=False))
+
+
+def denoise_whole(model, image: np.ndarray) -> np.ndarray:
+    """Denoises an (H, W, 3) image in one call. Memory grows with H * W (~1.4 kB per pixel)."""
+    return _predict(model, image[None].astype(np.float32))[0]
+
+
+def _tile_starts(length: int, tile: int, stride: int, multiple: int) -> list[int]:
+    if length <= tile:
+        return [0]
+    starts = list(range(0, length - tile, stride))
+    last = ((length - tile) // multiple) * multiple
+    if last > starts[-1]:
+        starts.append(last)
+    return starts
+
+
+def _edge_weights(length: int, start: int, end: int, total: int, overlap: int) -> np.ndarray:
+    """1-D blend window of a tile covering [start, end) of ``total``: zero for the first
+    overlap/3 px from an inner edge, a linear ramp over the next overlap/3, then one."""
+    distance_low = np.arange(length, dtype=np.float32) + 0.5
+    distance_high = distance_low[::-1]
+    third = max(overlap / 3.0, 1e-6)
+    weight = np.ones(length, np.float32)
+    if start > 0:
+        weight = np.minimum(weight, np.clip((distance_low - third) / third, 0.0, 1.0))
+    if end < total:
+        weight = np.minimum(weight, np.clip((distance_high - third) / third, 0.0, 1.0))
+    return weight
+
+
+def tile_grid(height: int, width: int, tile_size: int, overlap: int, multiple: int):
+    """Yields ``(y0, y1, x0, x1)`` tiles covering the image, origins aligned to ``multiple``."""
+    stride = max(tile_size - overlap, multiple)
+    rows = _tile_starts(height, tile_size, stride, multiple)
+    cols = _tile_starts(width, tile_size, stride, multiple)
+    for y0 in rows:
+        y1 = height if y0 == rows[-1] else y0 + tile_size
+        for x0 in cols:
+            x1 = width if x0 == cols[-1] else x0 + tile_size
+            yield y0, y1, x0, x1
+
+
+def denoise_tiled(
+    model,
+    image: np.ndarray,
+    tile_size: int = DEFAULT_TILE_SIZE,
+    overlap: int = DEFAULT_OVERLAP,
+    progress=None,
+) -> np.ndarray:
+    """Denoises a large (H, W, 3) image tile by tile with blended seams.
+
+    Each tile is about ``tile_size`` square; neighbours overlap by at least
+    ``overlap`` px and each contributes only pixels at least ``overlap / 3`` from
+    its inner edges, blended linearly, so with ``overlap / 3`` above the model's
+    receptive radius the result equals whole-image inference. Peak memory is the
+    image, the output and one tile's activations.
+
+    Args:
+        progress: optional callable ``progress(done, total)`` after each tile.
+    """
+    multiple = size_multiple(model)
+    if tile_size < 2 * overlap or tile_size % multiple or overlap % multiple:
+        raise ValueError(
+            f"tile_size ({tile_size}) must be >= 2 * overlap ({overlap}) and both multiples of {multiple}"
+        )
+    height, width = image.shape[:2]
+    tiles = list(tile_grid(height, width, tile_size, overlap, multiple))
+    output = np.zeros(image.shape, np.float32)
+    weights = np.zeros((height, width, 1), np.float32)
+    for index, (y0, y1, x0, x1) in enumerate(tiles):
+        result = _predict(model, image[None, y0:y1, x0:x1].astype(np.float32))[0]
+        wy = _edge_weights(y1 - y0, y0, y1, height, overlap)
+        wx = _edge_weights(x1 - x0, x0, x1, width, overlap)
+        window = (wy[:, None] * wx[None, :])[..., None]
+        output[y0:y1, x0:x1] += result * window
+        weights[y0:y1, x0:x1] += window
+        if progress:
+            progress(index + 1, len(tiles))
+    return output / np.maximum(weights, 1e-12)
+
+
+def denoise(model, image: np.ndarray, tile_size: int = DEFAULT_TILE_SIZE, overlap: int = DEFAULT_OVERLAP, progress=None):
+    """Denoises an (H, W, 3) float image: in one call if it fits in a tile, else tiled."""
+    if image.ndim != 3 or image.shape[-1] != 3:
+        raise ValueError(f"expected an (H, W, 3) RGB image, got shape {image.shape}")
+    height, width = image.shape[:2]
+    if height <= tile_size + overlap and width <= tile_size + overlap:
+        return denoise_whole(model, image)
+    return denoise_tiled(model, image, tile_size, overlap, progress)

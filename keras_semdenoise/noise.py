@@ -1,0 +1,62 @@
+"""The noise model, in one place: additive i.i.d. Gaussian noise on [0, 1] images.
+
+``noisy = clean + (sigma_255 / 255) * N(0, 1)``, unclipped, per pixel and channel.
+Training draws the noise at random inside tf.data (``add_gaussian_noise_tf``);
+evaluation draws it from a seed made of the image's name and sigma
+(``seeded_gaussian_noise``), so every method and every run sees the same noisy input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+MAX_SIGMA_255 = 255.0
+
+
+def check_sigma(sigma_255: float) -> float:
+    """Returns ``sigma_255`` as a float, or raises ValueError if it is not in [0, 255]."""
+    try:
+        value = float(sigma_255)
+    except (TypeError, ValueError):
+        raise ValueError(f"sigma must be a number in [0, 255], got {sigma_255!r}") from None
+    if not np.isfinite(value) or not 0.0 <= value <= MAX_SIGMA_255:
+        raise ValueError(f"sigma must be in [0, 255] (on the 0..255 scale), got {sigma_255!r}")
+    return value
+
+
+def noise_seed(name: str, sigma_255: float) -> int:
+    """A 64-bit seed derived from an image name and sigma (stable across runs and machines)."""
+    digest = hashlib.sha256(f"{name}|{float(sigma_255):.4f}".encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+def seeded_gaussian_noise(shape, sigma_255: float, name: str) -> np.ndarray:
+    """Deterministic noise for evaluation: float32 array of ``shape``, std ``sigma_255 / 255``."""
+    sigma_255 = check_sigma(sigma_255)
+    rng = np.random.Generator(np.random.PCG64(noise_seed(name, sigma_255)))
+    return (rng.standard_normal(shape, dtype=np.float64) * (sigma_255 / 255.0)).astype(np.float32)
+
+
+def add_seeded_gaussian_noise(clean: np.ndarray, sigma_255: float, name: str) -> np.ndarray:
+    """The evaluation protocol's noisy input: ``clean`` (H, W, C) float32 in [0, 1] plus seeded noise."""
+    return clean.astype(np.float32) + seeded_gaussian_noise(clean.shape, sigma_255, name)
+
+
+def add_gaussian_noise_tf(clean, sigma_255, seed=None):
+    """Training noise inside tf.data: ``clean`` (..., H, W, C) float32 in [0, 1].
+
+    ``sigma_255`` is a scalar or a tensor broadcastable to ``clean`` (per-patch
+    sigmas for blind training). Returns the unclipped noisy tensor.
+    """
+    import tensorflow as tf
+
+    sigma = tf.cast(sigma_255, tf.float32) / 255.0
+    return clean + sigma * tf.random.normal(tf.shape(clean), seed=seed, dtype=tf.float32)
+
+
+def add_gaussian_noise_np(clean: np.ndarray, sigma_255, rng: np.random.Generator) -> np.ndarray:
+    """Training noise on the numpy data path (JAX backend): same model as ``add_gaussian_noise_tf``."""
+    sigma = np.asarray(sigma_255, dtype=np.float32) / 255.0
+    return clean + sigma * rng.standard_normal(clean.shape, dtype=np.float32)

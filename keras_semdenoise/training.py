@@ -1,0 +1,299 @@
+"""Separate (MSE) training of the denoiser: one config dataclass, one ``run_training``.
+
+``train/train_denoiser.py`` fills ``TrainConfig`` from absl flags and calls
+``run_training``. A run lives in ``config.model_dir``:
+
+- ``backup/``        the resumable state (weights + optimizer + epoch), written atomically
+- ``logs/``          TensorBoard scalars and image triplets (noisy | denoised | clean)
+- ``history.json``   evaluation PSNR per checkpoint (the learning curve)
+- ``best.weights.h5`` weights of the checkpoint with the best evaluation PSNR
+- ``final.keras`` / ``final.weights.h5``  the model at the end
+- ``config.json``    the configuration of the run
+
+Training is organised in "epochs" of ``checkpoint_every`` steps; a run killed at
+any point restarts from the last completed epoch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import time
+
+import numpy as np
+
+from keras_semdenoise import metrics, noise
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DATA_DIR_ENV = "SEMDENOISE_DATA_DIR"
+ARCHITECTURE_FIELDS = ("num_scales", "stem_filters", "encoder_filters", "decoder_filters")
+
+
+def default_data_root() -> str:
+    """``$SEMDENOISE_DATA_DIR`` or ``../shared/data`` beside the repo."""
+    env = os.environ.get(DEFAULT_DATA_DIR_ENV)
+    if env:
+        return env
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.path.join(os.path.dirname(repo), "shared", "data")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything a separate-training run needs. Sigmas are on the 0..255 scale."""
+
+    data_dir: str
+    model_dir: str
+    sigma: float | None = 25.0
+    sigma_range: tuple[float, float] | None = None
+    steps: int = 1000
+    batch_size: int = 32
+    patch_size: int = 48
+    learning_rate: float = 1e-3
+    lr_schedule: str = "cosine"  # cosine | step | constant
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.01
+    checkpoint_every: int = 200
+    eval_dir: str | None = None
+    eval_images: int = 6
+    eval_sigma: float | None = None
+    strategy: str = "auto"  # auto | mirrored | default
+    logical_cpus: int = 0
+    num_scales: int = 3
+    stem_filters: int = 64
+    encoder_filters: tuple[int, ...] = (128, 128)
+    decoder_filters: tuple[int, ...] = (256,)
+    init_weights: str | None = None
+    seed: int | None = None
+    verbose: int = 1
+
+    def validate(self) -> None:
+        if (self.sigma is None) == (self.sigma_range is None):
+            raise ValueError("give exactly one of sigma and sigma_range")
+        if self.sigma is not None:
+            noise.check_sigma(self.sigma)
+        if self.steps < 1 or self.checkpoint_every < 1 or self.batch_size < 1 or self.patch_size < 4:
+            raise ValueError("steps, checkpoint_every, batch_size must be >= 1 and patch_size >= 4")
+        if self.lr_schedule not in ("cosine", "step", "constant"):
+            raise ValueError(f"lr_schedule must be cosine, step or constant, got {self.lr_schedule!r}")
+        if self.strategy not in ("auto", "mirrored", "default"):
+            raise ValueError(f"strategy must be auto, mirrored or default, got {self.strategy!r}")
+        if not os.path.isdir(self.data_dir):
+            raise FileNotFoundError(f"training data folder not found: {self.data_dir}")
+
+    @property
+    def epochs(self) -> int:
+        return math.ceil(self.steps / self.checkpoint_every)
+
+    def model_kwargs(self) -> dict:
+        return dict(
+            num_scales=self.num_scales,
+            stem_filters=self.stem_filters,
+            encoder_filters=tuple(self.encoder_filters),
+            decoder_filters=tuple(self.decoder_filters),
+        )
+
+
+def learning_rate_schedule(config: TrainConfig):
+    """The optimizer's learning rate: cosine decay with linear warm-up, /10 steps, or constant."""
+    import keras
+
+    total = config.epochs * config.checkpoint_every
+    if config.lr_schedule == "constant":
+        return config.learning_rate
+    if config.lr_schedule == "step":
+        boundaries = [int(total * 0.5), int(total * 0.75)]
+        values = [config.learning_rate, config.learning_rate / 10, config.learning_rate / 100]
+        return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+    warmup = min(config.warmup_steps, total - 1)
+    if warmup > 0:
+        return keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=config.learning_rate * 0.01,
+            decay_steps=max(total - warmup, 1),
+            alpha=config.min_lr_ratio,
+            warmup_target=config.learning_rate,
+            warmup_steps=warmup,
+        )
+    return keras.optimizers.schedules.CosineDecay(config.learning_rate, total, alpha=config.min_lr_ratio)
+
+
+def make_strategy(name: str, logical_cpus: int = 0):
+    """A ``tf.distribute`` strategy: Mirrored over all GPUs (or logical CPUs) when there are several.
+
+    ``logical_cpus`` > 1 splits the CPU into that many logical devices first (must run before
+    TensorFlow initialises its devices); that is how the mirrored path is tested without GPUs.
+    """
+    import tensorflow as tf
+
+    if logical_cpus > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * logical_cpus)
+    gpus = tf.config.list_logical_devices("GPU")
+    devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
+    if name == "default" or (name == "auto" and len(devices) < 2):
+        return tf.distribute.get_strategy()
+    return tf.distribute.MirroredStrategy(devices=devices)
+
+
+def evaluate_psnr(model, images, sigma_255: float) -> float:
+    """Mean PSNR (protocol of ``metrics.psnr_uint8``) of ``model`` on ``[(name, clean)]`` with seeded noise."""
+    from keras_semdenoise import inference
+
+    values = []
+    for name, clean in images:
+        noisy = noise.add_seeded_gaussian_noise(clean, sigma_255, name)
+        values.append(metrics.psnr_uint8(clean, inference.denoise(model, noisy)))
+    return float(np.mean(values))
+
+
+def _atomic_write_json(path: str, payload) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as handle:
+        json.dump(payload, handle, indent=2)
+    os.replace(tmp, path)
+
+
+def _callbacks(config: TrainConfig, model, eval_images, triplet_batch):
+    import keras
+    import tensorflow as tf
+
+    backup_dir = os.path.join(config.model_dir, "backup")
+    history_path = os.path.join(config.model_dir, "history.json")
+    eval_sigma = config.eval_sigma if config.eval_sigma is not None else (config.sigma or 25.0)
+
+    class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+        """BackupAndRestore whose weights and epoch number are replaced together, atomically."""
+
+        def _save_model(self):
+            os.makedirs(self.backup_dir, exist_ok=True)
+            tmp_weights = self._weights_path.replace(".weights.h5", ".tmp.weights.h5")
+            self.model.save_weights(tmp_weights, overwrite=True)
+            os.replace(tmp_weights, self._weights_path)
+            _atomic_write_json(self._training_metadata_path, {"epoch": self._current_epoch, "batch": 0})
+
+    class EvaluateAndLog(keras.callbacks.Callback):
+        """At each checkpoint: PSNR on held-out images, best weights, image triplets in TensorBoard."""
+
+        def __init__(self):
+            super().__init__()
+            self.writer = tf.summary.create_file_writer(os.path.join(config.model_dir, "logs", "eval"))
+            self.history = []
+            if os.path.exists(history_path):
+                with open(history_path) as handle:
+                    self.history = json.load(handle)
+
+        def on_epoch_end(self, epoch, logs=None):
+            step = (epoch + 1) * config.checkpoint_every
+            record = {"epoch": epoch + 1, "step": step, "time": time.time()}
+            record.update({k: float(v) for k, v in (logs or {}).items()})
+            with self.writer.as_default(step=step):
+                if eval_images:
+                    record["eval_psnr"] = evaluate_psnr(self.model, eval_images, eval_sigma)
+                    tf.summary.scalar("eval_psnr_db", record["eval_psnr"])
+                    best = max((h.get("eval_psnr", -1) for h in self.history), default=-1)
+                    if record["eval_psnr"] > best:
+                        tmp = os.path.join(config.model_dir, "best.tmp.weights.h5")
+                        self.model.save_weights(tmp, overwrite=True)
+                        os.replace(tmp, os.path.join(config.model_dir, "best.weights.h5"))
+                    logger.info("step %d: eval PSNR %.2f dB (sigma %g)", step, record["eval_psnr"], eval_sigma)
+                noisy, clean = triplet_batch
+                denoised = np.clip(np.asarray(self.model(noisy, training=False)), 0, 1)
+                triplets = np.concatenate([np.clip(noisy, 0, 1), denoised, clean], axis=2)
+                tf.summary.image("noisy_denoised_clean", triplets, max_outputs=len(triplets))
+            self.writer.flush()
+            self.history.append(record)
+            _atomic_write_json(history_path, self.history)
+
+    return [
+        AtomicBackupAndRestore(backup_dir, save_freq="epoch", delete_checkpoint=False),
+        keras.callbacks.TensorBoard(os.path.join(config.model_dir, "logs"), update_freq=50),
+        EvaluateAndLog(),
+    ]
+
+
+def run_training(config: TrainConfig):
+    """Trains (or resumes) a denoiser with MSE on noisy patches; returns the trained model."""
+    config.validate()
+    import keras
+    import tensorflow as tf
+
+    from keras_semdenoise.data import images
+    from keras_semdenoise.denoiser import build_denoiser
+
+    if config.seed is not None:
+        keras.utils.set_random_seed(config.seed)
+    strategy = make_strategy(config.strategy, config.logical_cpus)
+    os.makedirs(config.model_dir, exist_ok=True)
+    config_path = os.path.join(config.model_dir, "config.json")
+    previous = None
+    if os.path.exists(config_path):
+        with open(config_path) as handle:
+            previous = json.load(handle)
+    current = json.loads(json.dumps(dataclasses.asdict(config)))
+    if previous:
+        changed = [k for k in ARCHITECTURE_FIELDS if previous.get(k) != current[k]]
+        if changed:
+            raise ValueError(f"{config.model_dir} holds a run with other {changed}; use a new model_dir")
+    _atomic_write_json(config_path, current)
+
+    dataset = images.training_dataset(
+        config.data_dir,
+        patch_size=config.patch_size,
+        batch_size=config.batch_size,
+        sigma_255=config.sigma,
+        sigma_range_255=tuple(config.sigma_range) if config.sigma_range else None,
+        shuffle_seed=config.seed,
+    )
+    triplet_batch = tuple(np.asarray(t)[:4] for t in next(iter(dataset)))
+    eval_images = images.evaluation_images(config.eval_dir, config.eval_images) if config.eval_dir else []
+
+    with strategy.scope():
+        model = build_denoiser(**config.model_kwargs())
+        if config.init_weights:
+            model.load_weights(config.init_weights)
+            logger.info("initialised from %s", config.init_weights)
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate_schedule(config)),
+            loss="mse",
+            metrics=[metrics.psnr_float],
+            jit_compile=False,
+        )
+    logger.info("strategy %s with %d replica(s)", type(strategy).__name__, strategy.num_replicas_in_sync)
+    model.fit(
+        dataset,
+        epochs=config.epochs,
+        steps_per_epoch=config.checkpoint_every,
+        callbacks=_callbacks(config, model, eval_images, triplet_batch),
+        verbose=config.verbose,
+    )
+    final_keras = os.path.join(config.model_dir, "final.keras")
+    model.save(final_keras + ".tmp.keras")
+    os.replace(final_keras + ".tmp.keras", final_keras)
+    model.save_weights(os.path.join(config.model_dir, "final.weights.h5"), overwrite=True)
+    return model
+
+
+def export_shipped_model(model_dir: str, out_path: str, use_best: bool = True) -> str:
+    """Writes a run's best (or final) weights as a standalone ``.keras`` model at ``out_path``."""
+    from keras_semdenoise.denoiser import build_denoiser
+
+    with open(os.path.join(model_dir, "config.json")) as handle:
+        saved = json.load(handle)
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    config = TrainConfig(**{k: v for k, v in saved.items() if k in fields})
+    model = build_denoiser(**config.model_kwargs())
+    best = os.path.join(model_dir, "best.weights.h5")
+    weights = best if use_best and os.path.exists(best) else os.path.join(model_dir, "final.weights.h5")
+    if not os.path.exists(weights):
+        weights = os.path.join(model_dir, "backup", "latest.weights.h5")
+        model.compile(optimizer="adam", loss="mse")
+        model.optimizer.build(model.trainable_variables)
+    model.load_weights(weights)
+    tmp = out_path + ".tmp.keras"
+    model.save(tmp)
+    os.replace(tmp, out_path)
+    return weights
