@@ -1,0 +1,99 @@
+"""PSNR/SSIM tables of denoisers on clean test sets with seeded noise (paper Tables II/III).
+
+    python -m tools.evaluate_denoiser --sets CBSD68,Kodak24 --sigmas 15,25,50 \
+        --methods noisy,cbm3d,proposed --out docs/evaluation
+
+Writes <out>/results.json (resumable: rerun the same command after an interruption)
+and <out>/results.md. ``--model NAME=PATH`` adds a model; ``{sigma}`` in PATH is
+replaced per sigma (a missing file leaves that cell empty).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+from absl import app, flags
+
+from keras_semdenoise import baselines, evaluation, inference, training
+from keras_semdenoise.data import images as image_data
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("data_root", None, "Folder holding the test sets (default: ../shared/data or $SEMDENOISE_DATA_DIR).")
+flags.DEFINE_list("sets", ["CBSD68", "Kodak24"], "Test sets (folders under data_root, or paths).")
+flags.DEFINE_list("sigmas", ["15", "25", "50"], "Noise levels on the 0..255 scale.")
+flags.DEFINE_list("methods", ["noisy", "cbm3d", "proposed"], "Built-in methods: noisy, cbm3d, proposed (shipped models).")
+flags.DEFINE_multi_string("model", [], "NAME=PATH of another .keras denoiser ({sigma} is substituted).")
+flags.DEFINE_integer("limit", 0, "Use only the first N images of each set (0: all).")
+flags.DEFINE_string("out", "docs/evaluation", "Output folder for results.json and results.md.")
+flags.DEFINE_bool("ssim", True, "Also compute SSIM.")
+flags.DEFINE_integer("crop_border", 0, "Pixels cut from each edge before measuring (official code: 3).")
+flags.DEFINE_integer("tile_size", inference.DEFAULT_TILE_SIZE, "Tile size for model inference.")
+
+
+@functools.lru_cache(maxsize=None)
+def _model(path: str):
+    return inference.load_denoiser(path)
+
+
+def model_method(path_pattern: str, tile_size: int):
+    """Factory: sigma -> method running the model at ``path_pattern`` (None if that file is missing)."""
+
+    def factory(sigma):
+        path = path_pattern.replace("{sigma}", f"{sigma:g}")
+        if not os.path.exists(path):
+            return None
+        model = _model(path)
+        return lambda noisy, _sigma: inference.denoise(model, noisy, tile_size=tile_size)
+
+    return factory
+
+
+def build_methods(names, extra_models, tile_size):
+    methods = {}
+    for name in names:
+        if name == "noisy":
+            methods["noisy input"] = lambda sigma: (lambda noisy, _sigma: noisy)
+        elif name == "cbm3d":
+            methods["CBM3D"] = lambda sigma: baselines.cbm3d_denoise
+        elif name == "proposed":
+            shipped = inference.shipped_models()
+            methods["Proposed (ours)"] = lambda sigma: (
+                model_method(shipped[sigma], tile_size)(sigma) if sigma in shipped else None
+            )
+        else:
+            raise ValueError(f"unknown method {name!r}: use noisy, cbm3d, proposed or --model NAME=PATH")
+    for spec in extra_models:
+        if "=" not in spec:
+            raise ValueError(f"--model takes NAME=PATH, got {spec!r}")
+        name, path = spec.split("=", 1)
+        methods[name] = model_method(path, tile_size)
+    return methods
+
+
+def main(argv):
+    del argv
+    root = FLAGS.data_root or training.default_data_root()
+    try:
+        sigmas = [float(s) for s in FLAGS.sigmas]
+        datasets = {
+            os.path.basename(os.path.normpath(s)): image_data.evaluation_images(
+                s if os.path.isdir(s) else os.path.join(root, s), FLAGS.limit or None
+            )
+            for s in FLAGS.sets
+        }
+        methods = build_methods(FLAGS.methods, FLAGS.model, FLAGS.tile_size)
+    except (ValueError, FileNotFoundError) as error:
+        raise app.UsageError(str(error)) from None
+    os.makedirs(FLAGS.out, exist_ok=True)
+    state = evaluation.evaluate(
+        datasets, sigmas, methods, os.path.join(FLAGS.out, "results.json"), FLAGS.ssim, FLAGS.crop_border
+    )
+    table = evaluation.markdown_tables(state)
+    with open(os.path.join(FLAGS.out, "results.md"), "w") as handle:
+        handle.write(table + "\n")
+    print(table)
+
+
+if __name__ == "__main__":
+    app.run(main)
