@@ -8,6 +8,7 @@ image. ``crop_border`` > 0 gives the official code's variant (border removed).
 from __future__ import annotations
 
 import numpy as np
+import keras
 from keras import ops
 
 
@@ -56,6 +57,7 @@ def ssim_uint8(reference: np.ndarray, test: np.ndarray, crop_border: int = 0) ->
     )
 
 
+@keras.saving.register_keras_serializable(package="keras_semdenoise")
 def psnr_float(y_true, y_pred):
     """Per-batch PSNR in dB of float images in [0, 1] (no quantisation): a training metric, keras.ops."""
     mse = ops.mean(ops.square(ops.clip(y_pred, 0.0, 1.0) - y_true))

@@ -62,7 +62,7 @@ def training_dataset(
     folder: str,
     patch_size: int = 48,
     batch_size: int = 32,
-    sigma_255: float | None = 25.0,
+    sigma_255: float | None = None,
     sigma_range_255: tuple[float, float] | None = None,
     patches_per_image: int = 8,
     shuffle_seed: int | None = None,

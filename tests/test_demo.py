@@ -1,0 +1,23 @@
+import os
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+
+from conftest import REPO, TINY
+from keras_semdenoise.denoiser import build_denoiser
+
+
+def test_demo_writes_pictures(tmp_path):
+    model_path = str(tmp_path / "tiny.keras")
+    build_denoiser(**TINY).save(model_path)
+    out = tmp_path / "demo"
+    result = subprocess.run([sys.executable, "-m", "tools.demo", f"--out={out}", f"--model={model_path}"],
+                            cwd=REPO, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert result.returncode == 0, result.stderr
+    assert "astronaut, sigma 25" in result.stdout
+    for name in ("clean.png", "noisy.png", "denoised.png"):
+        assert np.asarray(Image.open(out / name)).shape == (512, 512, 3)
+    assert Image.open(out / "side_by_side.png").size[0] > 3 * 512

@@ -1,0 +1,82 @@
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import REPO, SHARED_DATA, TINY
+from keras_semdenoise import evaluation, metrics, noise
+
+
+def _sets():
+    rng = np.random.default_rng(0)
+    return {"CBSD68": [(f"im{i}", rng.uniform(0.2, 0.8, (16, 12, 3)).astype(np.float32)) for i in range(3)]}
+
+
+def test_evaluation_measures_every_method_on_the_same_noisy_input(tmp_path):
+    seen = []
+
+    def spy(noisy, sigma):
+        seen.append(noisy.copy())
+        return noisy
+
+    methods = {"noisy input": lambda s: (lambda n, _: n), "spy": lambda s: spy,
+               "only25": lambda s: (lambda n, _: np.clip(n, 0, 1)) if s == 25 else None}
+    state = evaluation.evaluate(_sets(), [15, 25], methods, str(tmp_path / "r.json"), progress=False)
+    cells = state["results"]["CBSD68"]
+    name, clean = _sets()["CBSD68"][0]
+    expected = metrics.psnr_uint8(clean, noise.add_seeded_gaussian_noise(clean, 25, name))
+    assert cells["25"]["noisy input"]["images"][name]["psnr"] == pytest.approx(expected)
+    assert cells["25"]["spy"]["mean_psnr"] == pytest.approx(cells["25"]["noisy input"]["mean_psnr"])
+    assert cells["15"]["noisy input"]["mean_psnr"] > cells["25"]["noisy input"]["mean_psnr"]
+    assert "only25" not in cells["15"] and cells["25"]["only25"]["count"] == 3
+    assert 0 < cells["25"]["noisy input"]["mean_ssim"] < 1
+    np.testing.assert_array_equal(seen[3], noise.add_seeded_gaussian_noise(clean, 25, name))
+    table = evaluation.markdown_tables(state)
+    assert "| noisy input |" in table and "| paper: Proposed |  | 31.32 |" in table and "Protocol" in table
+
+
+def test_interrupted_evaluation_resumes_without_recomputing(tmp_path):
+    path = str(tmp_path / "r.json")
+    calls = []
+
+    def flaky(noisy, sigma):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return noisy
+
+    with pytest.raises(KeyboardInterrupt):
+        evaluation.evaluate(_sets(), [25], {"m": lambda s: flaky}, path, progress=False)
+    assert len(json.load(open(path))["results"]["CBSD68"]["25"]["m"]["images"]) == 1
+    state = evaluation.evaluate(_sets(), [25], {"m": lambda s: flaky}, path, progress=False)
+    assert len(calls) == 4  # 1 done, 1 interrupted, 2 left: the first image was not run again
+    assert state["results"]["CBSD68"]["25"]["m"]["count"] == 3
+
+
+def test_cbm3d_beats_the_noisy_input():
+    from keras_semdenoise import baselines
+
+    clean = np.tile(np.linspace(0.2, 0.8, 32, dtype=np.float32)[None, :, None], (32, 1, 3))
+    noisy = noise.add_seeded_gaussian_noise(clean, 25, "ramp")
+    assert metrics.psnr_uint8(clean, baselines.cbm3d_denoise(noisy, 25)) > metrics.psnr_uint8(clean, noisy) + 5
+
+
+def test_evaluate_tool_end_to_end(tmp_path):
+    from keras_semdenoise.denoiser import build_denoiser
+
+    build_denoiser(**TINY).save(str(tmp_path / "tiny_sigma25.keras"))
+    out = tmp_path / "eval"
+    command = [sys.executable, "-m", "tools.evaluate_denoiser", f"--data_root={SHARED_DATA}", "--sets=CBSD68",
+               "--sigmas=25", "--limit=1", "--methods=noisy", f"--model=tiny={tmp_path}/tiny_sigma{{sigma}}.keras",
+               f"--out={out}", "--nossim"]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert result.returncode == 0, result.stderr
+    state = json.load(open(out / "results.json"))
+    cell = state["results"]["CBSD68"]["25"]
+    # An untrained tiny model is the identity: same PSNR as the noisy input.
+    assert cell["tiny"]["mean_psnr"] == pytest.approx(cell["noisy input"]["mean_psnr"], abs=0.01)
+    assert "### CBSD68 (1 images)" in (out / "results.md").read_text()

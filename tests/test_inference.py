@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+
+from keras_semdenoise import inference
+from keras_semdenoise.denoiser import build_denoiser
+
+
+@pytest.fixture(scope="module")
+def model():
+    return build_denoiser(stem_filters=8, encoder_filters=(8, 8), decoder_filters=(16,), zero_init_output=False)
+
+
+def test_tiled_inference_matches_whole_image(model):
+    image = np.random.default_rng(0).uniform(size=(301, 263, 3)).astype(np.float32)
+    whole = inference.denoise_whole(model, image)
+    calls = []
+    tiled = inference.denoise_tiled(model, image, tile_size=192, overlap=96, progress=lambda d, t: calls.append((d, t)))
+    assert len(calls) > 4 and calls[-1][0] == calls[-1][1]
+    assert np.abs(whole - image).max() > 1e-2  # the model is not the identity
+    np.testing.assert_allclose(tiled, whole, atol=1e-4)
+
+
+def test_tiles_cover_the_image_with_aligned_origins():
+    for height, width in [(10, 10), (700, 513), (1000, 1203)]:
+        covered = np.zeros((height, width), int)
+        for y0, y1, x0, x1 in inference.tile_grid(height, width, 256, 96, 4):
+            assert y0 % 4 == 0 and x0 % 4 == 0
+            covered[y0:y1, x0:x1] += 1
+        assert covered.min() >= 1
+
+
+def test_bad_tiling_arguments(model):
+    with pytest.raises(ValueError):
+        inference.denoise_tiled(model, np.zeros((50, 50, 3), np.float32), tile_size=64, overlap=48)
+    with pytest.raises(ValueError, match="RGB"):
+        inference.denoise(model, np.zeros((50, 50), np.float32))
+
+
+def test_shipped_model_lookup(tmp_path, model, monkeypatch):
+    with pytest.raises(FileNotFoundError, match="no shipped denoiser"):
+        inference.shipped_model_for_sigma(25, str(tmp_path))
+    model.save(str(tmp_path / "denoiser_sigma25.keras"))
+    model.save(str(tmp_path / "denoiser_sigma50.keras"))
+    monkeypatch.setenv(inference.MODELS_ENV, str(tmp_path))
+    path, notice = inference.shipped_model_for_sigma(25)
+    assert path.endswith("denoiser_sigma25.keras") and notice is None
+    path, notice = inference.shipped_model_for_sigma(45)
+    assert path.endswith("denoiser_sigma50.keras") and "sigma-50" in notice
+    loaded = inference.load_denoiser(path)
+    x = np.random.default_rng(1).uniform(size=(20, 24, 3)).astype(np.float32)
+    np.testing.assert_allclose(inference.denoise(loaded, x), inference.denoise(model, x), atol=1e-6)
+    with pytest.raises(FileNotFoundError):
+        inference.load_denoiser(str(tmp_path / "nothing.keras"))

@@ -1,0 +1,115 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import REPO, TINY, TINY_FLAGS, write_images
+from keras_semdenoise import training
+
+
+def _config(tmp_path, image_folder, **overrides):
+    values = dict(
+        data_dir=image_folder, model_dir=str(tmp_path / "run"), sigma=25.0, steps=4, batch_size=4,
+        patch_size=16, checkpoint_every=2, eval_dir=image_folder, eval_images=2, verbose=0, seed=0,
+        num_scales=3, stem_filters=TINY["stem_filters"], encoder_filters=TINY["encoder_filters"],
+        decoder_filters=TINY["decoder_filters"], warmup_steps=1,
+    )
+    values.update(overrides)
+    return training.TrainConfig(**values)
+
+
+def test_training_run_writes_checkpoints_history_logs_and_model(tmp_path, image_folder):
+    config = _config(tmp_path, image_folder)
+    training.run_training(config)
+    run = config.model_dir
+    for name in ("final.keras", "final.weights.h5", "best.weights.h5", "config.json", "history.json",
+                 "backup/latest.weights.h5", "backup/training_metadata.json"):
+        assert os.path.exists(os.path.join(run, name)), name
+    history = json.load(open(os.path.join(run, "history.json")))
+    assert [h["step"] for h in history] == [2, 4]
+    assert all(np.isfinite(h["eval_psnr"]) and h["loss"] > 0 for h in history)
+    events = [f for _, _, files in os.walk(os.path.join(run, "logs")) for f in files if "tfevents" in f]
+    assert len(events) >= 2  # training scalars and evaluation scalars + image triplets
+    model = keras.saving.load_model(os.path.join(run, "final.keras"))
+    assert int(model.optimizer.iterations) == 4
+    # Shipping the best checkpoint gives a standalone model.
+    out = str(tmp_path / "denoiser_sigma25.keras")
+    training.export_shipped_model(run, out)
+    assert keras.saving.load_model(out, compile=False).count_params() == model.count_params()
+
+
+def test_config_errors_are_clear(tmp_path, image_folder):
+    with pytest.raises(ValueError, match="sigma"):
+        _config(tmp_path, image_folder, sigma=300.0).validate()
+    with pytest.raises(ValueError, match="exactly one"):
+        _config(tmp_path, image_folder, sigma=None).validate()
+    with pytest.raises(FileNotFoundError, match="training data"):
+        _config(tmp_path, str(tmp_path / "nowhere")).validate()
+    training.run_training(_config(tmp_path, image_folder, steps=2))
+    with pytest.raises(ValueError, match="use a new model_dir"):
+        training.run_training(_config(tmp_path, image_folder, stem_filters=12))
+
+
+def _train_command(run_dir, data_dir, *extra):
+    return [sys.executable, "-m", "train.train_denoiser", f"--model_dir={run_dir}", f"--data_dir={data_dir}",
+            "--sigma=25", "--batch_size=2", "--patch_size=16", "--eval_images=0", "--verbose=2",
+            "--warmup_steps=0", *TINY_FLAGS, *extra]
+
+
+def _env():
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+
+
+def test_sigkilled_run_resumes_from_its_checkpoint(tmp_path):
+    data = str(tmp_path / "data")
+    write_images(data, count=3, size=(24, 24))
+    run = tmp_path / "run"
+    command = _train_command(run, data, "--steps=300", "--checkpoint_every=3")
+    first = subprocess.Popen(command, cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    metadata = run / "backup" / "training_metadata.json"
+    deadline = time.time() + 120
+    epoch = 0
+    while time.time() < deadline and first.poll() is None:
+        if metadata.exists():
+            epoch = json.loads(metadata.read_text())["epoch"]
+            if epoch >= 2:
+                break
+        time.sleep(0.05)
+    assert first.poll() is None, "the first run ended before it could be killed"
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    saved_epoch = json.loads(metadata.read_text())["epoch"]
+    assert 2 <= saved_epoch < 100
+    second = subprocess.run(command, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stdout + second.stderr
+    log = second.stdout + second.stderr
+    assert f"Epoch {saved_epoch + 1}/100" in log and "Epoch 1/100" not in log
+    model = keras.saving.load_model(str(run / "final.keras"))
+    # The optimizer state came back too: exactly 300 steps in all, none lost, none repeated.
+    assert int(model.optimizer.iterations) == 300
+
+
+def test_training_under_mirrored_strategy_with_two_logical_cpus(tmp_path):
+    data = str(tmp_path / "data")
+    write_images(data, count=3, size=(24, 24))
+    run = tmp_path / "run"
+    command = _train_command(run, data, "--steps=4", "--checkpoint_every=2", "--strategy=mirrored",
+                             "--logical_cpus=2")
+    result = subprocess.run(command, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "MirroredStrategy with 2 replica(s)" in result.stdout + result.stderr
+    model = keras.saving.load_model(str(run / "final.keras"))
+    assert int(model.optimizer.iterations) == 4
+
+
+def test_bad_flags_give_a_usage_error_without_traceback(tmp_path):
+    command = _train_command(tmp_path / "run", tmp_path / "missing", "--steps=2")
+    result = subprocess.run(command, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "training data folder not found" in result.stderr and "Traceback" not in result.stderr
