@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, TINY, TINY_FLAGS, write_images
-from keras_semdenoise import training
+from keras_semdenoise import denoiser, training  # noqa: F401 - denoiser registers the custom layers
 
 
 def _config(tmp_path, image_folder, **overrides):

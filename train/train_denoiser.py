@@ -42,38 +42,21 @@ flags.DEFINE_integer("verbose", 1, "Keras fit verbosity: 1 progress bar, 2 one l
 
 
 def config_from_flags() -> training.TrainConfig:
+    """Every TrainConfig field comes from the flag of the same name; defaults for paths and sigma here."""
+    import dataclasses
     import os
 
     root = training.default_data_root()
-    sigma_range = tuple(float(v) for v in FLAGS.sigma_range) if FLAGS.sigma_range else None
-    sigma = FLAGS.sigma if FLAGS.sigma is not None or sigma_range else 25.0
+    values = {f.name: FLAGS[f.name].value for f in dataclasses.fields(training.TrainConfig) if f.name in FLAGS}
+    values["sigma_range"] = tuple(float(v) for v in FLAGS.sigma_range) if FLAGS.sigma_range else None
+    if values["sigma"] is None and values["sigma_range"] is None:
+        values["sigma"] = 25.0
+    values["data_dir"] = FLAGS.data_dir or os.path.join(root, "CBSD432")
     eval_dir = FLAGS.eval_dir or os.path.join(root, "CBSD68")
-    return training.TrainConfig(
-        data_dir=FLAGS.data_dir or os.path.join(root, "CBSD432"),
-        model_dir=FLAGS.model_dir,
-        sigma=sigma,
-        sigma_range=sigma_range,
-        steps=FLAGS.steps,
-        batch_size=FLAGS.batch_size,
-        patch_size=FLAGS.patch_size,
-        learning_rate=FLAGS.learning_rate,
-        lr_schedule=FLAGS.lr_schedule,
-        warmup_steps=FLAGS.warmup_steps,
-        min_lr_ratio=FLAGS.min_lr_ratio,
-        checkpoint_every=FLAGS.checkpoint_every,
-        eval_dir=eval_dir if FLAGS.eval_images and os.path.isdir(eval_dir) else None,
-        eval_images=FLAGS.eval_images,
-        eval_sigma=FLAGS.eval_sigma,
-        strategy=FLAGS.strategy,
-        logical_cpus=FLAGS.logical_cpus,
-        num_scales=FLAGS.num_scales,
-        stem_filters=FLAGS.stem_filters,
-        encoder_filters=tuple(int(v) for v in FLAGS.encoder_filters),
-        decoder_filters=tuple(int(v) for v in FLAGS.decoder_filters),
-        init_weights=FLAGS.init_weights,
-        seed=FLAGS.seed,
-        verbose=FLAGS.verbose,
-    )
+    values["eval_dir"] = eval_dir if FLAGS.eval_images and os.path.isdir(eval_dir) else None
+    values["encoder_filters"] = tuple(int(v) for v in FLAGS.encoder_filters)
+    values["decoder_filters"] = tuple(int(v) for v in FLAGS.decoder_filters)
+    return training.TrainConfig(**values)
 
 
 def main(argv):
