@@ -157,6 +157,15 @@ def _atomic_write_json(path: str, payload) -> None:
     os.replace(tmp, path)
 
 
+def _resume_epoch(model_dir: str) -> int:
+    """The epoch a run in ``model_dir`` resumes from (0 for a new run)."""
+    path = os.path.join(model_dir, "backup", "training_metadata.json")
+    if not os.path.exists(path):
+        return 0
+    with open(path) as handle:
+        return int(json.load(handle)["epoch"])
+
+
 def _callbacks(config: TrainConfig, model, eval_images, triplet_batch):
     import keras
     import tensorflow as tf
@@ -225,7 +234,8 @@ def run_training(config: TrainConfig):
     from keras_semdenoise.denoiser import build_denoiser
 
     if config.seed is not None:
-        keras.utils.set_random_seed(config.seed)
+        # A resumed run must not replay the patches it already saw: offset the seed by the epoch.
+        keras.utils.set_random_seed(config.seed + 1000 * _resume_epoch(config.model_dir))
     strategy = make_strategy(config.strategy, config.logical_cpus)
     os.makedirs(config.model_dir, exist_ok=True)
     config_path = os.path.join(config.model_dir, "config.json")
@@ -246,7 +256,7 @@ def run_training(config: TrainConfig):
         batch_size=config.batch_size,
         sigma_255=config.sigma,
         sigma_range_255=tuple(config.sigma_range) if config.sigma_range else None,
-        shuffle_seed=config.seed,
+        shuffle_seed=None if config.seed is None else config.seed + _resume_epoch(config.model_dir),
     )
     triplet_batch = tuple(np.asarray(t)[:4] for t in next(iter(dataset)))
     eval_images = images.evaluation_images(config.eval_dir, config.eval_images) if config.eval_dir else []
