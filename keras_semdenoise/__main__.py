@@ -1,0 +1,7 @@
+"""``python -m keras_semdenoise`` is the ``semdenoise`` command."""
+
+import sys
+
+from keras_semdenoise.cli import main
+
+sys.exit(main())
