@@ -1,0 +1,62 @@
+"""Learning curves (evaluation PSNR vs training steps) of training runs, as one PNG.
+
+    python -m tools.plot_learning_curves --runs runs/sigma25,runs/sigma15 --out docs/learning_curves.png
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("runs", None, "Run folders (each with history.json).", required=True)
+flags.DEFINE_string("out", "docs/learning_curves.png", "Output PNG.")
+flags.DEFINE_multi_string("reference", [], "LABEL=DB horizontal reference lines, e.g. 'CBM3D (same 6 images)=31.34'.")
+
+
+def load_curve(run: str) -> tuple[list[int], list[float], dict]:
+    """Steps and evaluation PSNRs of a run, with its config, from ``history.json`` / ``config.json``."""
+    with open(os.path.join(run, "history.json")) as handle:
+        history = [h for h in json.load(handle) if "eval_psnr" in h]
+    with open(os.path.join(run, "config.json")) as handle:
+        config = json.load(handle)
+    return [h["step"] for h in history], [h["eval_psnr"] for h in history], config
+
+
+def plot(runs: list[str], out: str, references: dict[str, float]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 4.2), dpi=120)
+    for run in runs:
+        steps, values, config = load_curve(run)
+        label = f"{os.path.basename(os.path.normpath(run))} (eval sigma {config.get('eval_sigma') or config.get('sigma')})"
+        axis.plot(steps, values, marker="o", markersize=3, label=label)
+    for name, value in references.items():
+        axis.axhline(value, linestyle="--", linewidth=1, color="gray")
+        axis.text(axis.get_xlim()[0], value, f" {name}", va="bottom", fontsize=8, color="dimgray")
+    axis.set_xlabel("training steps (batch 32 x 48x48 patches)")
+    axis.set_ylabel("PSNR (dB) on held-out CBSD68 images")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8, loc="lower right")
+    figure.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    figure.savefig(out)
+
+
+def main(argv):
+    del argv
+    references = {}
+    for spec in FLAGS.reference:
+        name, value = spec.rsplit("=", 1)
+        references[name] = float(value)
+    plot(FLAGS.runs, FLAGS.out, references)
+    print(f"wrote {FLAGS.out}")
+
+
+if __name__ == "__main__":
+    app.run(main)
