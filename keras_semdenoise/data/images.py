@@ -58,6 +58,46 @@ def random_dihedral(patch, tf):
     return tf.cond(flip, lambda: tf.image.flip_left_right(patch), lambda: patch)
 
 
+def _check_sigmas(sigma_255, sigma_range_255):
+    if (sigma_255 is None) == (sigma_range_255 is None):
+        raise ValueError("give exactly one of sigma_255 and sigma_range_255")
+    if sigma_255 is not None:
+        noise.check_sigma(sigma_255)
+        return
+    low, high = (noise.check_sigma(s) for s in sigma_range_255)
+    if low > high:
+        raise ValueError(f"sigma range must be (low, high) with low <= high, got {sigma_range_255}")
+
+
+def augment_and_noise(sigma_255: float | None, sigma_range_255: tuple[float, float] | None):
+    """A tf function: uint8 (P, P, 3) patch -> (noisy, clean) float32, randomly flipped/rotated.
+
+    ``clean`` is in [0, 1]; the noise is ``sigma_255`` or, for blind training, a sigma drawn
+    uniformly from ``sigma_range_255`` per patch.
+    """
+    import tensorflow as tf
+
+    _check_sigmas(sigma_255, sigma_range_255)
+
+    def apply(patch):
+        clean = tf.image.convert_image_dtype(random_dihedral(patch, tf), tf.float32)
+        if sigma_255 is not None:
+            sigma = tf.constant(sigma_255, tf.float32)
+        else:
+            sigma = tf.random.uniform([], *sigma_range_255)
+        return noise.add_gaussian_noise_tf(clean, sigma), clean
+
+    return apply
+
+
+def patch_pipeline(patch_size: int, sigma_255: float | None, sigma_range_255: tuple[float, float] | None):
+    """A tf function: uint8 (H, W, 3) image (H, W >= patch_size) -> one random (noisy, clean) patch."""
+    import tensorflow as tf
+
+    finish = augment_and_noise(sigma_255, sigma_range_255)
+    return lambda image: finish(tf.image.random_crop(image, [patch_size, patch_size, 3]))
+
+
 def training_dataset(
     folder: str,
     patch_size: int = 48,
@@ -84,14 +124,7 @@ def training_dataset(
     """
     import tensorflow as tf
 
-    if (sigma_255 is None) == (sigma_range_255 is None):
-        raise ValueError("give exactly one of sigma_255 and sigma_range_255")
-    if sigma_255 is not None:
-        noise.check_sigma(sigma_255)
-    else:
-        low, high = (noise.check_sigma(s) for s in sigma_range_255)
-        if low > high:
-            raise ValueError(f"sigma range must be (low, high) with low <= high, got {sigma_range_255}")
+    _check_sigmas(sigma_255, sigma_range_255)
     if patch_size < 1 or batch_size < 1:
         raise ValueError(f"patch_size and batch_size must be >= 1, got {patch_size} and {batch_size}")
     files = usable_training_files(folder, patch_size)
@@ -107,14 +140,6 @@ def training_dataset(
         )
         return tf.data.Dataset.from_tensor_slices(stacked)
 
-    def augment_and_noise(patch):
-        clean = tf.image.convert_image_dtype(random_dihedral(patch, tf), tf.float32)
-        if sigma_255 is not None:
-            sigma = tf.constant(sigma_255, tf.float32)
-        else:
-            sigma = tf.random.uniform([], low, high)
-        return noise.add_gaussian_noise_tf(clean, sigma), clean
-
     dataset = (
         tf.data.Dataset.from_tensor_slices(files)
         .map(decode, num_parallel_calls=tf.data.AUTOTUNE)
@@ -123,7 +148,7 @@ def training_dataset(
         .shuffle(len(files), seed=shuffle_seed)
         .flat_map(crops)
         .shuffle(max(patches_per_image * 16, batch_size), seed=shuffle_seed)
-        .map(augment_and_noise, num_parallel_calls=tf.data.AUTOTUNE)
+        .map(augment_and_noise(sigma_255, sigma_range_255), num_parallel_calls=tf.data.AUTOTUNE)
         .batch(batch_size, drop_remainder=True)
         .prefetch(tf.data.AUTOTUNE)
     )
