@@ -127,17 +127,19 @@ def _conv(filters, kernel_size, name, strides=1, use_bias=True, kernel_initializ
     )
 
 
-def _bn(name, gamma_initializer="ones"):
-    return layers.BatchNormalization(epsilon=BN_EPSILON, gamma_initializer=gamma_initializer, name=name)
+def _bn(name, synchronized, gamma_initializer="ones"):
+    return layers.BatchNormalization(
+        epsilon=BN_EPSILON, gamma_initializer=gamma_initializer, synchronized=synchronized, name=name
+    )
 
 
-def _conv_bn_relu(x, filters, name, strides=1):
+def _conv_bn_relu(x, filters, name, synchronized, strides=1):
     x = _conv(filters, 3, f"{name}_conv", strides=strides)(x)
-    x = _bn(f"{name}_bn")(x)
+    x = _bn(f"{name}_bn", synchronized)(x)
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
-def _residual_block(x, name, zero_init_residual):
+def _residual_block(x, name, zero_init_residual, synchronized):
     """Bottleneck block: 1x1 (C/4) -> 3x3 (C/4) -> 1x1 (C), no biases, add input, ReLU."""
     filters = x.shape[-1]
     inner = filters // BOTTLENECK_RATIO
@@ -145,7 +147,7 @@ def _residual_block(x, name, zero_init_residual):
     for index, (width, kernel) in enumerate(((inner, 1), (inner, 3), (filters, 1))):
         y = _conv(width, kernel, f"{name}_conv{index + 1}", use_bias=False)(y)
         last = index == 2
-        y = _bn(f"{name}_bn{index + 1}", "zeros" if (last and zero_init_residual) else "ones")(y)
+        y = _bn(f"{name}_bn{index + 1}", synchronized, "zeros" if (last and zero_init_residual) else "ones")(y)
         if not last:
             y = layers.ReLU(name=f"{name}_relu{index + 1}")(y)
     y = layers.Add(name=f"{name}_add")([x, y])
@@ -172,6 +174,7 @@ def build_denoiser(
     global_skip: bool = True,
     zero_init_output: bool = True,
     zero_init_residual: bool = False,
+    synchronized_batchnorm: bool = False,
     channels: int = 3,
     name: str = "semdenoise_denoiser",
 ) -> keras.Model:
@@ -194,6 +197,8 @@ def build_denoiser(
             is the identity when ``global_skip`` is on (training-speed choice, not
             part of the architecture).
         zero_init_residual: Start the last BN gamma of each residual block at 0.
+        synchronized_batchnorm: BN statistics over the global batch under a tf.distribute
+            strategy (TensorFlow backend), so N replicas train exactly like one.
         channels: Image channels, 3 for RGB.
         name: Model name.
 
@@ -237,8 +242,8 @@ def build_denoiser(
     encoded = []
     y = stem
     for index, filters in enumerate(encoder_filters, start=1):
-        y = _conv_bn_relu(y, filters, f"conv{index}", strides=2)
-        y = _residual_block(y, f"res{index}", zero_init_residual)
+        y = _conv_bn_relu(y, filters, f"conv{index}", synchronized_batchnorm, strides=2)
+        y = _residual_block(y, f"res{index}", zero_init_residual, synchronized_batchnorm)
         encoded.append(y)
 
     # Decoder: from the coarsest encoder up, fusing each finer encoder output.
@@ -248,8 +253,8 @@ def build_denoiser(
         up = _upsample(y, f"up{level}")
         y = layers.Concatenate(name=f"cat{level}")([skip, up])
         level += 1
-        y = _conv_bn_relu(y, filters, f"conv{level}")
-        y = _residual_block(y, f"res{level}", zero_init_residual)
+        y = _conv_bn_relu(y, filters, f"conv{level}", synchronized_batchnorm)
+        y = _residual_block(y, f"res{level}", zero_init_residual, synchronized_batchnorm)
     up = _upsample(y, f"up{level}")
     y = layers.Concatenate(name=f"cat{level}")([stem, up])
     out_init = "zeros" if zero_init_output else "glorot_uniform"

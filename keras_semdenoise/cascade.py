@@ -1,0 +1,128 @@
+"""Joint training: the denoiser cascaded into a frozen high-level head (paper Sec. III-B).
+
+``CascadeTrainer`` is a ``keras.Model`` whose custom ``train_step`` (TensorFlow backend, a
+``tf.GradientTape``) computes L = L_D + lambda_P L_P + lambda_H L_H (``losses.joint_loss_terms``)
+and updates only the denoiser; the head runs in inference mode (BN statistics and dropout frozen)
+and its weights never change. ``fit()`` still gives callbacks, progress bars and distribution
+(MirroredStrategy): the loss is a mean over the *global* batch (each replica's sum divided by the
+global batch size), and the optimizer sums the replicas' gradients.
+
+``distributed_train_loop`` runs the same step in a plain custom loop, for
+``MultiWorkerMirroredStrategy`` where Keras 3 ``fit`` fails (keras-team/keras#20585).
+
+Batches are ``((noisy, clean), labels)``: noisy/clean (N, H, W, 3) float32 (clean in [0, 1]),
+labels (N,) class ids or (N, H, W) class maps.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from keras_semdenoise import losses
+from keras_semdenoise.heads.vgg16 import PERCEPTUAL_LAYER
+
+TERMS = ("total", "reconstruction", "perceptual", "task")
+
+
+class CascadeTrainer(keras.Model):
+    """Denoiser -> frozen head, trained with the joint loss. Calling it runs the denoiser alone."""
+
+    def __init__(
+        self,
+        denoiser: keras.Model,
+        head: keras.Model,
+        task: str,
+        weights: losses.JointLossWeights | None = None,
+        ignore_index: int | None = None,
+        perceptual_layer: str = PERCEPTUAL_LAYER,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if task not in losses.PAPER_LAMBDAS:
+            raise ValueError(f"task must be one of {sorted(losses.PAPER_LAMBDAS)}, got {task!r}")
+        if task == "segmentation" and ignore_index is None:
+            raise ValueError("segmentation needs ignore_index (the void label)")
+        self.denoiser = denoiser
+        self.head = head
+        self.head.trainable = False
+        self.task = task
+        self.loss_weights_ = weights or losses.JointLossWeights.paper(task)
+        self.ignore_index = ignore_index
+        self.head_and_features = keras.Model(
+            head.input, [head.output, head.get_layer(perceptual_layer).output], name="head_and_features"
+        )
+        self.trackers = {name: keras.metrics.Mean(name=f"{name}_loss") for name in TERMS}
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def call(self, inputs, training=False):
+        """Denoises ``inputs``: a noisy batch, or the ``(noisy, clean)`` pair of a training batch."""
+        noisy = inputs[0] if isinstance(inputs, (tuple, list)) else inputs
+        return self.denoiser(noisy, training=training)
+
+    def loss_terms(self, noisy, clean, labels, training: bool = False) -> dict:
+        """Per-example loss terms (each (N,)) of the cascade on one batch."""
+        denoised = self.denoiser(noisy, training=training)
+        logits, features_denoised = self.head_and_features(denoised, training=False)
+        _, features_clean = self.head_and_features(clean, training=False)
+        return losses.joint_loss_terms(
+            clean, denoised, ops.stop_gradient(features_clean), features_denoised, labels, logits,
+            self.task, self.loss_weights_, self.ignore_index,
+        )
+
+    def _global_batch_mean(self, per_example):
+        import tensorflow as tf
+
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        global_batch = ops.cast(ops.shape(per_example)[0] * replicas, per_example.dtype)
+        return ops.sum(per_example) / global_batch
+
+    def _update_trackers(self, terms):
+        for name, tracker in self.trackers.items():
+            tracker.update_state(ops.mean(terms[name]))
+        return {tracker.name: tracker.result() for tracker in self.trackers.values()}
+
+    def train_step(self, data):
+        import tensorflow as tf
+
+        (noisy, clean), labels = data
+        with tf.GradientTape() as tape:
+            terms = self.loss_terms(noisy, clean, labels, training=True)
+            loss = self._global_batch_mean(terms["total"])
+        variables = self.denoiser.trainable_variables
+        gradients = tape.gradient(loss, variables)
+        self.optimizer.apply_gradients(zip(gradients, variables))
+        return self._update_trackers(terms)
+
+    def test_step(self, data):
+        (noisy, clean), labels = data
+        return self._update_trackers(self.loss_terms(noisy, clean, labels, training=False))
+
+
+def distributed_train_loop(strategy, trainer: CascadeTrainer, dataset, steps: int, log_every: int = 0, log=print):
+    """A custom training loop of ``trainer.train_step`` under any ``tf.distribute`` strategy.
+
+    Works with MultiWorkerMirroredStrategy, where ``fit`` does not. ``trainer`` must have been
+    built and compiled (optimizer) inside ``strategy.scope()``. Returns the per-step global mean
+    total loss as a list of floats.
+    """
+    import tensorflow as tf
+
+    distributed = iter(strategy.experimental_distribute_dataset(dataset))
+
+    @tf.function
+    def step(batch):
+        results = strategy.run(trainer.train_step, args=(batch,))
+        return strategy.reduce(tf.distribute.ReduceOp.MEAN, results["total_loss"], axis=None)
+
+    history = []
+    for index in range(steps):
+        for tracker in trainer.metrics:
+            tracker.reset_state()
+        history.append(float(step(next(distributed))))
+        if log_every and (index + 1) % log_every == 0:
+            log(f"step {index + 1}/{steps}: total loss {history[-1]:.5f}")
+    return history

@@ -1,0 +1,156 @@
+"""VGG16 heads: the ImageNet classifier, reduced-width variants for small data sets, and the
+shared pieces every VGG16-based head uses (input convention, conv trunk, weight loading).
+
+Input convention: our images are float32 RGB in [0, 1]. Keras/Caffe VGG16 weights expect BGR,
+0..255, minus the ImageNet channel means. ``CaffeInput`` does that conversion inside the model,
+so every head takes [0, 1] RGB like the denoiser's output and the conversion lives in one place.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import keras
+from keras import layers, ops
+
+# ImageNet channel means in BGR order, on the 0..255 scale (Keras `imagenet_utils`, caffe mode).
+CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
+VGG16_BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
+PERCEPTUAL_LAYER = "block3_conv3"  # relu3_3: Keras fuses the ReLU into the conv layer
+WEIGHT_SOURCES = "None, 'imagenet', or a path to a .h5 / .weights.h5 file"
+
+
+@keras.saving.register_keras_serializable(package="keras_semdenoise")
+class CaffeInput(layers.Layer):
+    """[0, 1] RGB (N, H, W, 3) -> caffe-style BGR, 0..255, ImageNet-mean-subtracted (N, H, W, 3)."""
+
+    def call(self, images):
+        bgr = ops.flip(images, axis=-1) * 255.0
+        return bgr - ops.convert_to_tensor(CAFFE_BGR_MEAN, dtype=bgr.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+def check_weights_argument(weights) -> None:
+    if weights is None or weights == "imagenet":
+        return
+    if not isinstance(weights, str) or not os.path.exists(weights):
+        raise ValueError(f"weights must be {WEIGHT_SOURCES}; got {weights!r} (file not found?)")
+
+
+def scaled_blocks(width_divisor: int) -> tuple[tuple[int, ...], ...]:
+    """VGG16 block widths divided by ``width_divisor`` (1 = the real VGG16)."""
+    if width_divisor < 1 or 64 % width_divisor:
+        raise ValueError(f"width_divisor must divide 64 (1, 2, 4, 8, ...), got {width_divisor}")
+    return tuple(tuple(w // width_divisor for w in block) for block in VGG16_BLOCKS)
+
+
+def vgg16_trunk(
+    x,
+    blocks: Sequence[Sequence[int]] = VGG16_BLOCKS,
+    pool_strides: Sequence[int] = (2, 2, 2, 2, 2),
+    pool_size: int = 2,
+    block_dilations: Sequence[int] = (1, 1, 1, 1, 1),
+    pool_last: bool = True,
+):
+    """VGG16 conv1..conv5 on a caffe-preprocessed tensor, with Keras' layer names (block{i}_conv{j}).
+
+    ``pool_strides`` / ``pool_size`` / ``block_dilations`` give the DeepLab variants (stride-1 pools,
+    dilated conv5). Returns the last tensor.
+    """
+    for index, (widths, stride, dilation) in enumerate(zip(blocks, pool_strides, block_dilations), start=1):
+        for conv_index, width in enumerate(widths, start=1):
+            x = layers.Conv2D(
+                width, 3, padding="same", activation="relu", dilation_rate=dilation,
+                name=f"block{index}_conv{conv_index}",
+            )(x)
+        if index < len(blocks) or pool_last:
+            x = layers.MaxPooling2D(pool_size, strides=stride, padding="same", name=f"block{index}_pool")(x)
+    return x
+
+
+def load_vgg16_weights(model: keras.Model, weights, include_top: bool = False) -> None:
+    """Copies VGG16 weights ('imagenet' via keras.applications, or a file) into ``model`` by layer name.
+
+    A file may be a Keras VGG16 ``.h5`` (as downloaded by keras.applications, loaded through
+    ``keras.applications.VGG16(weights=path)``) or a ``.weights.h5`` of a model with the same
+    layer names. Layers of ``model`` without a VGG16 counterpart (new tops) keep their init.
+    """
+    if weights is None:
+        return
+    check_weights_argument(weights)
+    if isinstance(weights, str) and weights.endswith(".weights.h5"):
+        model.load_weights(weights)
+        return
+    source = keras.applications.VGG16(include_top=include_top, weights=weights)
+    copied = 0
+    for layer in source.layers:
+        if not layer.weights:
+            continue
+        try:
+            target = model.get_layer(layer.name)
+        except ValueError:
+            continue
+        target.set_weights(layer.get_weights())
+        copied += 1
+    if copied == 0:
+        raise ValueError(f"no VGG16 layer of {weights!r} matches a layer of {model.name}")
+
+
+def build_vgg16_classifier(
+    num_classes: int = 1000,
+    weights=None,
+    input_shape: tuple = (224, 224, 3),
+    width_divisor: int = 1,
+    top: str = "fc",
+    hidden_units: int = 4096,
+    dropout: float = 0.5,
+    name: str = "vgg16_classifier",
+) -> keras.Model:
+    """VGG16 image classifier taking [0, 1] RGB images and returning class logits.
+
+    Args:
+        num_classes: classes of the new top (1000 with ``weights="imagenet"`` keeps the ImageNet top).
+        weights: None (random), 'imagenet' (Keras' VGG16 weights; needs them in the Keras cache
+            since nothing is downloaded here) or a path to a VGG16 ``.h5`` / our ``.weights.h5``.
+        input_shape: (H, W, 3); the 'fc' top needs fixed H, W (224 for ImageNet).
+        width_divisor: divides every conv width (1 = VGG16; 4 or 8 for CIFAR-scale heads).
+        top: 'fc' (flatten, two dense layers, as VGG16) or 'gap' (global average pooling, one
+            hidden dense layer; any input size).
+        hidden_units: width of the dense layers.
+        dropout: dropout rate between dense layers.
+
+    Returns:
+        ``keras.Model``: (N, H, W, 3) float32 in [0, 1] -> (N, num_classes) logits. The layer
+        ``block3_conv3`` is relu3_3, used by the perceptual loss.
+    """
+    if num_classes < 2:
+        raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+    if top not in ("fc", "gap"):
+        raise ValueError(f"top must be 'fc' or 'gap', got {top!r}")
+    check_weights_argument(weights)
+    blocks = scaled_blocks(width_divisor)
+    inputs = keras.Input(shape=input_shape, name="images")
+    x = vgg16_trunk(CaffeInput(name="caffe_input")(inputs), blocks)
+    if top == "fc":
+        x = layers.Flatten(name="flatten")(x)
+        x = layers.Dense(hidden_units, activation="relu", name="fc1")(x)
+        x = layers.Dropout(dropout, name="fc1_dropout")(x)
+        x = layers.Dense(hidden_units, activation="relu", name="fc2")(x)
+        x = layers.Dropout(dropout, name="fc2_dropout")(x)
+    else:
+        x = layers.GlobalAveragePooling2D(name="gap")(x)
+        x = layers.Dense(hidden_units, activation="relu", name="hidden")(x)
+        x = layers.Dropout(dropout, name="hidden_dropout")(x)
+    logits = layers.Dense(num_classes, name="predictions")(x)
+    model = keras.Model(inputs, logits, name=name)
+    keep_imagenet_top = weights == "imagenet" and num_classes == 1000 and top == "fc" and width_divisor == 1
+    load_vgg16_weights(model, weights, include_top=keep_imagenet_top)
+    return model
+
+
+def feature_extractor(head: keras.Model, layer_name: str = PERCEPTUAL_LAYER) -> keras.Model:
+    """A model sharing ``head``'s layers: [0, 1] RGB images -> the ``layer_name`` activations."""
+    return keras.Model(head.input, head.get_layer(layer_name).output, name=f"{head.name}_{layer_name}")

@@ -1,0 +1,112 @@
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import REPO, TINY
+from keras_semdenoise import losses
+from keras_semdenoise.cascade import CascadeTrainer
+from keras_semdenoise.denoiser import build_denoiser
+from keras_semdenoise.heads import build_deeplab_largefov, build_vgg16_classifier
+
+
+def _classification_batch(n=4, size=16, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    clean = rng.uniform(size=(n, size, size, 3)).astype("float32")
+    noisy = clean + rng.normal(0, 0.1, clean.shape).astype("float32")
+    return (noisy, clean), rng.integers(0, classes, n)
+
+
+def _tiny_head(classes=3, size=16):
+    return build_vgg16_classifier(classes, input_shape=(size, size, 3), width_divisor=16, top="gap", hidden_units=8)
+
+
+def test_joint_training_updates_only_the_denoiser():
+    keras.utils.set_random_seed(0)
+    denoiser = build_denoiser(zero_init_output=False, **TINY)
+    head = _tiny_head()
+    head_before = [w.copy() for w in head.get_weights()]
+    denoiser_before = [w.copy() for w in denoiser.get_weights()]
+    trainer = CascadeTrainer(denoiser, head, "classification")
+    trainer.compile(optimizer=keras.optimizers.Adam(1e-2))
+    data = tf.data.Dataset.from_tensors(_classification_batch()).repeat()
+    history = trainer.fit(data, steps_per_epoch=3, epochs=1, verbose=0).history
+    assert set(history) == {"total_loss", "reconstruction_loss", "perceptual_loss", "task_loss"}
+    for before, after in zip(head_before, head.get_weights()):
+        np.testing.assert_array_equal(before, after)  # bit-identical, BN statistics included
+    assert any(np.abs(b - a).max() > 0 for b, a in zip(denoiser_before, denoiser.get_weights()))
+    expected_total = (history["reconstruction_loss"][0] + 0.5 * history["perceptual_loss"][0]
+                      + 0.25 * history["task_loss"][0])
+    assert history["total_loss"][0] == pytest.approx(expected_total, rel=1e-5)
+
+
+def test_task_gradient_reaches_the_denoiser_through_the_head():
+    denoiser = build_denoiser(zero_init_output=False, **TINY)
+    trainer = CascadeTrainer(denoiser, _tiny_head(), "classification")
+    (noisy, clean), labels = _classification_batch()
+    with tf.GradientTape() as tape:
+        task = tf.reduce_mean(trainer.loss_terms(noisy, clean, labels, training=True)["task"])
+    gradients = tape.gradient(task, denoiser.trainable_variables)
+    assert all(g is not None for g in gradients)
+    assert sum(float(tf.reduce_sum(tf.abs(g))) for g in gradients) > 0
+    assert not trainer.head.trainable_variables
+
+
+def test_segmentation_cascade_ignores_void_pixels():
+    keras.utils.set_random_seed(1)
+    head = build_deeplab_largefov(4, input_shape=(None, None, 3), width_divisor=16, fc_units=32)
+    trainer = CascadeTrainer(build_denoiser(**TINY), head, "segmentation", ignore_index=255)
+    rng = np.random.default_rng(0)
+    clean = rng.uniform(size=(2, 24, 20, 3)).astype("float32")
+    labels = rng.integers(0, 4, (2, 24, 20))
+    labels[1] = 255
+    terms = trainer.loss_terms(clean, clean, labels)
+    assert float(terms["task"][1]) == 0.0 and float(terms["task"][0]) > 0
+    assert float(terms["reconstruction"][0]) == 0.0  # identity denoiser on a clean input
+    trainer.compile(optimizer="adam")
+    history = trainer.fit(tf.data.Dataset.from_tensors(((clean, clean), labels)).repeat(), steps_per_epoch=2,
+                          verbose=0).history
+    assert np.isfinite(history["total_loss"][0])
+
+
+def test_segmentation_loss_is_unchanged_by_logits_at_void_pixels():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, (1, 5, 5))
+    labels[0, :2] = 11
+    logits = rng.normal(size=(1, 5, 5, 3)).astype("float32")
+    changed = logits.copy()
+    changed[0, :2] += 100.0
+    a = losses.segmentation_loss(labels, logits, ignore_index=11)
+    b = losses.segmentation_loss(labels, changed, ignore_index=11)
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="task"):
+        CascadeTrainer(build_denoiser(**TINY), _tiny_head(), "detection")
+    with pytest.raises(ValueError, match="ignore_index"):
+        CascadeTrainer(build_denoiser(**TINY), _tiny_head(), "segmentation")
+    with pytest.raises(ValueError, match="task"):
+        losses.JointLossWeights.paper("detection")
+
+
+@pytest.mark.parametrize("mode", ["fit", "loop"])
+def test_one_step_on_two_replicas_equals_one_replica(tmp_path, mode):
+    script = os.path.join(REPO, "tests", "cascade_step_script.py")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": REPO}
+    results = []
+    for replicas in (1, 2):
+        out = str(tmp_path / f"w{replicas}.npz")
+        run = subprocess.run([sys.executable, script, str(replicas), out, mode], capture_output=True, text=True,
+                             timeout=300, env=env, cwd=REPO)
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert f"replicas={replicas}" in run.stdout
+        results.append(np.load(out))
+    one, two = results
+    assert len(one.files) == len(two.files)
+    max_diff = max(float(np.abs(one[k] - two[k]).max()) for k in one.files)
+    assert max_diff < 1e-5, max_diff
