@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import keras
 from keras import ops
 
 # Paper weights: classification lambda_P = 0.5, lambda_H = 0.25; segmentation 0.5 and 0.5.
@@ -104,3 +105,18 @@ def joint_loss_terms(
     }
     terms["total"] = terms["reconstruction"] + weights.lambda_p * terms["perceptual"] + weights.lambda_h * terms["task"]
     return terms
+
+
+@keras.saving.register_keras_serializable(package="keras_semdenoise")
+class SegmentationCrossEntropy(keras.losses.Loss):
+    """``segmentation_loss`` as a Keras loss (for training heads with ``compile``/``fit``)."""
+
+    def __init__(self, ignore_index: int, name: str = "segmentation_cross_entropy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.ignore_index = int(ignore_index)
+
+    def call(self, y_true, y_pred):
+        return segmentation_loss(y_true, y_pred, self.ignore_index)
+
+    def get_config(self):
+        return {**super().get_config(), "ignore_index": self.ignore_index}

@@ -62,3 +62,30 @@ def psnr_float(y_true, y_pred):
     """Per-batch PSNR in dB of float images in [0, 1] (no quantisation): a training metric, keras.ops."""
     mse = ops.mean(ops.square(ops.clip(y_pred, 0.0, 1.0) - y_true))
     return 10.0 * ops.log(1.0 / ops.maximum(mse, 1e-12)) / ops.log(10.0)
+
+
+def top_k_correct(labels: np.ndarray, logits: np.ndarray, k: int) -> np.ndarray:
+    """Boolean (N,): whether each true label is among the ``k`` highest of its (N, K) scores."""
+    labels = np.asarray(labels).reshape(-1)
+    top = np.argsort(-np.asarray(logits), axis=-1)[:, :k]
+    return np.any(top == labels[:, None], axis=-1)
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int, ignore_index: int | None):
+    """(num_classes, num_classes) counts, rows = truth, columns = prediction; void pixels skipped."""
+    labels = np.asarray(labels).reshape(-1).astype(np.int64)
+    predictions = np.asarray(predictions).reshape(-1).astype(np.int64)
+    keep = (labels >= 0) & (labels < num_classes)
+    if ignore_index is not None:
+        keep &= labels != ignore_index
+    return np.bincount(labels[keep] * num_classes + predictions[keep], minlength=num_classes**2).reshape(
+        num_classes, num_classes
+    )
+
+
+def mean_iou(confusion: np.ndarray) -> float:
+    """Mean intersection-over-union over the classes present in truth or prediction (VOC protocol)."""
+    intersection = np.diag(confusion).astype(np.float64)
+    union = confusion.sum(0) + confusion.sum(1) - intersection
+    present = union > 0
+    return float(np.mean(intersection[present] / union[present])) if present.any() else float("nan")

@@ -166,6 +166,22 @@ def _resume_epoch(model_dir: str) -> int:
         return int(json.load(handle)["epoch"])
 
 
+def backup_callback(backup_dir: str):
+    """``keras.callbacks.BackupAndRestore`` at every epoch whose weights (optimizer state included)
+    and epoch number are each replaced atomically, so a kill at any moment leaves a loadable state."""
+    import keras
+
+    class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+        def _save_model(self):
+            os.makedirs(self.backup_dir, exist_ok=True)
+            tmp_weights = self._weights_path.replace(".weights.h5", ".tmp.weights.h5")
+            self.model.save_weights(tmp_weights, overwrite=True)
+            os.replace(tmp_weights, self._weights_path)
+            _atomic_write_json(self._training_metadata_path, {"epoch": self._current_epoch, "batch": 0})
+
+    return AtomicBackupAndRestore(backup_dir, save_freq="epoch", delete_checkpoint=False)
+
+
 def _callbacks(config: TrainConfig, model, eval_images, triplet_batch):
     import keras
     import tensorflow as tf
@@ -173,16 +189,6 @@ def _callbacks(config: TrainConfig, model, eval_images, triplet_batch):
     backup_dir = os.path.join(config.model_dir, "backup")
     history_path = os.path.join(config.model_dir, "history.json")
     eval_sigma = config.eval_sigma if config.eval_sigma is not None else (config.sigma or 25.0)
-
-    class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
-        """BackupAndRestore whose weights and epoch number are replaced together, atomically."""
-
-        def _save_model(self):
-            os.makedirs(self.backup_dir, exist_ok=True)
-            tmp_weights = self._weights_path.replace(".weights.h5", ".tmp.weights.h5")
-            self.model.save_weights(tmp_weights, overwrite=True)
-            os.replace(tmp_weights, self._weights_path)
-            _atomic_write_json(self._training_metadata_path, {"epoch": self._current_epoch, "batch": 0})
 
     class EvaluateAndLog(keras.callbacks.Callback):
         """At each checkpoint: PSNR on held-out images, best weights, image triplets in TensorBoard."""
@@ -218,7 +224,7 @@ def _callbacks(config: TrainConfig, model, eval_images, triplet_batch):
             _atomic_write_json(history_path, self.history)
 
     return [
-        AtomicBackupAndRestore(backup_dir, save_freq="epoch", delete_checkpoint=False),
+        backup_callback(backup_dir),
         keras.callbacks.TensorBoard(os.path.join(config.model_dir, "logs"), update_freq=50),
         EvaluateAndLog(),
     ]

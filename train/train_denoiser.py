@@ -13,6 +13,7 @@ import logging
 from absl import app, flags
 
 from keras_semdenoise import training
+from train.flag_config import config_from_flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", None, "Folder of training images (default: <shared data>/CBSD432).")
@@ -41,29 +42,28 @@ flags.DEFINE_integer("seed", None, "Random seed.")
 flags.DEFINE_integer("verbose", 1, "Keras fit verbosity: 1 progress bar, 2 one line per checkpoint.")
 
 
-def config_from_flags() -> training.TrainConfig:
+def denoiser_config() -> training.TrainConfig:
     """Every TrainConfig field comes from the flag of the same name; defaults for paths and sigma here."""
-    import dataclasses
     import os
 
     root = training.default_data_root()
-    values = {f.name: FLAGS[f.name].value for f in dataclasses.fields(training.TrainConfig) if f.name in FLAGS}
+    values = {}
     values["sigma_range"] = tuple(float(v) for v in FLAGS.sigma_range) if FLAGS.sigma_range else None
-    if values["sigma"] is None and values["sigma_range"] is None:
+    if FLAGS.sigma is None and values["sigma_range"] is None:
         values["sigma"] = 25.0
     values["data_dir"] = FLAGS.data_dir or os.path.join(root, "CBSD432")
     eval_dir = FLAGS.eval_dir or os.path.join(root, "CBSD68")
     values["eval_dir"] = eval_dir if FLAGS.eval_images and os.path.isdir(eval_dir) else None
     values["encoder_filters"] = tuple(int(v) for v in FLAGS.encoder_filters)
     values["decoder_filters"] = tuple(int(v) for v in FLAGS.decoder_filters)
-    return training.TrainConfig(**values)
+    return config_from_flags(training.TrainConfig, FLAGS, **values)
 
 
 def main(argv):
     del argv
     logging.getLogger().setLevel(logging.INFO)
     try:
-        config = config_from_flags()
+        config = denoiser_config()
         training.run_training(config)
     except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error)) from None

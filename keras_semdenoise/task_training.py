@@ -1,0 +1,231 @@
+"""Training for the high-level side: heads on clean data, and joint denoiser training through a frozen head.
+
+``train/train_head.py`` and ``train/train_joint.py`` fill ``HeadConfig`` / ``JointConfig`` from
+absl flags. Runs are resumable like separate training (``training.backup_callback``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+
+import numpy as np
+
+from keras_semdenoise import losses, metrics, noise, training
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class HeadConfig:
+    """Training a head on clean images. ``data`` is a folder or 'tfds:imagenet2012'."""
+
+    task: str
+    data: str
+    model_dir: str
+    num_classes: int | None = None
+    ignore_index: int | None = None
+    weights: str | None = None  # None, 'imagenet' or a VGG16 .h5 path (backbone init)
+    width_divisor: int = 1
+    top: str = "gap"
+    hidden_units: int = 512
+    fc_units: int = 1024
+    crop_size: int | None = 224
+    batch_size: int = 32
+    steps: int = 1000
+    learning_rate: float = 1e-3
+    checkpoint_every: int = 200
+    train_split: str = "train"
+    eval_split: str | None = "test"
+    eval_batches: int = 20
+    data_dir: str | None = None
+    manual_dir: str | None = None
+    seed: int | None = None
+    verbose: int = 1
+
+
+@dataclasses.dataclass
+class JointConfig:
+    """Joint training of a denoiser through a frozen head (paper Sec. III-B)."""
+
+    task: str
+    data: str
+    model_dir: str
+    head: str  # a .keras head from train_head.py
+    denoiser_init: str | None = None  # a .keras denoiser from separate training (None: fresh)
+    sigma: float = 25.0
+    lambda_p: float | None = None  # None: the paper's value for the task
+    lambda_h: float | None = None
+    ignore_index: int | None = None
+    num_classes: int | None = None
+    crop_size: int | None = 224
+    batch_size: int = 10
+    steps: int = 1000
+    learning_rate: float = 1e-4
+    checkpoint_every: int = 200
+    train_split: str = "train"
+    strategy: str = "auto"
+    logical_cpus: int = 0
+    data_dir: str | None = None
+    manual_dir: str | None = None
+    seed: int | None = None
+    verbose: int = 1
+
+
+def build_head(task: str, num_classes: int, crop_size: int | None, weights=None, width_divisor: int = 1,
+               top: str = "gap", hidden_units: int = 512, fc_units: int = 1024):
+    """The head for ``task``: a VGG16 classifier or DeepLab-LargeFOV, [0, 1] RGB in, logits out."""
+    from keras_semdenoise.heads import build_deeplab_largefov, build_vgg16_classifier
+
+    if task == "classification":
+        if crop_size is None:
+            raise ValueError("classification heads need a fixed crop_size")
+        return build_vgg16_classifier(num_classes, weights, (crop_size, crop_size, 3), width_divisor, top,
+                                      hidden_units)
+    if task == "segmentation":
+        return build_deeplab_largefov(num_classes, weights, (None, None, 3), width_divisor, fc_units)
+    raise ValueError(f"task must be classification or segmentation, got {task!r}")
+
+
+def load_head(path: str):
+    """Loads a ``.keras`` head (custom layers registered on import)."""
+    import keras
+
+    from keras_semdenoise import heads  # noqa: F401 - registers CaffeInput / ResizeLike
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"head model not found: {path} (train one with train/train_head.py)")
+    return keras.saving.load_model(path, compile=False)
+
+
+def _save_final(model, path: str) -> None:
+    tmp = path + ".tmp.keras"
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def run_head_training(config: HeadConfig):
+    """Trains a head on clean images; writes ``head.keras`` and ``eval.json`` (accuracy or mIoU)."""
+    import keras
+
+    from keras_semdenoise.data import tasks
+
+    if config.seed is not None:
+        keras.utils.set_random_seed(config.seed)
+    split = tasks.load_split(config.task, config.data, config.train_split, config.ignore_index,
+                             config.num_classes, config.data_dir, config.manual_dir)
+    os.makedirs(config.model_dir, exist_ok=True)
+    training._atomic_write_json(os.path.join(config.model_dir, "config.json"), dataclasses.asdict(config))
+    head = build_head(config.task, split.num_classes, config.crop_size, config.weights, config.width_divisor,
+                      config.top, config.hidden_units, config.fc_units)
+    if config.task == "classification":
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        metric = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    else:
+        loss = losses.SegmentationCrossEntropy(split.ignore_index)
+        metric = []
+    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, config.steps, alpha=0.01)
+    head.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss, metrics=metric)
+    epochs = math.ceil(config.steps / config.checkpoint_every)
+    head.fit(
+        tasks.batches(split, config.batch_size, config.crop_size, training=True),
+        epochs=epochs,
+        steps_per_epoch=config.checkpoint_every,
+        callbacks=[training.backup_callback(os.path.join(config.model_dir, "backup"))],
+        verbose=config.verbose,
+    )
+    _save_final(head, os.path.join(config.model_dir, "head.keras"))
+    if config.eval_split:
+        test = tasks.load_split(config.task, config.data, config.eval_split, split.ignore_index,
+                                split.num_classes, config.data_dir, config.manual_dir)
+        result = evaluate_head(head, test, config.batch_size, config.crop_size, config.eval_batches)
+        training._atomic_write_json(os.path.join(config.model_dir, "eval.json"), result)
+        logger.info("clean %s: %s", config.eval_split, result)
+    return head
+
+
+def evaluate_head(head, split, batch_size: int, crop_size: int | None, max_batches: int | None = None,
+                  sigma_255: float | None = None, denoise=None) -> dict:
+    """Top-1/top-5 or mIoU of ``head`` on ``split``, optionally on seeded-noise inputs run through ``denoise``.
+
+    Args:
+        sigma_255: if set, each image gets the evaluation noise seeded by its index in the split.
+        denoise: optional ``f(noisy batch (N, H, W, 3)) -> batch``: the setting being measured.
+    Returns:
+        ``{"images": n, "top1": %, "top5": %}`` or ``{"images": n, "miou": %}``.
+    """
+    from keras_semdenoise.data import tasks
+
+    correct1 = correct5 = count = 0
+    confusion = None
+    dataset = tasks.batches(split, batch_size, crop_size if split.task == "classification" else crop_size,
+                            training=False)
+    for index, (images, labels) in enumerate(dataset):
+        if max_batches and index >= max_batches:
+            break
+        images = np.asarray(images)
+        if sigma_255 is not None:
+            images = np.stack([
+                noise.add_seeded_gaussian_noise(image, sigma_255, f"{split.task}:{count + i}")
+                for i, image in enumerate(images)
+            ])
+        if denoise is not None:
+            images = np.asarray(denoise(images))
+        logits = np.asarray(head(images, training=False))
+        labels = np.asarray(labels)
+        if split.task == "classification":
+            correct1 += int(metrics.top_k_correct(labels, logits, 1).sum())
+            correct5 += int(metrics.top_k_correct(labels, logits, min(5, logits.shape[-1])).sum())
+        else:
+            matrix = metrics.confusion_matrix(labels, logits.argmax(-1), split.num_classes, split.ignore_index)
+            confusion = matrix if confusion is None else confusion + matrix
+        count += len(images)
+    if split.task == "classification":
+        return {"images": count, "top1": 100.0 * correct1 / max(count, 1), "top5": 100.0 * correct5 / max(count, 1)}
+    return {"images": count, "miou": 100.0 * metrics.mean_iou(confusion)}
+
+
+def run_joint_training(config: JointConfig):
+    """Trains the denoiser through the frozen head; writes ``denoiser.keras`` in ``model_dir``."""
+    import keras
+
+    from keras_semdenoise import inference
+    from keras_semdenoise.cascade import CascadeTrainer
+    from keras_semdenoise.data import tasks
+    from keras_semdenoise.denoiser import build_denoiser
+
+    noise.check_sigma(config.sigma)
+    if config.seed is not None:
+        keras.utils.set_random_seed(config.seed)
+    strategy = training.make_strategy(config.strategy, config.logical_cpus)
+    split = tasks.load_split(config.task, config.data, config.train_split, config.ignore_index,
+                             config.num_classes, config.data_dir, config.manual_dir)
+    paper = losses.JointLossWeights.paper(config.task)
+    weights = losses.JointLossWeights(
+        paper.lambda_p if config.lambda_p is None else config.lambda_p,
+        paper.lambda_h if config.lambda_h is None else config.lambda_h,
+    )
+    os.makedirs(config.model_dir, exist_ok=True)
+    training._atomic_write_json(os.path.join(config.model_dir, "config.json"),
+                                {**dataclasses.asdict(config), "lambda_p": weights.lambda_p, "lambda_h": weights.lambda_h})
+    with strategy.scope():
+        denoiser = inference.load_denoiser(config.denoiser_init) if config.denoiser_init else build_denoiser()
+        head = load_head(config.head)
+        trainer = CascadeTrainer(denoiser, head, config.task, weights, split.ignore_index)
+        trainer.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+        trainer(np.zeros((1, 32, 32, 3), "float32"))  # built before BackupAndRestore restores into it
+    epochs = math.ceil(config.steps / config.checkpoint_every)
+    history = trainer.fit(
+        tasks.batches(split, config.batch_size, config.crop_size, training=True, sigma_255=config.sigma),
+        epochs=epochs,
+        steps_per_epoch=config.checkpoint_every,
+        callbacks=[training.backup_callback(os.path.join(config.model_dir, "backup"))],
+        verbose=config.verbose,
+    )
+    _save_final(denoiser, os.path.join(config.model_dir, "denoiser.keras"))
+    with open(os.path.join(config.model_dir, "history.json"), "w") as handle:
+        json.dump({k: [float(v) for v in values] for k, values in history.history.items()}, handle, indent=1)
+    return denoiser
