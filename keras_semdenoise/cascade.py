@@ -126,3 +126,24 @@ def distributed_train_loop(strategy, trainer: CascadeTrainer, dataset, steps: in
         if log_every and (index + 1) % log_every == 0:
             log(f"step {index + 1}/{steps}: total loss {history[-1]:.5f}")
     return history
+
+
+def input_gradient_maps(trainer: CascadeTrainer, noisy, clean, labels) -> dict:
+    """|dL/d(noisy input)| of each loss term, summed over colour channels (paper Fig. 3).
+
+    Args:
+        noisy, clean: (N, H, W, 3) float32; labels as in training.
+    Returns:
+        ``{term: (N, H, W) float32 array}`` for 'reconstruction', 'perceptual', 'task', 'total'
+        (terms unweighted, 'total' with the trainer's lambdas).
+    """
+    import tensorflow as tf
+
+    noisy = tf.convert_to_tensor(noisy, tf.float32)
+    maps = {}
+    for term in TERMS[1:] + TERMS[:1]:
+        with tf.GradientTape() as tape:
+            tape.watch(noisy)
+            value = tf.reduce_sum(trainer.loss_terms(noisy, clean, labels, training=False)[term])
+        maps[term] = tf.reduce_sum(tf.abs(tape.gradient(value, noisy)), axis=-1).numpy()
+    return maps

@@ -155,18 +155,20 @@ def evaluate_head(head, split, batch_size: int, crop_size: int | None, max_batch
         sigma_255: if set, each image gets the evaluation noise seeded by its index in the split.
         denoise: optional ``f(noisy batch (N, H, W, 3)) -> batch``: the setting being measured.
     Returns:
-        ``{"images": n, "top1": %, "top5": %}`` or ``{"images": n, "miou": %}``.
+        ``{"images": n, "top1": %, "top5": %}`` or ``{"images": n, "miou": %}``, plus ``"psnr"``
+        (mean dB of the head's input against the clean image) when ``sigma_255`` is set.
     """
     from keras_semdenoise.data import tasks
 
     correct1 = correct5 = count = 0
     confusion = None
+    psnrs = []
     dataset = tasks.batches(split, batch_size, crop_size if split.task == "classification" else crop_size,
                             training=False)
     for index, (images, labels) in enumerate(dataset):
         if max_batches and index >= max_batches:
             break
-        images = np.asarray(images)
+        clean = images = np.asarray(images)
         if sigma_255 is not None:
             images = np.stack([
                 noise.add_seeded_gaussian_noise(image, sigma_255, f"{split.task}:{count + i}")
@@ -174,6 +176,8 @@ def evaluate_head(head, split, batch_size: int, crop_size: int | None, max_batch
             ])
         if denoise is not None:
             images = np.asarray(denoise(images))
+        if sigma_255 is not None:
+            psnrs += [metrics.psnr_uint8(c, d) for c, d in zip(clean, images)]
         logits = np.asarray(head(images, training=False))
         labels = np.asarray(labels)
         if split.task == "classification":
@@ -183,9 +187,12 @@ def evaluate_head(head, split, batch_size: int, crop_size: int | None, max_batch
             matrix = metrics.confusion_matrix(labels, logits.argmax(-1), split.num_classes, split.ignore_index)
             confusion = matrix if confusion is None else confusion + matrix
         count += len(images)
+    result = {"images": count}
+    if psnrs:
+        result["psnr"] = float(np.mean(psnrs))
     if split.task == "classification":
-        return {"images": count, "top1": 100.0 * correct1 / max(count, 1), "top5": 100.0 * correct5 / max(count, 1)}
-    return {"images": count, "miou": 100.0 * metrics.mean_iou(confusion)}
+        return {**result, "top1": 100.0 * correct1 / max(count, 1), "top5": 100.0 * correct5 / max(count, 1)}
+    return {**result, "miou": 100.0 * metrics.mean_iou(confusion)}
 
 
 def run_joint_training(config: JointConfig):
