@@ -1,0 +1,71 @@
+import h5py
+import keras
+import numpy as np
+import pytest
+
+from keras_semdenoise.heads import build_deeplab_largefov, build_vgg16_classifier, feature_extractor
+from keras_semdenoise.heads.vgg16 import VGG16_BLOCKS, CaffeInput
+
+
+def _trunk_parameters():
+    total, previous = 0, 3
+    for block in VGG16_BLOCKS:
+        for width in block:
+            total += 9 * previous * width + width
+            previous = width
+    return total
+
+
+def test_full_size_vgg16_matches_keras_applications():
+    ours = build_vgg16_classifier(1000, top="fc")
+    reference = keras.applications.VGG16(weights=None)
+    assert ours.count_params() == reference.count_params() == 138_357_544
+    assert [l.name for l in ours.layers if l.weights] == [l.name for l in reference.layers if l.weights]
+
+
+def test_full_size_deeplab_largefov_parameter_count_and_output_stride():
+    model = build_deeplab_largefov(21)
+    fc6, fc7, fc8 = 9 * 512 * 1024 + 1024, 1024 * 1024 + 1024, 1024 * 21 + 21
+    assert model.count_params() == _trunk_parameters() + fc6 + fc7 + fc8 == 20_505_429
+    assert model.get_layer("fc6").dilation_rate == (12, 12)
+    assert model.get_layer("block5_conv1").dilation_rate == (2, 2)
+    assert [model.get_layer(f"block{i}_pool").strides for i in range(1, 6)] == [(2, 2)] * 3 + [(1, 1)] * 2
+    small = build_deeplab_largefov(11, width_divisor=16, fc_units=64)
+    x = np.zeros((1, 67, 45, 3), "float32")
+    intermediate = keras.Model(small.input, small.get_layer("fc8").output)
+    assert tuple(intermediate(x).shape[1:3]) == (9, 6)  # output stride 8 (ceil)
+    assert tuple(small(x).shape) == (1, 67, 45, 11)  # upsampled back
+
+
+def test_caffe_input_matches_keras_preprocess_input():
+    rgb01 = np.random.default_rng(0).uniform(size=(2, 5, 4, 3)).astype("float32")
+    expected = keras.applications.vgg16.preprocess_input(rgb01 * 255.0)
+    np.testing.assert_allclose(np.asarray(CaffeInput()(rgb01)), expected, atol=1e-4)
+
+
+def test_backbone_weights_load_from_a_local_vgg16_h5(tmp_path):
+    from keras.src.legacy.saving import legacy_h5_format
+
+    source = keras.applications.VGG16(include_top=False, weights=None)
+    path = str(tmp_path / "vgg16_notop.h5")
+    with h5py.File(path, "w") as handle:
+        legacy_h5_format.save_weights_to_hdf5_group(handle, source)
+    model = build_deeplab_largefov(21, weights=path)
+    for name in ("block1_conv1", "block3_conv3", "block5_conv3"):
+        for a, b in zip(model.get_layer(name).get_weights(), source.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_own_weights_round_trip_and_bad_weights(tmp_path):
+    head = build_vgg16_classifier(10, input_shape=(32, 32, 3), width_divisor=8, top="gap", hidden_units=16)
+    path = str(tmp_path / "head.weights.h5")
+    head.save_weights(path)
+    again = build_vgg16_classifier(10, weights=path, input_shape=(32, 32, 3), width_divisor=8, top="gap",
+                                   hidden_units=16)
+    x = np.random.default_rng(0).uniform(size=(2, 32, 32, 3)).astype("float32")
+    np.testing.assert_allclose(np.asarray(again(x)), np.asarray(head(x)), atol=1e-6)
+    assert tuple(feature_extractor(head)(x).shape) == (2, 8, 8, 32)
+    with pytest.raises(ValueError, match="weights must be"):
+        build_vgg16_classifier(10, weights=str(tmp_path / "missing.h5"))
+    with pytest.raises(ValueError, match="width_divisor"):
+        build_deeplab_largefov(21, width_divisor=3)
