@@ -118,3 +118,24 @@ def test_imagenet_through_tfds_with_mock_data(tmp_path):
         images, labels = next(iter(tasks.batches(split, 3, 32, training=False)))
     assert split.num_classes == 1000
     assert images.shape == (3, 32, 32, 3) and float(np.max(images)) <= 1.0
+
+
+def test_vocdevkit_layout_with_palette_labels(tmp_path):
+    root = tmp_path / "VOC2012"
+    for folder in ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation"):
+        (root / folder).mkdir(parents=True)
+    palette = [0, 0, 0, 128, 0, 0, 0, 128, 0] + [0] * (256 * 3 - 9)
+    for name in ("2007_000032", "2007_000039"):
+        Image.fromarray(np.full((20, 24, 3), 120, np.uint8)).save(root / "JPEGImages" / f"{name}.jpg")
+        label = np.zeros((20, 24), np.uint8)
+        label[5:10, 5:10] = 2
+        label[0] = 255  # VOC's void border
+        mask = Image.fromarray(label, "P")
+        mask.putpalette(palette)
+        mask.save(root / "SegmentationClass" / f"{name}.png")
+    (root / "ImageSets" / "Segmentation" / "val.txt").write_text("2007_000032\n2007_000039\n")
+    split = tasks.load_split("segmentation", str(root), "val")
+    assert (split.num_classes, split.ignore_index, split.size) == (21, 255, 2)
+    images, labels = next(iter(tasks.batches(split, 2, None, training=False)))
+    assert images.shape == (2, 20, 24, 3)
+    assert set(np.unique(np.asarray(labels))) == {0, 2, 255}
