@@ -1,0 +1,33 @@
+"""Export a denoiser as a TF Serving SavedModel: <base>/<name>/<version>/ with three signatures.
+
+    python -m tools.export_savedmodel --sigma 25 --base exported --name semdenoise
+    saved_model_cli show --dir exported/semdenoise/1 --all
+"""
+
+from __future__ import annotations
+
+from absl import app, flags
+
+from keras_semdenoise import export, inference, noise
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model", None, "A .keras denoiser (default: the shipped model for --sigma).")
+flags.DEFINE_float("sigma", 25.0, "Noise level whose shipped model to export.")
+flags.DEFINE_string("base", "exported", "Base folder (TF Serving's --model_base_path is <base>/<name>).")
+flags.DEFINE_string("name", "semdenoise", "Model name.")
+flags.DEFINE_integer("version", None, "Version number (default: the next free one).")
+
+
+def main(argv):
+    del argv
+    try:
+        path = FLAGS.model or inference.shipped_model_for_sigma(noise.check_sigma(FLAGS.sigma))[0]
+        model = inference.load_denoiser(path)
+        out = export.export_savedmodel(model, FLAGS.base, FLAGS.name, FLAGS.version)
+    except (ValueError, FileNotFoundError, FileExistsError) as error:
+        raise app.UsageError(str(error)) from None
+    print(f"exported {path} to {out}")
+
+
+if __name__ == "__main__":
+    app.run(main)
