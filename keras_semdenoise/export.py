@@ -102,3 +102,74 @@ def export_savedmodel(model, base_dir: str, name: str = "semdenoise", version: i
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+TFLITE_PRECISIONS = ("fp32", "fp16", "int8")
+
+
+def export_tflite(model, path: str, precision: str = "fp32", representative_images=None) -> str:
+    """Converts the denoiser to TFLite with a dynamic input [1, H, W, 3] float32 (resize at run time).
+
+    Conversion goes through a SavedModel (``from_saved_model``), not ``from_concrete_functions``,
+    which silently drops the weights of Keras 3 models. ``int8`` is full-integer quantisation (all ops
+    int8, float32 at the edges) calibrated on ``representative_images``: an iterable of
+    (h, w, 3) float32 noisy patches. The file is written atomically.
+    """
+    import keras
+    import tensorflow as tf
+
+    if precision not in TFLITE_PRECISIONS:
+        raise ValueError(f"precision must be one of {TFLITE_PRECISIONS}, got {precision!r}")
+    if precision == "int8" and representative_images is None:
+        raise ValueError("int8 needs representative_images (noisy training patches) for calibration")
+    with tempfile.TemporaryDirectory() as saved:
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        archive.add_endpoint("denoise", lambda images: model(images, training=False),
+                             [tf.TensorSpec([1, None, None, 3], tf.float32, name="images")])
+        archive.write_out(saved, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved, signature_keys=["denoise"])
+        if precision == "fp16":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_types = [tf.float16]
+        elif precision == "int8":
+            images = list(representative_images)
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.representative_dataset = lambda: ([image[None].astype("float32")] for image in images)
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        flatbuffer = converter.convert()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path + ".tmp", "wb") as handle:
+        handle.write(flatbuffer)
+    os.replace(path + ".tmp", path)
+    return path
+
+
+class TFLiteDenoiser:
+    """Runs a TFLite denoiser with ``ai-edge-litert`` (``tf.lite.Interpreter`` is deprecated).
+
+    ``denoiser(image)``: (H, W, 3) float32 in [0, 1] + noise -> (H, W, 3) float32; the input tensor
+    is resized to each new image size.
+    """
+
+    def __init__(self, path: str, num_threads: int = 2):
+        from ai_edge_litert.interpreter import Interpreter
+
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"TFLite model not found: {path}")
+        self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
+        self.input_index = self.interpreter.get_input_details()[0]["index"]
+        self.output_index = self.interpreter.get_output_details()[0]["index"]
+        self.shape = None
+
+    def __call__(self, image):
+        import numpy as np
+
+        shape = [1, *image.shape]
+        if shape != self.shape:
+            self.interpreter.resize_tensor_input(self.input_index, shape)
+            self.interpreter.allocate_tensors()
+            self.shape = shape
+        self.interpreter.set_tensor(self.input_index, np.asarray(image, np.float32)[None])
+        self.interpreter.invoke()
+        return self.interpreter.get_tensor(self.output_index)[0]

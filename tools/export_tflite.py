@@ -1,0 +1,52 @@
+"""Export a denoiser to TFLite (fp32, fp16, full-integer int8) with a dynamic H x W input.
+
+    python -m tools.export_tflite --sigma 25 --precisions fp32,fp16,int8 --out_dir exported/tflite
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from absl import app, flags
+
+from keras_semdenoise import export, inference, noise, training
+from keras_semdenoise.data import images
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model", None, "A .keras denoiser (default: the shipped model for --sigma).")
+flags.DEFINE_float("sigma", 25.0, "Noise level: picks the shipped model and the calibration noise.")
+flags.DEFINE_list("precisions", list(export.TFLITE_PRECISIONS), "fp32, fp16, int8.")
+flags.DEFINE_string("out_dir", "exported/tflite", "Output folder: <name>_<precision>.tflite.")
+flags.DEFINE_string("calibration_dir", None, "Training images for int8 calibration (default: CBSD432).")
+flags.DEFINE_integer("calibration_patches", 64, "Noisy 64x64 patches used to calibrate int8.")
+
+
+def calibration_patches(folder: str, sigma_255: float, count: int) -> list[np.ndarray]:
+    """``count`` noisy 64x64 training patches, (64, 64, 3) float32, for int8 calibration."""
+    dataset = images.training_dataset(folder, patch_size=64, batch_size=count, sigma_255=sigma_255, shuffle_seed=0)
+    noisy, _ = next(iter(dataset))
+    return list(np.asarray(noisy))
+
+
+def main(argv):
+    del argv
+    try:
+        sigma = noise.check_sigma(FLAGS.sigma)
+        path = FLAGS.model or inference.shipped_model_for_sigma(sigma)[0]
+        model = inference.load_denoiser(path)
+        calibration = None
+        if "int8" in FLAGS.precisions:
+            folder = FLAGS.calibration_dir or os.path.join(training.default_data_root(), "CBSD432")
+            calibration = calibration_patches(folder, sigma, FLAGS.calibration_patches)
+        name = os.path.splitext(os.path.basename(path))[0]
+        for precision in FLAGS.precisions:
+            out = os.path.join(FLAGS.out_dir, f"{name}_{precision}.tflite")
+            export.export_tflite(model, out, precision, calibration if precision == "int8" else None)
+            print(f"wrote {out} ({os.path.getsize(out) / 1e6:.2f} MB)")
+    except (ValueError, FileNotFoundError) as error:
+        raise app.UsageError(str(error)) from None
+
+
+if __name__ == "__main__":
+    app.run(main)
