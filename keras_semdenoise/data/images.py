@@ -13,7 +13,7 @@ import logging
 import numpy as np
 from PIL import Image
 
-from keras_semdenoise import imageio, noise
+from keras_semdenoise import imageio, metrics, noise
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +46,7 @@ def usable_training_files(folder: str, patch_size: int) -> list[str]:
 
 
 def _decode_uint8(path: bytes) -> np.ndarray:
-    pixels = imageio.load_image(path.decode()).pixels
-    return np.clip(np.rint(pixels * 255.0), 0, 255).astype(np.uint8)
+    return metrics.to_uint8(imageio.load_image(path.decode()).pixels)
 
 
 def random_dihedral(patch, tf):
@@ -88,14 +87,6 @@ def augment_and_noise(sigma_255: float | None, sigma_range_255: tuple[float, flo
         return noise.add_gaussian_noise_tf(clean, sigma), clean
 
     return apply
-
-
-def patch_pipeline(patch_size: int, sigma_255: float | None, sigma_range_255: tuple[float, float] | None):
-    """A tf function: uint8 (H, W, 3) image (H, W >= patch_size) -> one random (noisy, clean) patch."""
-    import tensorflow as tf
-
-    finish = augment_and_noise(sigma_255, sigma_range_255)
-    return lambda image: finish(tf.image.random_crop(image, [patch_size, patch_size, 3]))
 
 
 def training_dataset(

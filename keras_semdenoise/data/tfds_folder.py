@@ -1,15 +1,22 @@
-"""A tensorflow-datasets builder for folders of clean images (denoising training/test sets).
+"""A tensorflow-datasets builder for a folder of clean images (denoising training/test sets).
+
+Prepare once, then read with tfds (no network is used)::
 
     import tensorflow_datasets as tfds
     from keras_semdenoise.data.tfds_folder import DenoisingImageFolder, noisy_pairs
-    builder = DenoisingImageFolder(data_dir="~/tensorflow_datasets",
-        config=None) ; builder.download_and_prepare(
+
+    builder = DenoisingImageFolder(data_dir="~/tensorflow_datasets")
+    builder.download_and_prepare(
         download_config=tfds.download.DownloadConfig(manual_dir="../shared/data/CBSD432"))
     train = noisy_pairs(builder.as_dataset(split="train"), sigma_255=25)
 
+After that (and after importing this module), ``tfds.load("denoising_image_folder",
+data_dir=..., download=False)`` reads the same data.
+
 ``manual_dir`` holds the images directly (one ``train`` split) or in ``train/`` and
-``test/`` subfolders (two splits). Images are decoded by ``imageio.load_image``
-(16-bit, grayscale, RGBA and TIFF handled the package's way) and stored as 8-bit RGB.
+``test/`` subfolders (one split each). Images are decoded by ``imageio.load_image``
+(16-bit, grayscale, RGBA and TIFF converted the package's way) and stored as 8-bit RGB
+(``metrics.to_uint8``: clipped and rounded), PNG-encoded, so 8-bit sources are kept exactly.
 """
 
 from __future__ import annotations
@@ -21,79 +28,150 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from keras_semdenoise import imageio
+from keras_semdenoise.metrics import to_uint8
 
 logger = logging.getLogger(__name__)
 
+BUILDER_NAME = "denoising_image_folder"
 SPLIT_FOLDERS = ("train", "test")
+_LAYOUT = "PNG/JPEG/TIFF files directly in manual_dir, or in its train/ and test/ subfolders"
 
 
-def _split_folders(manual_dir: str) -> dict[str, str]:
-    if not manual_dir or not os.path.isdir(manual_dir):
-        raise FileNotFoundError(
-            f"manual_dir {manual_dir!r} is not a folder: put the clean images there "
-            "(flat, or in train/ and test/ subfolders) and pass DownloadConfig(manual_dir=...)"
+def split_folders(manual_dir: str) -> dict[str, str]:
+    """``{split: folder}`` for ``manual_dir``: its ``train/``/``test/`` subfolders if any, else ``{"train": manual_dir}``.
+
+    Raises:
+        FileNotFoundError: ``manual_dir`` is not a folder.
+        ValueError: a split folder holds no image file.
+    """
+    if not os.path.isdir(manual_dir):
+        raise FileNotFoundError(f"manual_dir {manual_dir} is not a folder: put {_LAYOUT}")
+    subfolders = {
+        split: os.path.join(manual_dir, split)
+        for split in SPLIT_FOLDERS
+        if os.path.isdir(os.path.join(manual_dir, split))
+    }
+    if subfolders and imageio.list_image_files(manual_dir):
+        logger.warning(
+            "%s has %s subfolders: the images directly in it are ignored", manual_dir, "/".join(subfolders)
         )
-    subfolders = {s: os.path.join(manual_dir, s) for s in SPLIT_FOLDERS if os.path.isdir(os.path.join(manual_dir, s))}
     folders = subfolders or {"train": manual_dir}
-    if not any(imageio.list_image_files(folder) for folder in folders.values()):
-        raise ValueError(
-            f"no images in {manual_dir}: put PNG/JPEG/TIFF files there, or in train/ and test/ subfolders"
-        )
+    for folder in folders.values():
+        if not imageio.list_image_files(folder):
+            raise ValueError(f"no images in {folder}: put {_LAYOUT}")
     return folders
 
 
-class DenoisingImageFolder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
-    """Clean RGB images from ``manual_dir``: features ``image`` (uint8, H x W x 3) and ``name`` (file stem)."""
+class _DenoisingImageFolderBase(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+    """Clean RGB images from ``manual_dir``.
 
-    name = "denoising_image_folder"
+    Features: ``image`` uint8 (H, W, 3) in [0, 255]; ``name`` the file stem (bytes when
+    read with ``tfds.as_numpy``). Unreadable files are skipped with a warning.
+    """
+
+    name = BUILDER_NAME
     VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release."}
     MANUAL_DOWNLOAD_INSTRUCTIONS = (
         "Put the clean images (PNG/JPEG/TIFF) in manual_dir, either directly (one 'train' split) "
-        "or in train/ and test/ subfolders (two splits). Example: ../shared/data/CBSD432."
+        "or in train/ and test/ subfolders (two splits), e.g. "
+        "tfds.download.DownloadConfig(manual_dir='../shared/data/CBSD432')."
     )
 
     def _info(self) -> tfds.core.DatasetInfo:
         return self.dataset_info_from_configs(
+            description="A folder of clean images for denoising; noise is added on the fly (see noisy_pairs).",
             features=tfds.features.FeaturesDict(
-                {"image": tfds.features.Image(shape=(None, None, 3), dtype=np.uint8), "name": tfds.features.Text()}
+                {
+                    "image": tfds.features.Image(shape=(None, None, 3), dtype=np.uint8, encoding_format="png"),
+                    "name": tfds.features.Text(),
+                }
             ),
-            description="Folder of clean images for denoising (noise is added on the fly, see noisy_pairs).",
         )
 
     def _split_generators(self, dl_manager):
-        folders = _split_folders(str(dl_manager.manual_dir))
-        return {split: self._generate_examples(folder) for split, folder in folders.items()}
+        try:
+            manual_dir = dl_manager.manual_dir
+        except (AssertionError, OSError) as error:
+            # tfds says "Manual directory X does not exist or is empty. Create it and download...".
+            reason = str(error).split(" Create it")[0].rstrip(".")
+            raise FileNotFoundError(
+                f"{reason}: put {_LAYOUT}, and pass tfds.download.DownloadConfig(manual_dir=...)"
+            ) from None
+        return {split: self._generate_examples(folder) for split, folder in split_folders(str(manual_dir)).items()}
 
     def _generate_examples(self, folder):
+        yielded = 0
         for path in imageio.list_image_files(folder):
             try:
                 pixels = imageio.load_image(path).pixels
             except imageio.ImageReadError as error:
                 logger.warning("skipping %s", error)
                 continue
-            name = os.path.splitext(os.path.basename(path))[0]
-            yield name, {"image": np.clip(np.rint(pixels * 255.0), 0, 255).astype(np.uint8), "name": name}
+            file_name = os.path.basename(path)  # the key: unique even for a.png next to a.jpg
+            yielded += 1
+            yield file_name, {"image": to_uint8(pixels), "name": os.path.splitext(file_name)[0]}
+        if not yielded:
+            raise ValueError(f"no readable images in {folder}: put {_LAYOUT}")
+
+
+# tfds registers a builder when its class is created and raises on a second class of the same
+# name, which happens when this file runs twice in one process (importlib.reload, or imported
+# under another module name). The second class is then left unregistered: tfds.load keeps the
+# first one, which is the same code.
+try:
+
+    class DenoisingImageFolder(_DenoisingImageFolderBase):
+        __doc__ = _DenoisingImageFolderBase.__doc__
+        name = BUILDER_NAME
+
+except ValueError as error:
+    if "already registered" not in str(error):
+        raise
+
+    class DenoisingImageFolder(_DenoisingImageFolderBase, skip_registration=True):
+        __doc__ = _DenoisingImageFolderBase.__doc__
+        name = BUILDER_NAME
 
 
 def noisy_pairs(dataset, patch_size: int = 48, batch_size: int = 32, sigma_255: float = 25.0):
-    """Maps a DenoisingImageFolder split to batches of ``(noisy, clean)`` float32 patches.
+    """Maps a ``DenoisingImageFolder`` split to an infinite dataset of ``(noisy, clean)`` batches.
 
-    Same crops, flips/rotations and noise model as ``data.images.training_dataset``.
-    Images smaller than ``patch_size`` are dropped.
+    One random ``patch_size`` crop per image per pass, shuffled, with the same flips/rotations
+    and noise model as ``data.images.training_dataset``.
+
+    Args:
+        dataset: ``builder.as_dataset(split=...)``: dicts with ``image`` uint8 (H, W, 3).
+        patch_size: side of the square crops; smaller images are skipped (if all are, the
+            returned dataset is empty).
+        batch_size: patches per batch.
+        sigma_255: noise standard deviation on the 0..255 scale.
+
+    Returns:
+        ``tf.data.Dataset`` of ``(noisy, clean)``, each float32 ``(batch_size, patch_size,
+        patch_size, 3)``; clean in [0, 1], noisy = clean + N(0, (sigma_255 / 255)^2), unclipped.
     """
     import tensorflow as tf
 
     from keras_semdenoise.data import images
 
+    if patch_size < 1 or batch_size < 1:
+        raise ValueError(f"patch_size and batch_size must be >= 1, got {patch_size} and {batch_size}")
+    augment = images.augment_and_noise(sigma_255, None)  # checks sigma_255
+
     def large_enough(example):
         shape = tf.shape(example["image"])
         return tf.logical_and(shape[0] >= patch_size, shape[1] >= patch_size)
 
+    def crop(example):
+        return tf.image.random_crop(example["image"], [patch_size, patch_size, 3])
+
     return (
         dataset.filter(large_enough)
-        .map(lambda example: example["image"])
         .repeat()
-        .map(images.patch_pipeline(patch_size, sigma_255, None), num_parallel_calls=tf.data.AUTOTUNE)
+        .map(crop, num_parallel_calls=tf.data.AUTOTUNE)
+        .shuffle(max(16 * batch_size, 256))
+        .map(augment, num_parallel_calls=tf.data.AUTOTUNE)
         .batch(batch_size, drop_remainder=True)
         .prefetch(tf.data.AUTOTUNE)
     )
