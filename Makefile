@@ -24,5 +24,8 @@ test: $(STAMP)
 evaluate: $(STAMP)
 	$(PY) -m tools.evaluate_denoiser --sigmas 15,25,50 --out docs/evaluation
 
+bench: $(STAMP)
+	$(PY) -m bench.run_bench
+
 clean:
 	rm -rf $(VENV) demo_output
