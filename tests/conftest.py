@@ -1,8 +1,10 @@
 """Shared fixtures: tiny models and tiny image folders, so every test runs in seconds."""
 
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # bench/, tools/, train/
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
