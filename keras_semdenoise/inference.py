@@ -162,10 +162,23 @@ def denoise_tiled(
     return output / np.maximum(weights, 1e-12)
 
 
-def denoise(model, image: np.ndarray, tile_size: int = DEFAULT_TILE_SIZE, overlap: int = DEFAULT_OVERLAP, progress=None):
-    """Denoises an (H, W, 3) float image: in one call if it fits in a tile, else tiled."""
+def denoise(model, image: np.ndarray, tile_size: int = DEFAULT_TILE_SIZE, overlap: int = DEFAULT_OVERLAP, progress=None,
+            self_ensemble: bool = False):
+    """Denoises an (H, W, 3) float image: in one call if it fits in a tile, else tiled.
+
+    ``self_ensemble`` averages the results over the 8 flips/rotations of the input (8x the time;
+    a test-time option, reported separately from the plain model).
+    """
     if image.ndim != 3 or image.shape[-1] != 3:
         raise ValueError(f"expected an (H, W, 3) RGB image, got shape {image.shape}")
+    if self_ensemble:
+        outputs = []
+        for flip in (False, True):
+            for rotations in range(4):
+                view = np.rot90(image[:, ::-1] if flip else image, rotations)
+                result = np.rot90(denoise(model, np.ascontiguousarray(view), tile_size, overlap), -rotations)
+                outputs.append(result[:, ::-1] if flip else result)
+        return np.mean(outputs, axis=0)
     height, width = image.shape[:2]
     if height <= tile_size + overlap and width <= tile_size + overlap:
         return denoise_whole(model, image)

@@ -51,3 +51,14 @@ def test_shipped_model_lookup(tmp_path, model, monkeypatch):
     np.testing.assert_allclose(inference.denoise(loaded, x), inference.denoise(model, x), atol=1e-6)
     with pytest.raises(FileNotFoundError):
         inference.load_denoiser(str(tmp_path / "nothing.keras"))
+
+
+def test_self_ensemble_inverts_every_transform(model):
+    image = np.random.default_rng(3).uniform(size=(21, 34, 3)).astype(np.float32)
+    from keras_semdenoise.denoiser import build_denoiser as build
+
+    identity = build(stem_filters=8, encoder_filters=(8, 8), decoder_filters=(16,))  # zero output conv
+    np.testing.assert_allclose(inference.denoise(identity, image, self_ensemble=True), image, atol=1e-6)
+    ensembled = inference.denoise(model, image, self_ensemble=True)
+    assert ensembled.shape == image.shape
+    assert np.abs(ensembled - inference.denoise(model, image)).max() > 1e-4

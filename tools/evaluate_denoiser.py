@@ -22,7 +22,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("data_root", None, "Folder holding the test sets (default: ../shared/data or $SEMDENOISE_DATA_DIR).")
 flags.DEFINE_list("sets", ["CBSD68", "Kodak24"], "Test sets (folders under data_root, or paths).")
 flags.DEFINE_list("sigmas", ["15", "25", "50"], "Noise levels on the 0..255 scale.")
-flags.DEFINE_list("methods", ["noisy", "cbm3d", "proposed"], "Built-in methods: noisy, cbm3d, proposed (shipped models).")
+flags.DEFINE_list("methods", ["noisy", "cbm3d", "proposed"],
+                  "Built-in methods: noisy, cbm3d, proposed (shipped models), proposed_x8 (with x8 self-ensemble).")
 flags.DEFINE_multi_string("model", [], "NAME=PATH of another .keras denoiser ({sigma} is substituted).")
 flags.DEFINE_integer("limit", 0, "Use only the first N images of each set (0: all).")
 flags.DEFINE_string("out", "docs/evaluation", "Output folder for results.json and results.md.")
@@ -36,7 +37,7 @@ def _model(path: str):
     return inference.load_denoiser(path)
 
 
-def model_method(path_pattern: str, tile_size: int):
+def model_method(path_pattern: str, tile_size: int, self_ensemble: bool = False):
     """Factory: sigma -> method running the model at ``path_pattern`` (None if that file is missing)."""
 
     def factory(sigma):
@@ -44,7 +45,7 @@ def model_method(path_pattern: str, tile_size: int):
         if not os.path.exists(path):
             return None
         model = _model(path)
-        return lambda noisy, _sigma: inference.denoise(model, noisy, tile_size=tile_size)
+        return lambda noisy, _sigma: inference.denoise(model, noisy, tile_size=tile_size, self_ensemble=self_ensemble)
 
     return factory
 
@@ -56,13 +57,16 @@ def build_methods(names, extra_models, tile_size):
             methods["noisy input"] = lambda sigma: (lambda noisy, _sigma: noisy)
         elif name == "cbm3d":
             methods["CBM3D"] = lambda sigma: baselines.cbm3d_denoise
-        elif name == "proposed":
+        elif name in ("proposed", "proposed_x8"):
             shipped = inference.shipped_models()
-            methods["Proposed (ours)"] = lambda sigma: (
-                model_method(shipped[sigma], tile_size)(sigma) if sigma in shipped else None
+            ensemble = name == "proposed_x8"
+            methods["Proposed (ours, x8 self-ensemble)" if ensemble else "Proposed (ours)"] = (
+                lambda sigma, ensemble=ensemble: (
+                    model_method(shipped[sigma], tile_size, ensemble)(sigma) if sigma in shipped else None
+                )
             )
         else:
-            raise ValueError(f"unknown method {name!r}: use noisy, cbm3d, proposed or --model NAME=PATH")
+            raise ValueError(f"unknown method {name!r}: use noisy, cbm3d, proposed, proposed_x8 or --model NAME=PATH")
     for spec in extra_models:
         if "=" not in spec:
             raise ValueError(f"--model takes NAME=PATH, got {spec!r}")
