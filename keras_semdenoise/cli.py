@@ -1,10 +1,20 @@
-"""The ``semdenoise`` command.
+"""The ``semdenoise`` command (also ``python -m keras_semdenoise``).
 
     semdenoise denoise IMAGES... --sigma 25 --out DIR [--model PATH]
+                       [--tile-size 512] [--overlap 96] [--suffix _denoised] [--quiet]
 
-Files and folders in (PNG/JPEG/TIFF/...), PNG out. User errors are one line on
-stderr and a non-zero exit code; the other files are still processed.
-Exit codes: 0 all done, 1 some files failed, 2 bad arguments or no model.
+IMAGES are files and/or folders (the image files directly inside a folder).
+Anything Pillow reads goes in (PNG, JPEG, TIFF, ...; grayscale, alpha and 16-bit
+are converted to RGB float32 in [0, 1] with a ``note:`` line); each result is an
+8-bit RGB PNG ``<stem><suffix>.png`` in ``--out``. The inputs are taken to be
+noisy already: ``--sigma`` (0..255 scale) only picks the shipped model.
+
+User errors are one line ``error: ...`` on stderr, never a traceback; a file
+that fails is reported and the others are still processed. An input is never
+overwritten. Exit codes: 0 every file done, 1 some files failed, 2 bad
+arguments, no images or no usable model.
+
+TensorFlow is imported only once there is work to do, so ``--help`` is fast.
 """
 
 from __future__ import annotations
@@ -13,114 +23,282 @@ import argparse
 import os
 import sys
 
-from keras_semdenoise import imageio, noise
+from keras_semdenoise import imageio, inference, noise
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(ValueError):
+    """A bad argument or setting: reported as one line, exit code 2."""
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="semdenoise", description="Denoise images (Liu et al., TIP 2020).")
-    commands = parser.add_subparsers(dest="command", required=True)
-    denoise = commands.add_parser("denoise", help="denoise image files and folders")
-    denoise.add_argument("images", nargs="+", help="image files and/or folders of images")
-    denoise.add_argument("--sigma", required=True, help="noise level of the inputs on the 0..255 scale (picks the model)")
-    denoise.add_argument("--out", required=True, help="output folder (created if missing)")
-    denoise.add_argument("--model", help="a .keras denoiser (default: the shipped model for --sigma)")
-    denoise.add_argument("--suffix", default="_denoised", help="added to each output's file name (default: _denoised)")
-    denoise.add_argument("--tile-size", type=int, default=None, help="tile side for large images (default 512)")
-    denoise.add_argument("--overlap", type=int, default=None, help="tile overlap in pixels (default 96)")
-    denoise.add_argument("--quiet", action="store_true", help="no progress bar or notices")
+    parser = argparse.ArgumentParser(
+        prog="semdenoise",
+        description="Denoise images with the multi-scale denoiser of Liu et al. (TIP 2020).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    denoise = commands.add_parser(
+        "denoise",
+        help="denoise image files and folders (writes PNGs)",
+        description="Denoise already-noisy images; each result is <stem><suffix>.png in --out.",
+    )
+    denoise.add_argument("images", nargs="+", metavar="IMAGES",
+                         help="image files and/or folders (the image files directly inside)")
+    denoise.add_argument("--sigma", required=True,
+                         help="noise level of the inputs on the 0..255 scale; picks the shipped model")
+    denoise.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
+    denoise.add_argument("--model", metavar="PATH",
+                         help="a .keras denoiser to use instead of the shipped model for --sigma")
+    denoise.add_argument("--tile-size", type=int, default=inference.DEFAULT_TILE_SIZE, metavar="PX",
+                         help="images larger than this (plus --overlap) are denoised in tiles of this side "
+                              f"(default {inference.DEFAULT_TILE_SIZE}; lower it if memory runs out)")
+    denoise.add_argument("--overlap", type=int, default=inference.DEFAULT_OVERLAP, metavar="PX",
+                         help=f"overlap between neighbouring tiles (default {inference.DEFAULT_OVERLAP})")
+    denoise.add_argument("--suffix", default="_denoised",
+                         help="added to each output's file stem (default _denoised; write --suffix=-x for one "
+                              "that starts with '-')")
+    denoise.add_argument("--quiet", action="store_true", help="errors only: no progress bar and no notes")
+    denoise.set_defaults(run=run_denoise)
     return parser
 
 
+def _say(message: str) -> None:
+    """One line on stderr that does not break a running progress bar."""
+    from tqdm import tqdm
+
+    tqdm.write(message, file=sys.stderr)
+
+
 def _error(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
+    _say(f"error: {message}")
 
 
 def _note(message: str, quiet: bool) -> None:
     if not quiet:
-        print(f"note: {message}", file=sys.stderr)
+        _say(f"note: {message}")
 
 
 def expand_inputs(paths: list[str]) -> tuple[list[str], list[str]]:
-    """Files named directly plus the image files inside named folders; and the problems found."""
-    files, problems = [], []
+    """The image files to denoise and the problems found.
+
+    Files named directly are taken as they are (a non-image fails later, when
+    read); folders give the image files directly inside (by extension, sorted).
+    A file named twice, by any path, is listed once.
+
+    Returns:
+        ``(files, problems)``: paths in order, and one-line messages for
+        arguments that are neither a file nor a folder of images.
+    """
+    files, problems, seen = [], [], set()
     for path in paths:
         if os.path.isdir(path):
-            found = imageio.list_image_files(path)
+            try:
+                found = imageio.list_image_files(path)
+            except OSError as error:
+                problems.append(f"{path}: cannot list folder ({error.strerror or error})")
+                continue
             if not found:
-                problems.append(f"{path}: folder holds no image files")
-            files.extend(found)
+                problems.append(f"{path}: folder holds no image files ({', '.join(imageio.IMAGE_EXTENSIONS)})")
         elif os.path.exists(path):
-            files.append(path)
+            found = [path]
         else:
             problems.append(f"{path}: no such file or folder")
-    return list(dict.fromkeys(files)), problems
+            continue
+        for file in found:
+            key = os.path.normcase(os.path.realpath(file))
+            if key not in seen:
+                seen.add(key)
+                files.append(file)
+    return files, problems
 
 
-def _resolve_model(args) -> str:
+def output_path(path: str, out_dir: str, suffix: str) -> str:
+    """``out_dir/<stem of path><suffix>.png``."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return os.path.join(out_dir, f"{stem}{suffix}.png")
+
+
+def _file_key(path: str):
+    """Identity of an existing file (device, inode); ``None`` if it does not exist."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return (status.st_dev, status.st_ino)
+
+
+def plan_outputs(files: list[str], out_dir: str, suffix: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """Pairs each input with its output path, refusing outputs that would clobber something.
+
+    An output may not be the same file as any input (same path after links, or a
+    hard link / case variant of it), and two inputs may not share an output (say
+    ``a.png`` and ``a.jpg``): the later one is refused. An existing output that
+    is not an input is overwritten.
+
+    Returns:
+        ``(jobs, problems)``: ``(input, output)`` pairs to run, and one-line messages.
+    """
+    input_paths = {os.path.normcase(os.path.realpath(f)) for f in files}
+    input_keys = {key for key in map(_file_key, files) if key is not None}
+    jobs, problems, claimed = [], [], {}
+    for path in files:
+        target = output_path(path, out_dir, suffix)
+        real_target = os.path.normcase(os.path.realpath(target))
+        if real_target in input_paths or _file_key(target) in input_keys:
+            problems.append(f"{path}: output {target} would overwrite an input; choose another --out or --suffix")
+        elif real_target in claimed:
+            problems.append(f"{path}: output {target} is also the output of {claimed[real_target]}; "
+                            "rename one of them or denoise them separately")
+        else:
+            claimed[real_target] = path
+            jobs.append((path, target))
+    return jobs, problems
+
+
+def _check_arguments(args) -> float:
+    """Validates what can be checked before TensorFlow starts; returns sigma (0..255)."""
+    sigma_255 = noise.check_sigma(args.sigma)
+    if any(separator and separator in args.suffix for separator in ("/", os.sep, os.altsep)):
+        raise UsageError(f"--suffix must not contain a path separator, got {args.suffix!r}")
+    if args.tile_size < 1 or args.overlap < 0:
+        raise UsageError(f"--tile-size must be >= 1 and --overlap >= 0, got {args.tile_size} and {args.overlap}")
+    if args.tile_size < 2 * args.overlap:
+        raise UsageError(f"--tile-size ({args.tile_size}) must be at least twice --overlap ({args.overlap})")
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UsageError(f"--out {args.out} exists and is not a folder")
+    return sigma_255
+
+
+def _resolve_model(args, sigma_255: float) -> str:
+    """Path of the ``.keras`` model: ``--model`` or the shipped one nearest to ``sigma_255``."""
     if args.model:
         if not os.path.isfile(args.model):
             raise FileNotFoundError(f"model not found: {args.model}")
         return args.model
-    from keras_semdenoise import inference
-
-    path, notice = inference.shipped_model_for_sigma(noise.check_sigma(args.sigma))
+    path, notice = inference.shipped_model_for_sigma(sigma_255)
     if notice:
         _note(notice, args.quiet)
     return path
 
 
-def run_denoise(args) -> int:
+def _check_tiling(model, tile_size: int, overlap: int) -> None:
+    multiple = inference.size_multiple(model)
+    if tile_size % multiple or overlap % multiple:
+        raise UsageError(f"--tile-size ({tile_size}) and --overlap ({overlap}) must be multiples of {multiple} "
+                         "for this model")
+
+
+def _out_of_memory_errors() -> tuple[type[BaseException], ...]:
+    errors: tuple[type[BaseException], ...] = (MemoryError,)
     try:
-        noise.check_sigma(args.sigma)
-        files, problems = expand_inputs(args.images)
-        model_path = _resolve_model(args)
+        import tensorflow as tf
+
+        errors += (tf.errors.ResourceExhaustedError,)
+    except ImportError:  # another Keras backend
+        pass
+    return errors
+
+
+class _TileProgress:
+    """``progress(done, total)`` callback for tiled inference: a second, transient bar."""
+
+    def __init__(self, name: str, disable):
+        self.name, self.disable, self.bar = name, disable, None
+
+    def __call__(self, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=total, desc=self.name, unit="tile", leave=False, position=1,
+                            disable=self.disable, file=sys.stderr)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _denoise_file(model, path: str, target: str, args, disable_bars) -> None:
+    """Reads ``path``, denoises it as (H, W, 3) float32 in [0, 1], writes the 8-bit PNG ``target``."""
+    loaded = imageio.load_image(path)
+    for message in loaded.notes:
+        _note(f"{path}: {message}", args.quiet)
+    tiles = _TileProgress(os.path.basename(path), disable_bars)
+    try:
+        estimate = inference.denoise(model, loaded.pixels, args.tile_size, args.overlap, progress=tiles)
+    finally:
+        tiles.close()
+    imageio.save_png(target, estimate)
+
+
+def run_denoise(args) -> int:
+    """``semdenoise denoise``: returns the exit code (0 all done, 1 some failed, 2 usage / no model)."""
+    try:
+        sigma_255 = _check_arguments(args)
+        files, input_problems = expand_inputs(args.images)
+        if not files:
+            for problem in input_problems:
+                _error(problem)
+            raise UsageError("no images to denoise")
+        model_path = _resolve_model(args, sigma_255)
     except (ValueError, FileNotFoundError) as error:
         _error(str(error))
         return EXIT_USAGE
-    from tqdm import tqdm
 
-    from keras_semdenoise import inference
-
-    tiling = {k: v for k, v in (("tile_size", args.tile_size), ("overlap", args.overlap)) if v is not None}
     try:
         model = inference.load_denoiser(model_path)
-    except Exception as error:  # noqa: BLE001 - a broken model file is a user error here
-        _error(f"cannot load model {model_path}: {error}")
+    except Exception as error:  # noqa: BLE001 - a broken or foreign model file is the user's to fix
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        _error(f"cannot load model {model_path}: {type(error).__name__}: {first_line}")
         return EXIT_USAGE
-    for problem in problems:
+    try:
+        _check_tiling(model, args.tile_size, args.overlap)
+        os.makedirs(args.out, exist_ok=True)
+    except UsageError as error:
+        _error(str(error))
+        return EXIT_USAGE
+    except OSError as error:
+        _error(f"cannot create --out {args.out}: {error.strerror or error}")
+        return EXIT_USAGE
+
+    jobs, plan_problems = plan_outputs(files, args.out, args.suffix)
+    failed = 0
+    for problem in input_problems + plan_problems:
         _error(problem)
-    inputs = {os.path.realpath(f) for f in files}
-    os.makedirs(args.out, exist_ok=True)
-    failed = len(problems)
-    for path in tqdm(files, desc="denoising", unit="image", disable=args.quiet or not files):
-        stem = os.path.splitext(os.path.basename(path))[0]
-        target = os.path.join(args.out, f"{stem}{args.suffix}.png")
-        if os.path.realpath(target) in inputs:
-            _error(f"{path}: output {target} would overwrite an input; choose another --out or --suffix")
-            failed += 1
-            continue
+        failed += 1
+
+    from tqdm import tqdm
+
+    out_of_memory = _out_of_memory_errors()
+    disable_bars = True if args.quiet else None  # None: tqdm shows bars only on a terminal
+    for path, target in tqdm(jobs, desc="denoising", unit="image", disable=disable_bars, file=sys.stderr):
         try:
-            loaded = imageio.load_image(path)
-            for message in loaded.notes:
-                _note(f"{path}: {message}", args.quiet)
-            imageio.save_png(target, inference.denoise(model, loaded.pixels, **tiling))
-        except (imageio.ImageReadError, ValueError, OSError) as error:
-            _error(str(error) if isinstance(error, imageio.ImageReadError) else f"{path}: {error}")
+            _denoise_file(model, path, target, args, disable_bars)
+        except imageio.ImageReadError as error:
+            _error(str(error))
             failed += 1
-    if not files:
-        _error("no images to denoise")
-        return EXIT_USAGE
+        except out_of_memory:
+            _error(f"{path}: out of memory; try a smaller --tile-size (now {args.tile_size})")
+            failed += 1
+        except (ValueError, OSError) as error:
+            _error(f"{path}: {error}")
+            failed += 1
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``semdenoise``: parses ``argv`` (default ``sys.argv[1:]``), returns the exit code."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    args = _parser().parse_args(argv)
-    if args.command == "denoise":
-        return run_denoise(args)
-    return EXIT_USAGE
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as stop:  # --help (0) or a usage error argparse has already printed (2)
+        return stop.code if isinstance(stop.code, int) else EXIT_OK if stop.code is None else EXIT_USAGE
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":
