@@ -313,3 +313,58 @@ def export_shipped_model(model_dir: str, out_path: str, use_best: bool = True) -
     model.save(tmp)
     os.replace(tmp, out_path)
     return weights
+
+
+def ship_run(model_dir: str, out_dir: str, name: str, hardware: str, use_best: bool = True) -> dict:
+    """Ships a run as ``out_dir/<name>.keras`` and records it in ``out_dir/MODELS.json``.
+
+    The run's configuration and learning curve are kept beside the model as
+    ``<name>.history.json`` (run folders are scratch; the curve is the record of
+    how the model was made). A run started from another shipped model
+    (``init_weights`` naming ``<other>.keras`` in ``out_dir``) counts that
+    model's steps too: ``steps_trained`` is the total, ``steps_this_run`` this run's.
+
+    Returns:
+        The ``MODELS.json`` entry written.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    out_path = os.path.join(out_dir, f"{name}.keras")
+    weights = export_shipped_model(model_dir, out_path, use_best=use_best)
+    with open(os.path.join(model_dir, "config.json")) as handle:
+        config = json.load(handle)
+    history = []
+    if os.path.exists(os.path.join(model_dir, "history.json")):
+        with open(os.path.join(model_dir, "history.json")) as handle:
+            history = json.load(handle)
+    evaluated = [h for h in history if "eval_psnr" in h]
+    best = max(evaluated, key=lambda h: h["eval_psnr"]) if evaluated else None
+    shipped_best = best is not None and os.path.basename(weights).startswith("best")
+    step = best["step"] if shipped_best else (history[-1]["step"] if history else None)
+    index_path = os.path.join(out_dir, "MODELS.json")
+    index = {}
+    if os.path.exists(index_path):
+        with open(index_path) as handle:
+            index = json.load(handle)
+    parent = os.path.splitext(os.path.basename(config.get("init_weights") or ""))[0]
+    steps_before = index[parent].get("steps_trained") or 0 if parent in index else 0
+    eval_sigma = config.get("eval_sigma") or config.get("sigma") or 25.0
+    entry = {
+        "file": os.path.basename(out_path),
+        "sigma": config.get("sigma"),
+        "sigma_range": config.get("sigma_range"),
+        "steps_trained": (step or 0) + steps_before,
+        "steps_this_run": step,
+        "init_from": parent if parent in index else config.get("init_weights"),
+        "batch_size": config.get("batch_size"),
+        "patch_size": config.get("patch_size"),
+        "learning_rate": config.get("learning_rate"),
+        "eval_psnr_db": best["eval_psnr"] if best else None,
+        "eval": f"first {config.get('eval_images')} images of {os.path.basename(str(config.get('eval_dir')))}, "
+                f"sigma {eval_sigma:g}",
+        "hardware": hardware,
+        "history": f"{name}.history.json",
+    }
+    index[name] = entry
+    _atomic_write_json(os.path.join(out_dir, entry["history"]), {"config": config, "history": history})
+    _atomic_write_json(index_path, index)
+    return entry

@@ -42,6 +42,22 @@ def test_training_run_writes_checkpoints_history_logs_and_model(tmp_path, image_
     out = str(tmp_path / "denoiser_sigma25.keras")
     training.export_shipped_model(run, out)
     assert keras.saving.load_model(out, compile=False).count_params() == model.count_params()
+    # ship_run records the model, counts the steps of the shipped model it started from, keeps the curve.
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    (shipped / "MODELS.json").write_text(json.dumps({"parent": {"file": "parent.keras", "steps_trained": 100}}))
+    saved = json.load(open(os.path.join(run, "config.json")))
+    saved["init_weights"] = "somewhere/parent.keras"
+    json.dump(saved, open(os.path.join(run, "config.json"), "w"))
+    entry = training.ship_run(run, str(shipped), "child", hardware="test CPU")
+    best_step = max(history, key=lambda h: h["eval_psnr"])["step"]
+    assert entry["steps_this_run"] == best_step and entry["steps_trained"] == 100 + best_step
+    assert entry["init_from"] == "parent" and entry["eval_psnr_db"] == max(h["eval_psnr"] for h in history)
+    index = json.load(open(shipped / "MODELS.json"))
+    assert set(index) == {"parent", "child"} and index["child"] == entry
+    kept = json.load(open(shipped / "child.history.json"))
+    assert kept["history"] == history and kept["config"]["init_weights"] == "somewhere/parent.keras"
+    assert keras.saving.load_model(shipped / "child.keras", compile=False).count_params() == model.count_params()
 
 
 def test_config_errors_are_clear(tmp_path, image_folder):

@@ -2,12 +2,12 @@
 
     python -m tools.ship_model --run runs/sigma25 --name denoiser_sigma25
 
-Also records the run's steps, best evaluation PSNR and machine in saved_models/MODELS.json.
+Also records the run's steps, best evaluation PSNR and machine in saved_models/MODELS.json, and keeps
+its configuration and learning curve as saved_models/<name>.history.json.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 
@@ -26,40 +26,8 @@ flags.DEFINE_bool("best", True, "Ship the best-evaluated checkpoint rather than 
 def main(argv):
     del argv
     out_dir = FLAGS.out_dir or inference.models_dir()
-    os.makedirs(out_dir, exist_ok=True)
-    out_path = os.path.join(out_dir, f"{FLAGS.name}.keras")
-    weights = training.export_shipped_model(FLAGS.run, out_path, use_best=FLAGS.best)
-    with open(os.path.join(FLAGS.run, "config.json")) as handle:
-        config = json.load(handle)
-    history = []
-    if os.path.exists(os.path.join(FLAGS.run, "history.json")):
-        with open(os.path.join(FLAGS.run, "history.json")) as handle:
-            history = json.load(handle)
-    evaluated = [h for h in history if "eval_psnr" in h]
-    best = max(evaluated, key=lambda h: h["eval_psnr"]) if evaluated else None
-    shipped_step = best["step"] if (best and os.path.basename(weights).startswith("best")) else (
-        history[-1]["step"] if history else None)
-    index_path = os.path.join(out_dir, "MODELS.json")
-    index = {}
-    if os.path.exists(index_path):
-        with open(index_path) as handle:
-            index = json.load(handle)
-    index[FLAGS.name] = {
-        "file": os.path.basename(out_path),
-        "sigma": config.get("sigma"),
-        "sigma_range": config.get("sigma_range"),
-        "steps_trained": shipped_step,
-        "batch_size": config.get("batch_size"),
-        "patch_size": config.get("patch_size"),
-        "init_weights": config.get("init_weights"),
-        "eval_psnr_db": best["eval_psnr"] if best else None,
-        "eval": f"first {config.get('eval_images')} images of {os.path.basename(str(config.get('eval_dir')))}, sigma {config.get('eval_sigma') or config.get('sigma')}",
-        "hardware": FLAGS.hardware,
-    }
-    with open(index_path + ".tmp", "w") as handle:
-        json.dump(index, handle, indent=2)
-    os.replace(index_path + ".tmp", index_path)
-    print(f"wrote {out_path} from {weights}: {index[FLAGS.name]}")
+    entry = training.ship_run(FLAGS.run, out_dir, FLAGS.name, FLAGS.hardware, use_best=FLAGS.best)
+    print(f"wrote {os.path.join(out_dir, entry['file'])}: {entry}")
 
 
 if __name__ == "__main__":
