@@ -9,6 +9,7 @@ after every image, so an interrupted evaluation resumes where it stopped.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -50,6 +51,21 @@ def _save(path: str | None, results: dict) -> None:
     os.replace(tmp, path)
 
 
+def with_identity(method: Method, identity: str | None) -> Method:
+    """Tags ``method`` with what it is (e.g. a model file's hash) so cached results of another are not reused."""
+    method.identity = identity
+    return method
+
+
+def file_identity(path: str) -> str:
+    """``<file name> sha256:<first 16 hex digits>`` of a file's content."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return f"{os.path.basename(path)} sha256:{digest.hexdigest()[:16]}"
+
+
 def evaluate(
     datasets: dict[str, list[tuple[str, np.ndarray]]],
     sigmas: list[float],
@@ -66,7 +82,9 @@ def evaluate(
         sigmas: noise levels on the 0..255 scale.
         methods: ``{method name: factory}``; ``factory(sigma)`` gives the method for that
             sigma, or None if the method has nothing for it (the cell is left empty).
-        results_path: JSON file written after every image; existing entries are reused.
+        results_path: JSON file written after every image; existing entries are reused
+            unless the method's ``identity`` attribute (see ``with_identity``) differs from
+            the one they were measured with.
         crop_border: pixels cut from each edge before measuring (official-code variant).
 
     Returns:
@@ -89,6 +107,11 @@ def evaluate(
                 cell = state["results"].setdefault(set_name, {}).setdefault(sigma_key, {}).setdefault(
                     method_name, {"images": {}}
                 )
+                identity = getattr(method, "identity", None)
+                if method is not None and cell.get("identity") != identity:
+                    # Another model under the same name (say a newly shipped one): measure it afresh.
+                    cell.clear()
+                    cell.update({"images": {}, "identity": identity})
                 for image_name, clean in images:
                     bar.set_postfix_str(f"{set_name} s{sigma_key} {method_name} {image_name}")
                     bar.update(1)

@@ -56,6 +56,31 @@ def test_interrupted_evaluation_resumes_without_recomputing(tmp_path):
     assert state["results"]["CBSD68"]["25"]["m"]["count"] == 3
 
 
+def test_a_changed_model_is_measured_afresh_and_an_unchanged_one_is_not(tmp_path):
+    path, calls = str(tmp_path / "r.json"), []
+
+    def model(offset):
+        def run(noisy, sigma):
+            calls.append(offset)
+            return np.clip(noisy + offset, 0, 1)
+        return run
+
+    weights = tmp_path / "m.keras"
+    weights.write_bytes(b"version 1")
+    first = evaluation.file_identity(str(weights))
+    methods = {"ours": lambda s: evaluation.with_identity(model(0.0), first)}
+    before = evaluation.evaluate(_sets(), [25], methods, path, progress=False)["results"]["CBSD68"]["25"]["ours"]
+    evaluation.evaluate(_sets(), [25], methods, path, progress=False)
+    assert len(calls) == 3  # same file: cached
+    weights.write_bytes(b"version 2")
+    second = evaluation.file_identity(str(weights))
+    assert second != first and second.startswith("m.keras sha256:")
+    methods = {"ours": lambda s: evaluation.with_identity(model(0.1), second)}
+    after = evaluation.evaluate(_sets(), [25], methods, path, progress=False)["results"]["CBSD68"]["25"]["ours"]
+    assert len(calls) == 6 and after["identity"] == second and after["count"] == 3
+    assert after["mean_psnr"] != pytest.approx(before["mean_psnr"])
+
+
 def test_cbm3d_beats_the_noisy_input():
     from keras_semdenoise import baselines
 

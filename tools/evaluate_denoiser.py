@@ -45,7 +45,10 @@ def model_method(path_pattern: str, tile_size: int, self_ensemble: bool = False)
         if not os.path.exists(path):
             return None
         model = _model(path)
-        return lambda noisy, _sigma: inference.denoise(model, noisy, tile_size=tile_size, self_ensemble=self_ensemble)
+        return evaluation.with_identity(
+            lambda noisy, _sigma: inference.denoise(model, noisy, tile_size=tile_size, self_ensemble=self_ensemble),
+            evaluation.file_identity(path) + (" x8" if self_ensemble else ""),
+        )
 
     return factory
 
