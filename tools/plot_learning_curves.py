@@ -1,6 +1,7 @@
 """Learning curves (evaluation PSNR vs training steps) of training runs, as one PNG.
 
     python -m tools.plot_learning_curves --runs runs/sigma25,runs/sigma15 --out docs/learning_curves.png
+    python -m tools.plot_learning_curves --runs saved_models/denoiser_sigma15.history.json --out curve.png
 """
 
 from __future__ import annotations
@@ -11,18 +12,38 @@ import os
 from absl import app, flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_list("runs", None, "Run folders (each with history.json).", required=True)
+flags.DEFINE_list("runs", None, "Run folders (each with history.json) or shipped <name>.history.json files.",
+                  required=True)
 flags.DEFINE_string("out", "docs/learning_curves.png", "Output PNG.")
 flags.DEFINE_multi_string("reference", [], "LABEL=DB horizontal reference lines, e.g. 'CBM3D (same 6 images)=31.34'.")
 
 
-def load_curve(run: str) -> tuple[list[int], list[float], dict]:
-    """Steps and evaluation PSNRs of a run, with its config, from ``history.json`` / ``config.json``."""
-    with open(os.path.join(run, "history.json")) as handle:
-        history = [h for h in json.load(handle) if "eval_psnr" in h]
-    with open(os.path.join(run, "config.json")) as handle:
-        config = json.load(handle)
-    return [h["step"] for h in history], [h["eval_psnr"] for h in history], config
+def load_curve(run: str) -> tuple[list[int], list[float], dict, str]:
+    """Steps, evaluation PSNRs, config and label of a run folder or a shipped ``<name>.history.json``.
+
+    A shipped model's curve is shifted by the steps of the model it started from (from the
+    MODELS.json beside it), so fine-tuned models are drawn at their total step count.
+    """
+    if os.path.isfile(run):
+        with open(run) as handle:
+            saved = json.load(handle)
+        history, config = saved["history"], saved["config"]
+        name = os.path.basename(run)[: -len(".history.json")]
+        offset = 0
+        index_path = os.path.join(os.path.dirname(run), "MODELS.json")
+        if os.path.exists(index_path):
+            with open(index_path) as handle:
+                entry = json.load(handle).get(name, {})
+            offset = (entry.get("steps_trained") or 0) - (entry.get("steps_this_run") or 0)
+    else:
+        with open(os.path.join(run, "history.json")) as handle:
+            history = json.load(handle)
+        with open(os.path.join(run, "config.json")) as handle:
+            config = json.load(handle)
+        name, offset = os.path.basename(os.path.normpath(run)), 0
+    history = [h for h in history if "eval_psnr" in h]
+    label = f"{name} (eval sigma {config.get('eval_sigma') or config.get('sigma'):g})"
+    return [h["step"] + offset for h in history], [h["eval_psnr"] for h in history], config, label
 
 
 def plot(runs: list[str], out: str, references: dict[str, float]) -> None:
@@ -33,8 +54,7 @@ def plot(runs: list[str], out: str, references: dict[str, float]) -> None:
 
     figure, axis = plt.subplots(figsize=(7, 4.2), dpi=120)
     for run in runs:
-        steps, values, config = load_curve(run)
-        label = f"{os.path.basename(os.path.normpath(run))} (eval sigma {config.get('eval_sigma') or config.get('sigma')})"
+        steps, values, _config, label = load_curve(run)
         axis.plot(steps, values, marker="o", markersize=3, label=label)
     for name, value in references.items():
         axis.axhline(value, linestyle="--", linewidth=1, color="gray")

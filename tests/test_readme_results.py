@@ -1,0 +1,48 @@
+import pytest
+
+from tools import update_readme_results as tool
+
+
+def _state():
+    cell = lambda psnr: {"images": {"a": {"psnr": psnr, "seconds": 1.0}}, "count": 1, "mean_psnr": psnr}
+    return {"protocol": "P", "machine": "M",
+            "results": {"CBSD68": {"25": {"CBM3D": cell(30.8), "Proposed (ours)": cell(30.9)}}}}
+
+
+def test_results_block_replaces_only_the_marked_part_and_shows_models_and_tables():
+    index = {"denoiser_sigma15": {"file": "denoiser_sigma15.keras", "sigma": 15.0, "sigma_range": None,
+                                  "steps_trained": 11000, "steps_this_run": 1000, "init_from": "denoiser_sigma25",
+                                  "eval_psnr_db": 33.9, "eval": "first 6 images of CBSD68, sigma 15",
+                                  "hardware": "2-core x86_64 CPU"},
+             "denoiser_blind": {"file": "denoiser_blind.keras", "sigma": None, "sigma_range": [0.0, 55.0],
+                                "steps_trained": 500, "eval_psnr_db": None, "eval": ""}}
+    readme = f"# T\n\nbefore\n{tool.BEGIN}\nold stuff\n{tool.END}\nafter\n"
+    updated = tool.replace_block(readme, tool.results_block(index, _state()))
+    assert updated.startswith("# T\n\nbefore\n") and updated.endswith("after\n") and "old stuff" not in updated
+    assert "| `denoiser_sigma15.keras` | sigma 15 | 11,000 (1,000 in its last run) | denoiser_sigma25 |" in updated
+    assert "blind, sigma in [0, 55] | 500 | scratch" in updated
+    assert "| CBM3D | 30.80 |" in updated and "| paper: Proposed | 31.32 |" in updated
+    # Idempotent: running it again gives the same README.
+    assert tool.replace_block(updated, tool.results_block(index, _state())) == updated
+
+
+def test_missing_markers_are_an_error():
+    with pytest.raises(ValueError, match="results:begin"):
+        tool.replace_block("# no markers\n", "x")
+
+
+def test_learning_curve_of_a_shipped_model_is_drawn_at_total_steps(tmp_path):
+    import json
+
+    from tools import plot_learning_curves
+
+    history = [{"step": 250, "eval_psnr": 33.3}, {"step": 500, "loss": 0.1}, {"step": 750, "eval_psnr": 33.9}]
+    (tmp_path / "denoiser_sigma15.history.json").write_text(json.dumps({"config": {"sigma": 15.0},
+                                                                         "history": history}))
+    (tmp_path / "MODELS.json").write_text(json.dumps(
+        {"denoiser_sigma15": {"steps_trained": 10750, "steps_this_run": 750}}))
+    steps, values, _, label = plot_learning_curves.load_curve(str(tmp_path / "denoiser_sigma15.history.json"))
+    assert steps == [10250, 10750] and values == [33.3, 33.9] and label == "denoiser_sigma15 (eval sigma 15)"
+    out = tmp_path / "curve.png"
+    plot_learning_curves.plot([str(tmp_path / "denoiser_sigma15.history.json")], str(out), {"CBM3D": 33.5})
+    assert out.stat().st_size > 1000

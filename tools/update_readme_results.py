@@ -1,0 +1,86 @@
+"""Rewrite the README's results block from the measured files, so the README never drifts from them.
+
+    python -m tools.update_readme_results   # after tools.evaluate_denoiser --out docs/evaluation
+
+Replaces the text between ``<!-- results:begin -->`` and ``<!-- results:end -->`` in README.md with
+the shipped models (saved_models/MODELS.json: steps, hardware, start point) and the per-set mean
+tables of docs/evaluation/results.json (CBM3D from the same run, the paper's numbers beside).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from absl import app, flags
+
+from keras_semdenoise import evaluation, inference
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("readme", "README.md", "README to update.")
+flags.DEFINE_string("results", "docs/evaluation/results.json", "results.json of tools.evaluate_denoiser.")
+flags.DEFINE_string("models", None, "MODELS.json (default: the shipped models folder's).")
+
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def models_table(index: dict) -> str:
+    """Markdown table of shipped models: what each was trained on, for how long, on what."""
+    lines = ["| model | noise | steps (total) | started from | eval PSNR at ship (dB) | hardware |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for name, entry in sorted(index.items()):
+        noise_text = (f"blind, sigma in [{entry['sigma_range'][0]:g}, {entry['sigma_range'][1]:g}]"
+                      if entry.get("sigma_range") else f"sigma {entry['sigma']:g}")
+        steps = f"{entry['steps_trained']:,}"
+        if entry.get("steps_this_run") and entry["steps_this_run"] != entry["steps_trained"]:
+            steps += f" ({entry['steps_this_run']:,} in its last run)"
+        psnr = f"{entry['eval_psnr_db']:.2f} ({entry['eval']})" if entry.get("eval_psnr_db") else ""
+        lines.append(f"| `{entry['file']}` | {noise_text} | {steps} | {entry.get('init_from') or 'scratch'} | "
+                     f"{psnr} | {entry.get('hardware', '')} |")
+    return "\n".join(lines)
+
+
+def results_block(index: dict, state: dict) -> str:
+    return "\n".join([
+        BEGIN,
+        "Shipped models (`saved_models/MODELS.json`; each model's curve is in `saved_models/<name>.history.json`"
+        " where the run was kept):",
+        "",
+        models_table(index),
+        "",
+        evaluation.markdown_tables(state, per_image=False).rstrip(),
+        "",
+        "Per-image PSNR: [docs/evaluation/results.md](docs/evaluation/results.md).",
+        END,
+    ])
+
+
+def replace_block(text: str, block: str) -> str:
+    """``text`` with the part from BEGIN to END replaced by ``block``; ValueError if the markers are missing."""
+    start, end = text.find(BEGIN), text.find(END)
+    if start < 0 or end < start:
+        raise ValueError(f"the README has no {BEGIN} ... {END} block")
+    return text[:start] + block + text[end + len(END):]
+
+
+def main(argv):
+    del argv
+    with open(FLAGS.models or os.path.join(inference.models_dir(), "MODELS.json")) as handle:
+        index = json.load(handle)
+    with open(FLAGS.results) as handle:
+        state = json.load(handle)
+    with open(FLAGS.readme) as handle:
+        text = handle.read()
+    try:
+        updated = replace_block(text, results_block(index, state))
+    except ValueError as error:
+        raise app.UsageError(str(error)) from None
+    tmp = FLAGS.readme + ".tmp"
+    with open(tmp, "w") as handle:
+        handle.write(updated)
+    os.replace(tmp, FLAGS.readme)
+    print(f"updated {FLAGS.readme}")
+
+
+if __name__ == "__main__":
+    app.run(main)
