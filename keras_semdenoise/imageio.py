@@ -6,11 +6,12 @@ import os
 from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 # Pillow refuses to open images above ~179 Mpx by default (decompression-bomb guard); keep a guard.
 MAX_PIXELS = 400_000_000
+ORIENTATION_TAG = 0x0112  # EXIF orientation: phones store portraits sideways and set this
 
 
 class ImageReadError(ValueError):
@@ -66,8 +67,11 @@ def image_from_pil(image: Image.Image) -> LoadedImage:
 def load_image(path: str) -> LoadedImage:
     """Reads ``path`` (PNG/JPEG/TIFF/...) as float32 RGB in [0, 1], shape (H, W, 3).
 
-    16-bit PNG/TIFF are read at full precision; grayscale is repeated to RGB; alpha
-    is dropped. Raises ``ImageReadError`` (one-line message) for anything unreadable.
+    16-bit grayscale PNG/TIFF are read at full precision (16-bit RGB at 8-bit precision:
+    Pillow has no 16-bit RGB mode; far below any noise level this model removes);
+    grayscale is repeated to RGB; alpha is dropped; an EXIF orientation is applied, so
+    the result is upright as viewers show it. Raises ``ImageReadError`` (one-line
+    message) for anything unreadable.
     """
     try:
         with Image.open(path) as image:
@@ -78,7 +82,11 @@ def load_image(path: str) -> LoadedImage:
                 raise ImageReadError(f"{path}: empty image")
             if getattr(image, "n_frames", 1) > 1:
                 image.seek(0)
-            loaded = image_from_pil(image)
+            orientation = image.getexif().get(ORIENTATION_TAG, 1)
+            upright = ImageOps.exif_transpose(image) if orientation not in (0, 1) else image
+            loaded = image_from_pil(upright)
+            if upright is not image:
+                loaded.notes.append(f"rotated upright as its EXIF orientation ({orientation}) says")
     except ImageReadError:
         raise
     except FileNotFoundError:

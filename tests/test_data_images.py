@@ -70,6 +70,21 @@ def test_tiff_16bit_and_grayscale_read_as_rgb(tmp_path):
         imageio.load_image(str(tmp_path / "bad.jpg"))
 
 
+def test_exif_orientation_is_applied(tmp_path):
+    # A phone portrait: pixels stored landscape (8 wide, 4 high) with orientation 6 (rotate 90 CW to view).
+    stored = np.zeros((4, 8, 3), np.uint8)
+    stored[:, :4] = 255  # left half white
+    exif = Image.Exif()
+    exif[imageio.ORIENTATION_TAG] = 6
+    Image.fromarray(stored).save(tmp_path / "portrait.jpg", exif=exif, quality=100)
+    loaded = imageio.load_image(str(tmp_path / "portrait.jpg"))
+    assert loaded.pixels.shape == (8, 4, 3) and "EXIF orientation (6)" in loaded.notes[-1]
+    # Rotated 90 degrees clockwise: the stored left half becomes the top half.
+    assert loaded.pixels[:3].mean() > 0.9 and loaded.pixels[5:].mean() < 0.1
+    Image.fromarray(stored).save(tmp_path / "plain.jpg", quality=100)
+    assert imageio.load_image(str(tmp_path / "plain.jpg")).pixels.shape == (4, 8, 3)
+
+
 def test_shared_test_sets_are_readable():
     found = images.evaluation_images(os.path.join(SHARED_DATA, "CBSD68"), limit=2)
     assert [name for name, _ in found] == ["101085", "101087"]
