@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: venv demo test evaluate bench clean
+.PHONY: venv demo test evaluate bench reproduce clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ evaluate: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.run_bench
+
+reproduce: $(STAMP)
+	$(PY) -m tools.reproduce
 
 clean:
 	rm -rf $(VENV) demo_output

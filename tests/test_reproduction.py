@@ -1,0 +1,74 @@
+import json
+import os
+
+import pytest
+
+from conftest import TINY, write_images
+from keras_semdenoise import reproduction
+from test_task_training import _classification_folder, _segmentation_folder
+
+
+def _config(root, **overrides):
+    values = dict(
+        data_root=str(root), work_dir=str(root / "work"), models_dir=str(root / "models"),
+        docs_dir=str(root / "docs"), results_path=str(root / "docs" / "RESULTS.md"), sigmas=(30,),
+        cls_data="cls", seg_data="seg", seg_num_classes=3, seg_ignore_index=3, denoiser_data="train_images",
+        head_width_divisor=16, cls_hidden_units=8, seg_fc_units=8, cls_crop=16, seg_crop=16,
+        cls_head_steps=2, seg_head_steps=2, cls_batch=4, seg_batch=2, stem_filters=TINY["stem_filters"],
+        encoder_filters=TINY["encoder_filters"], decoder_filters=TINY["decoder_filters"], separate_steps=2,
+        separate_batch=4, separate_patch=16, separate_eval_images=0, joint_steps=2, cls_eval_images=8,
+        seg_eval_images=2, checkpoint_every=2)
+    values.update(overrides)
+    return reproduction.ReproduceConfig(**values)
+
+
+def test_plan_wires_every_stage_to_the_shipped_outputs_of_the_ones_before(tmp_path):
+    config = _config(tmp_path, sigmas=(15, 60))
+    stages = reproduction.plan(config)
+    names = [s.name for s in stages]
+    assert names == ["head_cls", "head_seg", "separate_s15", "separate_s60", "joint_cls_s15", "joint_cls_s60",
+                     "joint_seg_s15", "joint_seg_s60", "evaluate_cls", "evaluate_seg"]
+    joint = stages[names.index("joint_seg_s60")].command
+    assert f"--denoiser_init={config.denoiser_path('separate', 60)}" in joint
+    assert f"--head={config.head_path('segmentation')}" in joint and "--ignore_index=3" in joint
+    evaluate = stages[names.index("evaluate_cls")].command
+    assert f"--cross={config.models_dir}/joint_seg_s{{sigma}}.keras" in evaluate and "--sigmas=15,60" in evaluate
+    with pytest.raises(ValueError, match="sigmas"):
+        _config(tmp_path, sigmas=(0,))
+
+
+def test_findings_are_checked_against_the_numbers():
+    cell = lambda top1, psnr: {"top1": top1, "top5": 99.0, "psnr": psnr, "images": 10}
+    state = {"cells": {"separate": {"15": cell(80, 30.0), "60": cell(50, 24.0)},
+                       "cbm3d": {"15": cell(79, 29.5), "60": cell(48, 23.5)},
+                       "joint": {"15": cell(81, 29.8), "60": cell(56, 23.7)},
+                       "cross": {"15": cell(80.8, 29.9), "60": cell(49, 23.9)}}}
+    lines = reproduction.findings("classification", state)
+    assert lines[0].startswith("Joint beats Separate and CBM3D at every sigma: MATCHED")
+    assert lines[1].startswith("The gap grows with sigma: MATCHED (s15 +1.00 -> s60 +6.00")
+    assert lines[2].startswith("Cross-task is closer to Joint than Separate is: NOT MATCHED")  # s60: 7 points off joint, separate 6
+    assert lines[3].startswith("Joint costs a little PSNR (0 to 1 dB): MATCHED")
+
+
+def test_the_whole_pipeline_runs_resumes_and_reports(tmp_path):
+    _classification_folder(str(tmp_path / "cls"), size=16, per_class=3)
+    _segmentation_folder(str(tmp_path / "seg"), size=(24, 20))
+    write_images(str(tmp_path / "train_images"), count=3, size=(40, 36))
+    config = _config(tmp_path)
+    ran = reproduction.run(config, progress=False)
+    assert ran == [s.name for s in reproduction.plan(config)]
+    for task in ("classification", "segmentation"):
+        cells = json.load(open(tmp_path / "docs" / task / "results.json"))["cells"]
+        assert set(cells) == {"clean", "noisy", "cbm3d", "separate", "joint", "cross"}
+    assert sorted(os.listdir(tmp_path / "models")) == [
+        "head_cls.keras", "head_seg.keras", "joint_cls_s30.keras", "joint_seg_s30.keras", "separate_s30.keras"]
+    report = (tmp_path / "docs" / "RESULTS.md").read_text()
+    assert "### classification" in report and "### segmentation" in report and "| joint |" in report
+    assert "scores_vs_sigma.png" in report and "examples_seg.png" in report and "MATCHED" in report
+    assert (tmp_path / "docs" / "examples_cls.png").stat().st_size > 1000
+    # Everything is done: a second run does nothing but the report.
+    assert reproduction.run(config, progress=False) == []
+    # A failing stage names itself and its log.
+    os.remove(tmp_path / "models" / "separate_s30.keras")
+    with pytest.raises(RuntimeError, match="separate_s30 failed .* log"):
+        reproduction.run(_config(tmp_path, denoiser_data="missing"), progress=False, report=False)
