@@ -34,7 +34,7 @@ def test_missing_markers_are_an_error():
 def test_learning_curve_of_a_shipped_model_is_drawn_at_total_steps(tmp_path):
     import json
 
-    from tools import plot_learning_curves
+    from keras_semdenoise import learning_curves as plot_learning_curves
 
     history = [{"step": 250, "eval_psnr": 33.3}, {"step": 500, "loss": 0.1}, {"step": 750, "eval_psnr": 33.9}]
     (tmp_path / "denoiser_sigma15.history.json").write_text(json.dumps({"config": {"sigma": 15.0},

@@ -1,0 +1,56 @@
+"""Learning curves of training runs: evaluation PSNR vs training steps, read back and drawn."""
+
+from __future__ import annotations
+
+import json
+import os
+
+
+def load_curve(run: str) -> tuple[list[int], list[float], dict, str]:
+    """Steps, evaluation PSNRs, config and label of a run folder or a shipped ``<name>.history.json``.
+
+    A shipped model's curve is shifted by the steps of the model it started from (from the
+    MODELS.json beside it), so fine-tuned models are drawn at their total step count.
+    """
+    if os.path.isfile(run):
+        with open(run) as handle:
+            saved = json.load(handle)
+        history, config = saved["history"], saved["config"]
+        name = os.path.basename(run)[: -len(".history.json")]
+        offset = 0
+        index_path = os.path.join(os.path.dirname(run), "MODELS.json")
+        if os.path.exists(index_path):
+            with open(index_path) as handle:
+                entry = json.load(handle).get(name, {})
+            offset = (entry.get("steps_trained") or 0) - (entry.get("steps_this_run") or 0)
+    else:
+        with open(os.path.join(run, "history.json")) as handle:
+            history = json.load(handle)
+        with open(os.path.join(run, "config.json")) as handle:
+            config = json.load(handle)
+        name, offset = os.path.basename(os.path.normpath(run)), 0
+    history = [h for h in history if "eval_psnr" in h]
+    label = f"{name} (eval sigma {config.get('eval_sigma') or config.get('sigma'):g})"
+    return [h["step"] + offset for h in history], [h["eval_psnr"] for h in history], config, label
+
+
+def plot(runs: list[str], out: str, references: dict[str, float]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 4.2), dpi=120)
+    for run in runs:
+        steps, values, _config, label = load_curve(run)
+        axis.plot(steps, values, marker="o", markersize=3, label=label)
+    for name, value in references.items():
+        axis.axhline(value, linestyle="--", linewidth=1, color="gray")
+        axis.text(axis.get_xlim()[0], value, f" {name}", va="bottom", fontsize=8, color="dimgray")
+    axis.set_xlabel("training steps (batch 32 x 48x48 patches)")
+    axis.set_ylabel("PSNR (dB) on held-out CBSD68 images")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8, loc="lower right")
+    figure.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    figure.savefig(out)
