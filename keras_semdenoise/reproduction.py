@@ -75,9 +75,20 @@ class ReproduceConfig:
         if not self.sigmas or any(not 0 < s <= 255 for s in self.sigmas):
             raise ValueError(f"sigmas must be in (0, 255], got {self.sigmas}")
 
-    def data(self, task: str) -> str:
-        name = self.cls_data if task == "classification" else self.seg_data
+    def _under_root(self, name: str) -> str:
         return name if os.path.isabs(name) else os.path.join(self.data_root, name)
+
+    def data(self, task: str) -> str:
+        return self._under_root(self.cls_data if task == "classification" else self.seg_data)
+
+    def denoiser_data_dir(self) -> str:
+        return self._under_root(self.denoiser_data)
+
+    def train_crop(self, task: str) -> int:
+        return self.cls_crop if task == "classification" else self.seg_crop
+
+    def train_batch(self, task: str) -> int:
+        return self.cls_batch if task == "classification" else self.seg_batch
 
     def head_path(self, task: str) -> str:
         return os.path.join(self.models_dir, f"head_{SHORT[task]}.keras")
@@ -126,8 +137,7 @@ def plan(config: ReproduceConfig) -> list[Stage]:
         classification = task == "classification"
         command = py + ["train.train_head", *_task_flags(config, task), f"--model_dir={run}",
                         f"--width_divisor={config.head_width_divisor}",
-                        f"--crop_size={config.cls_crop if classification else config.seg_crop}",
-                        f"--batch_size={config.cls_batch if classification else config.seg_batch}",
+                        f"--crop_size={config.train_crop(task)}", f"--batch_size={config.train_batch(task)}",
                         f"--steps={config.cls_head_steps if classification else config.seg_head_steps}",
                         f"--learning_rate={config.head_learning_rate}", f"--checkpoint_every={config.checkpoint_every}",
                         "--eval_split=test", "--eval_batches=0", f"--seed={config.seed}", "--verbose=2"]
@@ -136,9 +146,8 @@ def plan(config: ReproduceConfig) -> list[Stage]:
         stages.append(Stage(f"head_{SHORT[task]}", command, os.path.join(run, "head.keras"), config.head_path(task)))
     for sigma in config.sigmas:
         run = os.path.join(work, f"separate_s{sigma:g}")
-        data = config.denoiser_data if os.path.isabs(config.denoiser_data) else os.path.join(
-            config.data_root, config.denoiser_data)
-        command = py + ["train.train_denoiser", f"--model_dir={run}", f"--data_dir={data}", f"--sigma={sigma:g}",
+        command = py + ["train.train_denoiser", f"--model_dir={run}", f"--data_dir={config.denoiser_data_dir()}",
+                        f"--sigma={sigma:g}",
                         f"--steps={config.separate_steps}", f"--batch_size={config.separate_batch}",
                         f"--patch_size={config.separate_patch}", f"--checkpoint_every={config.checkpoint_every}",
                         f"--eval_images={config.separate_eval_images}", f"--stem_filters={config.stem_filters}",
@@ -153,12 +162,10 @@ def plan(config: ReproduceConfig) -> list[Stage]:
         for sigma in config.sigmas:
             kind = f"joint_{SHORT[task]}"
             run = os.path.join(work, f"{kind}_s{sigma:g}")
-            classification = task == "classification"
             command = py + ["train.train_joint", *_task_flags(config, task), f"--model_dir={run}",
                             f"--head={config.head_path(task)}",
                             f"--denoiser_init={config.denoiser_path('separate', sigma)}", f"--sigma={sigma:g}",
-                            f"--crop_size={config.cls_crop if classification else config.seg_crop}",
-                            f"--batch_size={config.cls_batch if classification else config.seg_batch}",
+                            f"--crop_size={config.train_crop(task)}", f"--batch_size={config.train_batch(task)}",
                             f"--steps={config.joint_steps}", f"--learning_rate={config.joint_learning_rate}",
                             f"--checkpoint_every={config.checkpoint_every}", f"--seed={config.seed}", "--verbose=2"]
             stages.append(Stage(f"{kind}_s{sigma:g}", command, os.path.join(run, "denoiser.keras"),
@@ -328,9 +335,10 @@ def example_figure(config: ReproduceConfig, task: str, out_path: str, count: int
     models = {name: inference.load_denoiser(path) for name, path in paths.items()}
     split = tasks.load_split(task, config.data(task), "test", config.seg_ignore_index, config.seg_num_classes)
     crop = config.cls_crop if task == "classification" else None
-    images, labels = next(iter(tasks.batches(split, count if task == "classification" else 1, crop, False)))
+    count = count if task == "classification" else 1  # CamVid frames: one, shown with the head's map
+    images, labels = next(iter(tasks.batches(split, count, crop, False)))
     rows = []
-    for index in range(count if task == "classification" else 1):
+    for index in range(count):
         clean, label = np.asarray(images[index]), np.asarray(labels[index])
         noisy = noise.add_seeded_gaussian_noise(clean, sigma, f"{task}:{index}")
         columns = [("noisy", noisy)] + [(name, inference.denoise(model, noisy)) for name, model in models.items()]

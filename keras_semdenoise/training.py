@@ -346,7 +346,7 @@ def ship_run(model_dir: str, out_dir: str, name: str, hardware: str, use_best: b
         with open(index_path) as handle:
             index = json.load(handle)
     parent = os.path.splitext(os.path.basename(config.get("init_weights") or ""))[0]
-    steps_before = index[parent].get("steps_trained") or 0 if parent in index else 0
+    steps_before = (index[parent].get("steps_trained") or 0) if parent in index else 0
     eval_sigma = config.get("eval_sigma") or config.get("sigma") or 25.0
     entry = {
         "file": os.path.basename(out_path),
