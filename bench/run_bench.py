@@ -190,8 +190,7 @@ def main(argv):
         served = tf.saved_model.load(export.export_savedmodel(model, folder, "bench"))
         methods["SavedModel (denoise_float)"] = lambda x: served.signatures["denoise_float"](
             images=tf.constant(x[None]))["denoised"][0].numpy()
-        calibration = [p for p in np.asarray(next(iter(images.training_dataset(
-            os.path.join(root, "CBSD432"), 64, 64, sigma_255=sigma, shuffle_seed=0)))[0])]
+        calibration = export.calibration_images(os.path.join(root, "CBSD432"), sigma)
         for precision in export.TFLITE_PRECISIONS:
             path = export.export_tflite(model, os.path.join(folder, f"{precision}.tflite"), precision,
                                         calibration if precision == "int8" else None)

@@ -105,6 +105,21 @@ def export_savedmodel(model, base_dir: str, name: str = "semdenoise", version: i
 
 
 TFLITE_PRECISIONS = ("fp32", "fp16", "int8")
+CALIBRATION_PATCHES = 64
+CALIBRATION_SIZE = 64
+
+
+def calibration_images(folder: str, sigma_255: float, count: int = CALIBRATION_PATCHES,
+                       size: int = CALIBRATION_SIZE) -> list:
+    """``count`` seeded noisy training patches, each (size, size, 3) float32, for int8 calibration."""
+    import numpy as np
+
+    from keras_semdenoise.data import images
+
+    dataset = images.training_dataset(folder, patch_size=size, batch_size=count, sigma_255=sigma_255,
+                                      shuffle_seed=0)
+    noisy, _ = next(iter(dataset))
+    return list(np.asarray(noisy))
 
 
 def export_tflite(model, path: str, precision: str = "fp32", representative_images=None) -> str:
@@ -113,7 +128,9 @@ def export_tflite(model, path: str, precision: str = "fp32", representative_imag
     Conversion goes through a SavedModel (``from_saved_model``), not ``from_concrete_functions``,
     which silently drops the weights of Keras 3 models. ``int8`` is full-integer quantisation (all ops
     int8, float32 at the edges) calibrated on ``representative_images``: an iterable of
-    (h, w, 3) float32 noisy patches. The file is written atomically.
+    (h, w, 3) float32 noisy patches (``calibration_images``); the model is first passed through
+    ``quantization.equalize_concat_inputs`` (same function, int8-friendly concat ranges). The file is
+    written atomically.
     """
     import keras
     import tensorflow as tf
@@ -122,6 +139,11 @@ def export_tflite(model, path: str, precision: str = "fp32", representative_imag
         raise ValueError(f"precision must be one of {TFLITE_PRECISIONS}, got {precision!r}")
     if precision == "int8" and representative_images is None:
         raise ValueError("int8 needs representative_images (noisy training patches) for calibration")
+    if precision == "int8":
+        from keras_semdenoise import quantization
+
+        representative_images = list(representative_images)
+        model = quantization.equalize_concat_inputs(model, representative_images)
     with tempfile.TemporaryDirectory() as saved:
         archive = keras.export.ExportArchive()
         archive.track(model)
@@ -133,9 +155,9 @@ def export_tflite(model, path: str, precision: str = "fp32", representative_imag
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
             converter.target_spec.supported_types = [tf.float16]
         elif precision == "int8":
-            images = list(representative_images)
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.representative_dataset = lambda: ([image[None].astype("float32")] for image in images)
+            converter.representative_dataset = lambda: (
+                [image[None].astype("float32")] for image in representative_images)
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         flatbuffer = converter.convert()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)

@@ -41,12 +41,13 @@ class ReproduceConfig:
     seg_ignore_index: int = 11
     # Heads (train/train_head.py): VGG16 / DeepLab-LargeFOV layer pattern at reduced widths.
     head_width_divisor: int = 4
+    head_batch_norm: bool = True  # from scratch, plain VGG16 (no BN) trains poorly in a CPU budget
     cls_hidden_units: int = 512
     seg_fc_units: int = 256
     cls_crop: int = 32
     seg_crop: int = 160
-    cls_head_steps: int = 8000
-    seg_head_steps: int = 4000
+    cls_head_steps: int = 3000
+    seg_head_steps: int = 2500
     cls_batch: int = 64
     seg_batch: int = 8
     head_learning_rate: float = 1e-3
@@ -55,15 +56,15 @@ class ReproduceConfig:
     stem_filters: int = 32
     encoder_filters: tuple[int, ...] = (64, 64)
     decoder_filters: tuple[int, ...] = (128,)
-    separate_steps: int = 3000
+    separate_steps: int = 1500
     separate_batch: int = 32
     separate_patch: int = 48
     separate_eval_images: int = 6
-    joint_steps: int = 1000
+    joint_steps: int = 400
     joint_learning_rate: float = 1e-4
     # Evaluation: images per cell (0 = the whole test split); CBM3D is the slow part.
-    cls_eval_images: int = 2000
-    seg_eval_images: int = 0
+    cls_eval_images: int = 1000
+    seg_eval_images: int = 20
     checkpoint_every: int = 250
     seed: int = 0
     python: str = sys.executable
@@ -137,6 +138,7 @@ def plan(config: ReproduceConfig) -> list[Stage]:
         classification = task == "classification"
         command = py + ["train.train_head", *_task_flags(config, task), f"--model_dir={run}",
                         f"--width_divisor={config.head_width_divisor}",
+                        "--batch_norm" if config.head_batch_norm else "--nobatch_norm",
                         f"--crop_size={config.train_crop(task)}", f"--batch_size={config.train_batch(task)}",
                         f"--steps={config.cls_head_steps if classification else config.seg_head_steps}",
                         f"--learning_rate={config.head_learning_rate}", f"--checkpoint_every={config.checkpoint_every}",
@@ -385,7 +387,7 @@ def write_report(config: ReproduceConfig) -> str:
              f"`{config.docs_dir}/*/results.json`; the shipped weights are in `{config.models_dir}/`.", "",
              "## Setup", "",
              f"- Heads trained on clean data: VGG16 layer pattern / DeepLab-LargeFOV layer pattern with widths "
-             f"divided by {config.head_width_divisor} (classifier {config.cls_head_steps} steps of "
+             f"divided by {config.head_width_divisor}{' and batch norm after each conv' if config.head_batch_norm else ''} (classifier {config.cls_head_steps} steps of "
              f"{config.cls_batch} {config.cls_crop}x{config.cls_crop} crops; segmenter {config.seg_head_steps} "
              f"steps of {config.seg_batch} {config.seg_crop}x{config.seg_crop} crops).",
              f"- One reduced-width denoiser for every setting: stem {config.stem_filters}, encoders "

@@ -33,6 +33,7 @@ class HeadConfig:
     top: str = "gap"
     hidden_units: int = 512
     fc_units: int = 1024
+    batch_norm: bool = False  # conv -> BN -> ReLU backbone (heads trained from scratch)
     crop_size: int | None = 224
     batch_size: int = 32
     steps: int = 1000
@@ -76,7 +77,7 @@ class JointConfig:
 
 
 def build_head(task: str, num_classes: int, crop_size: int | None, weights=None, width_divisor: int = 1,
-               top: str = "gap", hidden_units: int = 512, fc_units: int = 1024):
+               top: str = "gap", hidden_units: int = 512, fc_units: int = 1024, batch_norm: bool = False):
     """The head for ``task``: a VGG16 classifier or DeepLab-LargeFOV, [0, 1] RGB in, logits out."""
     from keras_semdenoise.heads import build_deeplab_largefov, build_vgg16_classifier
 
@@ -84,9 +85,10 @@ def build_head(task: str, num_classes: int, crop_size: int | None, weights=None,
         if crop_size is None:
             raise ValueError("classification heads need a fixed crop_size")
         return build_vgg16_classifier(num_classes, weights, (crop_size, crop_size, 3), width_divisor, top,
-                                      hidden_units)
+                                      hidden_units, batch_norm=batch_norm)
     if task == "segmentation":
-        return build_deeplab_largefov(num_classes, weights, (None, None, 3), width_divisor, fc_units)
+        return build_deeplab_largefov(num_classes, weights, (None, None, 3), width_divisor, fc_units,
+                                      batch_norm=batch_norm)
     raise ValueError(f"task must be classification or segmentation, got {task!r}")
 
 
@@ -120,7 +122,7 @@ def run_head_training(config: HeadConfig):
     os.makedirs(config.model_dir, exist_ok=True)
     training._atomic_write_json(os.path.join(config.model_dir, "config.json"), dataclasses.asdict(config))
     head = build_head(config.task, split.num_classes, config.crop_size, config.weights, config.width_divisor,
-                      config.top, config.hidden_units, config.fc_units)
+                      config.top, config.hidden_units, config.fc_units, config.batch_norm)
     if config.task == "classification":
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         metric = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]

@@ -69,3 +69,16 @@ def test_own_weights_round_trip_and_bad_weights(tmp_path):
         build_vgg16_classifier(10, weights=str(tmp_path / "missing.h5"))
     with pytest.raises(ValueError, match="width_divisor"):
         build_deeplab_largefov(21, width_divisor=3)
+
+
+def test_batch_norm_heads_keep_relu3_3_and_refuse_pretrained_weights():
+    head = build_vgg16_classifier(10, input_shape=(32, 32, 3), width_divisor=16, top="gap", hidden_units=8,
+                                  batch_norm=True)
+    assert isinstance(head.get_layer("block3_conv3"), keras.layers.ReLU)
+    assert isinstance(head.get_layer("block3_conv3_bn"), keras.layers.BatchNormalization)
+    x = np.random.default_rng(0).uniform(size=(2, 32, 32, 3)).astype("float32")
+    assert float(np.min(feature_extractor(head)(x))) >= 0.0
+    segmenter = build_deeplab_largefov(11, width_divisor=16, fc_units=64, batch_norm=True)
+    assert tuple(segmenter(x).shape) == (2, 32, 32, 11)
+    with pytest.raises(ValueError, match="no batch norm"):
+        build_deeplab_largefov(11, weights="imagenet", batch_norm=True)

@@ -44,7 +44,7 @@ def test_classification_head_then_joint_training(tmp_path):
     data = _classification_folder(str(tmp_path / "cls"))
     head_config = task_training.HeadConfig(
         task="classification", data=data, model_dir=str(tmp_path / "head"), width_divisor=16, hidden_units=8,
-        crop_size=16, batch_size=4, steps=4, checkpoint_every=2, eval_batches=0, verbose=0, seed=0)
+        batch_norm=True, crop_size=16, batch_size=4, steps=4, checkpoint_every=2, eval_batches=0, verbose=0, seed=0)
     task_training.run_head_training(head_config)
     result = json.load(open(tmp_path / "head" / "eval.json"))
     assert result["images"] == 12 and 0 <= result["top1"] <= result["top5"] == 100.0  # 3 classes: top-5 is all
@@ -62,7 +62,7 @@ def test_classification_head_then_joint_training(tmp_path):
     history = json.load(open(tmp_path / "joint" / "history.json"))
     assert set(history) == {"total_loss", "reconstruction_loss", "perceptual_loss", "task_loss"}
     for before, after in zip(head_before, task_training.load_head(head_path).get_weights()):
-        np.testing.assert_array_equal(before, after)
+        np.testing.assert_array_equal(before, after)  # BN moving statistics included: the head stays frozen
     config = json.load(open(tmp_path / "joint" / "config.json"))
     assert (config["lambda_p"], config["lambda_h"]) == (0.5, 0.25)
 
@@ -82,6 +82,14 @@ def test_segmentation_head_then_joint_training(tmp_path):
     task_training.run_joint_training(joint)
     assert os.path.exists(tmp_path / "joint" / "denoiser.keras")
     assert json.load(open(tmp_path / "joint" / "config.json"))["lambda_h"] == 0.5
+
+
+def test_folder_splits_come_in_one_fixed_mixed_order(tmp_path):
+    data = _classification_folder(str(tmp_path / "cls"), classes=3, per_class=8)
+    labels = [int(y) for _, y in tasks.load_split("classification", data, "train").dataset]
+    again = [int(y) for _, y in tasks.load_split("classification", data, "train").dataset]
+    assert labels == again and sorted(labels) == [0] * 8 + [1] * 8 + [2] * 8
+    assert labels != sorted(labels) and len(set(labels[:6])) > 1  # not class by class, as the folders list them
 
 
 def test_segmentation_batches_keep_void_and_add_noise(tmp_path):

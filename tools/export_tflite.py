@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 from absl import app, flags
 
 from keras_semdenoise import export, inference, noise, training
-from keras_semdenoise.data import images
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "A .keras denoiser (default: the shipped model for --sigma).")
@@ -19,14 +17,7 @@ flags.DEFINE_float("sigma", 25.0, "Noise level: picks the shipped model and the 
 flags.DEFINE_list("precisions", list(export.TFLITE_PRECISIONS), "fp32, fp16, int8.")
 flags.DEFINE_string("out_dir", "exported/tflite", "Output folder: <name>_<precision>.tflite.")
 flags.DEFINE_string("calibration_dir", None, "Training images for int8 calibration (default: CBSD432).")
-flags.DEFINE_integer("calibration_patches", 64, "Noisy 64x64 patches used to calibrate int8.")
-
-
-def calibration_patches(folder: str, sigma_255: float, count: int) -> list[np.ndarray]:
-    """``count`` noisy 64x64 training patches, (64, 64, 3) float32, for int8 calibration."""
-    dataset = images.training_dataset(folder, patch_size=64, batch_size=count, sigma_255=sigma_255, shuffle_seed=0)
-    noisy, _ = next(iter(dataset))
-    return list(np.asarray(noisy))
+flags.DEFINE_integer("calibration_patches", export.CALIBRATION_PATCHES, "Noisy 64x64 patches used to calibrate int8.")
 
 
 def main(argv):
@@ -38,7 +29,7 @@ def main(argv):
         calibration = None
         if "int8" in FLAGS.precisions:
             folder = FLAGS.calibration_dir or os.path.join(training.default_data_root(), "CBSD432")
-            calibration = calibration_patches(folder, sigma, FLAGS.calibration_patches)
+            calibration = export.calibration_images(folder, sigma, FLAGS.calibration_patches)
         name = os.path.splitext(os.path.basename(path))[0]
         for precision in FLAGS.precisions:
             out = os.path.join(FLAGS.out_dir, f"{name}_{precision}.tflite")

@@ -29,6 +29,7 @@ flags.DEFINE_integer("width_divisor", 1, "Divide VGG16 widths by this (1 = paper
 flags.DEFINE_enum("top", "gap", ["gap", "fc"], "Classifier top: gap (any size) or fc (VGG16's).")
 flags.DEFINE_integer("hidden_units", 512, "Classifier hidden dense width.")
 flags.DEFINE_integer("fc_units", 1024, "DeepLab fc6/fc7 width.")
+flags.DEFINE_bool("batch_norm", False, "Batch norm between each backbone conv and its ReLU (from-scratch heads).")
 flags.DEFINE_integer("crop_size", 224, "Training crop (classification: also the input size).")
 flags.DEFINE_integer("batch_size", 32, "Batch size.")
 flags.DEFINE_integer("steps", 1000, "Training steps.")

@@ -9,6 +9,10 @@ Sources (``source`` argument):
 
 Examples are ``(image, label)``: image (H, W, 3) float32 RGB in [0, 1]; label int32 () for
 classification, (H, W) for segmentation with ``ignore_index`` marking void.
+
+Folder splits come in one fixed shuffled order (``ORDER_SEED``), not in file order: class folders
+are listed class by class, so file order would fill training batches (and the first N images of an
+evaluation) with a single class.
 """
 
 from __future__ import annotations
@@ -23,6 +27,12 @@ from keras_semdenoise import imageio, noise
 
 IMAGENET_MANUAL_FILES = ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar")
 VOC_IGNORE_INDEX = 255
+ORDER_SEED = 0
+
+
+def _fixed_order(count: int) -> np.ndarray:
+    """The seeded permutation every folder split is read in (same on every machine and run)."""
+    return np.random.RandomState(ORDER_SEED).permutation(count)
 
 
 @dataclasses.dataclass
@@ -132,7 +142,9 @@ def load_split(task: str, source: str, split: str, ignore_index: int | None = No
         raise FileNotFoundError(f"data folder not found: {source}")
     if task == "classification":
         paths, labels, classes = classification_files(source, split)
-        dataset = tf.data.Dataset.from_tensor_slices((paths, np.asarray(labels, np.int32))).map(
+        order = _fixed_order(len(paths))
+        paths, labels = [paths[i] for i in order], np.asarray(labels, np.int32)[order]
+        dataset = tf.data.Dataset.from_tensor_slices((paths, labels)).map(
             lambda p, y: (_numpy_image(p), y), num_parallel_calls=tf.data.AUTOTUNE)
         return TaskSplit("classification", dataset, len(classes), len(paths), None, classes)
     if task != "segmentation":
@@ -144,7 +156,7 @@ def load_split(task: str, source: str, split: str, ignore_index: int | None = No
         ignore_index = VOC_IGNORE_INDEX if ignore_index is None else ignore_index
     elif num_classes is None or ignore_index is None:
         raise ValueError(f"give num_classes and ignore_index (the void label) for {source} (CamVid: 11 and 11)")
-    images, labels = zip(*pairs)
+    images, labels = zip(*[pairs[i] for i in _fixed_order(len(pairs))])
 
     def load(image_path, label_path):
         label = tf.numpy_function(_decode_label, [label_path], tf.int32, stateful=False)
@@ -165,7 +177,8 @@ def _numpy_image(path):
 
 
 def classification_crop(image, size: int, training: bool):
-    """Resize the shorter side to ``size * 8/7`` (256 for 224), then a random (training) or central crop."""
+    """Resize the shorter side to ``size * 8/7`` (256 for 224; to ``size`` below 64 px), then a random
+    (training) or central crop; below 64 px training crops come from the image reflect-padded by size/8."""
     import tensorflow as tf
 
     shorter = tf.cast(tf.reduce_min(tf.shape(image)[:2]), tf.float32)
@@ -174,6 +187,9 @@ def classification_crop(image, size: int, training: bool):
     new_hw = tf.maximum(new_hw, size)
     image = tf.image.resize(image, new_hw, antialias=True)
     if training:
+        if size < 64:  # small images (CIFAR): the usual reflect-pad by size/8, then a random crop
+            margin = size // 8
+            image = tf.pad(image, [[margin, margin], [margin, margin], [0, 0]], mode="REFLECT")
         image = tf.image.random_crop(image, [size, size, 3])
         return tf.image.random_flip_left_right(image)
     return tf.image.resize_with_crop_or_pad(image, size, size)

@@ -42,6 +42,7 @@ def build_deeplab_largefov(
     fc_units: int = 1024,
     fc6_dilation: int = 12,
     dropout: float = 0.5,
+    batch_norm: bool = False,
     name: str = "deeplab_largefov",
 ) -> keras.Model:
     """DeepLab-LargeFOV segmenter taking [0, 1] RGB images and returning per-pixel class logits.
@@ -55,6 +56,8 @@ def build_deeplab_largefov(
         fc_units: width of fc6 and fc7 (1024 in LargeFOV).
         fc6_dilation: dilation of the 3x3 fc6 (12 = the "large field of view").
         dropout: dropout after fc6 and fc7.
+        batch_norm: conv -> batch norm -> ReLU in the backbone (for training from scratch; not with
+            VGG16's pretrained weights).
 
     Returns:
         ``keras.Model``: (N, H, W, 3) float32 in [0, 1] -> (N, H, W, num_classes) logits.
@@ -62,7 +65,7 @@ def build_deeplab_largefov(
     """
     if num_classes < 2:
         raise ValueError(f"num_classes must be >= 2, got {num_classes}")
-    check_weights_argument(weights)
+    check_weights_argument(weights, batch_norm)
     blocks = scaled_blocks(width_divisor)
     units = max(fc_units // width_divisor, 1)
     inputs = keras.Input(shape=input_shape, name="images")
@@ -72,6 +75,7 @@ def build_deeplab_largefov(
         pool_strides=(2, 2, 2, 1, 1),
         pool_size=3,
         block_dilations=(1, 1, 1, 1, 2),
+        batch_norm=batch_norm,
     )
     x = layers.Conv2D(units, 3, padding="same", dilation_rate=fc6_dilation, activation="relu", name="fc6")(x)
     x = layers.Dropout(dropout, name="fc6_dropout")(x)

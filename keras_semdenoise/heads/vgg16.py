@@ -33,7 +33,10 @@ class CaffeInput(layers.Layer):
         return input_shape
 
 
-def check_weights_argument(weights) -> None:
+def check_weights_argument(weights, batch_norm: bool = False) -> None:
+    if batch_norm and (weights == "imagenet" or (isinstance(weights, str) and not weights.endswith(".weights.h5"))):
+        raise ValueError("VGG16's pretrained weights have no batch norm: use batch_norm=False with them, "
+                         "or a .weights.h5 of a batch-norm head")
     if weights is None or weights == "imagenet":
         return
     if not isinstance(weights, str) or not os.path.exists(weights):
@@ -54,18 +57,24 @@ def vgg16_trunk(
     pool_size: int = 2,
     block_dilations: Sequence[int] = (1, 1, 1, 1, 1),
     pool_last: bool = True,
+    batch_norm: bool = False,
 ):
     """VGG16 conv1..conv5 on a caffe-preprocessed tensor, with Keras' layer names (block{i}_conv{j}).
 
     ``pool_strides`` / ``pool_size`` / ``block_dilations`` give the DeepLab variants (stride-1 pools,
-    dilated conv5). Returns the last tensor.
+    dilated conv5). ``batch_norm`` puts batch normalisation between each conv and its ReLU (for heads
+    trained from scratch; VGG16's pretrained weights have none). Returns the last tensor.
     """
     for index, (widths, stride, dilation) in enumerate(zip(blocks, pool_strides, block_dilations), start=1):
         for conv_index, width in enumerate(widths, start=1):
-            x = layers.Conv2D(
-                width, 3, padding="same", activation="relu", dilation_rate=dilation,
-                name=f"block{index}_conv{conv_index}",
-            )(x)
+            name = f"block{index}_conv{conv_index}"
+            if not batch_norm:
+                x = layers.Conv2D(width, 3, padding="same", activation="relu", dilation_rate=dilation, name=name)(x)
+                continue
+            # conv -> BN -> ReLU; the ReLU keeps the VGG16 name so block3_conv3 is still relu3_3.
+            x = layers.Conv2D(width, 3, padding="same", use_bias=False, dilation_rate=dilation, name=f"{name}_linear")(x)
+            x = layers.BatchNormalization(name=f"{name}_bn")(x)
+            x = layers.ReLU(name=name)(x)
         if index < len(blocks) or pool_last:
             x = layers.MaxPooling2D(pool_size, strides=stride, padding="same", name=f"block{index}_pool")(x)
     return x
@@ -107,6 +116,7 @@ def build_vgg16_classifier(
     top: str = "fc",
     hidden_units: int = 4096,
     dropout: float = 0.5,
+    batch_norm: bool = False,
     name: str = "vgg16_classifier",
 ) -> keras.Model:
     """VGG16 image classifier taking [0, 1] RGB images and returning class logits.
@@ -121,6 +131,8 @@ def build_vgg16_classifier(
             hidden dense layer; any input size).
         hidden_units: width of the dense layers.
         dropout: dropout rate between dense layers.
+        batch_norm: conv -> batch norm -> ReLU in the trunk (for training from scratch; not with
+            VGG16's pretrained weights).
 
     Returns:
         ``keras.Model``: (N, H, W, 3) float32 in [0, 1] -> (N, num_classes) logits. The layer
@@ -130,10 +142,10 @@ def build_vgg16_classifier(
         raise ValueError(f"num_classes must be >= 2, got {num_classes}")
     if top not in ("fc", "gap"):
         raise ValueError(f"top must be 'fc' or 'gap', got {top!r}")
-    check_weights_argument(weights)
+    check_weights_argument(weights, batch_norm)
     blocks = scaled_blocks(width_divisor)
     inputs = keras.Input(shape=input_shape, name="images")
-    x = vgg16_trunk(CaffeInput(name="caffe_input")(inputs), blocks)
+    x = vgg16_trunk(CaffeInput(name="caffe_input")(inputs), blocks, batch_norm=batch_norm)
     if top == "fc":
         x = layers.Flatten(name="flatten")(x)
         x = layers.Dense(hidden_units, activation="relu", name="fc1")(x)
