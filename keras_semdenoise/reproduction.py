@@ -47,7 +47,7 @@ class ReproduceConfig:
     cls_crop: int = 32
     seg_crop: int = 160
     cls_head_steps: int = 3000
-    seg_head_steps: int = 2500
+    seg_head_steps: int = 2000
     cls_batch: int = 64
     seg_batch: int = 8
     head_learning_rate: float = 1e-3
@@ -56,15 +56,15 @@ class ReproduceConfig:
     stem_filters: int = 32
     encoder_filters: tuple[int, ...] = (64, 64)
     decoder_filters: tuple[int, ...] = (128,)
-    separate_steps: int = 1500
+    separate_steps: int = 1000
     separate_batch: int = 32
     separate_patch: int = 48
     separate_eval_images: int = 6
-    joint_steps: int = 400
+    joint_steps: int = 300
     joint_learning_rate: float = 1e-4
     # Evaluation: images per cell (0 = the whole test split); CBM3D is the slow part.
     cls_eval_images: int = 1000
-    seg_eval_images: int = 20
+    seg_eval_images: int = 12
     checkpoint_every: int = 250
     seed: int = 0
     python: str = sys.executable
