@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from keras_semdenoise import metrics, noise, paper
+from keras_semdenoise import atomic, metrics, noise, paper
 
 PROTOCOL = (
     "PSNR on the whole image, RGB jointly, after clipping to [0,1] and rounding to 8 bits; "
@@ -44,11 +44,7 @@ def _load_results(path: str | None) -> dict:
 def _save(path: str | None, results: dict) -> None:
     if not path:
         return
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as handle:
-        json.dump(results, handle, indent=1)
-    os.replace(tmp, path)
+    atomic.write_json(path, results)
 
 
 def with_identity(method: Method, identity: str | None) -> Method:

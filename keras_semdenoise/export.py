@@ -18,6 +18,8 @@ import os
 import shutil
 import tempfile
 
+from keras_semdenoise import atomic
+
 MAX_PIXELS = 40_000_000  # per image per request: beyond this, use tiled inference offline
 
 
@@ -160,11 +162,7 @@ def export_tflite(model, path: str, precision: str = "fp32", representative_imag
                 [image[None].astype("float32")] for image in representative_images)
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         flatbuffer = converter.convert()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path + ".tmp", "wb") as handle:
-        handle.write(flatbuffer)
-    os.replace(path + ".tmp", path)
-    return path
+    return atomic.write_bytes(path, flatbuffer)
 
 
 class TFLiteDenoiser:

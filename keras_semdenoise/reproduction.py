@@ -15,10 +15,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
+
+from keras_semdenoise import atomic
 
 TASKS = ("classification", "segmentation")
 SHORT = {"classification": "cls", "segmentation": "seg"}
@@ -187,13 +188,6 @@ def plan(config: ReproduceConfig) -> list[Stage]:
     return stages
 
 
-def _ship(source: str, target: str) -> None:
-    os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
-    tmp = target + ".tmp"
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
-
-
 def run(config: ReproduceConfig, progress: bool = True, report: bool = True) -> list[str]:
     """Runs every stage not yet done, then writes the report. Returns the names of the stages run.
 
@@ -225,7 +219,7 @@ def run(config: ReproduceConfig, progress: bool = True, report: bool = True) -> 
                 tail = "".join(handle.readlines()[-15:])
             raise RuntimeError(f"stage {stage.name} failed (exit {result.returncode}); log {log_path}:\n{tail}")
         if stage.ship_to:
-            _ship(stage.output, stage.ship_to)
+            atomic.copy_file(stage.output, stage.ship_to)
         ran.append(stage.name)
         bar.write(f"{stage.name}: done in {time.time() - start:.0f} s")
     if report:
@@ -417,9 +411,4 @@ def write_report(config: ReproduceConfig) -> str:
     for stage in plan(config):
         lines.append(" ".join(c if c != config.python else "python" for c in stage.command))
     lines += ["```", ""]
-    os.makedirs(docs, exist_ok=True)
-    tmp = config.results_path + ".tmp"
-    with open(tmp, "w") as handle:
-        handle.write("\n".join(lines))
-    os.replace(tmp, config.results_path)
-    return config.results_path
+    return atomic.write_text(config.results_path, "\n".join(lines))

@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from keras_semdenoise import losses, metrics, noise, training
+from keras_semdenoise import atomic, losses, metrics, noise, training
 
 logger = logging.getLogger(__name__)
 
@@ -103,12 +103,6 @@ def load_head(path: str):
     return keras.saving.load_model(path, compile=False)
 
 
-def _save_final(model, path: str) -> None:
-    tmp = path + ".tmp.keras"
-    model.save(tmp)
-    os.replace(tmp, path)
-
-
 def run_head_training(config: HeadConfig):
     """Trains a head on clean images; writes ``head.keras`` and ``eval.json`` (accuracy or mIoU)."""
     import keras
@@ -120,7 +114,7 @@ def run_head_training(config: HeadConfig):
     split = tasks.load_split(config.task, config.data, config.train_split, config.ignore_index,
                              config.num_classes, config.data_dir, config.manual_dir)
     os.makedirs(config.model_dir, exist_ok=True)
-    training._atomic_write_json(os.path.join(config.model_dir, "config.json"), dataclasses.asdict(config))
+    atomic.write_json(os.path.join(config.model_dir, "config.json"), dataclasses.asdict(config), indent=2)
     head = build_head(config.task, split.num_classes, config.crop_size, config.weights, config.width_divisor,
                       config.top, config.hidden_units, config.fc_units, config.batch_norm)
     if config.task == "classification":
@@ -139,12 +133,12 @@ def run_head_training(config: HeadConfig):
         callbacks=[training.backup_callback(os.path.join(config.model_dir, "backup"))],
         verbose=config.verbose,
     )
-    _save_final(head, os.path.join(config.model_dir, "head.keras"))
+    atomic.save_model(head, os.path.join(config.model_dir, "head.keras"))
     if config.eval_split:
         test = tasks.load_split(config.task, config.data, config.eval_split, split.ignore_index,
                                 split.num_classes, config.data_dir, config.manual_dir)
         result = evaluate_head(head, test, config.batch_size, config.crop_size, config.eval_batches)
-        training._atomic_write_json(os.path.join(config.model_dir, "eval.json"), result)
+        atomic.write_json(os.path.join(config.model_dir, "eval.json"), result, indent=2)
         logger.info("clean %s: %s", config.eval_split, result)
     return head
 
@@ -218,7 +212,7 @@ def run_joint_training(config: JointConfig):
         paper.lambda_h if config.lambda_h is None else config.lambda_h,
     )
     os.makedirs(config.model_dir, exist_ok=True)
-    training._atomic_write_json(os.path.join(config.model_dir, "config.json"),
+    atomic.write_json(os.path.join(config.model_dir, "config.json"),
                                 {**dataclasses.asdict(config), "lambda_p": weights.lambda_p, "lambda_h": weights.lambda_h})
     with strategy.scope():
         denoiser = inference.load_denoiser(config.denoiser_init) if config.denoiser_init else build_denoiser()
@@ -234,7 +228,7 @@ def run_joint_training(config: JointConfig):
         callbacks=[training.backup_callback(os.path.join(config.model_dir, "backup"))],
         verbose=config.verbose,
     )
-    _save_final(denoiser, os.path.join(config.model_dir, "denoiser.keras"))
+    atomic.save_model(denoiser, os.path.join(config.model_dir, "denoiser.keras"))
     with open(os.path.join(config.model_dir, "history.json"), "w") as handle:
         json.dump({k: [float(v) for v in values] for k, values in history.history.items()}, handle, indent=1)
     return denoiser

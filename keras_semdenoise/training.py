@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from keras_semdenoise import metrics, noise
+from keras_semdenoise import atomic, metrics, noise
 
 logger = logging.getLogger(__name__)
 
@@ -150,12 +150,6 @@ def evaluate_psnr(model, images, sigma_255: float) -> float:
     return float(np.mean(values))
 
 
-def _atomic_write_json(path: str, payload) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as handle:
-        json.dump(payload, handle, indent=2)
-    os.replace(tmp, path)
-
 
 def _resume_epoch(model_dir: str) -> int:
     """The epoch a run in ``model_dir`` resumes from (0 for a new run)."""
@@ -173,11 +167,8 @@ def backup_callback(backup_dir: str):
 
     class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         def _save_model(self):
-            os.makedirs(self.backup_dir, exist_ok=True)
-            tmp_weights = self._weights_path.replace(".weights.h5", ".tmp.weights.h5")
-            self.model.save_weights(tmp_weights, overwrite=True)
-            os.replace(tmp_weights, self._weights_path)
-            _atomic_write_json(self._training_metadata_path, {"epoch": self._current_epoch, "batch": 0})
+            atomic.save_weights(self.model, self._weights_path)
+            atomic.write_json(self._training_metadata_path, {"epoch": self._current_epoch, "batch": 0}, indent=2)
 
     return AtomicBackupAndRestore(backup_dir, save_freq="epoch", delete_checkpoint=False)
 
@@ -211,9 +202,7 @@ def _callbacks(config: TrainConfig, model, eval_images, triplet_batch):
                     tf.summary.scalar("eval_psnr_db", record["eval_psnr"])
                     best = max((h.get("eval_psnr", -1) for h in self.history), default=-1)
                     if record["eval_psnr"] > best:
-                        tmp = os.path.join(config.model_dir, "best.tmp.weights.h5")
-                        self.model.save_weights(tmp, overwrite=True)
-                        os.replace(tmp, os.path.join(config.model_dir, "best.weights.h5"))
+                        atomic.save_weights(self.model, os.path.join(config.model_dir, "best.weights.h5"))
                     logger.info("step %d: eval PSNR %.2f dB (sigma %g)", step, record["eval_psnr"], eval_sigma)
                 noisy, clean = triplet_batch
                 denoised = np.clip(np.asarray(self.model(noisy, training=False)), 0, 1)
@@ -221,7 +210,7 @@ def _callbacks(config: TrainConfig, model, eval_images, triplet_batch):
                 tf.summary.image("noisy_denoised_clean", triplets, max_outputs=len(triplets))
             self.writer.flush()
             self.history.append(record)
-            _atomic_write_json(history_path, self.history)
+            atomic.write_json(history_path, self.history, indent=2)
 
     return [
         backup_callback(backup_dir),
@@ -234,7 +223,6 @@ def run_training(config: TrainConfig):
     """Trains (or resumes) a denoiser with MSE on noisy patches; returns the trained model."""
     config.validate()
     import keras
-    import tensorflow as tf
 
     from keras_semdenoise.data import images
     from keras_semdenoise.denoiser import build_denoiser
@@ -254,7 +242,7 @@ def run_training(config: TrainConfig):
         changed = [k for k in ARCHITECTURE_FIELDS if previous.get(k) != current[k]]
         if changed:
             raise ValueError(f"{config.model_dir} holds a run with other {changed}; use a new model_dir")
-    _atomic_write_json(config_path, current)
+    atomic.write_json(config_path, current, indent=2)
 
     dataset = images.training_dataset(
         config.data_dir,
@@ -286,9 +274,7 @@ def run_training(config: TrainConfig):
         callbacks=_callbacks(config, model, eval_images, triplet_batch),
         verbose=config.verbose,
     )
-    final_keras = os.path.join(config.model_dir, "final.keras")
-    model.save(final_keras + ".tmp.keras")
-    os.replace(final_keras + ".tmp.keras", final_keras)
+    atomic.save_model(model, os.path.join(config.model_dir, "final.keras"))
     model.save_weights(os.path.join(config.model_dir, "final.weights.h5"), overwrite=True)
     return model
 
@@ -309,9 +295,7 @@ def export_shipped_model(model_dir: str, out_path: str, use_best: bool = True) -
         model.compile(optimizer="adam", loss="mse")
         model.optimizer.build(model.trainable_variables)
     model.load_weights(weights)
-    tmp = out_path + ".tmp.keras"
-    model.save(tmp)
-    os.replace(tmp, out_path)
+    atomic.save_model(model, out_path)
     return weights
 
 
@@ -365,6 +349,6 @@ def ship_run(model_dir: str, out_dir: str, name: str, hardware: str, use_best: b
         "history": f"{name}.history.json",
     }
     index[name] = entry
-    _atomic_write_json(os.path.join(out_dir, entry["history"]), {"config": config, "history": history})
-    _atomic_write_json(index_path, index)
+    atomic.write_json(os.path.join(out_dir, entry["history"]), {"config": config, "history": history}, indent=2)
+    atomic.write_json(index_path, index, indent=2)
     return entry

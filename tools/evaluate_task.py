@@ -20,7 +20,7 @@ import os
 import numpy as np
 from absl import app, flags
 
-from keras_semdenoise import baselines, evaluation, inference, task_training
+from keras_semdenoise import atomic, baselines, evaluation, inference, task_training
 from keras_semdenoise.data import tasks
 
 FLAGS = flags.FLAGS
@@ -125,10 +125,7 @@ def main(argv):
             continue
         result = task_training.evaluate_head(head, split, FLAGS.batch_size, crop, batches, sigma, denoise)
         state["cells"].setdefault(setting, {})[key] = result
-        tmp = results_path + ".tmp"
-        with open(tmp, "w") as handle:
-            json.dump(state, handle, indent=1)
-        os.replace(tmp, results_path)
+        atomic.write_json(results_path, state)
     table = markdown(state, FLAGS.task)
     with open(os.path.join(FLAGS.out, "results.md"), "w") as handle:
         handle.write(table + "\n")

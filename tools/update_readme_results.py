@@ -14,7 +14,7 @@ import os
 
 from absl import app, flags
 
-from keras_semdenoise import evaluation, inference
+from keras_semdenoise import atomic, evaluation, inference
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("readme", "README.md", "README to update.")
@@ -75,10 +75,7 @@ def main(argv):
         updated = replace_block(text, results_block(index, state))
     except ValueError as error:
         raise app.UsageError(str(error)) from None
-    tmp = FLAGS.readme + ".tmp"
-    with open(tmp, "w") as handle:
-        handle.write(updated)
-    os.replace(tmp, FLAGS.readme)
+    atomic.write_text(FLAGS.readme, updated)
     print(f"updated {FLAGS.readme}")
 
 
