@@ -65,6 +65,7 @@ def test_the_whole_pipeline_runs_resumes_and_reports(tmp_path):
     report = (tmp_path / "docs" / "RESULTS.md").read_text()
     assert "### classification" in report and "### segmentation" in report and "| joint |" in report
     assert "scores_vs_sigma.png" in report and "examples_seg.png" in report and "MATCHED" in report
+    assert "## Heads on clean test images" in report and "(aim: 45%)" in report
     assert (tmp_path / "docs" / "examples_cls.png").stat().st_size > 1000
     # Everything is done: a second run does nothing but the report.
     assert reproduction.run(config, progress=False) == []
