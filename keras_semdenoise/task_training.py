@@ -125,11 +125,12 @@ def run_head_training(config: HeadConfig):
         metric = []
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, config.steps, alpha=0.01)
     head.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss, metrics=metric)
-    epochs = math.ceil(config.steps / config.checkpoint_every)
+    interval = min(config.checkpoint_every, config.steps)  # fewer steps than one interval: one short epoch
+    epochs = math.ceil(config.steps / interval)
     head.fit(
         tasks.batches(split, config.batch_size, config.crop_size, training=True),
         epochs=epochs,
-        steps_per_epoch=config.checkpoint_every,
+        steps_per_epoch=interval,
         callbacks=[training.backup_callback(os.path.join(config.model_dir, "backup"))],
         verbose=config.verbose,
     )
@@ -220,11 +221,12 @@ def run_joint_training(config: JointConfig):
         trainer = CascadeTrainer(denoiser, head, config.task, weights, split.ignore_index)
         trainer.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
         trainer(np.zeros((1, 32, 32, 3), "float32"))  # built before BackupAndRestore restores into it
-    epochs = math.ceil(config.steps / config.checkpoint_every)
+    interval = min(config.checkpoint_every, config.steps)  # fewer steps than one interval: one short epoch
+    epochs = math.ceil(config.steps / interval)
     history = trainer.fit(
         tasks.batches(split, config.batch_size, config.crop_size, training=True, sigma_255=config.sigma),
         epochs=epochs,
-        steps_per_epoch=config.checkpoint_every,
+        steps_per_epoch=interval,
         callbacks=[training.backup_callback(os.path.join(config.model_dir, "backup"))],
         verbose=config.verbose,
     )
