@@ -7,9 +7,7 @@ absl flags. Runs are resumable like separate training (``training.backup_callbac
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-import math
 import os
 
 import numpy as np
@@ -125,8 +123,7 @@ def run_head_training(config: HeadConfig):
         metric = []
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, config.steps, alpha=0.01)
     head.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss, metrics=metric)
-    interval = min(config.checkpoint_every, config.steps)  # fewer steps than one interval: one short epoch
-    epochs = math.ceil(config.steps / interval)
+    epochs, interval = training.fit_intervals(config.steps, config.checkpoint_every)
     head.fit(
         tasks.batches(split, config.batch_size, config.crop_size, training=True),
         epochs=epochs,
@@ -214,15 +211,15 @@ def run_joint_training(config: JointConfig):
     )
     os.makedirs(config.model_dir, exist_ok=True)
     atomic.write_json(os.path.join(config.model_dir, "config.json"),
-                                {**dataclasses.asdict(config), "lambda_p": weights.lambda_p, "lambda_h": weights.lambda_h})
+                      {**dataclasses.asdict(config), "lambda_p": weights.lambda_p, "lambda_h": weights.lambda_h},
+                      indent=2)
     with strategy.scope():
         denoiser = inference.load_denoiser(config.denoiser_init) if config.denoiser_init else build_denoiser()
         head = load_head(config.head)
         trainer = CascadeTrainer(denoiser, head, config.task, weights, split.ignore_index)
         trainer.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
         trainer(np.zeros((1, 32, 32, 3), "float32"))  # built before BackupAndRestore restores into it
-    interval = min(config.checkpoint_every, config.steps)  # fewer steps than one interval: one short epoch
-    epochs = math.ceil(config.steps / interval)
+    epochs, interval = training.fit_intervals(config.steps, config.checkpoint_every)
     history = trainer.fit(
         tasks.batches(split, config.batch_size, config.crop_size, training=True, sigma_255=config.sigma),
         epochs=epochs,
@@ -231,6 +228,6 @@ def run_joint_training(config: JointConfig):
         verbose=config.verbose,
     )
     atomic.save_model(denoiser, os.path.join(config.model_dir, "denoiser.keras"))
-    with open(os.path.join(config.model_dir, "history.json"), "w") as handle:
-        json.dump({k: [float(v) for v in values] for k, values in history.history.items()}, handle, indent=1)
+    atomic.write_json(os.path.join(config.model_dir, "history.json"),
+                      {k: [float(v) for v in values] for k, values in history.history.items()})
     return denoiser

@@ -150,6 +150,14 @@ def evaluate_psnr(model, images, sigma_255: float) -> float:
     return float(np.mean(values))
 
 
+def fit_intervals(steps: int, checkpoint_every: int) -> tuple[int, int]:
+    """``(epochs, steps_per_epoch)`` for a ``fit`` of ``steps`` steps checkpointed every ``checkpoint_every``.
+
+    Fewer steps than one interval run as one short epoch; otherwise whole intervals (rounded up).
+    """
+    interval = min(checkpoint_every, steps)
+    return math.ceil(steps / interval), interval
+
 
 def _resume_epoch(model_dir: str) -> int:
     """The epoch a run in ``model_dir`` resumes from (0 for a new run)."""

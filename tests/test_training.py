@@ -129,3 +129,11 @@ def test_bad_flags_give_a_usage_error_without_traceback(tmp_path):
     result = subprocess.run(command, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert "training data folder not found" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_fit_intervals_never_run_more_than_one_interval_past_the_steps():
+    from keras_semdenoise.training import fit_intervals
+
+    assert fit_intervals(120, 250) == (1, 120)  # fewer steps than an interval: one short epoch
+    assert fit_intervals(3000, 250) == (12, 250)
+    assert fit_intervals(600, 250) == (3, 250)  # whole intervals, rounded up
