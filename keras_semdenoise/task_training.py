@@ -105,12 +105,9 @@ def run_head_training(config: HeadConfig):
     """Trains a head on clean images; writes ``head.keras`` and ``eval.json`` (accuracy or mIoU)."""
     import keras
 
-    from keras_semdenoise.data import tasks
-
     if config.seed is not None:
         keras.utils.set_random_seed(config.seed)
-    split = tasks.load_split(config.task, config.data, config.train_split, config.ignore_index,
-                             config.num_classes, config.data_dir, config.manual_dir)
+    split = _load_split(config, config.train_split)
     os.makedirs(config.model_dir, exist_ok=True)
     atomic.write_json(os.path.join(config.model_dir, "config.json"), dataclasses.asdict(config), indent=2)
     head = build_head(config.task, split.num_classes, config.crop_size, config.weights, config.width_divisor,
@@ -125,20 +122,44 @@ def run_head_training(config: HeadConfig):
     head.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss, metrics=metric)
     epochs, interval = training.fit_intervals(config.steps, config.checkpoint_every)
     head.fit(
-        tasks.batches(split, config.batch_size, config.crop_size, training=True),
+        _batches(split, config.batch_size, config.crop_size, training=True, seed=config.seed),
         epochs=epochs,
         steps_per_epoch=interval,
         callbacks=[training.backup_callback(os.path.join(config.model_dir, "backup"))],
         verbose=config.verbose,
     )
-    atomic.save_model(head, os.path.join(config.model_dir, "head.keras"))
+    # The shipped head without the optimizer state (two thirds of the file; the backup keeps it).
+    atomic.save_model(keras.Model(head.inputs, head.outputs, name=head.name), os.path.join(config.model_dir, "head.keras"))
     if config.eval_split:
-        test = tasks.load_split(config.task, config.data, config.eval_split, split.ignore_index,
-                                split.num_classes, config.data_dir, config.manual_dir)
-        result = evaluate_head(head, test, config.batch_size, config.crop_size, config.eval_batches)
+        test = _load_split(config, config.eval_split, split.ignore_index, split.num_classes)
+        if config.task == "classification":
+            result = evaluate_head(head, test, config.batch_size, config.crop_size, config.eval_batches)
+        else:  # whole frames, one at a time (any size), as tools/evaluate_task.py measures them
+            result = evaluate_head(head, test, 1, None, config.eval_batches)
         atomic.write_json(os.path.join(config.model_dir, "eval.json"), result, indent=2)
         logger.info("clean %s: %s", config.eval_split, result)
     return head
+
+
+def _load_split(config: HeadConfig, split: str, ignore_index=None, num_classes=None):
+    """A split of ``config.data``: a ``packed:DIR`` (no TensorFlow needed) or a ``tasks`` source."""
+    from keras_semdenoise.data import packed, tasks
+
+    if packed.is_packed(config.data):
+        return packed.load_split(config.data, split, config.task)
+    return tasks.load_split(config.task, config.data, split,
+                            config.ignore_index if ignore_index is None else ignore_index,
+                            config.num_classes if num_classes is None else num_classes,
+                            config.data_dir, config.manual_dir)
+
+
+def _batches(split, batch_size: int, crop_size: int | None, training: bool, seed: int | None = None):
+    """Batches of a packed split (numpy) or of a ``tasks`` split (tf.data), same augmentation."""
+    from keras_semdenoise.data import packed, tasks
+
+    if isinstance(split, packed.PackedSplit):
+        return packed.batches(split, batch_size, crop_size, training, seed)
+    return tasks.batches(split, batch_size, crop_size, training=training)
 
 
 def evaluate_head(head, split, batch_size: int, crop_size: int | None, max_batches: int | None = None,
@@ -152,13 +173,10 @@ def evaluate_head(head, split, batch_size: int, crop_size: int | None, max_batch
         ``{"images": n, "top1": %, "top5": %}`` or ``{"images": n, "miou": %}``, plus ``"psnr"``
         (mean dB of the head's input against the clean image) when ``sigma_255`` is set.
     """
-    from keras_semdenoise.data import tasks
-
     correct1 = correct5 = count = 0
     confusion = None
     psnrs = []
-    dataset = tasks.batches(split, batch_size, crop_size if split.task == "classification" else crop_size,
-                            training=False)
+    dataset = _batches(split, batch_size, crop_size, training=False)
     for index, (images, labels) in enumerate(dataset):
         if max_batches and index >= max_batches:
             break

@@ -13,8 +13,8 @@ def _config(root, **overrides):
         data_root=str(root), work_dir=str(root / "work"), models_dir=str(root / "models"),
         docs_dir=str(root / "docs"), results_path=str(root / "docs" / "RESULTS.md"), sigmas=(30,),
         cls_data="cls", seg_data="seg", seg_num_classes=3, seg_ignore_index=3, denoiser_data="train_images",
-        head_width_divisor=16, cls_hidden_units=8, seg_fc_units=8, cls_crop=16, seg_crop=16,
-        cls_head_steps=2, seg_head_steps=2, cls_batch=4, seg_batch=2, stem_filters=TINY["stem_filters"],
+        cls_width_divisor=16, seg_width_divisor=16, cls_hidden_units=8, seg_fc_units=8, cls_crop=16, seg_crop=16,
+        cls_head_steps=2, seg_head_steps=2, cls_batch=4, seg_batch=2, cls_head_batch=4, seg_head_batch=2, seg_head_crop=16, stem_filters=TINY["stem_filters"],
         encoder_filters=TINY["encoder_filters"], decoder_filters=TINY["decoder_filters"], separate_steps=2,
         separate_batch=4, separate_patch=16, separate_eval_images=0, joint_steps=2, cls_eval_images=8,
         seg_eval_images=2, checkpoint_every=2)

@@ -68,11 +68,12 @@ def markdown(state: dict, task: str) -> str:
     lines = [f"Task: {task}, head `{state['head']}`, data `{state['data']}` split `{state['split']}`, "
              f"{metric}; PSNR (dB) of the head's input in brackets.", "",
              f"Noise: {evaluation.PROTOCOL}.", "", f"Machine: {evaluation.machine_description()}.", "",
-             "| setting | " + " | ".join(f"sigma {s}" for s in sigmas) + " |", "| --- |" + " --- |" * len(sigmas)]
+             "| setting | " + " | ".join([f"sigma {s}" for s in sigmas] or ["no noise"]) + " |",
+             "| --- |" + " --- |" * max(len(sigmas), 1)]
     clean = state["cells"].get("clean", {}).get("clean")
     if clean:
         value = f"{clean['top1']:.1f} / {clean['top5']:.1f}" if task == "classification" else f"{clean['miou']:.2f}"
-        lines.append(f"| {SETTING_TITLES['clean']} | " + " | ".join([value] * len(sigmas)) + " |")
+        lines.append(f"| {SETTING_TITLES['clean']} | " + " | ".join([value] * max(len(sigmas), 1)) + " |")
     for setting in [s for s in SETTING_TITLES if s != "clean"]:
         cells = state["cells"].get(setting)
         if not cells:

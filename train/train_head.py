@@ -20,7 +20,7 @@ from train.flag_config import config_from_flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("task", None, ["classification", "segmentation"], "High-level task.", required=True)
-flags.DEFINE_string("data", None, "Data folder, or tfds:imagenet2012.", required=True)
+flags.DEFINE_string("data", None, "Data folder, tfds:imagenet2012, or packed:DIR (tools/pack_task_data.py; no TensorFlow needed).", required=True)
 flags.DEFINE_string("model_dir", None, "Run folder; the head is written as head.keras.", required=True)
 flags.DEFINE_integer("num_classes", None, "Segmentation classes (required for non-VOC folders).")
 flags.DEFINE_integer("ignore_index", None, "Segmentation void label (required for non-VOC folders).")

@@ -1,0 +1,99 @@
+"""Packed task splits (`packed:DIR`): byte-exact packing, the same pixels and order as the folder, the
+augmentation's shapes and ranges, and a head trained from them through train_head's own code path."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import h5py
+
+import numpy as np
+import pytest
+
+from keras_semdenoise import imageio, task_training
+from keras_semdenoise.data import packed, tasks
+from test_task_training import _classification_folder, _segmentation_folder
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _folder_pixels(paths):
+    return [np.round(imageio.load_image(p).pixels * 255).astype(np.uint8) for p in paths]
+
+
+def test_classification_pack_keeps_bytes_pixels_labels_and_the_fixed_order(tmp_path):
+    data = _classification_folder(str(tmp_path / "cls"), classes=3, per_class=5)
+    summary = packed.pack_split("classification", data, "train", str(tmp_path / "p" / "train.npz"))
+    assert summary["images"] == 15
+    split = packed.load_split(f"packed:{tmp_path / 'p'}", "train", "classification")
+    paths, labels, classes = tasks.classification_files(data, "train")
+    order = tasks._fixed_order(len(paths))
+    assert split.class_names == classes and split.num_classes == 3 and split.ignore_index is None
+    np.testing.assert_array_equal(split.labels, np.asarray(labels)[order])
+    for got, expected in zip(split.images, _folder_pixels([paths[i] for i in order])):
+        np.testing.assert_array_equal(got, expected)
+    with np.load(tmp_path / "p" / "train.npz") as arrays:  # the shared PNG header is stored once
+        assert len(arrays["image_prefix"]) > 8
+        files = packed._unpack_files(arrays, "image")
+    assert files == [open(paths[i], "rb").read() for i in order]
+
+
+def test_segmentation_pack_and_batches(tmp_path):
+    data = _segmentation_folder(str(tmp_path / "seg"))
+    packed.pack_split("segmentation", data, "train", str(tmp_path / "p" / "train.npz"), 3, 3)
+    split = packed.load_split(f"packed:{tmp_path / 'p'}", "train")
+    reference = tasks.load_split("segmentation", data, "train", 3, 3)
+    for (image, label), got_image, got_label in zip(reference.dataset, split.images, split.labels):
+        np.testing.assert_array_equal(np.round(np.asarray(image) * 255).astype(np.uint8), got_image)
+        np.testing.assert_array_equal(np.asarray(label), got_label)
+    images, labels = next(packed.batches(split, 2, 32, training=True, seed=0))
+    assert images.shape == (2, 32, 32, 3) and labels.shape == (2, 32, 32) and images.dtype == np.float32
+    assert 0 <= images.min() and images.max() <= 1 and 3 in labels  # padded with void beyond 24x20
+    whole = list(packed.batches(split, 3, None, training=False))
+    assert [len(b[0]) for b in whole] == [3, 1] and whole[0][0].shape == (3, 20, 24, 3)
+    with pytest.raises(ValueError, match="num_classes and ignore_index"):
+        packed.pack_split("segmentation", data, "train", str(tmp_path / "q.npz"))
+
+
+def test_classification_training_crops_are_reflect_padded_shifts_and_flips(tmp_path):
+    data = _classification_folder(str(tmp_path / "cls"), classes=2, per_class=4, size=16)
+    packed.pack_split("classification", data, "train", str(tmp_path / "p" / "train.npz"))
+    split = packed.load_split(f"packed:{tmp_path / 'p'}", "train")
+    images, labels = next(packed.batches(split, 8, 16, training=True, seed=1))
+    assert images.shape == (8, 16, 16, 3) and sorted(labels.tolist()) == [0] * 4 + [1] * 4
+    padded = [np.pad(im, [(2, 2), (2, 2), (0, 0)], mode="reflect") for im in split.images]
+    for crop in np.round(images * 255).astype(np.uint8):  # each crop is a window of one padded image
+        found = any(np.array_equal(c, crop[:, ::f])
+                    for p in padded for f in (1, -1) for y in range(5) for x in range(5)
+                    for c in [p[y:y + 16, x:x + 16]])
+        assert found
+    evaluation = np.concatenate([b[0] for b in packed.batches(split, 3, 16, training=False)])
+    np.testing.assert_array_equal(np.round(evaluation * 255).astype(np.uint8), np.stack(split.images))
+    with pytest.raises(ValueError, match="already be 8x8"):
+        next(packed.batches(split, 2, 8, training=True))
+
+
+def test_train_head_reads_packed_data_and_ships_the_head_without_optimizer_state(tmp_path):
+    data = _classification_folder(str(tmp_path / "cls"))
+    pack = subprocess.run([sys.executable, "-m", "tools.pack_task_data", "--task=classification", f"--data={data}",
+                           "--splits=train,test", f"--out={tmp_path / 'p'}"], cwd=ROOT, capture_output=True, text=True)
+    assert pack.returncode == 0, pack.stderr[-2000:]
+    assert "12 images" in pack.stdout
+    config = task_training.HeadConfig(
+        task="classification", data=f"packed:{tmp_path / 'p'}", model_dir=str(tmp_path / "head"), width_divisor=16,
+        hidden_units=8, batch_norm=True, crop_size=16, batch_size=4, steps=4, checkpoint_every=2, eval_batches=0,
+        verbose=0, seed=0)
+    task_training.run_head_training(config)
+    result = json.load(open(tmp_path / "head" / "eval.json"))
+    assert result["images"] == 12 and 0 <= result["top1"] <= 100
+    with zipfile.ZipFile(tmp_path / "head" / "head.keras") as archive:
+        weights = archive.read("model.weights.h5")
+    with h5py.File(io.BytesIO(weights)) as handle:
+        assert "optimizer" not in handle and "layers" in handle
+    with pytest.raises(FileNotFoundError, match="pack_task_data"):
+        packed.load_split(f"packed:{tmp_path / 'nothing'}", "train")
+    with pytest.raises(ValueError, match="holds a classification split"):
+        packed.load_split(f"packed:{tmp_path / 'p'}", "train", "segmentation")
