@@ -432,6 +432,11 @@ def write_report(config: ReproduceConfig) -> str:
             value = (f"top-1 {result['top1']:.2f}%, top-5 {result['top5']:.2f}% (aim: 85% top-1)"
                      if task == "classification" else f"mIoU {result['miou']:.2f}% (aim: 45%)")
             lines.append(f"- {task}: {value} on all {result['images']} test images.")
+        trained_here = [t for t in TASKS if os.path.exists(os.path.join(config.work_dir, f"head_{SHORT[t]}", "eval.json"))]
+        how = os.path.join(config.docs_dir, "HEADS.md")
+        if not trained_here and os.path.exists(how):
+            lines.append(f"- The heads were not trained by this pipeline run: [{os.path.relpath(how, docs)}]"
+                         f"({os.path.relpath(how, docs)}) says where and how they were.")
         lines.append("")
     if len(results) > 0:
         plot_path = os.path.join(config.docs_dir, "scores_vs_sigma.png")

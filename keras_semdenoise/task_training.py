@@ -129,7 +129,7 @@ def run_head_training(config: HeadConfig):
         verbose=config.verbose,
     )
     # The shipped head without the optimizer state (two thirds of the file; the backup keeps it).
-    atomic.save_model(keras.Model(head.inputs, head.outputs, name=head.name), os.path.join(config.model_dir, "head.keras"))
+    atomic.save_model(keras.Model(head.input, head.output, name=head.name), os.path.join(config.model_dir, "head.keras"))
     if config.eval_split:
         test = _load_split(config, config.eval_split, split.ignore_index, split.num_classes)
         if config.task == "classification":

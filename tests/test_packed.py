@@ -89,6 +89,8 @@ def test_train_head_reads_packed_data_and_ships_the_head_without_optimizer_state
     task_training.run_head_training(config)
     result = json.load(open(tmp_path / "head" / "eval.json"))
     assert result["images"] == 12 and 0 <= result["top1"] <= 100
+    head = task_training.load_head(str(tmp_path / "head" / "head.keras"))
+    assert head.output.shape == (None, 3)  # one logits tensor, not a list of one
     with zipfile.ZipFile(tmp_path / "head" / "head.keras") as archive:
         weights = archive.read("model.weights.h5")
     with h5py.File(io.BytesIO(weights)) as handle:
