@@ -294,6 +294,13 @@ def findings(task: str, state: dict) -> list[str]:
         ok = all(-1.0 <= c <= 0.05 for c in costs.values())
         lines.append(f"Joint costs a little PSNR (0 to 1 dB): {verdict(ok)} (joint - separate: "
                      + ", ".join(f"s{s} {c:+.2f} dB" for s, c in costs.items()) + ").")
+    scored = [c for setting, c_by_sigma in cells.items() if setting != "clean" for c in c_by_sigma.values()]
+    if task == "classification" and scored:
+        count = scored[0]["images"]
+        error = max(100.0 * (p * (1 - p) / count) ** 0.5 for p in (score(task, c) / 100.0 for c in scored))
+        lines.append(f"Noise: one cell's top-1 on {count} images has a binomial standard error of up to "
+                     f"{error:.1f} points; all settings see the same images and noise, so differences between "
+                     "them are less noisy than that, but gaps under about one point are not conclusive.")
     return lines
 
 
@@ -445,7 +452,7 @@ def write_report(config: ReproduceConfig) -> str:
         for task, state in results.items():
             table_path = os.path.join(config.eval_dir(task), "results.md")
             with open(table_path) as handle:
-                table = handle.read().strip()
+                table = handle.read().strip().replace(os.path.abspath(config.data_root), "../shared/data")
             lines += [f"### {task}", "", table, "", "Findings checked on this table:", ""]
             lines += [f"- {line}" for line in findings(task, state)] + [""]
         lines += ["## Score vs sigma", "", f"![scores]({os.path.relpath(plot_path, docs)})", ""]
@@ -456,6 +463,11 @@ def write_report(config: ReproduceConfig) -> str:
             examples.append(f"![{task} examples]({os.path.relpath(path, docs)})")
     if examples:
         lines += ["## Examples (largest sigma)", ""] + examples + [""]
+    discussion = os.path.join(config.docs_dir, "DISCUSSION.md")
+    if os.path.exists(discussion):  # written by a person who read the tables; kept across report rewrites
+        with open(discussion) as handle:
+            lines += ["## Discussion", "", f"(From `{os.path.relpath(discussion, docs)}`.)", "",
+                      handle.read().strip(), ""]
     lines += ["## Commands", "", "```bash", "python -m tools.reproduce   # resumable: re-run to go on", ""]
     for stage in plan(config):
         command = " ".join(c if c != config.python else "python" for c in stage.command)

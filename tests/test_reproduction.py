@@ -48,6 +48,7 @@ def test_findings_are_checked_against_the_numbers():
     assert lines[1].startswith("The gap grows with sigma: MATCHED (s15 +1.00 -> s60 +6.00")
     assert lines[2].startswith("Cross-task is closer to Joint than Separate is: NOT MATCHED")  # s60: 7 points off joint, separate 6
     assert lines[3].startswith("Joint costs a little PSNR (0 to 1 dB): MATCHED")
+    assert "standard error of up to 15.8 points" in lines[4]  # 50% of 10 images: sqrt(.25 / 10)
 
 
 def test_the_whole_pipeline_runs_resumes_and_reports(tmp_path):
@@ -67,8 +68,12 @@ def test_the_whole_pipeline_runs_resumes_and_reports(tmp_path):
     assert "scores_vs_sigma.png" in report and "examples_seg.png" in report and "MATCHED" in report
     assert "## Heads on clean test images" in report and "(aim: 45%)" in report
     assert (tmp_path / "docs" / "examples_cls.png").stat().st_size > 1000
-    # Everything is done: a second run does nothing but the report.
+    assert "## Discussion" not in report
+    # Everything is done: a second run does nothing but the report, which takes in a written discussion.
+    (tmp_path / "docs" / "DISCUSSION.md").write_text("Why the cross-task cell fell.")
     assert reproduction.run(config, progress=False) == []
+    assert "## Discussion" in (tmp_path / "docs" / "RESULTS.md").read_text()
+    assert "Why the cross-task cell fell." in (tmp_path / "docs" / "RESULTS.md").read_text()
     # A failing stage names itself and its log.
     os.remove(tmp_path / "models" / "separate_s30.keras")
     with pytest.raises(RuntimeError, match="separate_s30 failed .* log"):
