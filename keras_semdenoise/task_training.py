@@ -249,3 +249,43 @@ def run_joint_training(config: JointConfig):
     atomic.write_json(os.path.join(config.model_dir, "history.json"),
                       {k: [float(v) for v in values] for k, values in history.history.items()})
     return denoiser
+
+
+# The settings of the paper's Tables IV/V (tools/evaluate_task.py), in table order.
+SETTING_TITLES = {
+    "clean": "clean input (no noise)", "noisy": "noisy input", "cbm3d": "CBM3D + head",
+    "separate": "separate + head", "joint": "joint", "cross": "joint cross-task",
+}
+
+
+def markdown_table(state: dict, task: str) -> str:
+    """The paper-style table (Tables IV/V) of an ``evaluate_task`` results state, as markdown."""
+    from keras_semdenoise import evaluation
+
+    metric = "top-1 / top-5 accuracy (%)" if task == "classification" else "mIoU (%)"
+    sigmas = sorted({s for cells in state["cells"].values() for s in cells if s != "clean"}, key=float)
+    lines = [f"Task: {task}, head `{state['head']}`, data `{state['data']}` split `{state['split']}`, "
+             f"{metric}; PSNR (dB) of the head's input in brackets.", "",
+             f"Noise: {evaluation.PROTOCOL}.", "", f"Machine: {evaluation.machine_description()}.", "",
+             "| setting | " + " | ".join([f"sigma {s}" for s in sigmas] or ["no noise"]) + " |",
+             "| --- |" + " --- |" * max(len(sigmas), 1)]
+    clean = state["cells"].get("clean", {}).get("clean")
+    if clean:
+        value = f"{clean['top1']:.1f} / {clean['top5']:.1f}" if task == "classification" else f"{clean['miou']:.2f}"
+        lines.append(f"| {SETTING_TITLES['clean']} | " + " | ".join([value] * max(len(sigmas), 1)) + " |")
+    for setting in [s for s in SETTING_TITLES if s != "clean"]:
+        cells = state["cells"].get(setting)
+        if not cells:
+            continue
+        row = []
+        for sigma in sigmas:
+            cell = cells.get(sigma)
+            if not cell:
+                row.append("")
+                continue
+            value = f"{cell['top1']:.1f} / {cell['top5']:.1f}" if task == "classification" else f"{cell['miou']:.2f}"
+            row.append(f"{value} ({cell['psnr']:.2f})" if "psnr" in cell else value)
+        lines.append(f"| {SETTING_TITLES[setting]} | " + " | ".join(row) + " |")
+    count = next((c["images"] for cells in state["cells"].values() for c in cells.values()), 0)
+    lines += ["", f"{count} images per cell."]
+    return "\n".join(lines)

@@ -72,11 +72,8 @@ def test_gradient_maps_of_every_term(trained):
 
 
 def test_evaluate_task_table_with_only_the_clean_cell():
-    sys.path.insert(0, REPO)
-    from tools import evaluate_task
-
     state = {"head": "h.keras", "data": "d", "split": "test",
              "cells": {"clean": {"clean": {"images": 7, "top1": 87.4, "top5": 99.5}}}}
-    table = evaluate_task.markdown(state, "classification")
+    table = task_training.markdown_table(state, "classification")
     assert "| setting | no noise |" in table and "| clean input (no noise) | 87.4 / 99.5 |" in table
     assert "7 images per cell" in table

@@ -20,7 +20,7 @@ import os
 import numpy as np
 from absl import app, flags
 
-from keras_semdenoise import atomic, baselines, evaluation, inference, task_training
+from keras_semdenoise import atomic, baselines, inference, task_training
 from keras_semdenoise.data import tasks
 
 FLAGS = flags.FLAGS
@@ -42,11 +42,6 @@ flags.DEFINE_string("data_dir", None, "tfds data_dir.")
 flags.DEFINE_string("manual_dir", None, "tfds manual_dir.")
 flags.DEFINE_string("out", "docs/task_evaluation", "Output folder.")
 
-SETTING_TITLES = {
-    "clean": "clean input (no noise)", "noisy": "noisy input", "cbm3d": "CBM3D + head",
-    "separate": "separate + head", "joint": "joint", "cross": "joint cross-task",
-}
-
 
 def denoise_batch_with(setting: str, sigma: float, paths: dict):
     """``f(batch) -> batch`` for a setting, or None when the setting has nothing for this sigma."""
@@ -62,36 +57,6 @@ def denoise_batch_with(setting: str, sigma: float, paths: dict):
     return lambda batch: np.stack([inference.denoise(model, image) for image in batch])
 
 
-def markdown(state: dict, task: str) -> str:
-    metric = "top-1 / top-5 accuracy (%)" if task == "classification" else "mIoU (%)"
-    sigmas = sorted({s for cells in state["cells"].values() for s in cells if s != "clean"}, key=float)
-    lines = [f"Task: {task}, head `{state['head']}`, data `{state['data']}` split `{state['split']}`, "
-             f"{metric}; PSNR (dB) of the head's input in brackets.", "",
-             f"Noise: {evaluation.PROTOCOL}.", "", f"Machine: {evaluation.machine_description()}.", "",
-             "| setting | " + " | ".join([f"sigma {s}" for s in sigmas] or ["no noise"]) + " |",
-             "| --- |" + " --- |" * max(len(sigmas), 1)]
-    clean = state["cells"].get("clean", {}).get("clean")
-    if clean:
-        value = f"{clean['top1']:.1f} / {clean['top5']:.1f}" if task == "classification" else f"{clean['miou']:.2f}"
-        lines.append(f"| {SETTING_TITLES['clean']} | " + " | ".join([value] * max(len(sigmas), 1)) + " |")
-    for setting in [s for s in SETTING_TITLES if s != "clean"]:
-        cells = state["cells"].get(setting)
-        if not cells:
-            continue
-        row = []
-        for sigma in sigmas:
-            cell = cells.get(sigma)
-            if not cell:
-                row.append("")
-                continue
-            value = f"{cell['top1']:.1f} / {cell['top5']:.1f}" if task == "classification" else f"{cell['miou']:.2f}"
-            row.append(f"{value} ({cell['psnr']:.2f})" if "psnr" in cell else value)
-        lines.append(f"| {SETTING_TITLES[setting]} | " + " | ".join(row) + " |")
-    count = next((c["images"] for cells in state["cells"].values() for c in cells.values()), 0)
-    lines += ["", f"{count} images per cell."]
-    return "\n".join(lines)
-
-
 def main(argv):
     del argv
     from tqdm import tqdm
@@ -101,9 +66,9 @@ def main(argv):
                                  FLAGS.data_dir, FLAGS.manual_dir)
         head = task_training.load_head(FLAGS.head)
         sigmas = [float(s) for s in FLAGS.sigmas]
-        unknown = set(FLAGS.settings) - set(SETTING_TITLES)
+        unknown = set(FLAGS.settings) - set(task_training.SETTING_TITLES)
         if unknown:
-            raise ValueError(f"unknown settings {sorted(unknown)}: use {', '.join(SETTING_TITLES)}")
+            raise ValueError(f"unknown settings {sorted(unknown)}: use {', '.join(task_training.SETTING_TITLES)}")
     except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error)) from None
     os.makedirs(FLAGS.out, exist_ok=True)
@@ -127,7 +92,7 @@ def main(argv):
         result = task_training.evaluate_head(head, split, FLAGS.batch_size, crop, batches, sigma, denoise)
         state["cells"].setdefault(setting, {})[key] = result
         atomic.write_json(results_path, state)
-    table = markdown(state, FLAGS.task)
+    table = task_training.markdown_table(state, FLAGS.task)
     with open(os.path.join(FLAGS.out, "results.md"), "w") as handle:
         handle.write(table + "\n")
     print(table)
