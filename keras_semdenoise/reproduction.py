@@ -333,9 +333,28 @@ def plot_scores(results: dict, out_path: str) -> None:
     plt.close(figure)
 
 
-def example_figure(config: ReproduceConfig, task: str, out_path: str, count: int = 4) -> str | None:
-    """Noisy / separate / joint images of the first test images at the largest sigma, with the head's output.
+def _pick_examples(task: str, scores: list[tuple[float, float]], count: int) -> tuple[list[int], str]:
+    """Which candidates to show, and how they were picked. ``scores``: (separate, joint) per candidate,
+    1/0 for a right/wrong class or the % of pixels right. Classification: images the two disagree on,
+    joint right first, then separate right, then the rest in order; segmentation: the largest gap."""
+    if task == "classification":
+        joint_right = [i for i, (s, j) in enumerate(scores) if j > s]
+        separate_right = [i for i, (s, j) in enumerate(scores) if s > j]
+        rest = [i for i, (s, j) in enumerate(scores) if s == j]
+        chosen = (joint_right + separate_right + rest)[:count]
+        note = (f"of the first {len(scores)} test images, {len(joint_right)} right only after joint and "
+                f"{len(separate_right)} only after separate; shown: those first")
+        return chosen, note
+    best = max(range(len(scores)), key=lambda i: abs(scores[i][1] - scores[i][0]))
+    return [best], f"the frame of the first {len(scores)} where separate and joint differ most"
 
+
+def example_figure(config: ReproduceConfig, task: str, out_path: str, count: int = 4,
+                   pool: int = 64) -> str | None:
+    """Noisy / separate / joint images at the largest sigma, with the head's output, where they differ.
+
+    Candidates are the first ``pool`` test images (classification) or the evaluated CamVid frames
+    (segmentation, at most ``seg_eval_images``); ``_pick_examples`` chooses among them.
     Returns the path written, or None when the shipped models are missing.
     """
     import matplotlib
@@ -356,15 +375,28 @@ def example_figure(config: ReproduceConfig, task: str, out_path: str, count: int
     models = {name: inference.load_denoiser(path) for name, path in paths.items()}
     split = tasks.load_split(task, config.data(task), "test", config.seg_ignore_index, config.seg_num_classes)
     crop = config.cls_crop if task == "classification" else None
-    count = count if task == "classification" else 1  # CamVid frames: one, shown with the head's map
-    images, labels = next(iter(tasks.batches(split, count, crop, False)))
-    rows = []
-    for index in range(count):
-        clean, label = np.asarray(images[index]), np.asarray(labels[index])
+    classification = task == "classification"
+    pool = min(pool, split.size) if classification else max(1, min(config.seg_eval_images or 1, split.size))
+    candidates, scores = [], []
+    for index, (image, label) in enumerate(tasks.batches(split, 1, crop, False)):
+        if index >= pool:
+            break
+        clean, label = np.asarray(image[0]), np.asarray(label[0])
         noisy = noise.add_seeded_gaussian_noise(clean, sigma, f"{task}:{index}")
         columns = [("noisy", noisy)] + [(name, inference.denoise(model, noisy)) for name, model in models.items()]
         columns.append(("clean", clean))
-        rows.append((clean, label, columns))
+        candidates.append((clean, label, columns))
+        row_scores = []
+        for name in ("separate", "joint"):
+            logits = np.asarray(head(dict(columns)[name][None], training=False))[0]
+            if classification:
+                row_scores.append(float(int(logits.argmax()) == int(label)))
+            else:
+                valid = label != config.seg_ignore_index
+                row_scores.append(float((logits.argmax(-1) == label)[valid].mean()) if valid.any() else 0.0)
+        scores.append(tuple(row_scores))
+    chosen, note = _pick_examples(task, scores, count)
+    rows = [candidates[i] for i in chosen]
     ncols = len(rows[0][2])
     nrows = len(rows) * (1 if task == "classification" else 2)
     figure, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.4 * nrows), dpi=110, squeeze=False)
@@ -389,7 +421,7 @@ def example_figure(config: ReproduceConfig, task: str, out_path: str, count: int
                 below.imshow(prediction, cmap="tab20", vmin=0, vmax=19, interpolation="nearest")
                 below.set_axis_off()
                 below.set_title(f"head output: {accuracy:.1f}% pixels right", fontsize=8)
-    figure.suptitle(f"{task}, sigma {sigma:g}", fontsize=10)
+    figure.suptitle(f"{task}, sigma {sigma:g}: {note}", fontsize=9)
     figure.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
     figure.savefig(out_path)

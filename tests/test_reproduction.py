@@ -78,3 +78,11 @@ def test_the_whole_pipeline_runs_resumes_and_reports(tmp_path):
     os.remove(tmp_path / "models" / "separate_s30.keras")
     with pytest.raises(RuntimeError, match="separate_s30 failed .* log"):
         reproduction.run(_config(tmp_path, denoiser_data="missing"), progress=False, report=False)
+
+
+def test_examples_are_picked_where_separate_and_joint_differ():
+    scores = [(1, 1), (1, 0), (0, 1), (0, 0), (0, 1)]  # (separate right, joint right) per image
+    chosen, note = reproduction._pick_examples("classification", scores, 3)
+    assert chosen == [2, 4, 1] and "2 right only after joint and 1 only after separate" in note
+    chosen, note = reproduction._pick_examples("segmentation", [(80.0, 81.0), (70.0, 75.0), (60.0, 59.0)], 4)
+    assert chosen == [1] and "first 3" in note
