@@ -374,8 +374,19 @@ def example_figure(config: ReproduceConfig, task: str, out_path: str, count: int
     head = task_training.load_head(config.head_path(task))
     models = {name: inference.load_denoiser(path) for name, path in paths.items()}
     split = tasks.load_split(task, config.data(task), "test", config.seg_ignore_index, config.seg_num_classes)
-    crop = config.cls_crop if task == "classification" else None
     classification = task == "classification"
+    crop = config.cls_crop if classification else None
+
+    def judge(picture, label):
+        """The head's prediction (class index or class map) and its score: 1/0 right/wrong, or % pixels right."""
+        logits = np.asarray(head(picture[None], training=False))[0]
+        if classification:
+            predicted = int(logits.argmax())
+            return predicted, float(predicted == int(label))
+        prediction = logits.argmax(-1)
+        valid = label != config.seg_ignore_index
+        return prediction, 100.0 * float((prediction == label)[valid].mean()) if valid.any() else 0.0
+
     pool = min(pool, split.size) if classification else max(1, min(config.seg_eval_images or 1, split.size))
     candidates, scores = [], []
     for index, (image, label) in enumerate(tasks.batches(split, 1, crop, False)):
@@ -385,42 +396,30 @@ def example_figure(config: ReproduceConfig, task: str, out_path: str, count: int
         noisy = noise.add_seeded_gaussian_noise(clean, sigma, f"{task}:{index}")
         columns = [("noisy", noisy)] + [(name, inference.denoise(model, noisy)) for name, model in models.items()]
         columns.append(("clean", clean))
-        candidates.append((clean, label, columns))
-        row_scores = []
-        for name in ("separate", "joint"):
-            logits = np.asarray(head(dict(columns)[name][None], training=False))[0]
-            if classification:
-                row_scores.append(float(int(logits.argmax()) == int(label)))
-            else:
-                valid = label != config.seg_ignore_index
-                row_scores.append(float((logits.argmax(-1) == label)[valid].mean()) if valid.any() else 0.0)
-        scores.append(tuple(row_scores))
+        judged = [(name, picture, *judge(picture, label)) for name, picture in columns]
+        candidates.append((clean, label, judged))
+        scores.append(tuple(score for name, _, _, score in judged if name in ("separate", "joint")))
     chosen, note = _pick_examples(task, scores, count)
     rows = [candidates[i] for i in chosen]
     ncols = len(rows[0][2])
-    nrows = len(rows) * (1 if task == "classification" else 2)
+    nrows = len(rows) * (1 if classification else 2)
     figure, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.4 * nrows), dpi=110, squeeze=False)
-    for row_index, (clean, label, columns) in enumerate(rows):
-        for col, (name, picture) in enumerate(columns):
-            logits = np.asarray(head(picture[None], training=False))[0]
+    names = split.class_names if classification else ()
+    for row_index, (clean, label, judged) in enumerate(rows):
+        for col, (name, picture, prediction, score) in enumerate(judged):
             axis = axes[row_index * (nrows // len(rows))][col]
             axis.imshow(np.clip(picture, 0, 1))
             axis.set_axis_off()
             psnr = f", {metrics.psnr_uint8(clean, picture):.1f} dB" if name != "clean" else ""
-            if task == "classification":
-                predicted = split.class_names[int(logits.argmax())] if split.class_names else int(logits.argmax())
-                truth = split.class_names[int(label)] if split.class_names else int(label)
-                axis.set_title(f"{name}{psnr}\n-> {predicted} ({'right' if predicted == truth else 'wrong'})",
-                               fontsize=8)
+            if classification:
+                predicted = names[prediction] if names else prediction
+                axis.set_title(f"{name}{psnr}\n-> {predicted} ({'right' if score else 'wrong'})", fontsize=8)
             else:
-                prediction = logits.argmax(-1)
-                valid = label != config.seg_ignore_index
-                accuracy = 100.0 * float((prediction == label)[valid].mean()) if valid.any() else 0.0
                 axis.set_title(f"{name}{psnr}", fontsize=8)
                 below = axes[row_index * 2 + 1][col]
                 below.imshow(prediction, cmap="tab20", vmin=0, vmax=19, interpolation="nearest")
                 below.set_axis_off()
-                below.set_title(f"head output: {accuracy:.1f}% pixels right", fontsize=8)
+                below.set_title(f"head output: {score:.1f}% pixels right", fontsize=8)
     figure.suptitle(f"{task}, sigma {sigma:g}: {note}", fontsize=9)
     figure.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)

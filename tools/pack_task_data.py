@@ -32,11 +32,9 @@ def check_split(source: str, split: str, task: str, count: int) -> None:
     """Compares the first ``count`` packed images with the folder's own decode (same order)."""
     unpacked = packed.load_split(f"{packed.PREFIX}{FLAGS.out}", split, task)
     if task == "classification":
-        paths, _, _ = tasks.classification_files(source, split)
-        paths = [paths[i] for i in tasks._fixed_order(len(paths))]
+        paths = tasks.ordered_classification_files(source, split)[0]
     else:
-        pairs = tasks.segmentation_files(source, split)
-        paths = [pairs[i][0] for i in tasks._fixed_order(len(pairs))]
+        paths = [image for image, _ in tasks.ordered_segmentation_files(source, split)]
     for index in range(min(count, unpacked.size)):
         expected = np.round(imageio.load_image(paths[index]).pixels * 255.0).astype(np.uint8)
         if not np.array_equal(expected, unpacked.images[index]):

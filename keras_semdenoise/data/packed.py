@@ -73,16 +73,14 @@ def pack_split(task: str, source: str, split: str, out_path: str, ignore_index: 
     from keras_semdenoise.data import tasks
 
     if task == "classification":
-        paths, labels, classes = tasks.classification_files(source, split)
-        order = tasks._fixed_order(len(paths))
-        arrays = _pack_files([paths[i] for i in order], "image")
-        arrays["labels"] = np.asarray(labels, np.int32)[order]
+        paths, labels, classes = tasks.ordered_classification_files(source, split)
+        arrays = _pack_files(paths, "image")
+        arrays["labels"] = labels
         meta = {"num_classes": len(classes), "ignore_index": -1, "class_names": np.asarray(classes)}
     elif task == "segmentation":
-        pairs = tasks.segmentation_files(source, split)
         if num_classes is None or ignore_index is None:
             raise ValueError("give num_classes and ignore_index for a segmentation split (CamVid: 11 and 11)")
-        pairs = [pairs[i] for i in tasks._fixed_order(len(pairs))]
+        pairs = tasks.ordered_segmentation_files(source, split)
         arrays = {**_pack_files([p for p, _ in pairs], "image"), **_pack_files([q for _, q in pairs], "label")}
         meta = {"num_classes": num_classes, "ignore_index": ignore_index, "class_names": np.asarray([], str)}
     else:

@@ -72,6 +72,19 @@ def classification_files(root: str, split: str) -> tuple[list[str], list[int], t
     return paths, labels, classes
 
 
+def ordered_classification_files(root: str, split: str) -> tuple[list[str], np.ndarray, tuple[str, ...]]:
+    """``classification_files`` in the fixed order every reader uses: paths, int32 labels, class names."""
+    paths, labels, classes = classification_files(root, split)
+    order = _fixed_order(len(paths))
+    return [paths[i] for i in order], np.asarray(labels, np.int32)[order], classes
+
+
+def ordered_segmentation_files(root: str, split: str) -> list[tuple[str, str]]:
+    """``segmentation_files`` in the fixed order every reader uses."""
+    pairs = segmentation_files(root, split)
+    return [pairs[i] for i in _fixed_order(len(pairs))]
+
+
 def segmentation_files(root: str, split: str) -> list[tuple[str, str]]:
     """(image, label map) path pairs of a CamVid/SegNet-style or VOCdevkit-style folder."""
     voc_list = os.path.join(root, "ImageSets", "Segmentation", f"{split}.txt")
@@ -141,22 +154,20 @@ def load_split(task: str, source: str, split: str, ignore_index: int | None = No
     if not os.path.isdir(source):
         raise FileNotFoundError(f"data folder not found: {source}")
     if task == "classification":
-        paths, labels, classes = classification_files(source, split)
-        order = _fixed_order(len(paths))
-        paths, labels = [paths[i] for i in order], np.asarray(labels, np.int32)[order]
+        paths, labels, classes = ordered_classification_files(source, split)
         dataset = tf.data.Dataset.from_tensor_slices((paths, labels)).map(
             lambda p, y: (_numpy_image(p), y), num_parallel_calls=tf.data.AUTOTUNE)
         return TaskSplit("classification", dataset, len(classes), len(paths), None, classes)
     if task != "segmentation":
         raise ValueError(f"task must be classification or segmentation, got {task!r}")
-    pairs = segmentation_files(source, split)
+    pairs = ordered_segmentation_files(source, split)
     is_voc = os.path.exists(os.path.join(source, "ImageSets", "Segmentation"))
     if is_voc:
         num_classes = num_classes or 21
         ignore_index = VOC_IGNORE_INDEX if ignore_index is None else ignore_index
     elif num_classes is None or ignore_index is None:
         raise ValueError(f"give num_classes and ignore_index (the void label) for {source} (CamVid: 11 and 11)")
-    images, labels = zip(*[pairs[i] for i in _fixed_order(len(pairs))])
+    images, labels = zip(*pairs)
 
     def load(image_path, label_path):
         label = tf.numpy_function(_decode_label, [label_path], tf.int32, stateful=False)
