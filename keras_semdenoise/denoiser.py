@@ -44,6 +44,8 @@ BOTTLENECK_RATIO = 4
 BN_EPSILON = 1e-5
 # Caffe's official solver starts conv biases at 0.2.
 CONV_BIAS_INIT = 0.2
+# The layers that stay float32 under a mixed policy (input padding, output conv, skip, crop).
+FLOAT32 = "float32"
 
 
 @keras.saving.register_keras_serializable(package="keras_semdenoise")
@@ -114,7 +116,7 @@ def _minimum(a, b):
     return ops.minimum(a, b)
 
 
-def _conv(filters, kernel_size, name, strides=1, use_bias=True, kernel_initializer="glorot_uniform"):
+def _conv(filters, kernel_size, name, strides=1, use_bias=True, kernel_initializer="glorot_uniform", dtype=None):
     return layers.Conv2D(
         filters,
         kernel_size,
@@ -124,37 +126,39 @@ def _conv(filters, kernel_size, name, strides=1, use_bias=True, kernel_initializ
         kernel_initializer=kernel_initializer,
         bias_initializer=keras.initializers.Constant(CONV_BIAS_INIT) if use_bias else None,
         name=name,
+        dtype=dtype,
     )
 
 
-def _bn(name, synchronized, gamma_initializer="ones"):
+def _bn(name, synchronized, gamma_initializer="ones", dtype=None):
     return layers.BatchNormalization(
-        epsilon=BN_EPSILON, gamma_initializer=gamma_initializer, synchronized=synchronized, name=name
+        epsilon=BN_EPSILON, gamma_initializer=gamma_initializer, synchronized=synchronized, name=name, dtype=dtype
     )
 
 
-def _conv_bn_relu(x, filters, name, synchronized, strides=1):
-    x = _conv(filters, 3, f"{name}_conv", strides=strides)(x)
-    x = _bn(f"{name}_bn", synchronized)(x)
-    return layers.ReLU(name=f"{name}_relu")(x)
+def _conv_bn_relu(x, filters, name, synchronized, strides=1, dtype=None):
+    x = _conv(filters, 3, f"{name}_conv", strides=strides, dtype=dtype)(x)
+    x = _bn(f"{name}_bn", synchronized, dtype=dtype)(x)
+    return layers.ReLU(name=f"{name}_relu", dtype=dtype)(x)
 
 
-def _residual_block(x, name, zero_init_residual, synchronized):
+def _residual_block(x, name, zero_init_residual, synchronized, dtype=None):
     """Bottleneck block: 1x1 (C/4) -> 3x3 (C/4) -> 1x1 (C), no biases, add input, ReLU."""
     filters = x.shape[-1]
     inner = filters // BOTTLENECK_RATIO
     y = x
     for index, (width, kernel) in enumerate(((inner, 1), (inner, 3), (filters, 1))):
-        y = _conv(width, kernel, f"{name}_conv{index + 1}", use_bias=False)(y)
+        y = _conv(width, kernel, f"{name}_conv{index + 1}", use_bias=False, dtype=dtype)(y)
         last = index == 2
-        y = _bn(f"{name}_bn{index + 1}", synchronized, "zeros" if (last and zero_init_residual) else "ones")(y)
+        gamma = "zeros" if (last and zero_init_residual) else "ones"
+        y = _bn(f"{name}_bn{index + 1}", synchronized, gamma, dtype=dtype)(y)
         if not last:
-            y = layers.ReLU(name=f"{name}_relu{index + 1}")(y)
-    y = layers.Add(name=f"{name}_add")([x, y])
-    return layers.ReLU(name=f"{name}_out")(y)
+            y = layers.ReLU(name=f"{name}_relu{index + 1}", dtype=dtype)(y)
+    y = layers.Add(name=f"{name}_add", dtype=dtype)([x, y])
+    return layers.ReLU(name=f"{name}_out", dtype=dtype)(y)
 
 
-def _upsample(x, name):
+def _upsample(x, name, dtype=None):
     filters = x.shape[-1] // BOTTLENECK_RATIO
     return layers.Conv2DTranspose(
         filters,
@@ -163,6 +167,7 @@ def _upsample(x, name):
         padding="same",
         bias_initializer=keras.initializers.Constant(CONV_BIAS_INIT),
         name=name,
+        dtype=dtype,
     )(x)
 
 
@@ -176,6 +181,7 @@ def build_denoiser(
     zero_init_residual: bool = False,
     synchronized_batchnorm: bool = False,
     channels: int = 3,
+    dtype_policy: str | None = None,
     name: str = "semdenoise_denoiser",
 ) -> keras.Model:
     """Builds the paper's multi-scale denoiser with the Keras functional API.
@@ -200,6 +206,10 @@ def build_denoiser(
         synchronized_batchnorm: BN statistics over the global batch under a tf.distribute
             strategy (TensorFlow backend), so N replicas train exactly like one.
         channels: Image channels, 3 for RGB.
+        dtype_policy: Keras dtype policy of the inner layers, e.g. ``"mixed_bfloat16"``
+            (bf16 compute, float32 weights); None follows the global policy. The padding,
+            the output conv, the global skip and the crop always run in float32, so the
+            output is float32 and the residual adds the exact input.
         name: Model name.
 
     Returns:
@@ -235,31 +245,32 @@ def build_denoiser(
     if any(w < BOTTLENECK_RATIO for w in widths):
         raise ValueError(f"every width must be >= {BOTTLENECK_RATIO}, got {widths}")
 
+    inner = dtype_policy
     inputs = keras.Input(shape=(None, None, channels), name="noisy")
-    x = SymmetricPadToMultiple(2 ** (num_scales - 1), name="pad")(inputs)
+    x = SymmetricPadToMultiple(2 ** (num_scales - 1), name="pad", dtype=FLOAT32)(inputs)
 
-    stem = _conv(stem_filters, 5, "conv0")(x)
+    stem = _conv(stem_filters, 5, "conv0", dtype=inner)(x)
     encoded = []
     y = stem
     for index, filters in enumerate(encoder_filters, start=1):
-        y = _conv_bn_relu(y, filters, f"conv{index}", synchronized_batchnorm, strides=2)
-        y = _residual_block(y, f"res{index}", zero_init_residual, synchronized_batchnorm)
+        y = _conv_bn_relu(y, filters, f"conv{index}", synchronized_batchnorm, strides=2, dtype=inner)
+        y = _residual_block(y, f"res{index}", zero_init_residual, synchronized_batchnorm, dtype=inner)
         encoded.append(y)
 
     # Decoder: from the coarsest encoder up, fusing each finer encoder output.
     y = encoded[-1]
     level = len(encoder_filters)
     for skip, filters in zip(reversed(encoded[:-1]), decoder_filters):
-        up = _upsample(y, f"up{level}")
-        y = layers.Concatenate(name=f"cat{level}")([skip, up])
+        up = _upsample(y, f"up{level}", dtype=inner)
+        y = layers.Concatenate(name=f"cat{level}", dtype=inner)([skip, up])
         level += 1
-        y = _conv_bn_relu(y, filters, f"conv{level}", synchronized_batchnorm)
-        y = _residual_block(y, f"res{level}", zero_init_residual, synchronized_batchnorm)
-    up = _upsample(y, f"up{level}")
-    y = layers.Concatenate(name=f"cat{level}")([stem, up])
+        y = _conv_bn_relu(y, filters, f"conv{level}", synchronized_batchnorm, dtype=inner)
+        y = _residual_block(y, f"res{level}", zero_init_residual, synchronized_batchnorm, dtype=inner)
+    up = _upsample(y, f"up{level}", dtype=inner)
+    y = layers.Concatenate(name=f"cat{level}", dtype=inner)([stem, up])
     out_init = "zeros" if zero_init_output else "glorot_uniform"
-    y = layers.Conv2D(channels, 3, padding="same", kernel_initializer=out_init, name="out")(y)
+    y = layers.Conv2D(channels, 3, padding="same", kernel_initializer=out_init, name="out", dtype=FLOAT32)(y)
     if global_skip:
-        y = layers.Add(name="sum")([y, x])
-    outputs = CropLike(name="crop")(y, inputs)
+        y = layers.Add(name="sum", dtype=FLOAT32)([y, x])
+    outputs = CropLike(name="crop", dtype=FLOAT32)(y, inputs)
     return keras.Model(inputs, outputs, name=name)

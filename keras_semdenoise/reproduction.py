@@ -175,8 +175,6 @@ def plan(config: ReproduceConfig) -> list[Stage]:
                         f"--encoder_filters={','.join(map(str, config.encoder_filters))}",
                         f"--decoder_filters={','.join(map(str, config.decoder_filters))}",
                         f"--seed={config.seed}", "--verbose=2"]
-        if config.separate_eval_images:
-            command.append(f"--eval_dir={os.path.join(config.data_root, 'CBSD68')}")
         stages.append(Stage(f"separate_s{sigma:g}", command, os.path.join(run, "final.keras"),
                             config.denoiser_path("separate", sigma)))
     for task in TASKS:

@@ -16,6 +16,7 @@ any point restarts from the last completed epoch.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -25,7 +26,8 @@ import time
 
 import numpy as np
 
-from keras_semdenoise import atomic, metrics, noise
+from keras_semdenoise import atomic, metrics, noise, precision
+from keras_semdenoise.data import patches
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +46,13 @@ def default_data_root() -> str:
 
 @dataclasses.dataclass
 class TrainConfig:
-    """Everything a separate-training run needs. Sigmas are on the 0..255 scale."""
+    """Everything a separate-training run needs. Sigmas are on the 0..255 scale.
+
+    ``data_dir`` is one folder or several with sampling weights, ``"DIR[:W],DIR[:W]"``
+    (``patches.parse_sources``; ``packed:FILE.npz`` too). With ``holdout`` the 16 validation
+    images (``patches.VALIDATION_IDS``) are left out of training and, unless ``eval_dir`` names
+    another folder, are the images each checkpoint is evaluated and chosen on.
+    """
 
     data_dir: str
     model_dir: str
@@ -59,8 +67,11 @@ class TrainConfig:
     min_lr_ratio: float = 0.01
     checkpoint_every: int = 200
     eval_dir: str | None = None
-    eval_images: int = 6
+    eval_images: int = 16
     eval_sigma: float | None = None
+    holdout: bool = True
+    dtype_policy: str = "auto"  # auto | float32 | mixed_bfloat16 (precision.resolve_policy)
+    pipeline: str = "auto"  # auto | tf_data | numpy: tf.data on the TensorFlow backend, else numpy
     strategy: str = "auto"  # auto | mirrored | default
     logical_cpus: int = 0
     num_scales: int = 3
@@ -82,8 +93,23 @@ class TrainConfig:
             raise ValueError(f"lr_schedule must be cosine, step or constant, got {self.lr_schedule!r}")
         if self.strategy not in ("auto", "mirrored", "default"):
             raise ValueError(f"strategy must be auto, mirrored or default, got {self.strategy!r}")
-        if not os.path.isdir(self.data_dir):
-            raise FileNotFoundError(f"training data folder not found: {self.data_dir}")
+        if self.pipeline not in ("auto", "tf_data", "numpy"):
+            raise ValueError(f"pipeline must be auto, tf_data or numpy, got {self.pipeline!r}")
+        if self.dtype_policy not in ("auto", *precision.POLICIES):
+            raise ValueError(f"dtype_policy must be auto or one of {precision.POLICIES}, got {self.dtype_policy!r}")
+        patches.check_sources(self.sources())
+
+    def sources(self) -> list:
+        """The training sources with their sampling weights (``patches.Source``)."""
+        return patches.parse_sources(self.data_dir)
+
+    def resolved_pipeline(self) -> str:
+        import keras
+
+        tf_backend = keras.backend.backend() == "tensorflow"
+        if self.pipeline == "tf_data" and not tf_backend:
+            raise ValueError(f"pipeline tf_data needs the TensorFlow backend, not {keras.backend.backend()}")
+        return ("tf_data" if tf_backend else "numpy") if self.pipeline == "auto" else self.pipeline
 
     @property
     def epochs(self) -> int:
@@ -139,6 +165,14 @@ def make_strategy(name: str, logical_cpus: int = 0):
     return tf.distribute.MirroredStrategy(devices=devices)
 
 
+def _has_tensorflow() -> bool:
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def evaluate_psnr(model, images, sigma_255: float) -> float:
     """Mean PSNR (protocol of ``metrics.psnr_uint8``) of ``model`` on ``[(name, clean)]`` with seeded noise."""
     from keras_semdenoise import inference
@@ -182,9 +216,12 @@ def backup_callback(backup_dir: str):
 
 
 def _callbacks(config: TrainConfig, model, eval_images, triplet_batch):
+    """Backup, evaluation + history + best weights; TensorBoard logs where TensorFlow is installed."""
     import keras
-    import tensorflow as tf
 
+    tf = None
+    if _has_tensorflow():
+        import tensorflow as tf
     backup_dir = os.path.join(config.model_dir, "backup")
     history_path = os.path.join(config.model_dir, "history.json")
     eval_sigma = config.eval_sigma if config.eval_sigma is not None else (config.sigma or 25.0)
@@ -194,7 +231,7 @@ def _callbacks(config: TrainConfig, model, eval_images, triplet_batch):
 
         def __init__(self):
             super().__init__()
-            self.writer = tf.summary.create_file_writer(os.path.join(config.model_dir, "logs", "eval"))
+            self.writer = tf.summary.create_file_writer(os.path.join(config.model_dir, "logs", "eval")) if tf else None
             self.history = []
             if os.path.exists(history_path):
                 with open(history_path) as handle:
@@ -204,27 +241,28 @@ def _callbacks(config: TrainConfig, model, eval_images, triplet_batch):
             step = (epoch + 1) * config.checkpoint_every
             record = {"epoch": epoch + 1, "step": step, "time": time.time()}
             record.update({k: float(v) for k, v in (logs or {}).items()})
-            with self.writer.as_default(step=step):
-                if eval_images:
-                    record["eval_psnr"] = evaluate_psnr(self.model, eval_images, eval_sigma)
-                    tf.summary.scalar("eval_psnr_db", record["eval_psnr"])
-                    best = max((h.get("eval_psnr", -1) for h in self.history), default=-1)
-                    if record["eval_psnr"] > best:
-                        atomic.save_weights(self.model, os.path.join(config.model_dir, "best.weights.h5"))
-                    logger.info("step %d: eval PSNR %.2f dB (sigma %g)", step, record["eval_psnr"], eval_sigma)
-                noisy, clean = triplet_batch
-                denoised = np.clip(np.asarray(self.model(noisy, training=False)), 0, 1)
-                triplets = np.concatenate([np.clip(noisy, 0, 1), denoised, clean], axis=2)
-                tf.summary.image("noisy_denoised_clean", triplets, max_outputs=len(triplets))
-            self.writer.flush()
+            if eval_images:
+                record["eval_psnr"] = evaluate_psnr(self.model, eval_images, eval_sigma)
+                best = max((h.get("eval_psnr", -1) for h in self.history), default=-1)
+                if record["eval_psnr"] > best:
+                    atomic.save_weights(self.model, os.path.join(config.model_dir, "best.weights.h5"))
+                logger.info("step %d: eval PSNR %.2f dB (sigma %g)", step, record["eval_psnr"], eval_sigma)
+            if self.writer is not None:
+                with self.writer.as_default(step=step):
+                    if "eval_psnr" in record:
+                        tf.summary.scalar("eval_psnr_db", record["eval_psnr"])
+                    noisy, clean = triplet_batch
+                    denoised = np.clip(np.asarray(self.model(noisy, training=False)), 0, 1)
+                    triplets = np.concatenate([np.clip(noisy, 0, 1), denoised, clean], axis=2)
+                    tf.summary.image("noisy_denoised_clean", triplets, max_outputs=len(triplets))
+                self.writer.flush()
             self.history.append(record)
             atomic.write_json(history_path, self.history, indent=2)
 
-    return [
-        backup_callback(backup_dir),
-        keras.callbacks.TensorBoard(os.path.join(config.model_dir, "logs"), update_freq=50),
-        EvaluateAndLog(),
-    ]
+    callbacks = [backup_callback(backup_dir)]
+    if tf is not None:
+        callbacks.append(keras.callbacks.TensorBoard(os.path.join(config.model_dir, "logs"), update_freq=50))
+    return callbacks + [EvaluateAndLog()]
 
 
 def run_training(config: TrainConfig):
@@ -235,10 +273,14 @@ def run_training(config: TrainConfig):
     from keras_semdenoise.data import images
     from keras_semdenoise.denoiser import build_denoiser
 
+    resume_epoch = _resume_epoch(config.model_dir)
     if config.seed is not None:
         # A resumed run must not replay the patches it already saw: offset the seed by the epoch.
-        keras.utils.set_random_seed(config.seed + 1000 * _resume_epoch(config.model_dir))
-    strategy = make_strategy(config.strategy, config.logical_cpus)
+        keras.utils.set_random_seed(config.seed + 1000 * resume_epoch)
+    pipeline = config.resolved_pipeline()
+    policy = precision.resolve_policy(config.dtype_policy)
+    tf_backend = keras.backend.backend() == "tensorflow"
+    strategy = make_strategy(config.strategy, config.logical_cpus) if tf_backend else None
     os.makedirs(config.model_dir, exist_ok=True)
     config_path = os.path.join(config.model_dir, "config.json")
     previous = None
@@ -250,21 +292,37 @@ def run_training(config: TrainConfig):
         changed = [k for k in ARCHITECTURE_FIELDS if previous.get(k) != current[k]]
         if changed:
             raise ValueError(f"{config.model_dir} holds a run with other {changed}; use a new model_dir")
+    current["resolved"] = {"dtype_policy": policy, "pipeline": pipeline, "backend": keras.backend.backend()}
     atomic.write_json(config_path, current, indent=2)
 
-    dataset = images.training_dataset(
-        config.data_dir,
-        patch_size=config.patch_size,
-        batch_size=config.batch_size,
-        sigma_255=config.sigma,
-        sigma_range_255=tuple(config.sigma_range) if config.sigma_range else None,
-        shuffle_seed=None if config.seed is None else config.seed + _resume_epoch(config.model_dir),
-    )
-    triplet_batch = tuple(np.asarray(t)[:4] for t in next(iter(dataset)))
-    eval_images = images.evaluation_images(config.eval_dir, config.eval_images) if config.eval_dir else []
+    sources = config.sources()
+    sigma_range = tuple(config.sigma_range) if config.sigma_range else None
+    if pipeline == "tf_data":
+        dataset = images.training_dataset(
+            sources, patch_size=config.patch_size, batch_size=config.batch_size, sigma_255=config.sigma,
+            sigma_range_255=sigma_range,
+            shuffle_seed=None if config.seed is None else config.seed + resume_epoch, holdout=config.holdout,
+        )
+        triplet_batch = tuple(np.asarray(t)[:4] for t in next(iter(dataset)))
+    else:
+        seed = int(np.random.SeedSequence().entropy % 2**31) if config.seed is None else config.seed + resume_epoch
+        dataset = patches.PatchDataset(
+            sources, patch_size=config.patch_size, batch_size=config.batch_size, sigma_255=config.sigma,
+            sigma_range_255=sigma_range, steps_per_epoch=config.checkpoint_every, seed=seed, holdout=config.holdout,
+        )
+        triplet_batch = tuple(t[:4] for t in dataset[0])
+    if config.eval_dir:
+        eval_images = images.evaluation_images(config.eval_dir, config.eval_images)
+    elif config.holdout and config.eval_images:
+        eval_images = patches.validation_images(sources, config.eval_images)
+        if not eval_images:
+            logger.warning("no validation image (%s) in %s: no evaluation", ", ".join(patches.VALIDATION_IDS[:3]) + ", ...",
+                           config.data_dir)
+    else:
+        eval_images = []
 
-    with strategy.scope():
-        model = build_denoiser(**config.model_kwargs())
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        model = build_denoiser(**config.model_kwargs(), dtype_policy=policy)
         if config.init_weights:
             model.load_weights(config.init_weights)
             logger.info("initialised from %s", config.init_weights)
@@ -272,15 +330,17 @@ def run_training(config: TrainConfig):
             optimizer=keras.optimizers.Adam(learning_rate_schedule(config)),
             loss="mse",
             metrics=[metrics.psnr_float],
-            jit_compile=False,
+            jit_compile=False if tf_backend else "auto",
         )
-    logger.info("strategy %s with %d replica(s)", type(strategy).__name__, strategy.num_replicas_in_sync)
+    logger.info("backend %s, %s, %s pipeline, %s", keras.backend.backend(), policy, pipeline,
+                f"{type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s)" if strategy else "no strategy")
+    fit_kwargs = {"steps_per_epoch": config.checkpoint_every} if pipeline == "tf_data" else {}
     model.fit(
         dataset,
         epochs=config.epochs,
-        steps_per_epoch=config.checkpoint_every,
         callbacks=_callbacks(config, model, eval_images, triplet_batch),
         verbose=config.verbose,
+        **fit_kwargs,
     )
     atomic.save_model(model, os.path.join(config.model_dir, "final.keras"))
     model.save_weights(os.path.join(config.model_dir, "final.weights.h5"), overwrite=True)
@@ -305,6 +365,14 @@ def export_shipped_model(model_dir: str, out_path: str, use_best: bool = True) -
     model.load_weights(weights)
     atomic.save_model(model, out_path)
     return weights
+
+
+def _eval_description(config: dict, eval_sigma: float) -> str:
+    if config.get("eval_dir"):
+        where = f"first {config.get('eval_images')} images of {os.path.basename(str(config['eval_dir']))}"
+    else:
+        where = f"{config.get('eval_images')} held-out CBSD432 validation images"
+    return f"{where}, sigma {eval_sigma:g}"
 
 
 def ship_run(model_dir: str, out_dir: str, name: str, hardware: str, use_best: bool = True) -> dict:
@@ -351,8 +419,7 @@ def ship_run(model_dir: str, out_dir: str, name: str, hardware: str, use_best: b
         "patch_size": config.get("patch_size"),
         "learning_rate": config.get("learning_rate"),
         "eval_psnr_db": best["eval_psnr"] if best else None,
-        "eval": f"first {config.get('eval_images')} images of {os.path.basename(str(config.get('eval_dir')))}, "
-                f"sigma {eval_sigma:g}",
+        "eval": _eval_description(config, eval_sigma),
         "hardware": hardware,
         "history": f"{name}.history.json",
     }

@@ -1,7 +1,10 @@
 """Separate training of the denoiser (MSE, Gaussian noise on the fly), resumable.
 
-Example (paper setting, sigma 25, CBSD432):
+Example (paper setting, sigma 25, CBSD432; bf16 where the CPU/GPU has it):
     python -m train.train_denoiser --sigma 25 --steps 20000 --model_dir runs/sigma25
+
+Any Keras backend (the numpy data path is used where TensorFlow is not the backend):
+    KERAS_BACKEND=jax python -m train.train_denoiser --data_dir packed:CBSD432.npz ...
 
 Kill it at any time and run the same command again: it resumes from the last checkpoint.
 """
@@ -16,7 +19,8 @@ from keras_semdenoise import training
 from train.flag_config import config_from_flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("data_dir", None, "Folder of training images (default: <shared data>/CBSD432).")
+flags.DEFINE_string("data_dir", None, "Training images: DIR[:WEIGHT],DIR[:WEIGHT],... (folders or packed:FILE.npz; "
+                    "default: <shared data>/CBSD432).")
 flags.DEFINE_string("model_dir", None, "Run folder: checkpoints, logs, final model.", required=True)
 flags.DEFINE_float("sigma", None, "Noise level on the 0..255 scale (one model per sigma).")
 flags.DEFINE_list("sigma_range", None, "low,high: blind training, sigma drawn per patch.")
@@ -28,8 +32,14 @@ flags.DEFINE_enum("lr_schedule", "cosine", ["cosine", "step", "constant"], "Lear
 flags.DEFINE_integer("warmup_steps", 100, "Linear warm-up steps (cosine schedule).")
 flags.DEFINE_float("min_lr_ratio", 0.01, "Final learning rate as a fraction of the peak (cosine).")
 flags.DEFINE_integer("checkpoint_every", 200, "Steps between checkpoints (and evaluations).")
-flags.DEFINE_string("eval_dir", None, "Held-out clean images for PSNR at each checkpoint (default: <shared data>/CBSD68).")
-flags.DEFINE_integer("eval_images", 6, "How many eval images (0: no evaluation).")
+flags.DEFINE_string("eval_dir", None, "Clean images for PSNR at each checkpoint (default: the held-out validation "
+                    "images of the training data; never a test set).")
+flags.DEFINE_integer("eval_images", 16, "How many eval images (0: no evaluation).")
+flags.DEFINE_boolean("holdout", True, "Leave the 16 validation images (data/patches.VALIDATION_IDS) out of training.")
+flags.DEFINE_enum("dtype_policy", "auto", ["auto", "float32", "mixed_bfloat16"],
+                  "Compute precision; auto: mixed_bfloat16 where the CPU/GPU has native bf16.")
+flags.DEFINE_enum("pipeline", "auto", ["auto", "tf_data", "numpy"],
+                  "Data path; auto: tf.data on the TensorFlow backend, numpy PyDataset on others.")
 flags.DEFINE_float("eval_sigma", None, "Noise level for evaluation (default: --sigma, or 25).")
 flags.DEFINE_enum("strategy", "auto", ["auto", "mirrored", "default"], "tf.distribute strategy.")
 flags.DEFINE_integer("logical_cpus", 0, "Split the CPU into N logical devices (tests the mirrored path).")
@@ -52,8 +62,7 @@ def denoiser_config() -> training.TrainConfig:
     if FLAGS.sigma is None and values["sigma_range"] is None:
         values["sigma"] = 25.0
     values["data_dir"] = FLAGS.data_dir or os.path.join(root, "CBSD432")
-    eval_dir = FLAGS.eval_dir or os.path.join(root, "CBSD68")
-    values["eval_dir"] = eval_dir if FLAGS.eval_images and os.path.isdir(eval_dir) else None
+    values["eval_dir"] = FLAGS.eval_dir if FLAGS.eval_images else None
     values["encoder_filters"] = tuple(int(v) for v in FLAGS.encoder_filters)
     values["decoder_filters"] = tuple(int(v) for v in FLAGS.decoder_filters)
     return config_from_flags(training.TrainConfig, FLAGS, **values)

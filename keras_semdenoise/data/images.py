@@ -13,7 +13,8 @@ import logging
 import numpy as np
 from PIL import Image
 
-from keras_semdenoise import imageio, metrics, noise
+from keras_semdenoise import imageio, noise
+from keras_semdenoise.data import patches
 
 logger = logging.getLogger(__name__)
 
@@ -45,16 +46,11 @@ def usable_training_files(folder: str, patch_size: int) -> list[str]:
     return usable
 
 
-def _decode_uint8(path: bytes) -> np.ndarray:
-    return metrics.to_uint8(imageio.load_image(path.decode()).pixels)
-
-
 def random_dihedral(patch, tf):
-    """One of the 8 flips/rotations of an (..., H, W, C) square patch, uniformly."""
-    rotations = tf.random.uniform([], 0, 4, dtype=tf.int32)
-    patch = tf.image.rot90(patch, rotations)
-    flip = tf.random.uniform([]) < 0.5
-    return tf.cond(flip, lambda: tf.image.flip_left_right(patch), lambda: patch)
+    """``patches.dihedral`` on tf.data: index d uniform in 0..7, rot90 by d % 4, then a left-right flip if d >= 4."""
+    index = tf.random.uniform([], 0, patches.NUM_DIHEDRAL, dtype=tf.int32)
+    patch = tf.image.rot90(patch, index % 4)
+    return tf.cond(index >= 4, lambda: tf.image.flip_left_right(patch), lambda: patch)
 
 
 def _check_sigmas(sigma_255, sigma_range_255):
@@ -90,24 +86,27 @@ def augment_and_noise(sigma_255: float | None, sigma_range_255: tuple[float, flo
 
 
 def training_dataset(
-    folder: str,
+    sources,
     patch_size: int = 48,
     batch_size: int = 32,
     sigma_255: float | None = None,
     sigma_range_255: tuple[float, float] | None = None,
     patches_per_image: int = 8,
     shuffle_seed: int | None = None,
+    holdout: bool = True,
 ):
-    """Infinite tf.data pipeline of noisy/clean training patches.
+    """Infinite tf.data pipeline of noisy/clean training patches (the example ``patches`` defines).
 
     Args:
-        folder: folder of training images (e.g. ``../shared/data/CBSD432``).
+        sources: a folder, a ``"DIR[:WEIGHT],..."`` spec or a list of ``patches.Source``
+            (e.g. ``../shared/data/CBSD432``); folders are drawn by weight, images uniformly.
         patch_size: side of the square crops (paper: 48).
         batch_size: patches per batch (paper: 32); the global batch under a strategy.
         sigma_255: fixed noise level on the 0..255 scale, or None with ``sigma_range_255``.
         sigma_range_255: (low, high): a sigma drawn uniformly per patch (blind training).
         patches_per_image: crops taken from an image each time it is visited.
         shuffle_seed: seed for the image order (None: random).
+        holdout: leave out the validation images (``patches.VALIDATION_IDS``).
 
     Returns:
         ``tf.data.Dataset`` of ``(noisy, clean)``, each ``(batch_size, patch, patch, 3)``
@@ -118,12 +117,9 @@ def training_dataset(
     _check_sigmas(sigma_255, sigma_range_255)
     if patch_size < 1 or batch_size < 1:
         raise ValueError(f"patch_size and batch_size must be >= 1, got {patch_size} and {batch_size}")
-    files = usable_training_files(folder, patch_size)
-
-    def decode(path):
-        image = tf.numpy_function(_decode_uint8, [path], tf.uint8, stateful=False)
-        image.set_shape([None, None, 3])
-        return image
+    if isinstance(sources, str):
+        sources = patches.parse_sources(sources)
+    pools = patches.load_training_images(sources, patch_size, holdout)
 
     def crops(image):
         stacked = tf.stack(
@@ -131,14 +127,29 @@ def training_dataset(
         )
         return tf.data.Dataset.from_tensor_slices(stacked)
 
+    def source_dataset(pool):
+        def fetch(index):
+            image = tf.numpy_function(lambda i: pool[int(i)], [index], tf.uint8, stateful=False)
+            image.set_shape([None, None, 3])
+            return image
+
+        return (
+            tf.data.Dataset.range(len(pool))
+            .repeat()
+            .shuffle(len(pool), seed=shuffle_seed)
+            .map(fetch, num_parallel_calls=tf.data.AUTOTUNE)
+            .flat_map(crops)
+        )
+
+    weights = [s.weight for s in sources]
+    datasets = [source_dataset(pool) for pool in pools]
+    if len(datasets) == 1:
+        dataset = datasets[0]
+    else:
+        total = float(sum(weights))
+        dataset = tf.data.Dataset.sample_from_datasets(datasets, [w / total for w in weights], seed=shuffle_seed)
     dataset = (
-        tf.data.Dataset.from_tensor_slices(files)
-        .map(decode, num_parallel_calls=tf.data.AUTOTUNE)
-        .cache()
-        .repeat()
-        .shuffle(len(files), seed=shuffle_seed)
-        .flat_map(crops)
-        .shuffle(max(patches_per_image * 16, batch_size), seed=shuffle_seed)
+        dataset.shuffle(max(patches_per_image * 16, batch_size), seed=shuffle_seed)
         .map(augment_and_noise(sigma_255, sigma_range_255), num_parallel_calls=tf.data.AUTOTUNE)
         .batch(batch_size, drop_remainder=True)
         .prefetch(tf.data.AUTOTUNE)

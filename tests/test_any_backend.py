@@ -1,0 +1,96 @@
+"""Training without TensorFlow: the GPU runbook (tools/gpu_train.sh) under KERAS_BACKEND=jax with TensorFlow
+hidden, as on the lent GPU machine, and the zoo queue it runs."""
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import REPO, write_images
+from keras_semdenoise import inference
+from keras_semdenoise.data import patches
+from tools import train_zoo
+
+pytest.importorskip("jax", reason="jax comes with the test extras (pip install -e '.[test]')")
+
+
+def _no_tensorflow_env(tmp_path, **extra):
+    """An environment where ``import tensorflow`` fails (the GPU machine has none) and Keras runs on JAX."""
+    hide = tmp_path / "hide_tf" / "tensorflow"
+    hide.mkdir(parents=True, exist_ok=True)
+    (hide / "__init__.py").write_text('raise ImportError("no TensorFlow on this machine (test)")\n')
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(KERAS_BACKEND="jax", PYTHONPATH=str(tmp_path / "hide_tf"), TF_CPP_MIN_LOG_LEVEL="2",
+               JAX_PLATFORMS="cpu", PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+def test_gpu_runbook_trains_the_smoke_queue_under_jax_without_tensorflow(tmp_path):
+    data = tmp_path / "images"
+    write_images(str(data), count=3, size=(24, 24))
+    os.replace(data / "img02.png", data / f"{patches.VALIDATION_IDS[0]}.png")  # one held-out validation image
+    packed = tmp_path / "images.npz"
+    pack = subprocess.run([sys.executable, "-m", "tools.pack_images", f"--data={data}", f"--out={packed}"],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert pack.returncode == 0 and "pixels checked" in pack.stdout, pack.stdout + pack.stderr
+    work, out = tmp_path / "work", tmp_path / "out"
+    env = _no_tensorflow_env(tmp_path, WORK=str(work), OUT=str(out), DATA=f"packed:{packed}", NO_WHEELS="1",
+                             PYTHON=sys.executable)
+    result = subprocess.run(["bash", "tools/gpu_train.sh", "run", "smoke", "300"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=600)
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log
+    assert "backend jax" in log
+    for stage in ("a", "b"):
+        train_log = (work / stage / "train.log").read_text()
+        assert "backend jax, float32, numpy pipeline" in train_log, train_log
+        history = json.loads((work / stage / "history.json").read_text())
+        assert [h["step"] for h in history] == [1, 2] and all(np.isfinite(h["eval_psnr"]) for h in history)
+        with tarfile.open(out / f"{stage}.tgz") as archive:
+            names = archive.getnames()
+        assert f"{stage}/best.weights.h5" in names and f"{stage}/backup/latest.weights.h5" in names
+        assert not any("/logs" in n for n in names)  # no TensorBoard without TensorFlow
+    # Stage b started from stage a's best weights (the queue's init), and the eval used the held-out image.
+    config_b = json.loads((work / "b" / "config.json").read_text())
+    assert config_b["init_weights"].endswith(os.path.join("a", "best.weights.h5"))
+    assert config_b["resolved"] == {"dtype_policy": "float32", "pipeline": "numpy", "backend": "jax"}
+
+    # The JAX-trained model loads in TensorFlow Keras (this process) and gives the same output as under JAX.
+    model_path = work / "b" / "final.keras"
+    noisy = np.random.default_rng(0).uniform(0, 1, (1, 20, 28, 3)).astype(np.float32)
+    np.save(tmp_path / "noisy.npy", noisy)
+    script = ("import numpy as np, keras_semdenoise.inference as i; m = i.load_denoiser(%r); "
+              "np.save(%r, np.asarray(m(np.load(%r))))" % (str(model_path), str(tmp_path / "jax.npy"),
+                                                            str(tmp_path / "noisy.npy")))
+    jax_run = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
+                             timeout=300)
+    assert jax_run.returncode == 0, jax_run.stdout + jax_run.stderr
+    assert keras.backend.backend() == "tensorflow"
+    tf_output = np.asarray(inference.load_denoiser(str(model_path))(noisy))
+    np.testing.assert_allclose(tf_output, np.load(tmp_path / "jax.npy"), atol=1e-5)
+    assert np.abs(tf_output - noisy).max() > 1e-4  # trained: not the identity it starts as
+
+
+def test_zoo_queue_skips_done_stages_and_waits_for_its_init(tmp_path):
+    stages = train_zoo.QUEUES["smoke"]
+    work, models = str(tmp_path / "work"), str(tmp_path / "models")
+    first, second = stages
+    assert train_zoo.init_path(work, models, first) is None
+    assert train_zoo.init_path(work, models, second) == os.path.join(models, "a.keras")  # no stage run yet
+    os.makedirs(os.path.join(work, "a"))
+    assert train_zoo.init_path(work, models, second) == os.path.join(work, "a", "best.weights.h5")
+    with pytest.raises(FileNotFoundError, match="run a first"):
+        train_zoo.run_queue([second], work, models)
+    open(os.path.join(work, "a", "final.weights.h5"), "w").close()
+    assert train_zoo.is_done(work, first) and not train_zoo.is_done(work, second)
+    line = train_zoo.command(work, models, second, ["--data_dir=x"])
+    assert line[1:3] == ["-m", "train.train_denoiser"] and "--data_dir=x" in line and "--sigma_range=0,75" in line
+    for queue in train_zoo.QUEUES.values():  # every stage's init names an earlier stage or a shipped model
+        names = [s.name for s in queue]
+        for index, stage in enumerate(queue):
+            assert stage.init is None or stage.init in names[:index] or stage.init.startswith("denoiser_")

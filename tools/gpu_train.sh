@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# GPU runbook: train the zoo on a machine with JAX but no TensorFlow, which receives a working tree of
+# at most 64 MiB and gives back at most 8 files of 16 MiB. README "Training on a GPU" shows the sequence.
+#
+#   here:   bash tools/gpu_train.sh prepare          # pack CBSD432 into .gpu/, wheels into .whl/,
+#                                                    # set saved_models/reproduce aside (41 MiB)
+#   there:  bash tools/gpu_train.sh run gpu 540      # install wheels, run queue "gpu" for <= 540 s,
+#                                                    # one <stage>.tgz per stage into $OUT
+#   here:   bash tools/gpu_train.sh unpack DIR       # DIR: where the returned .tgz files lie -> runs/gpu/
+#           bash tools/gpu_train.sh restore          # saved_models/reproduce back in place
+#
+# The run is resumable across slots: carry runs/gpu (and .gpu, .whl) in the next call and it continues
+# each stage from its last checkpoint. Environment: WORK (default runs/gpu), DATA (default
+# packed:.gpu/CBSD432.npz), SHARED_DATA (default ../shared/data), PYTHON (default python3), OUT (the
+# folder results go to), KERAS_BACKEND (default jax on `run`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WORK=${WORK:-runs/gpu}
+DATA=${DATA:-packed:.gpu/CBSD432.npz}
+SHARED_DATA=${SHARED_DATA:-../shared/data}
+PYTHON=${PYTHON:-python3}
+ASIDE=${ASIDE:-../semdenoise-reproduce-aside}
+# Wheels the GPU image lacks (keras and its two compiled/pure helpers), for CPython 3.12 there.
+WHEELS="keras==3.15.1 namex==0.1.0 optree==0.20.0"
+
+prepare() {
+    mkdir -p .gpu .whl
+    grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
+    grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >> .git/info/exclude
+    "$PYTHON" -m tools.pack_images --data "$SHARED_DATA/CBSD432" --out .gpu/CBSD432.npz
+    if [ -z "${NO_WHEELS:-}" ]; then
+        "$PYTHON" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+            --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+            -d .whl $WHEELS
+    fi
+    if [ -d saved_models/reproduce ]; then
+        mv saved_models/reproduce "$ASIDE"
+        echo "saved_models/reproduce set aside at $ASIDE (bash tools/gpu_train.sh restore puts it back)"
+    fi
+    du -sh --exclude=.git --exclude=.venv --exclude=runs . | sed 's/^/working tree (without .git, .venv, runs): /'
+}
+
+run() {
+    local queue=${1:-gpu} budget=${2:-540}
+    if [ -z "${NO_WHEELS:-}" ] && ls .whl/*.whl > /dev/null 2>&1; then
+        "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+        export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+    fi
+    export KERAS_BACKEND=${KERAS_BACKEND:-jax} PYTHONUNBUFFERED=1
+    "$PYTHON" -c 'import keras, jax; print("keras", keras.__version__, "backend", keras.backend.backend(), "devices", jax.devices())'
+    # The queue stops at the budget (SIGTERM, then SIGKILL 20 s later); every stage resumes next time.
+    status=0
+    timeout -k 20 "$budget" "$PYTHON" -m tools.train_zoo --queue "$queue" --work "$WORK" \
+        --extra_flags="--data_dir=$DATA" || status=$?
+    [ "$status" = 124 ] && echo "time budget of $budget s reached; the queue resumes on the next run"
+    collect
+    [ "$status" = 124 ] && return 0
+    return "$status"
+}
+
+collect() {
+    local out=${OUT:?set OUT to the folder results go to}
+    mkdir -p "$out"
+    for stage in "$WORK"/*/; do
+        [ -d "$stage" ] || continue
+        local name
+        name=$(basename "$stage")
+        tar -czf "$out/$name.tgz" -C "$WORK" --exclude=logs --exclude=final.keras "$name"
+    done
+    ls -la "$out"
+}
+
+unpack() {
+    local from=${1:?give the folder the .tgz files were returned to}
+    mkdir -p "$WORK"
+    for archive in "$from"/*.tgz; do
+        tar -xzf "$archive" -C "$WORK"
+    done
+    "$PYTHON" -m tools.train_zoo --queue gpu --work "$WORK" --list
+}
+
+restore() {
+    if [ -d "$ASIDE" ]; then
+        mv "$ASIDE" saved_models/reproduce
+        echo "saved_models/reproduce restored"
+    fi
+}
+
+command=${1:-}
+shift || true
+case "$command" in
+    prepare) prepare "$@" ;;
+    run) run "$@" ;;
+    collect) collect ;;
+    unpack) unpack "$@" ;;
+    restore) restore ;;
+    *) echo "usage: bash tools/gpu_train.sh prepare | run [QUEUE] [BUDGET_S] | unpack DIR | restore" >&2; exit 2 ;;
+esac

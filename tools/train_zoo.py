@@ -1,0 +1,140 @@
+"""Trains the model zoo as a resumable queue of ``train.train_denoiser`` runs, one after another.
+
+    python -m tools.train_zoo --queue cpu --work runs/zoo          # the CPU queue (bf16 where native)
+    python -m tools.train_zoo --queue cpu --work runs/zoo --list   # what is done, what is next
+
+Each stage is one run folder under ``--work``; a stage whose ``final.weights.h5`` exists is done and
+skipped, an interrupted one resumes from its last checkpoint (kill it at any time, run the same
+command again). Stages that start from another stage's model wait for it (``init`` names the stage, or
+a shipped model ``saved_models/<name>.keras``). Logs: ``<work>/<stage>/train.log``. Shipping is a
+separate, deliberate step (``tools/ship_model.py``) once a run's validation curve beats the shipped model.
+
+Queues (``QUEUES``) are the one place where the zoo's recipes are written down.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+
+from absl import app, flags
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """One training run: its name, where it starts from, and its ``train.train_denoiser`` flags."""
+
+    name: str
+    flags: tuple[str, ...]
+    init: str | None = None  # another stage's name or a shipped model name (saved_models/<init>.keras)
+
+
+def _sigma_flags(sigma):
+    return ("--sigma_range=0,75",) if sigma == "blind" else (f"--sigma={sigma}",)
+
+
+_GPU = ("--batch_size=64", "--patch_size=96", "--checkpoint_every=2000", "--warmup_steps=500", "--seed=7")
+_TINY = ("--batch_size=2", "--patch_size=16", "--checkpoint_every=1", "--warmup_steps=0", "--eval_images=2",
+         "--stem_filters=8", "--encoder_filters=8,8", "--decoder_filters=16", "--dtype_policy=float32", "--seed=0")
+
+# The CPU queue (2-core AVX512_BF16 EPYC): first the bf16-vs-fp32 measurement (two runs that differ only
+# in precision), then fine-tuning from the shipped sigma-25 model: a sigma-35 model (none shipped yet) and a
+# longer sigma-25 continuation.
+QUEUES = {
+    "cpu": (
+        Stage("cmp_fp32_s35", (*_sigma_flags(35), "--steps=600", "--dtype_policy=float32", "--learning_rate=5e-4",
+                               "--checkpoint_every=200", "--seed=1"), init="denoiser_sigma25"),
+        Stage("cmp_bf16_s35", (*_sigma_flags(35), "--steps=600", "--dtype_policy=mixed_bfloat16",
+                               "--learning_rate=5e-4", "--checkpoint_every=200", "--seed=1"), init="denoiser_sigma25"),
+        Stage("sigma35", (*_sigma_flags(35), "--steps=3000", "--learning_rate=5e-4", "--checkpoint_every=500",
+                          "--seed=2"), init="denoiser_sigma25"),
+        Stage("sigma25_cont", (*_sigma_flags(25), "--steps=10000", "--learning_rate=3e-4", "--checkpoint_every=500",
+                               "--warmup_steps=200", "--seed=3"), init="denoiser_sigma25"),
+    ),
+    # The GPU queue (JAX, bf16, one H200; steps/s not yet measured there): one long sigma-25 run at a
+    # GPU-sized batch from the shipped model, then the other sigmas and the blind model fine-tuned from it.
+    # A slot of ~30 min runs part of it; the next slot resumes (tools/gpu_train.sh).
+    "gpu": (
+        Stage("sigma25", (*_sigma_flags(25), *_GPU, "--steps=200000", "--learning_rate=5e-4"), init="denoiser_sigma25"),
+        *(Stage(f"sigma{s}", (*_sigma_flags(s), *_GPU, "--steps=40000", "--learning_rate=2e-4"), init="sigma25")
+          for s in (35, 50, 15)),
+        Stage("blind", (*_sigma_flags("blind"), *_GPU, "--steps=60000", "--learning_rate=2e-4"), init="sigma25"),
+    ),
+    # A tiny queue that exercises the whole path (tests, and a first check on a new machine).
+    "smoke": (
+        Stage("a", (*_sigma_flags(25), *_TINY, "--steps=2")),
+        Stage("b", (*_sigma_flags("blind"), *_TINY, "--steps=2"), init="a"),
+    ),
+}
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("queue", "cpu", sorted(QUEUES), "Which queue of stages to run.")
+flags.DEFINE_string("work", "runs/zoo", "Folder of the stages' run folders.")
+flags.DEFINE_string("models_dir", "saved_models", "Where shipped models named by a stage's init are.")
+flags.DEFINE_list("only", None, "Run only these stages (names), in queue order.")
+flags.DEFINE_list("extra_flags", [], "Flags added to every stage (e.g. --data_dir=packed:data/CBSD432.npz).")
+flags.DEFINE_boolean("list", False, "Print each stage's state and exit.")
+
+
+def stage_dir(work: str, stage: Stage) -> str:
+    return os.path.join(work, stage.name)
+
+
+def is_done(work: str, stage: Stage) -> bool:
+    return os.path.exists(os.path.join(stage_dir(work, stage), "final.weights.h5"))
+
+
+def init_path(work: str, models_dir: str, stage: Stage) -> str | None:
+    """The weights a stage starts from: another stage's best weights or a shipped ``.keras`` model."""
+    if stage.init is None:
+        return None
+    run = os.path.join(work, stage.init)
+    if os.path.isdir(run):
+        return os.path.join(run, "best.weights.h5")
+    return os.path.join(models_dir, f"{stage.init}.keras")
+
+
+def command(work: str, models_dir: str, stage: Stage, extra=()) -> list[str]:
+    """The ``train.train_denoiser`` command line of a stage."""
+    line = [sys.executable, "-m", "train.train_denoiser", f"--model_dir={stage_dir(work, stage)}", *stage.flags,
+            "--verbose=2", *extra]
+    init = init_path(work, models_dir, stage)
+    if init:
+        line.append(f"--init_weights={init}")
+    return line
+
+
+def run_queue(stages, work: str, models_dir: str, extra=()) -> None:
+    for stage in stages:
+        if is_done(work, stage):
+            print(f"[zoo] {stage.name}: done", flush=True)
+            continue
+        init = init_path(work, models_dir, stage)
+        if init and not os.path.exists(init):
+            raise FileNotFoundError(f"{stage.name} starts from {init}, which does not exist (run {stage.init} first)")
+        os.makedirs(stage_dir(work, stage), exist_ok=True)
+        line = command(work, models_dir, stage, extra)
+        print(f"[zoo] {stage.name}: {' '.join(line[1:])}", flush=True)
+        with open(os.path.join(stage_dir(work, stage), "train.log"), "a") as log:
+            result = subprocess.run(line, stdout=log, stderr=subprocess.STDOUT)
+        if result.returncode != 0:
+            raise SystemExit(f"[zoo] {stage.name} failed (exit {result.returncode}); see its train.log")
+        print(f"[zoo] {stage.name}: finished", flush=True)
+
+
+def main(argv):
+    del argv
+    stages = [s for s in QUEUES[FLAGS.queue] if not FLAGS.only or s.name in FLAGS.only]
+    if FLAGS.list:
+        for stage in stages:
+            state = "done" if is_done(FLAGS.work, stage) else (
+                "started" if os.path.isdir(stage_dir(FLAGS.work, stage)) else "to do")
+            print(f"{stage.name:16s} {state:8s} {' '.join(stage.flags)}  init={stage.init}")
+        return
+    run_queue(stages, FLAGS.work, FLAGS.models_dir, FLAGS.extra_flags)
+
+
+if __name__ == "__main__":
+    app.run(main)
