@@ -30,8 +30,17 @@ def load_curve(run: str) -> tuple[list[int], list[float], dict, str]:
             config = json.load(handle)
         name, offset = os.path.basename(os.path.normpath(run)), 0
     history = [h for h in history if "eval_psnr" in h]
-    label = f"{name} (eval sigma {config.get('eval_sigma') or config.get('sigma'):g})"
+    policy = (config.get("resolved") or {}).get("dtype_policy", "float32")
+    precision = "bf16" if "bfloat16" in policy else "fp32"
+    label = f"{name} ({precision}, eval sigma {config.get('eval_sigma') or config.get('sigma') or 25:g})"
     return [h["step"] + offset for h in history], [h["eval_psnr"] for h in history], config, label
+
+
+def evaluation_images_label(config: dict) -> str:
+    """What a run evaluated its checkpoints on, in words (the validation hold-out, or a folder)."""
+    if config.get("eval_dir"):
+        return f"first {config.get('eval_images')} images of {os.path.basename(config['eval_dir'].rstrip('/'))}"
+    return f"{config.get('eval_images', 16)} held-out CBSD432 images"
 
 
 def plot(runs: list[str], out: str, references: dict[str, float]) -> None:
@@ -41,14 +50,16 @@ def plot(runs: list[str], out: str, references: dict[str, float]) -> None:
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(7, 4.2), dpi=120)
+    evaluated_on = set()
     for run in runs:
-        steps, values, _config, label = load_curve(run)
+        steps, values, config, label = load_curve(run)
         axis.plot(steps, values, marker="o", markersize=3, label=label)
+        evaluated_on.add(evaluation_images_label(config))
     for name, value in references.items():
         axis.axhline(value, linestyle="--", linewidth=1, color="gray")
         axis.text(axis.get_xlim()[0], value, f" {name}", va="bottom", fontsize=8, color="dimgray")
-    axis.set_xlabel("training steps (batch 32 x 48x48 patches)")
-    axis.set_ylabel("PSNR (dB) on held-out CBSD68 images")
+    axis.set_xlabel("training steps")
+    axis.set_ylabel("PSNR (dB), " + (evaluated_on.pop() if len(evaluated_on) == 1 else "see each run"))
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8, loc="lower right")
     figure.tight_layout()

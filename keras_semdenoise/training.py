@@ -28,20 +28,11 @@ import numpy as np
 
 from keras_semdenoise import atomic, metrics, noise, precision
 from keras_semdenoise.data import patches
+from keras_semdenoise.data.roots import DEFAULT_DATA_DIR_ENV, default_data_root  # noqa: F401 - re-exported
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_DATA_DIR_ENV = "SEMDENOISE_DATA_DIR"
 ARCHITECTURE_FIELDS = ("num_scales", "stem_filters", "encoder_filters", "decoder_filters")
-
-
-def default_data_root() -> str:
-    """``$SEMDENOISE_DATA_DIR`` or ``../shared/data`` beside the repo."""
-    env = os.environ.get(DEFAULT_DATA_DIR_ENV)
-    if env:
-        return env
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return os.path.join(os.path.dirname(repo), "shared", "data")
 
 
 @dataclasses.dataclass
@@ -237,9 +228,24 @@ def _callbacks(config: TrainConfig, model, eval_images, triplet_batch):
                 with open(history_path) as handle:
                     self.history = json.load(handle)
 
+        def on_train_begin(self, logs=None):
+            # A run that starts from other weights records them as step 0 (the mark to beat).
+            if config.init_weights and eval_images and not self.history:
+                record = {"epoch": 0, "step": 0, "time": time.time(),
+                          "eval_psnr": evaluate_psnr(self.model, eval_images, eval_sigma)}
+                atomic.save_weights(self.model, os.path.join(config.model_dir, "best.weights.h5"))
+                logger.info("step 0 (%s): eval PSNR %.2f dB (sigma %g)", config.init_weights, record["eval_psnr"],
+                            eval_sigma)
+                self.history.append(record)
+                atomic.write_json(history_path, self.history, indent=2)
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch_start = time.time()
+
         def on_epoch_end(self, epoch, logs=None):
             step = (epoch + 1) * config.checkpoint_every
-            record = {"epoch": epoch + 1, "step": step, "time": time.time()}
+            record = {"epoch": epoch + 1, "step": step, "time": time.time(),
+                      "train_seconds": time.time() - self.epoch_start}
             record.update({k: float(v) for k, v in (logs or {}).items()})
             if eval_images:
                 record["eval_psnr"] = evaluate_psnr(self.model, eval_images, eval_sigma)
@@ -367,6 +373,22 @@ def export_shipped_model(model_dir: str, out_path: str, use_best: bool = True) -
     return weights
 
 
+def data_description(data_dir: str) -> str:
+    """``"CBSD432:0.71,T91:0.15"``-style short form of a ``data_dir`` spec (folder names and weights)."""
+    parts = []
+    for source in patches.parse_sources(data_dir) if data_dir else []:
+        name = os.path.basename(source.path.rstrip("/")) or source.path
+        parts.append(name if source.weight == 1.0 else f"{name}:{source.weight:g}")
+    return ",".join(parts)
+
+
+def _train_seconds(history: list, step) -> float | None:
+    timed = [h for h in history if h.get("step", 0) and (step is None or h["step"] <= step)]
+    if not timed or any("train_seconds" not in h for h in timed):
+        return None
+    return round(sum(h["train_seconds"] for h in timed), 1)
+
+
 def _eval_description(config: dict, eval_sigma: float) -> str:
     if config.get("eval_dir"):
         where = f"first {config.get('eval_images')} images of {os.path.basename(str(config['eval_dir']))}"
@@ -408,6 +430,7 @@ def ship_run(model_dir: str, out_dir: str, name: str, hardware: str, use_best: b
     parent = os.path.splitext(os.path.basename(config.get("init_weights") or ""))[0]
     steps_before = (index[parent].get("steps_trained") or 0) if parent in index else 0
     eval_sigma = config.get("eval_sigma") or config.get("sigma") or 25.0
+    resolved = config.get("resolved") or {}
     entry = {
         "file": os.path.basename(out_path),
         "sigma": config.get("sigma"),
@@ -421,6 +444,10 @@ def ship_run(model_dir: str, out_dir: str, name: str, hardware: str, use_best: b
         "eval_psnr_db": best["eval_psnr"] if best else None,
         "eval": _eval_description(config, eval_sigma),
         "hardware": hardware,
+        "precision": resolved.get("dtype_policy", "float32"),
+        "data": data_description(config.get("data_dir") or ""),
+        # Wall time of the epochs up to the shipped one (training + evaluation; None for runs before it was logged).
+        "train_seconds": _train_seconds(history, step),
         "history": f"{name}.history.json",
     }
     index[name] = entry

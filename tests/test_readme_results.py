@@ -13,14 +13,16 @@ def test_results_block_replaces_only_the_marked_part_and_shows_models_and_tables
     index = {"denoiser_sigma15": {"file": "denoiser_sigma15.keras", "sigma": 15.0, "sigma_range": None,
                                   "steps_trained": 11000, "steps_this_run": 1000, "init_from": "denoiser_sigma25",
                                   "eval_psnr_db": 33.9, "eval": "first 6 images of CBSD68, sigma 15",
-                                  "hardware": "2-core x86_64 CPU"},
+                                  "hardware": "2-core x86_64 CPU", "precision": "mixed_bfloat16",
+                                  "data": "CBSD432:0.71,T91:0.15", "train_seconds": 5400.0},
              "denoiser_blind": {"file": "denoiser_blind.keras", "sigma": None, "sigma_range": [0.0, 55.0],
                                 "steps_trained": 500, "eval_psnr_db": None, "eval": ""}}
     readme = f"# T\n\nbefore\n{tool.BEGIN}\nold stuff\n{tool.END}\nafter\n"
     updated = tool.replace_block(readme, tool.results_block(index, _state()))
     assert updated.startswith("# T\n\nbefore\n") and updated.endswith("after\n") and "old stuff" not in updated
-    assert "| `denoiser_sigma15.keras` | sigma 15 | 11,000 (1,000 in its last run) | denoiser_sigma25 |" in updated
-    assert "blind, sigma in [0, 55] | 500 | scratch" in updated
+    assert ("| `denoiser_sigma15.keras` | sigma 15 | 11,000 (1,000 in its last run) | denoiser_sigma25 | "
+            "CBSD432:0.71,T91:0.15 | bf16 (mixed) | 1.5 h |") in updated
+    assert "blind, sigma in [0, 55] | 500 | scratch | CBSD432 | fp32 | not logged |" in updated
     assert "| CBM3D | 30.80 |" in updated and "| paper: Proposed | 31.32 |" in updated
     # Idempotent: running it again gives the same README.
     assert tool.replace_block(updated, tool.results_block(index, _state())) == updated
@@ -42,7 +44,7 @@ def test_learning_curve_of_a_shipped_model_is_drawn_at_total_steps(tmp_path):
     (tmp_path / "MODELS.json").write_text(json.dumps(
         {"denoiser_sigma15": {"steps_trained": 10750, "steps_this_run": 750}}))
     steps, values, _, label = plot_learning_curves.load_curve(str(tmp_path / "denoiser_sigma15.history.json"))
-    assert steps == [10250, 10750] and values == [33.3, 33.9] and label == "denoiser_sigma15 (eval sigma 15)"
+    assert steps == [10250, 10750] and values == [33.3, 33.9] and label == "denoiser_sigma15 (fp32, eval sigma 15)"
     out = tmp_path / "curve.png"
     plot_learning_curves.plot([str(tmp_path / "denoiser_sigma15.history.json")], str(out), {"CBM3D": 33.5})
     assert out.stat().st_size > 1000

@@ -53,11 +53,28 @@ def test_training_run_writes_checkpoints_history_logs_and_model(tmp_path, image_
     best_step = max(history, key=lambda h: h["eval_psnr"])["step"]
     assert entry["steps_this_run"] == best_step and entry["steps_trained"] == 100 + best_step
     assert entry["init_from"] == "parent" and entry["eval_psnr_db"] == max(h["eval_psnr"] for h in history)
+    assert entry["data"] == "images" and entry["precision"] in ("float32", "mixed_bfloat16")
+    assert entry["train_seconds"] == pytest.approx(
+        sum(h["train_seconds"] for h in history if h["step"] <= best_step), abs=0.1)
     index = json.load(open(shipped / "MODELS.json"))
     assert set(index) == {"parent", "child"} and index["child"] == entry
     kept = json.load(open(shipped / "child.history.json"))
     assert kept["history"] == history and kept["config"]["init_weights"] == "somewhere/parent.keras"
     assert keras.saving.load_model(shipped / "child.keras", compile=False).count_params() == model.count_params()
+
+
+def test_a_run_from_other_weights_records_them_as_step_0(tmp_path, image_folder):
+    first = _config(tmp_path, image_folder, steps=2, dtype_policy="float32")
+    model = training.run_training(first)
+    second = _config(tmp_path, image_folder, steps=2, model_dir=str(tmp_path / "second"), dtype_policy="float32",
+                     init_weights=os.path.join(first.model_dir, "final.weights.h5"))
+    training.run_training(second)
+    history = json.load(open(os.path.join(second.model_dir, "history.json")))
+    assert [h["step"] for h in history] == [0, 2]
+    from keras_semdenoise.data import images
+
+    clean = images.evaluation_images(image_folder, 2)
+    assert history[0]["eval_psnr"] == pytest.approx(training.evaluate_psnr(model, clean, 25.0), abs=1e-6)
 
 
 def test_config_errors_are_clear(tmp_path, image_folder):

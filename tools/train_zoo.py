@@ -21,6 +21,8 @@ import sys
 
 from absl import app, flags
 
+from keras_semdenoise.data.roots import default_data_root
+
 
 @dataclasses.dataclass(frozen=True)
 class Stage:
@@ -39,6 +41,16 @@ _GPU = ("--batch_size=64", "--patch_size=96", "--checkpoint_every=2000", "--warm
 _TINY = ("--batch_size=2", "--patch_size=16", "--checkpoint_every=1", "--warmup_steps=0", "--eval_images=2",
          "--stem_filters=8", "--encoder_filters=8,8", "--decoder_filters=16", "--dtype_policy=float32", "--seed=0")
 
+_ROOT = default_data_root()
+_DATA = {
+    "CBSD432": os.path.join(_ROOT, "CBSD432"),
+    # Sampling weights in proportion to the image counts (416 : 91 : 80).
+    "CBSD432+extra": ",".join([f"{os.path.join(_ROOT, 'CBSD432')}:0.71",
+                               f"{os.path.join(_ROOT, 'extra_train', 'T91')}:0.15",
+                               f"{os.path.join(_ROOT, 'extra_train', 'SunHays80')}:0.14"]),
+}
+_DATA_CMP = ("--steps=1500", "--learning_rate=3e-4", "--checkpoint_every=500", "--seed=4")
+
 # The CPU queue (2-core AVX512_BF16 EPYC): first the bf16-vs-fp32 measurement (two runs that differ only
 # in precision), then fine-tuning from the shipped sigma-25 model: a sigma-35 model (none shipped yet) and a
 # longer sigma-25 continuation.
@@ -50,6 +62,11 @@ QUEUES = {
                                "--learning_rate=5e-4", "--checkpoint_every=200", "--seed=1"), init="denoiser_sigma25"),
         Stage("sigma35", (*_sigma_flags(35), "--steps=3000", "--learning_rate=5e-4", "--checkpoint_every=500",
                           "--seed=2"), init="denoiser_sigma25"),
+        # Do the extra training images (T91, Sun-Hays 80) help? Two runs that differ only in their data.
+        Stage("cmp_data_cbsd432", (*_sigma_flags(25), *_DATA_CMP, f"--data_dir={_DATA['CBSD432']}"),
+              init="denoiser_sigma25"),
+        Stage("cmp_data_extra", (*_sigma_flags(25), *_DATA_CMP, f"--data_dir={_DATA['CBSD432+extra']}"),
+              init="denoiser_sigma25"),
         Stage("sigma25_cont", (*_sigma_flags(25), "--steps=10000", "--learning_rate=3e-4", "--checkpoint_every=500",
                                "--warmup_steps=200", "--seed=3"), init="denoiser_sigma25"),
     ),

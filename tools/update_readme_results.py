@@ -26,8 +26,9 @@ BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 def models_table(index: dict) -> str:
     """Markdown table of shipped models: what each was trained on, for how long, on what."""
-    lines = ["| model | noise | steps (total) | started from | eval PSNR at ship (dB) | hardware |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    lines = ["| model | noise | steps (total) | started from | data | precision | last run's time | "
+             "eval PSNR at ship (dB) | hardware |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, entry in sorted(index.items()):
         noise_text = (f"blind, sigma in [{entry['sigma_range'][0]:g}, {entry['sigma_range'][1]:g}]"
                       if entry.get("sigma_range") else f"sigma {entry['sigma']:g}")
@@ -35,8 +36,12 @@ def models_table(index: dict) -> str:
         if entry.get("steps_this_run") and entry["steps_this_run"] != entry["steps_trained"]:
             steps += f" ({entry['steps_this_run']:,} in its last run)"
         psnr = f"{entry['eval_psnr_db']:.2f} ({entry['eval']})" if entry.get("eval_psnr_db") else ""
+        seconds = entry.get("train_seconds")
+        duration = f"{seconds / 3600:.1f} h" if seconds else "not logged"
+        precision = "bf16 (mixed)" if "bfloat16" in entry.get("precision", "") else "fp32"
         lines.append(f"| `{entry['file']}` | {noise_text} | {steps} | {entry.get('init_from') or 'scratch'} | "
-                     f"{psnr} | {entry.get('hardware', '')} |")
+                     f"{entry.get('data') or 'CBSD432'} | {precision} | {duration} | {psnr} | "
+                     f"{entry.get('hardware', '')} |")
     return "\n".join(lines)
 
 
