@@ -1,7 +1,7 @@
 """The ``semdenoise`` command (also ``python -m keras_semdenoise``).
 
     semdenoise denoise IMAGES... --sigma 25 --out DIR [--model PATH]
-                       [--tile-size 512] [--overlap 96] [--suffix _denoised] [--quiet]
+                       [--tile-size 512] [--overlap 96] [--suffix _denoised] [--precision auto] [--quiet]
 
 IMAGES are files and/or folders (the image files directly inside a folder).
 Anything Pillow reads goes in (PNG, JPEG, TIFF, ...; grayscale, alpha and 16-bit
@@ -58,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     denoise.add_argument("--suffix", default="_denoised",
                          help="added to each output's file stem (default _denoised; write --suffix=-x for one "
                               "that starts with '-')")
+    denoise.add_argument("--precision", choices=inference.PRECISIONS, default="auto",
+                         help="compute precision: bf16 (batch norm folded, bf16 inner layers; about 1.85x faster "
+                              "on CPUs with AVX512_BF16), fp32, or auto (bf16 where the hardware has it; default)")
     denoise.add_argument("--quiet", action="store_true", help="errors only: no progress bar and no notes")
     denoise.set_defaults(run=run_denoise)
     return parser
@@ -247,7 +250,7 @@ def run_denoise(args) -> int:
         return EXIT_USAGE
 
     try:
-        model = inference.load_denoiser(model_path)
+        model = inference.load_denoiser(model_path, precision=args.precision)
     except Exception as error:  # noqa: BLE001 - a broken or foreign model file is the user's to fix
         first_line = (str(error).strip().splitlines() or [""])[0]
         _error(f"cannot load model {model_path}: {type(error).__name__}: {first_line}")

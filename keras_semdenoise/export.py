@@ -18,7 +18,7 @@ import os
 import shutil
 import tempfile
 
-from keras_semdenoise import atomic
+from keras_semdenoise import atomic, graph_transforms
 
 MAX_PIXELS = 40_000_000  # per image per request: beyond this, use tiled inference offline
 
@@ -86,6 +86,10 @@ def next_version(model_root: str) -> int:
 def export_savedmodel(model, base_dir: str, name: str = "semdenoise", version: int | None = None) -> str:
     """Writes ``model`` as ``<base_dir>/<name>/<version>/`` for TF Serving; returns that path.
 
+    Batch norm is folded into the convolutions first (``graph_transforms.fold_batch_norm``: same
+    function); a model already folded or in bf16 (``inference.load_denoiser(precision="bf16")``) is
+    exported as it is.
+
     Raises:
         FileExistsError: the version folder already exists (versions are never overwritten).
     """
@@ -97,7 +101,7 @@ def export_savedmodel(model, base_dir: str, name: str = "semdenoise", version: i
         raise FileExistsError(f"{final} exists: versions are never overwritten, pick another --version")
     tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=model_root)  # not numeric: TF Serving ignores it
     try:
-        build_archive(model).write_out(tmp, verbose=False)
+        build_archive(graph_transforms.fold_batch_norm(model)).write_out(tmp, verbose=False)
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; a server running as another user must read it
         os.rename(tmp, final)
     except BaseException:
@@ -131,8 +135,8 @@ def export_tflite(model, path: str, precision: str = "fp32", representative_imag
     which silently drops the weights of Keras 3 models. ``int8`` is full-integer quantisation (all ops
     int8, float32 at the edges) calibrated on ``representative_images``: an iterable of
     (h, w, 3) float32 noisy patches (``calibration_images``); the model is first passed through
-    ``quantization.equalize_concat_inputs`` (same function, int8-friendly concat ranges). The file is
-    written atomically.
+    ``quantization.equalize_concat_inputs`` (same function, int8-friendly concat ranges). Batch norm is
+    folded into the convolutions for every precision. The file is written atomically.
     """
     import keras
     import tensorflow as tf
@@ -141,6 +145,7 @@ def export_tflite(model, path: str, precision: str = "fp32", representative_imag
         raise ValueError(f"precision must be one of {TFLITE_PRECISIONS}, got {precision!r}")
     if precision == "int8" and representative_images is None:
         raise ValueError("int8 needs representative_images (noisy training patches) for calibration")
+    model = graph_transforms.fold_batch_norm(model)  # same function, fewer ops
     if precision == "int8":
         from keras_semdenoise import quantization
 

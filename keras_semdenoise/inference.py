@@ -59,15 +59,45 @@ def shipped_model_for_sigma(sigma_255: float, folder: str | None = None) -> tupl
     )
 
 
-def load_denoiser(path: str):
-    """Loads a ``.keras`` denoiser (custom layers registered by importing this package)."""
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+def resolve_precision(precision: str) -> str:
+    """``"auto"`` -> ``"bf16"`` where the CPU/GPU computes bf16 natively, else ``"fp32"``; others checked.
+
+    Raises:
+        ValueError: a precision that is not auto, bf16 or fp32.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "auto":
+        from keras_semdenoise import precision as hardware
+
+        return "bf16" if hardware.resolve_policy("auto") == "mixed_bfloat16" else "fp32"
+    return precision
+
+
+def load_denoiser(path: str, precision: str = "fp32"):
+    """Loads a ``.keras`` denoiser (custom layers registered by importing this package).
+
+    ``precision="fp32"`` gives the model as saved. ``"bf16"`` gives it ready for fast inference: batch
+    norm folded into the convolutions (``graph_transforms.fold_batch_norm``) and the inner layers in
+    ``mixed_bfloat16`` (input, output and global skip stay float32); ``"auto"`` picks bf16 where the
+    hardware has it (``resolve_precision``).
+    """
     import keras
 
     from keras_semdenoise import denoiser  # noqa: F401 - registers the custom layers
 
+    precision = resolve_precision(precision)
     if not os.path.exists(path):
         raise FileNotFoundError(f"model not found: {path}")
-    return keras.saving.load_model(path, compile=False)
+    model = keras.saving.load_model(path, compile=False)
+    if precision == "bf16":
+        from keras_semdenoise import graph_transforms
+
+        model = graph_transforms.with_dtype_policy(graph_transforms.fold_batch_norm(model), "mixed_bfloat16")
+    return model
 
 
 def size_multiple(model) -> int:

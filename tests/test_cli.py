@@ -67,11 +67,14 @@ def test_folder_of_every_kind_and_a_single_file(tmp_path, models_dir, capsys):
     assert "odd.png" not in err and "error" not in err
 
 
-def test_untrained_identity_model_gives_the_input_back(tmp_path, models_dir):
+@pytest.mark.parametrize("precision", ["auto", "fp32", "bf16"])
+def test_untrained_identity_model_gives_the_input_back(tmp_path, models_dir, precision):
     # The tiny model starts as the identity (zero-initialised output conv + global skip), so the
     # output must equal the input pixel for pixel: checks orientation, channels, scaling and rounding.
+    # In bf16 too: the output conv and the skip stay float32, so the input comes back exactly.
     Image.fromarray(np.random.default_rng(1).integers(0, 256, (5, 7, 3), dtype=np.uint8)).save(tmp_path / "x.png")
-    assert denoise(tmp_path / "x.png", "--sigma", 25, "--out", tmp_path / "out", "--suffix=-clean") == 0
+    assert denoise(tmp_path / "x.png", "--sigma", 25, "--out", tmp_path / "out", "--suffix=-clean",
+                   f"--precision={precision}") == 0
     np.testing.assert_array_equal(read(tmp_path / "out" / "x-clean.png"), read(tmp_path / "x.png"))
 
 

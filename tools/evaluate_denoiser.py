@@ -30,30 +30,33 @@ flags.DEFINE_string("out", "docs/evaluation", "Output folder for results.json an
 flags.DEFINE_bool("ssim", True, "Also compute SSIM.")
 flags.DEFINE_integer("crop_border", 0, "Pixels cut from each edge before measuring (official code: 3).")
 flags.DEFINE_integer("tile_size", inference.DEFAULT_TILE_SIZE, "Tile size for model inference.")
+flags.DEFINE_enum("precision", "fp32", ["fp32", "bf16"],
+                  "Inference precision of our models (bf16: BN folded, mixed_bfloat16; rows named '..., bf16').")
 
 
 @functools.lru_cache(maxsize=None)
-def _model(path: str):
-    return inference.load_denoiser(path)
+def _model(path: str, precision: str = "fp32"):
+    return inference.load_denoiser(path, precision=precision)
 
 
-def model_method(path_pattern: str, tile_size: int, self_ensemble: bool = False):
+def model_method(path_pattern: str, tile_size: int, self_ensemble: bool = False, precision: str = "fp32"):
     """Factory: sigma -> method running the model at ``path_pattern`` (None if that file is missing)."""
 
     def factory(sigma):
         path = path_pattern.replace("{sigma}", f"{sigma:g}")
         if not os.path.exists(path):
             return None
-        model = _model(path)
+        model = _model(path, precision)
         return evaluation.with_identity(
             lambda noisy, _sigma: inference.denoise(model, noisy, tile_size=tile_size, self_ensemble=self_ensemble),
-            evaluation.file_identity(path) + (" x8" if self_ensemble else ""),
+            evaluation.file_identity(path) + (" x8" if self_ensemble else "") + (f" {precision}" if precision != "fp32" else ""),
         )
 
     return factory
 
 
-def build_methods(names, extra_models, tile_size):
+def build_methods(names, extra_models, tile_size, precision="fp32"):
+    suffix = f", {precision}" if precision != "fp32" else ""
     methods = {}
     for name in names:
         if name == "noisy":
@@ -63,9 +66,10 @@ def build_methods(names, extra_models, tile_size):
         elif name in ("proposed", "proposed_x8"):
             shipped = inference.shipped_models()
             ensemble = name == "proposed_x8"
-            methods["Proposed (ours, x8 self-ensemble)" if ensemble else "Proposed (ours)"] = (
+            title = "Proposed (ours, x8 self-ensemble" if ensemble else "Proposed (ours"
+            methods[f"{title}{suffix})"] = (
                 lambda sigma, ensemble=ensemble: (
-                    model_method(shipped[sigma], tile_size, ensemble)(sigma) if sigma in shipped else None
+                    model_method(shipped[sigma], tile_size, ensemble, precision)(sigma) if sigma in shipped else None
                 )
             )
         else:
@@ -74,7 +78,7 @@ def build_methods(names, extra_models, tile_size):
         if "=" not in spec:
             raise ValueError(f"--model takes NAME=PATH, got {spec!r}")
         name, path = spec.split("=", 1)
-        methods[name] = model_method(path, tile_size)
+        methods[name + (f" ({precision})" if suffix else "")] = model_method(path, tile_size, precision=precision)
     return methods
 
 
@@ -89,7 +93,7 @@ def main(argv):
             )
             for s in FLAGS.sets
         }
-        methods = build_methods(FLAGS.methods, FLAGS.model, FLAGS.tile_size)
+        methods = build_methods(FLAGS.methods, FLAGS.model, FLAGS.tile_size, FLAGS.precision)
     except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error)) from None
     os.makedirs(FLAGS.out, exist_ok=True)

@@ -16,17 +16,20 @@ flags.DEFINE_float("sigma", 25.0, "Noise level whose shipped model to export.")
 flags.DEFINE_string("base", "exported", "Base folder (TF Serving's --model_base_path is <base>/<name>).")
 flags.DEFINE_string("name", "semdenoise", "Model name.")
 flags.DEFINE_integer("version", None, "Version number (default: the next free one).")
+flags.DEFINE_enum("precision", "auto", list(inference.PRECISIONS),
+                  "Served precision: bf16 (mixed_bfloat16 inner layers), fp32, or auto (bf16 where this machine "
+                  "has it). Batch norm is folded into the convolutions either way.")
 
 
 def main(argv):
     del argv
     try:
         path = FLAGS.model or inference.shipped_model_for_sigma(noise.check_sigma(FLAGS.sigma))[0]
-        model = inference.load_denoiser(path)
+        model = inference.load_denoiser(path, precision=FLAGS.precision)
         out = export.export_savedmodel(model, FLAGS.base, FLAGS.name, FLAGS.version)
     except (ValueError, FileNotFoundError, FileExistsError) as error:
         raise app.UsageError(str(error)) from None
-    print(f"exported {path} to {out}")
+    print(f"exported {path} ({inference.resolve_precision(FLAGS.precision)}) to {out}")
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ _DATA = {
                                f"{os.path.join(_ROOT, 'extra_train', 'T91')}:0.15",
                                f"{os.path.join(_ROOT, 'extra_train', 'SunHays80')}:0.14"]),
 }
-_DATA_CMP = ("--steps=1500", "--learning_rate=3e-4", "--checkpoint_every=500", "--seed=4")
+_DATA_CMP = ("--steps=1000", "--learning_rate=3e-4", "--checkpoint_every=500", "--seed=4")
 
 # The CPU queue (2-core AVX512_BF16 EPYC): first the bf16-vs-fp32 measurement (two runs that differ only
 # in precision), then fine-tuning from the shipped sigma-25 model: a sigma-35 model (none shipped yet) and a
@@ -67,7 +67,7 @@ QUEUES = {
               init="denoiser_sigma25"),
         Stage("cmp_data_extra", (*_sigma_flags(25), *_DATA_CMP, f"--data_dir={_DATA['CBSD432+extra']}"),
               init="denoiser_sigma25"),
-        Stage("sigma25_cont", (*_sigma_flags(25), "--steps=10000", "--learning_rate=3e-4", "--checkpoint_every=500",
+        Stage("sigma25_cont", (*_sigma_flags(25), "--steps=4000", "--learning_rate=3e-4", "--checkpoint_every=500",
                                "--warmup_steps=200", "--seed=3"), init="denoiser_sigma25"),
     ),
     # The GPU queue (JAX, bf16, one H200; steps/s not yet measured there): one long sigma-25 run at a
