@@ -4,9 +4,10 @@
                        [--tile-size 512] [--overlap 96] [--suffix _denoised] [--precision auto] [--quiet]
 
 IMAGES are files and/or folders (the image files directly inside a folder).
-Anything Pillow reads goes in (PNG, JPEG, TIFF, ...; grayscale, alpha and 16-bit
-are converted to RGB float32 in [0, 1] with a ``note:`` line); each result is an
-8-bit RGB PNG ``<stem><suffix>.png`` in ``--out``. The inputs are taken to be
+Anything Pillow reads goes in (PNG, JPEG, TIFF, ...); the denoiser sees RGB float32
+in [0, 1]. Each result is a PNG ``<stem><suffix>.png`` in ``--out`` in the input's
+form: grayscale stays grayscale (16-bit where the input was), an alpha channel is
+kept as it was, and the ICC profile and EXIF are copied (a ``note:`` line says so). The inputs are taken to be
 noisy already: ``--sigma`` (0..255 scale) only picks the shipped model.
 
 User errors are one line ``error: ...`` on stderr, never a traceback; a file
@@ -232,7 +233,7 @@ def _denoise_file(model, path: str, target: str, args, disable_bars) -> None:
         estimate = inference.denoise(model, loaded.pixels, args.tile_size, args.overlap, progress=tiles)
     finally:
         tiles.close()
-    imageio.save_png(target, estimate)
+    imageio.save_like(target, estimate, loaded)
 
 
 def run_denoise(args) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass, field
 
@@ -20,10 +21,21 @@ class ImageReadError(ValueError):
 
 @dataclass
 class LoadedImage:
-    """An image as the package sees it, plus notes on what was converted to get there."""
+    """An image as the package sees it, plus what is needed to write a result back in the file's form.
+
+    ``pixels`` is what the denoiser sees; ``gray``/``bits`` say how the file stored its colour,
+    ``alpha`` is its alpha channel (float32 (H, W) in [0, 1], upright) or None, and ``icc_profile`` /
+    ``exif`` are the file's colour profile and EXIF bytes (orientation reset to upright) or None.
+    ``save_like`` writes a result with all of these.
+    """
 
     pixels: np.ndarray  # (H, W, 3) float32 in [0, 1]
     notes: list[str] = field(default_factory=list)
+    gray: bool = False
+    bits: int = 8
+    alpha: np.ndarray | None = None
+    icc_profile: bytes | None = None
+    exif: bytes | None = None
 
 
 def is_image_path(path: str) -> bool:
@@ -46,22 +58,27 @@ def image_from_pil(image: Image.Image) -> LoadedImage:
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         array = np.asarray(image, dtype=np.float64)
         scale = 65535.0 if array.max(initial=0) > 255 or mode.startswith("I;16") else 255.0
-        notes.append(f"{mode} ({'16' if scale > 255 else '8'}-bit) grayscale converted to RGB")
+        bits = 16 if scale > 255 else 8
+        notes.append(f"{mode} ({bits}-bit) grayscale: denoised as RGB, written back as {bits}-bit grayscale")
         gray = np.clip(array / scale, 0.0, 1.0).astype(np.float32)
-        return LoadedImage(np.repeat(gray[..., None], 3, axis=-1), notes)
+        return LoadedImage(np.repeat(gray[..., None], 3, axis=-1), notes, gray=True, bits=bits)
     if mode == "F":
         array = np.asarray(image, dtype=np.float32)
-        notes.append("float grayscale converted to RGB (values clipped to [0, 1])")
+        notes.append("float grayscale: values clipped to [0, 1], written back as 16-bit grayscale")
         gray = np.clip(array, 0.0, 1.0)
-        return LoadedImage(np.repeat(gray[..., None], 3, axis=-1), notes)
-    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
-        notes.append(f"{mode} image: alpha channel dropped")
-    elif mode in ("L", "1"):
-        notes.append(f"grayscale ({mode}) converted to RGB")
-    elif mode != "RGB":
+        return LoadedImage(np.repeat(gray[..., None], 3, axis=-1), notes, gray=True, bits=16)
+    alpha = None
+    has_alpha = mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in image.info)
+    if has_alpha:
+        alpha = np.asarray(image.convert("RGBA"), dtype=np.float32)[..., 3] / 255.0
+        notes.append(f"{mode} image: colour denoised, alpha channel kept as it is")
+    gray = mode in ("L", "1", "LA", "La")
+    if gray:
+        notes.append(f"grayscale ({mode}): denoised as RGB, written back as grayscale")
+    elif mode not in ("RGB", "RGBA") and not has_alpha:
         notes.append(f"{mode} image converted to RGB")
-    rgb = image.convert("RGB")
-    return LoadedImage(np.asarray(rgb, dtype=np.float32) / 255.0, notes)
+    rgb = image.convert("RGBA").convert("RGB") if has_alpha else image.convert("RGB")
+    return LoadedImage(np.asarray(rgb, dtype=np.float32) / 255.0, notes, gray=gray, alpha=alpha)
 
 
 def load_image(path: str) -> LoadedImage:
@@ -85,6 +102,11 @@ def load_image(path: str) -> LoadedImage:
             orientation = image.getexif().get(ORIENTATION_TAG, 1)
             upright = ImageOps.exif_transpose(image) if orientation not in (0, 1) else image
             loaded = image_from_pil(upright)
+            loaded.icc_profile = image.info.get("icc_profile") or None
+            exif = image.getexif()
+            if len(exif):
+                exif[ORIENTATION_TAG] = 1  # the pixels are upright now
+                loaded.exif = exif.tobytes()
             if upright is not image:
                 loaded.notes.append(f"rotated upright as its EXIF orientation ({orientation}) says")
     except ImageReadError:
@@ -94,6 +116,37 @@ def load_image(path: str) -> LoadedImage:
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
         raise ImageReadError(f"{path}: not a readable image ({type(error).__name__}: {error})") from None
     return loaded
+
+
+def save_like(path: str, image: np.ndarray, source: LoadedImage) -> None:
+    """Writes a result (H, W, 3) float in [0, 1] as a PNG in the form ``source`` came in.
+
+    Grayscale sources give grayscale PNGs (the mean of the three channels; 16-bit where the source was),
+    an alpha channel is re-attached unchanged, and the ICC profile and EXIF are kept. Atomic.
+    """
+    from keras_semdenoise import atomic
+    from keras_semdenoise.metrics import to_uint8
+
+    clipped = np.clip(np.asarray(image, np.float64), 0.0, 1.0)
+    if source.gray and source.bits == 16:
+        picture = Image.fromarray(np.rint(clipped.mean(axis=-1) * 65535.0).astype(np.uint16))
+    else:
+        pixels = to_uint8(clipped.mean(axis=-1)) if source.gray else to_uint8(clipped)
+        if source.alpha is not None:
+            alpha = to_uint8(source.alpha)
+            pixels = np.dstack([pixels, alpha])
+            picture = Image.fromarray(pixels, "LA" if source.gray else "RGBA")
+        else:
+            picture = Image.fromarray(pixels, "L" if source.gray else "RGB")
+    options = {}
+    if source.icc_profile:
+        options["icc_profile"] = source.icc_profile
+    if source.exif:
+        options["exif"] = source.exif
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", **options)
+    atomic.write_bytes(path, buffer.getvalue())
 
 
 def save_png(path: str, image: np.ndarray) -> None:

@@ -397,6 +397,21 @@ def _eval_description(config: dict, eval_sigma: float) -> str:
     return f"{where}, sigma {eval_sigma:g}"
 
 
+def run_record(model_dir: str) -> dict:
+    """``{"config", "history"}`` of a run folder: what is kept of a run once its folder (scratch) is gone.
+
+    Written beside a shipped model as ``<name>.history.json``, and for runs that only measure something
+    (``tools/keep_runs.py``) under ``docs/training/``; ``learning_curves.load_curve`` reads either.
+    """
+    with open(os.path.join(model_dir, "config.json")) as handle:
+        config = json.load(handle)
+    history = []
+    if os.path.exists(os.path.join(model_dir, "history.json")):
+        with open(os.path.join(model_dir, "history.json")) as handle:
+            history = json.load(handle)
+    return {"config": config, "history": history}
+
+
 def ship_run(model_dir: str, out_dir: str, name: str, hardware: str, use_best: bool = True) -> dict:
     """Ships a run as ``out_dir/<name>.keras`` and records it in ``out_dir/MODELS.json``.
 
@@ -412,12 +427,8 @@ def ship_run(model_dir: str, out_dir: str, name: str, hardware: str, use_best: b
     os.makedirs(out_dir, exist_ok=True)
     out_path = os.path.join(out_dir, f"{name}.keras")
     weights = export_shipped_model(model_dir, out_path, use_best=use_best)
-    with open(os.path.join(model_dir, "config.json")) as handle:
-        config = json.load(handle)
-    history = []
-    if os.path.exists(os.path.join(model_dir, "history.json")):
-        with open(os.path.join(model_dir, "history.json")) as handle:
-            history = json.load(handle)
+    record = run_record(model_dir)
+    config, history = record["config"], record["history"]
     evaluated = [h for h in history if "eval_psnr" in h]
     best = max(evaluated, key=lambda h: h["eval_psnr"]) if evaluated else None
     shipped_best = best is not None and os.path.basename(weights).startswith("best")
@@ -451,6 +462,6 @@ def ship_run(model_dir: str, out_dir: str, name: str, hardware: str, use_best: b
         "history": f"{name}.history.json",
     }
     index[name] = entry
-    atomic.write_json(os.path.join(out_dir, entry["history"]), {"config": config, "history": history}, indent=2)
+    atomic.write_json(os.path.join(out_dir, entry["history"]), record, indent=2)
     atomic.write_json(index_path, index, indent=2)
     return entry

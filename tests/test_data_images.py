@@ -90,3 +90,52 @@ def test_shared_test_sets_are_readable():
     assert [name for name, _ in found] == ["101085", "101087"]
     assert all(clean.shape[-1] == 3 and clean.dtype == np.float32 for _, clean in found)
     assert len(imageio.list_image_files(os.path.join(SHARED_DATA, "CBSD432"))) == 432
+
+
+def _roundtrip(tmp_path, picture, name, rotated=False, **save_options):
+    from keras_semdenoise import imageio
+
+    path = tmp_path / name
+    picture.save(path, **save_options)
+    loaded = imageio.load_image(str(path))
+    height, width = (picture.width, picture.height) if rotated else (picture.height, picture.width)
+    assert loaded.pixels.shape == (height, width, 3) and loaded.pixels.dtype == np.float32
+    out = tmp_path / f"out_{name}.png"
+    imageio.save_like(str(out), loaded.pixels, loaded)  # the identity "denoiser": the file must come back
+    return Image.open(out)
+
+
+def test_grayscale_comes_back_grayscale_in_its_bit_depth(tmp_path):
+    rng = np.random.default_rng(0)
+    gray8 = Image.fromarray(rng.integers(0, 256, (9, 13), dtype=np.uint8), "L")
+    back = _roundtrip(tmp_path, gray8, "g8.png")
+    assert back.mode == "L" and np.array_equal(np.asarray(back), np.asarray(gray8))
+    gray16 = Image.fromarray(rng.integers(0, 65536, (9, 13), dtype=np.uint16))
+    back = _roundtrip(tmp_path, gray16, "g16.png")
+    assert back.mode.startswith("I") and np.array_equal(np.asarray(back).astype(np.int64),
+                                                        np.asarray(gray16).astype(np.int64))
+
+
+def test_alpha_is_kept_and_reattached(tmp_path):
+    rng = np.random.default_rng(1)
+    rgba = Image.fromarray(rng.integers(0, 256, (8, 10, 4), dtype=np.uint8), "RGBA")
+    back = _roundtrip(tmp_path, rgba, "rgba.png")
+    assert back.mode == "RGBA" and np.array_equal(np.asarray(back), np.asarray(rgba))
+    la = Image.fromarray(rng.integers(0, 256, (8, 10, 2), dtype=np.uint8), "LA")
+    back = _roundtrip(tmp_path, la, "la.png")
+    assert back.mode == "LA" and np.array_equal(np.asarray(back), np.asarray(la))
+
+
+def test_icc_profile_and_exif_are_copied_with_upright_orientation(tmp_path):
+    from PIL import ImageCms
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x0110] = "TestCam 1"  # camera model
+    exif[0x0112] = 6  # rotated: the loader turns the pixels upright
+    picture = Image.fromarray(np.random.default_rng(2).integers(0, 256, (6, 9, 3), dtype=np.uint8))
+    back = _roundtrip(tmp_path, picture, "tagged.jpg", rotated=True, icc_profile=profile, exif=exif.tobytes(),
+                      quality=95)
+    assert back.size == (6, 9)  # 9 wide x 6 high, turned to 6 wide x 9 high
+    assert back.info.get("icc_profile") == profile
+    assert back.getexif()[0x0110] == "TestCam 1" and back.getexif()[0x0112] == 1
