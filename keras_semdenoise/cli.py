@@ -24,7 +24,7 @@ import argparse
 import os
 import sys
 
-from keras_semdenoise import imageio, inference, noise
+from keras_semdenoise import imageio, inference, noise, quiet
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -63,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
                          help="compute precision: bf16 (batch norm folded, bf16 inner layers; about 1.85x faster "
                               "on CPUs with AVX512_BF16), fp32, or auto (bf16 where the hardware has it; default)")
     denoise.add_argument("--quiet", action="store_true", help="errors only: no progress bar and no notes")
+    denoise.add_argument("--verbose", action="store_true",
+                         help="also show TensorFlow's own start-up and log lines (hidden by default)")
     denoise.set_defaults(run=run_denoise)
     return parser
 
@@ -238,6 +240,9 @@ def _denoise_file(model, path: str, target: str, args, disable_bars) -> None:
 
 def run_denoise(args) -> int:
     """``semdenoise denoise``: returns the exit code (0 all done, 1 some failed, 2 usage / no model)."""
+    if args.verbose:
+        os.environ[quiet.VERBOSE_ENV] = "1"
+    quiet.import_backend()
     try:
         sigma_255 = _check_arguments(args)
         files, input_problems = expand_inputs(args.images)
@@ -293,7 +298,6 @@ def run_denoise(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``semdenoise``: parses ``argv`` (default ``sys.argv[1:]``), returns the exit code."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         args = _parser().parse_args(argv)
     except SystemExit as stop:  # --help (0) or a usage error argparse has already printed (2)
