@@ -7,10 +7,17 @@ Public API (images are float32 RGB in [0, 1], NHWC / HWC):
     estimate = denoise(model, noisy_image)        # (H, W, 3) float32
 
 Names are imported on first use, so ``import keras_semdenoise`` (and the CLI's
-``--help``) does not start TensorFlow.
+``--help``) does not start TensorFlow. Every custom Keras object (layers, metrics,
+losses) is registered as soon as Keras is imported, whether before or after this
+package, so after ``import keras_semdenoise`` ``keras.saving.load_model`` opens any
+shipped ``.keras`` file (the keras-hub convention).
 """
 
 import importlib
+import importlib.abc
+import importlib.util
+import sys
+import warnings
 
 _PUBLIC = {
     "build_denoiser": "keras_semdenoise.denoiser",
@@ -24,6 +31,51 @@ _PUBLIC = {
 }
 __all__ = sorted(_PUBLIC)
 __version__ = "0.1.0"
+
+
+# The modules that register custom objects with ``keras.saving.register_keras_serializable``.
+_REGISTERING_MODULES = (
+    "keras_semdenoise.denoiser",
+    "keras_semdenoise.graph_transforms",
+    "keras_semdenoise.metrics",
+    "keras_semdenoise.losses",
+    "keras_semdenoise.heads",
+)
+
+
+def register_custom_objects():
+    """Imports every module that registers a custom Keras object (imports Keras)."""
+    for module in _REGISTERING_MODULES:
+        importlib.import_module(module)
+
+
+class _RegisterAfterKeras(importlib.abc.MetaPathFinder):
+    """Runs ``register_custom_objects`` right after ``keras`` itself has been imported."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "keras":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        execute = spec.loader.exec_module
+
+        def exec_module(module):
+            execute(module)
+            try:
+                register_custom_objects()
+            except Exception as error:  # noqa: BLE001 - never break `import keras` itself
+                warnings.warn(f"keras_semdenoise could not register its Keras objects: {error}", stacklevel=2)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+if "keras" in sys.modules:
+    register_custom_objects()
+elif not any(isinstance(finder, _RegisterAfterKeras) for finder in sys.meta_path):
+    sys.meta_path.insert(0, _RegisterAfterKeras())
 
 
 def __getattr__(name):
