@@ -1,14 +1,17 @@
 """The ``semdenoise`` command (also ``python -m keras_semdenoise``).
 
-    semdenoise denoise IMAGES... --sigma 25 --out DIR [--model PATH]
+    semdenoise denoise IMAGES... --out DIR [--sigma auto|LEVEL] [--model PATH]
                        [--tile-size 512] [--overlap 96] [--suffix _denoised] [--precision auto] [--quiet]
 
 IMAGES are files and/or folders (the image files directly inside a folder).
 Anything Pillow reads goes in (PNG, JPEG, TIFF, ...); the denoiser sees RGB float32
 in [0, 1]. Each result is a PNG ``<stem><suffix>.png`` in ``--out`` in the input's
 form: grayscale stays grayscale (16-bit where the input was), an alpha channel is
-kept as it was, and the ICC profile and EXIF are copied (a ``note:`` line says so). The inputs are taken to be
-noisy already: ``--sigma`` (0..255 scale) only picks the shipped model.
+kept as it was, and the ICC profile and EXIF are copied (a ``note:`` line says so).
+The inputs are taken to be noisy already: ``--sigma`` (0..255 scale) only picks
+the shipped model; ``auto`` (the default) estimates it per image
+(``noise.estimate_sigma``) and picks the model with
+``inference.choose_model_for_sigma``, saying which in a ``note:`` line.
 
 User errors are one line ``error: ...`` on stderr, never a traceback; a file
 that fails is reported and the others are still processed. An input is never
@@ -46,8 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     denoise.add_argument("images", nargs="+", metavar="IMAGES",
                          help="image files and/or folders (the image files directly inside)")
-    denoise.add_argument("--sigma", required=True,
-                         help="noise level of the inputs on the 0..255 scale; picks the shipped model")
+    denoise.add_argument("--sigma", default="auto",
+                         help="noise level of the inputs on the 0..255 scale, which picks the shipped model (the "
+                              "blind model for a level with no model of its own); 'auto' (default) estimates it "
+                              "per image and says which model it chose")
     denoise.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
     denoise.add_argument("--model", metavar="PATH",
                          help="a .keras denoiser to use instead of the shipped model for --sigma")
@@ -162,9 +167,9 @@ def plan_outputs(files: list[str], out_dir: str, suffix: str) -> tuple[list[tupl
     return jobs, problems
 
 
-def _check_arguments(args) -> float:
-    """Validates what can be checked before TensorFlow starts; returns sigma (0..255)."""
-    sigma_255 = noise.check_sigma(args.sigma)
+def _check_arguments(args) -> float | None:
+    """Validates what can be checked before TensorFlow starts; returns sigma (0..255), None for auto."""
+    sigma_255 = None if str(args.sigma).strip().lower() == "auto" else noise.check_sigma(args.sigma)
     if any(separator and separator in args.suffix for separator in ("/", os.sep, os.altsep)):
         raise UsageError(f"--suffix must not contain a path separator, got {args.suffix!r}")
     if args.tile_size < 1 or args.overlap < 0:
@@ -176,16 +181,45 @@ def _check_arguments(args) -> float:
     return sigma_255
 
 
-def _resolve_model(args, sigma_255: float) -> str:
-    """Path of the ``.keras`` model: ``--model`` or the shipped one nearest to ``sigma_255``."""
+def _resolve_model(args, sigma_255: float | None) -> str | None:
+    """Path of the ``.keras`` model for every file: ``--model``, or the shipped one for ``sigma_255``
+    (exact match, else the blind model, else the nearest); None with ``--sigma auto`` (chosen per file)."""
     if args.model:
         if not os.path.isfile(args.model):
             raise FileNotFoundError(f"model not found: {args.model}")
         return args.model
+    if sigma_255 is None:
+        return None
+    models = inference.shipped_models()
+    if sigma_255 in models:
+        return models[sigma_255]
+    blind = os.path.join(inference.models_dir(), inference.BLIND_MODEL)
+    if os.path.exists(blind):
+        _note(f"no model trained for sigma {sigma_255:g}; using the blind model "
+              f"(per-sigma models: {', '.join(f'{s:g}' for s in models)})", args.quiet)
+        return blind
     path, notice = inference.shipped_model_for_sigma(sigma_255)
     if notice:
         _note(notice, args.quiet)
     return path
+
+
+class _Models:
+    """Loaded models by path (``--sigma auto`` may use several), each checked against the tiling once."""
+
+    def __init__(self, args):
+        self.args, self.loaded = args, {}
+
+    def get(self, path: str):
+        if path not in self.loaded:
+            try:
+                model = inference.load_denoiser(path, precision=self.args.precision)
+            except Exception as error:  # noqa: BLE001 - a broken or foreign model file is the user's to fix
+                first_line = (str(error).strip().splitlines() or [""])[0]
+                raise UsageError(f"cannot load model {path}: {type(error).__name__}: {first_line}") from None
+            _check_tiling(model, self.args.tile_size, self.args.overlap)
+            self.loaded[path] = model
+        return self.loaded[path]
 
 
 def _check_tiling(model, tile_size: int, overlap: int) -> None:
@@ -225,11 +259,17 @@ class _TileProgress:
             self.bar.close()
 
 
-def _denoise_file(model, path: str, target: str, args, disable_bars) -> None:
-    """Reads ``path``, denoises it as (H, W, 3) float32 in [0, 1], writes the 8-bit PNG ``target``."""
+def _denoise_file(models: _Models, model_path: str | None, path: str, target: str, args, disable_bars) -> None:
+    """Reads ``path``, denoises it as (H, W, 3) float32 in [0, 1] with ``model_path`` (None: the model
+    ``--sigma auto`` picks from the image's estimated noise level), writes ``target`` in the input's form."""
     loaded = imageio.load_image(path)
     for message in loaded.notes:
         _note(f"{path}: {message}", args.quiet)
+    if model_path is None:
+        estimate = noise.estimate_sigma(loaded.pixels)
+        model_path, chosen = inference.choose_model_for_sigma(estimate)
+        _note(f"{path}: estimated sigma {estimate:.1f} -> {chosen} ({os.path.basename(model_path)})", args.quiet)
+    model = models.get(model_path)
     tiles = _TileProgress(os.path.basename(path), disable_bars)
     try:
         estimate = inference.denoise(model, loaded.pixels, args.tile_size, args.overlap, progress=tiles)
@@ -255,14 +295,10 @@ def run_denoise(args) -> int:
         _error(str(error))
         return EXIT_USAGE
 
+    models = _Models(args)
     try:
-        model = inference.load_denoiser(model_path, precision=args.precision)
-    except Exception as error:  # noqa: BLE001 - a broken or foreign model file is the user's to fix
-        first_line = (str(error).strip().splitlines() or [""])[0]
-        _error(f"cannot load model {model_path}: {type(error).__name__}: {first_line}")
-        return EXIT_USAGE
-    try:
-        _check_tiling(model, args.tile_size, args.overlap)
+        if model_path is not None:
+            models.get(model_path)
         os.makedirs(args.out, exist_ok=True)
     except UsageError as error:
         _error(str(error))
@@ -283,7 +319,10 @@ def run_denoise(args) -> int:
     disable_bars = True if args.quiet else None  # None: tqdm shows bars only on a terminal
     for path, target in tqdm(jobs, desc="denoising", unit="image", disable=disable_bars, file=sys.stderr):
         try:
-            _denoise_file(model, path, target, args, disable_bars)
+            _denoise_file(models, model_path, path, target, args, disable_bars)
+        except UsageError as error:  # a shipped model that --sigma auto picked cannot be loaded
+            _error(str(error))
+            failed += 1
         except imageio.ImageReadError as error:
             _error(str(error))
             failed += 1

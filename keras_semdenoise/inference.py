@@ -77,6 +77,46 @@ def resolve_precision(precision: str) -> str:
     return precision
 
 
+BLIND_MODEL = "denoiser_blind.keras"
+# How ``--sigma auto`` turns an estimated sigma into a model (measured in docs/sigma_auto by
+# tools/evaluate_sigma_auto.py on off-grid synthetic noise and on real camera noise):
+#   nearest   the per-sigma model nearest to the estimate
+#   next_up   the per-sigma model of the smallest sigma >= the estimate (the largest one above all)
+#   blind     the blind model, always
+#   snap      the per-sigma model within SNAP_SIGMA of the estimate, else the blind model
+AUTO_RULES = ("nearest", "next_up", "blind", "snap")
+SNAP_SIGMA = 5.0
+AUTO_RULE = "nearest"
+
+
+def choose_model_for_sigma(sigma_255: float, rule: str = AUTO_RULE, folder: str | None = None) -> tuple[str, str]:
+    """``(path, why)``: the shipped model ``rule`` picks for an (estimated) noise level.
+
+    Raises:
+        FileNotFoundError: no shipped model (or no blind model where the rule needs one).
+        ValueError: an unknown rule.
+    """
+    if rule not in AUTO_RULES:
+        raise ValueError(f"rule must be one of {AUTO_RULES}, got {rule!r}")
+    folder = folder or models_dir()
+    models = shipped_models(folder)
+    blind = os.path.join(folder, BLIND_MODEL)
+    if not models and not os.path.exists(blind):
+        raise FileNotFoundError(f"no shipped denoiser in {folder} (set {MODELS_ENV} or pass a model path)")
+    nearest = min(models, key=lambda s: abs(s - sigma_255)) if models else None
+    if rule == "blind" or (rule == "snap" and (nearest is None or abs(nearest - sigma_255) > SNAP_SIGMA)):
+        if os.path.exists(blind):
+            return blind, "blind model"
+    if not models:
+        raise FileNotFoundError(f"no per-sigma model in {folder}")
+    if rule == "next_up":
+        above = [s for s in models if s >= sigma_255]
+        chosen = min(above) if above else max(models)
+    else:
+        chosen = nearest
+    return models[chosen], f"sigma-{chosen:g} model"
+
+
 def load_denoiser(path: str, precision: str = "fp32"):
     """Loads a ``.keras`` denoiser (custom layers registered by importing this package).
 

@@ -60,3 +60,21 @@ def add_gaussian_noise_np(clean: np.ndarray, sigma_255, rng: np.random.Generator
     """Training noise on the numpy data path (JAX backend): same model as ``add_gaussian_noise_tf``."""
     sigma = np.asarray(sigma_255, dtype=np.float32) / 255.0
     return clean + sigma * rng.standard_normal(clean.shape, dtype=np.float32)
+
+
+def estimate_sigma(image: np.ndarray) -> float:
+    """Estimated noise level of an (H, W, 3) float image in [0, 1], on the 0..255 scale.
+
+    The wavelet estimator of Donoho & Johnstone (1994), as scikit-image's ``estimate_sigma``: the median
+    absolute deviation of the finest diagonal (HH) wavelet coefficients divided by 0.6745, per channel,
+    averaged. Chosen because it is published, parameter-free and fast (one wavelet level), and is
+    accurate for i.i.d. Gaussian noise on natural images. It reads real camera noise (signal-dependent,
+    spatially correlated by demosaicking and JPEG) as much lower than it looks; ``docs/sigma_auto``
+    measures both, and the model choice (``inference.choose_model_for_sigma``) is tuned on them.
+    """
+    from skimage.restoration import estimate_sigma as wavelet_sigma
+
+    array = np.asarray(image, dtype=np.float64)
+    if array.ndim != 3 or array.shape[-1] != 3:
+        raise ValueError(f"expected an (H, W, 3) image, got shape {array.shape}")
+    return float(wavelet_sigma(array, channel_axis=-1, average_sigmas=True) * 255.0)

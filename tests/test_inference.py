@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -62,3 +64,22 @@ def test_self_ensemble_inverts_every_transform(model):
     ensembled = inference.denoise(model, image, self_ensemble=True)
     assert ensembled.shape == image.shape
     assert np.abs(ensembled - inference.denoise(model, image)).max() > 1e-4
+
+
+def test_choose_model_for_sigma_rules(tmp_path):
+    import pytest
+
+    from keras_semdenoise import inference
+
+    for name in ("denoiser_sigma15.keras", "denoiser_sigma25.keras", "denoiser_sigma50.keras", "denoiser_blind.keras"):
+        (tmp_path / name).write_bytes(b"")
+    pick = lambda sigma, rule: os.path.basename(inference.choose_model_for_sigma(sigma, rule, str(tmp_path))[0])
+    assert pick(2.0, "nearest") == "denoiser_sigma15.keras" and pick(38.0, "nearest") == "denoiser_sigma25.keras"
+    assert pick(38.0, "next_up") == "denoiser_sigma50.keras" and pick(80.0, "next_up") == "denoiser_sigma50.keras"
+    assert pick(22.0, "snap") == "denoiser_sigma25.keras" and pick(38.0, "snap") == "denoiser_blind.keras"
+    assert pick(25.0, "blind") == "denoiser_blind.keras"
+    assert inference.choose_model_for_sigma(38.0, "snap", str(tmp_path))[1] == "blind model"
+    with pytest.raises(ValueError, match="rule"):
+        inference.choose_model_for_sigma(10.0, "guess", str(tmp_path))
+    with pytest.raises(FileNotFoundError):
+        inference.choose_model_for_sigma(10.0, "nearest", str(tmp_path / "empty"))

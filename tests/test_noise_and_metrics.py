@@ -82,3 +82,17 @@ def test_atomic_writers_replace_whole_files_and_keep_keras_suffixes(tmp_path):
     assert json.load(open(path)) == {"b": 2} and sorted(p.name for p in (tmp_path / "deep").iterdir()) == ["r.json"]
     atomic.copy_file(path, str(tmp_path / "copy" / "r.json"))
     assert open(tmp_path / "copy" / "r.json").read() == open(path).read()
+
+
+def test_estimate_sigma_recovers_known_gaussian_noise_on_a_natural_image():
+    from conftest import SHARED_DATA
+    from keras_semdenoise import imageio, noise
+
+    clean = imageio.load_image(f"{SHARED_DATA}/Kodak24/kodim03.png").pixels[:256, :256]
+    for sigma in (10.0, 25.0, 50.0):
+        estimate = noise.estimate_sigma(noise.add_seeded_gaussian_noise(clean, sigma, "kodim03"))
+        assert abs(estimate - sigma) < 0.08 * sigma + 1.0, (sigma, estimate)
+    import pytest
+
+    with pytest.raises(ValueError, match="H, W, 3"):
+        noise.estimate_sigma(clean[..., 0])
