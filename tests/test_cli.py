@@ -235,14 +235,16 @@ def test_sigma_auto_by_default_says_what_it_chose_and_off_grid_uses_the_blind_mo
     monkeypatch.setenv(inference.MODELS_ENV, str(folder))
     rng = np.random.default_rng(3)
     smooth = np.full((40, 48, 3), 0.5, np.float32)
-    for name, sigma in (("mild", 12.0), ("strong", 55.0)):
+    for name, sigma in (("mild", 15.0), ("strong", 50.0), ("between", 30.0)):
         noisy = np.clip(smooth + rng.normal(0, sigma / 255, smooth.shape), 0, 1)
         Image.fromarray((noisy * 255).round().astype(np.uint8)).save(tmp_path / f"{name}.png")
-    assert denoise(tmp_path / "mild.png", tmp_path / "strong.png", "--out", tmp_path / "out") == 0  # no --sigma
+    names = ("mild", "strong", "between")
+    assert denoise(*(tmp_path / f"{n}.png" for n in names), "--out", tmp_path / "out") == 0  # no --sigma
     err = capsys.readouterr().err
     assert "mild.png: estimated sigma 1" in err and "-> sigma-15 model (denoiser_sigma15.keras)" in err
-    assert "strong.png: estimated sigma 5" in err and "-> sigma-50 model (denoiser_sigma50.keras)" in err
-    assert sorted(os.listdir(tmp_path / "out")) == ["mild_denoised.png", "strong_denoised.png"]
+    assert "strong.png: estimated sigma " in err and "-> sigma-50 model (denoiser_sigma50.keras)" in err
+    assert "between.png: estimated sigma " in err and "-> blind model (denoiser_blind.keras)" in err
+    assert sorted(os.listdir(tmp_path / "out")) == sorted(f"{n}_denoised.png" for n in names)
     assert denoise(tmp_path / "mild.png", "--sigma", 35, "--out", tmp_path / "b") == 0
     assert "no model trained for sigma 35; using the blind model" in capsys.readouterr().err
     assert denoise(tmp_path / "mild.png", "--sigma", "AUTO", "--out", tmp_path / "c", "--quiet") == 0

@@ -76,7 +76,8 @@ def test_choose_model_for_sigma_rules(tmp_path):
     pick = lambda sigma, rule: os.path.basename(inference.choose_model_for_sigma(sigma, rule, str(tmp_path))[0])
     assert pick(2.0, "nearest") == "denoiser_sigma15.keras" and pick(36.0, "nearest") == "denoiser_sigma25.keras"
     assert pick(38.0, "next_up") == "denoiser_sigma50.keras" and pick(80.0, "next_up") == "denoiser_sigma50.keras"
-    assert pick(22.0, "snap") == "denoiser_sigma25.keras" and pick(38.0, "snap") == "denoiser_blind.keras"
+    assert pick(23.0, "snap") == "denoiser_sigma25.keras" and pick(38.0, "snap") == "denoiser_blind.keras"
+    assert pick(0.7, "snap") == "denoiser_sigma15.keras" and pick(6.0, "snap") == "denoiser_blind.keras"
     assert pick(25.0, "blind") == "denoiser_blind.keras"
     assert inference.choose_model_for_sigma(38.0, "snap", str(tmp_path))[1] == "blind model"
     with pytest.raises(ValueError, match="rule"):

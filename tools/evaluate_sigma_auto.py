@@ -82,7 +82,10 @@ def markdown(state: dict, rules, model_names) -> str:
         row = [f"{np.mean([cells[i]['psnr'][m] for i in ids]):.2f}" for m in model_names]
         row += [f"{np.mean([cells[i]['psnr'][cells[i]['choice'][r]] for i in ids]):.2f}" for r in rules]
         lines.append(f"| {group} ({len(ids)} images) | " + " | ".join(row) + " |")
-    lines += ["", f"Rule used by `--sigma auto`: **{inference.AUTO_RULE}** (`inference.AUTO_RULE`)."]
+    lines += ["", f"Rule used by `--sigma auto`: **{inference.AUTO_RULE}** (`inference.AUTO_RULE`; thresholds "
+              f"SNAP_SIGMA = {inference.SNAP_SIGMA:g}, LOW_ESTIMATE = {inference.LOW_ESTIMATE:g}). The thresholds were "
+              "chosen on these same images (no separate validation split of real noise exists here), so the "
+              "'snap' column is a fitted figure, not a held-out one."]
     return "\n".join(lines) + "\n"
 
 

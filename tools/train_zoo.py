@@ -67,7 +67,7 @@ QUEUES = {
               init="denoiser_sigma25"),
         Stage("cmp_data_extra", (*_sigma_flags(25), *_DATA_CMP, f"--data_dir={_DATA['CBSD432+extra']}"),
               init="denoiser_sigma25"),
-        Stage("sigma25_cont", (*_sigma_flags(25), "--steps=4000", "--learning_rate=3e-4", "--checkpoint_every=500",
+        Stage("sigma25_cont", (*_sigma_flags(25), "--steps=3000", "--learning_rate=3e-4", "--checkpoint_every=500",
                                "--warmup_steps=200", "--seed=3"), init="denoiser_sigma25"),
         # Next sessions: the blind model over [0, 75] (the shipped one covers [0, 55]), then 15 and 50
         # again from the continued sigma-25 model.
