@@ -32,7 +32,8 @@ def load_curve(run: str) -> tuple[list[int], list[float], dict, str]:
     history = [h for h in history if "eval_psnr" in h]
     policy = (config.get("resolved") or {}).get("dtype_policy", "float32")
     precision = "bf16" if "bfloat16" in policy else "fp32"
-    label = f"{name} ({precision}, eval sigma {config.get('eval_sigma') or config.get('sigma') or 25:g})"
+    where = os.path.basename(config["eval_dir"].rstrip("/")) if config.get("eval_dir") else "validation"
+    label = f"{name} ({precision}, {where} at sigma {config.get('eval_sigma') or config.get('sigma') or 25:g})"
     return [h["step"] + offset for h in history], [h["eval_psnr"] for h in history], config, label
 
 
