@@ -41,7 +41,7 @@ def import_backend() -> None:
     """Imports Keras and its backend (TensorFlow where that is the backend), quietly unless verbose."""
     if "keras" in sys.modules or verbose():
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # also over a lower level set elsewhere (the Makefile's 2)
     with silenced_stderr():
         if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
             with contextlib.suppress(ImportError):
