@@ -71,7 +71,7 @@ QUEUES = {
                                "--warmup_steps=200", "--seed=3"), init="denoiser_sigma25"),
         # Next sessions: the blind model over [0, 75] (the shipped one covers [0, 55]), then 15 and 50
         # again from the continued sigma-25 model.
-        Stage("blind75", (*_sigma_flags("blind"), "--steps=6000", "--learning_rate=3e-4", "--checkpoint_every=500",
+        Stage("blind75", (*_sigma_flags("blind"), "--steps=2000", "--learning_rate=3e-4", "--checkpoint_every=500",
                           "--eval_sigma=25", "--seed=5"), init="denoiser_blind"),
         *(Stage(f"sigma{s}_cont", (*_sigma_flags(s), "--steps=3000", "--learning_rate=2e-4",
                                    "--checkpoint_every=500", "--seed=6"), init="sigma25_cont") for s in (15, 50)),
