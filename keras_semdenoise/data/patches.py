@@ -120,17 +120,21 @@ def _decode(blob: bytes) -> np.ndarray:
     return metrics.to_uint8(imageio.load_image(io.BytesIO(blob)).pixels)
 
 
-def read_source(source: Source, patch_size: int = 1) -> list[tuple[str, np.ndarray]]:
-    """``[(name, uint8 (H, W, 3))]`` of a source, images smaller than ``patch_size`` left out."""
+def read_source(source: Source, patch_size: int = 1, keep=None) -> list[tuple[str, np.ndarray]]:
+    """``[(name, uint8 (H, W, 3))]`` of a source, images smaller than ``patch_size`` left out.
+
+    ``keep(name) -> bool`` (optional) chooses files by name before anything is decoded.
+    """
+    keep = keep or (lambda name: True)
     if source.packed:
         path = source.path[len(PACKED_PREFIX):]
         with np.load(path) as arrays:
             names, offsets, data = [str(n) for n in arrays["names"]], arrays["offsets"], arrays["data"]
-            items = [(n, _decode(data[offsets[i]:offsets[i + 1]].tobytes())) for i, n in enumerate(names)]
+            items = [(n, _decode(data[offsets[i]:offsets[i + 1]].tobytes())) for i, n in enumerate(names) if keep(n)]
     else:
         from keras_semdenoise.data import images
 
-        files = images.usable_training_files(source.path, patch_size)
+        files = [p for p in images.usable_training_files(source.path, patch_size) if keep(os.path.basename(p))]
         items = [(os.path.basename(p), metrics.to_uint8(imageio.load_image(p).pixels)) for p in files]
     return [(n, im) for n, im in items if min(im.shape[:2]) >= patch_size]
 
@@ -143,7 +147,8 @@ def load_training_images(sources: list[Source], patch_size: int, holdout: bool =
     """
     loaded = []
     for source in sources:
-        items = [im for n, im in read_source(source, patch_size) if not (holdout and is_validation(n))]
+        keep = (lambda name: not is_validation(name)) if holdout else None
+        items = [im for _, im in read_source(source, patch_size, keep)]
         if not items:
             raise ValueError(f"no usable training image in {source.path} (need images >= {patch_size} px)")
         loaded.append(items)
@@ -154,8 +159,8 @@ def validation_images(sources: list[Source], limit: int | None = None) -> list[t
     """``[(id, clean float32 (H, W, 3) in [0, 1])]``: the held-out validation images found in ``sources``."""
     found = {}
     for source in sources:
-        for name, image in read_source(source):
-            if is_validation(name) and _stem(name) not in found:
+        for name, image in read_source(source, keep=is_validation):
+            if _stem(name) not in found:
                 found[_stem(name)] = image.astype(np.float32) / 255.0
     ordered = [(i, found[i]) for i in VALIDATION_IDS if i in found]
     return ordered[:limit] if limit else ordered
