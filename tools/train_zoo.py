@@ -69,12 +69,12 @@ QUEUES = {
               init="denoiser_sigma25"),
         Stage("sigma25_cont", (*_sigma_flags(25), "--steps=3000", "--learning_rate=3e-4", "--checkpoint_every=500",
                                "--warmup_steps=200", "--seed=3"), init="denoiser_sigma25"),
-        # Next sessions: the blind model over [0, 75] (the shipped one covers [0, 55]), then 15 and 50
-        # again from the continued sigma-25 model.
+        # The blind model over [0, 75] (shipped 2026-12-01), then 15 and 50 again from the continued
+        # sigma-25 model, which is shipped as denoiser_sigma25 (so they start on a fresh machine too).
         Stage("blind75", (*_sigma_flags("blind"), "--steps=2000", "--learning_rate=3e-4", "--checkpoint_every=500",
                           "--eval_sigma=25", "--seed=5"), init="denoiser_blind"),
         *(Stage(f"sigma{s}_cont", (*_sigma_flags(s), "--steps=3000", "--learning_rate=2e-4",
-                                   "--checkpoint_every=500", "--seed=6"), init="sigma25_cont") for s in (15, 50)),
+                                   "--checkpoint_every=500", "--seed=6"), init="denoiser_sigma25") for s in (15, 50)),
     ),
     # The GPU queue (JAX, bf16, one H200; steps/s not yet measured there): one long sigma-25 run at a
     # GPU-sized batch from the shipped model, then the other sigmas and the blind model fine-tuned from it.
