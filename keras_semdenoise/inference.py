@@ -17,15 +17,31 @@ import numpy as np
 DEFAULT_TILE_SIZE = 512
 DEFAULT_OVERLAP = 96
 MODELS_ENV = "SEMDENOISE_MODELS_DIR"
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+# The wheel's copy of the shipped models (setup.py copies them in at build time; a checkout has none).
+INSTALLED_MODELS_DIR = os.path.join(_PACKAGE_DIR, "saved_models")
+# Where the project keeps them: saved_models/ at the top of the checkout (also what an editable install reads).
+CHECKOUT_MODELS_DIR = os.path.join(os.path.dirname(_PACKAGE_DIR), "saved_models")
 _SHIPPED_PATTERN = re.compile(r"denoiser_sigma(\d+(?:\.\d+)?)\.keras$")
 
 
 def models_dir() -> str:
-    """Folder of shipped models: ``$SEMDENOISE_MODELS_DIR`` or the repo's ``saved_models/``."""
+    """Folder of the shipped models, the first of:
+
+    1. ``$SEMDENOISE_MODELS_DIR`` where set (taken as given);
+    2. ``INSTALLED_MODELS_DIR``, ``keras_semdenoise/saved_models/`` inside an installed wheel;
+    3. ``CHECKOUT_MODELS_DIR``, the ``saved_models/`` beside the package in a source checkout or an
+       editable install (``pip install -e .``), also the answer when none of them exists.
+
+    The wheel's own copy comes before the checkout's because only a built install has it, whereas the
+    folder beside an installed package is ``site-packages/saved_models``, a name any distribution may use.
+    """
     env = os.environ.get(MODELS_ENV)
     if env:
         return env
-    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "saved_models")
+    if os.path.isdir(INSTALLED_MODELS_DIR):
+        return INSTALLED_MODELS_DIR
+    return CHECKOUT_MODELS_DIR
 
 
 def shipped_models(folder: str | None = None) -> dict[float, str]:

@@ -55,6 +55,26 @@ def test_shipped_model_lookup(tmp_path, model, monkeypatch):
         inference.load_denoiser(str(tmp_path / "nothing.keras"))
 
 
+def test_models_dir_lookup_order(tmp_path, monkeypatch):
+    """``$SEMDENOISE_MODELS_DIR``, then a wheel's own copy, then the checkout's ``saved_models/``."""
+    installed, checkout = tmp_path / "installed", tmp_path / "checkout"
+    monkeypatch.setattr(inference, "INSTALLED_MODELS_DIR", str(installed))
+    monkeypatch.setattr(inference, "CHECKOUT_MODELS_DIR", str(checkout))
+    monkeypatch.delenv(inference.MODELS_ENV, raising=False)
+    assert inference.models_dir() == str(checkout)  # the answer (and the error message) when none exists
+    installed.mkdir()
+    checkout.mkdir()
+    assert inference.models_dir() == str(installed)
+    monkeypatch.setenv(inference.MODELS_ENV, str(tmp_path / "mine"))
+    assert inference.models_dir() == str(tmp_path / "mine")
+
+
+def test_the_checkout_has_no_installed_copy():
+    """A source checkout or editable install reads the repo's saved_models/ (the build copies into build/)."""
+    assert not os.path.isdir(inference.INSTALLED_MODELS_DIR)
+    assert os.path.isfile(os.path.join(inference.CHECKOUT_MODELS_DIR, inference.BLIND_MODEL))
+
+
 def test_self_ensemble_inverts_every_transform(model):
     image = np.random.default_rng(3).uniform(size=(21, 34, 3)).astype(np.float32)
     from keras_semdenoise.denoiser import build_denoiser as build
