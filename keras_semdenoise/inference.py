@@ -94,6 +94,18 @@ def resolve_precision(precision: str) -> str:
 
 
 BLIND_MODEL = "denoiser_blind.keras"
+
+
+def shipped_by_name(folder: str | None = None) -> dict[str, str]:
+    """``{"sigma15": path, ..., "blind": path}``: the per-sigma models, then the blind one where shipped."""
+    folder = folder or models_dir()
+    models = {f"sigma{s:g}": p for s, p in shipped_models(folder).items()}
+    blind = os.path.join(folder, BLIND_MODEL)
+    if os.path.exists(blind):
+        models["blind"] = blind
+    return models
+
+
 # How ``--sigma auto`` turns an estimated sigma into a model. The rules were measured in docs/sigma_auto
 # (tools/evaluate_sigma_auto.py: CBSD68 at sigma 5..65 and the real-noise pairs Nam25 / PolyU100):
 #   nearest   the per-sigma model nearest to the estimate
@@ -140,6 +152,26 @@ def choose_model_for_sigma(sigma_255: float, rule: str = AUTO_RULE, folder: str 
     else:
         chosen = nearest
     return models[chosen], f"sigma-{chosen:g} model"
+
+
+def model_for_sigma(sigma_255: float, folder: str | None = None) -> tuple[str, str | None]:
+    """``(path, notice)``: the shipped model for a noise level the user gave (``--sigma 25``).
+
+    The per-sigma model trained for exactly that level, else the blind model, else the nearest per-sigma
+    model; ``notice`` (None for an exact match) says which was used instead.
+
+    Raises:
+        FileNotFoundError: no shipped model at all.
+    """
+    folder = folder or models_dir()
+    models = shipped_models(folder)
+    if sigma_255 in models:
+        return models[sigma_255], None
+    blind = os.path.join(folder, BLIND_MODEL)
+    if os.path.exists(blind):
+        trained = ", ".join(f"{s:g}" for s in models) or "none"
+        return blind, f"no model trained for sigma {sigma_255:g}; using the blind model (per-sigma models: {trained})"
+    return shipped_model_for_sigma(sigma_255, folder)
 
 
 def load_denoiser(path: str, precision: str = "fp32"):

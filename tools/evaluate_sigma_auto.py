@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from keras_semdenoise import atomic, evaluation, imageio, inference, metrics, noise
 from keras_semdenoise.data import images as image_data
+from keras_semdenoise.data import realnoise
 from keras_semdenoise.data.roots import default_data_root
 
 FLAGS = flags.FLAGS
@@ -31,30 +32,6 @@ flags.DEFINE_list("real_sets", ["Nam25", "PolyU100"], "Real-noise sets with grou
 flags.DEFINE_integer("real_limit", 0, "Use only the first N pairs of each real set (0: all).")
 flags.DEFINE_enum("precision", "bf16", ["bf16", "fp32"], "Inference precision.")
 flags.DEFINE_string("out", "docs/sigma_auto", "Output folder.")
-
-
-def real_pairs(root: str, name: str, limit: int) -> list[tuple[str, str, str]]:
-    """``[(id, noisy path, ground-truth path)]`` of a real-noise set (MANIFEST.md layouts)."""
-    folder = os.path.join(root, "realnoise", name)
-    if name == "Nam25":
-        noisy = imageio.list_image_files(os.path.join(folder, "noisy"))
-        pairs = [(os.path.basename(p).split("_")[0], p, os.path.join(folder, "gt", os.path.basename(p).replace(
-            "_noise", "_gt"))) for p in noisy]
-    elif name == "PolyU100":
-        noisy = [p for p in imageio.list_image_files(folder) if p.endswith("_real.JPG")]
-        pairs = [(os.path.basename(p)[: -len("_real.JPG")], p, p.replace("_real.JPG", "_mean.JPG")) for p in noisy]
-    else:
-        raise ValueError(f"unknown real-noise set {name!r} (Nam25, PolyU100)")
-    return pairs[:limit] if limit else pairs
-
-
-def shipped(folder: str) -> dict[str, str]:
-    """``{model name: path}`` of the per-sigma and blind models."""
-    models = {f"sigma{s:g}": p for s, p in inference.shipped_models(folder).items()}
-    blind = os.path.join(folder, inference.BLIND_MODEL)
-    if os.path.exists(blind):
-        models["blind"] = blind
-    return models
 
 
 def rule_choice(estimate: float, rule: str, folder: str) -> str:
@@ -93,7 +70,7 @@ def main(argv):
     del argv
     root = FLAGS.data_root or default_data_root()
     folder = inference.models_dir()
-    models = shipped(folder)
+    models = inference.shipped_by_name(folder)
     results_path = os.path.join(FLAGS.out, "results.json")
     state = evaluation._load_results(results_path) or {}
     identities = {name: evaluation.file_identity(path) for name, path in models.items()}
@@ -118,7 +95,7 @@ def main(argv):
             tests.append((f"CBSD68 sigma {sigma:g}", name, noise.add_seeded_gaussian_noise(clean, sigma, name), clean))
     for set_name in FLAGS.real_sets:
         true, estimates = [], []
-        for pair_id, noisy_path, clean_path in real_pairs(root, set_name, FLAGS.real_limit):
+        for pair_id, noisy_path, clean_path in realnoise.pairs(root, set_name, FLAGS.real_limit):
             noisy, clean = imageio.load_image(noisy_path).pixels, imageio.load_image(clean_path).pixels
             true.append(float(np.std(noisy - clean) * 255.0))
             estimates.append(noise.estimate_sigma(noisy))
