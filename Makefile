@@ -19,6 +19,7 @@ demo: $(STAMP)
 	$(PY) -m tools.demo --out demo_output
 
 test: $(STAMP)
+	sh tools/ensure_chromium.sh
 	$(PY) -m pytest -q tests
 
 evaluate: $(STAMP)

@@ -2,6 +2,11 @@
 
     semdenoise denoise IMAGES... --out DIR [--sigma auto|LEVEL] [--model PATH]
                        [--tile-size 512] [--overlap 96] [--suffix _denoised] [--precision auto] [--quiet]
+    semdenoise serve [--host 127.0.0.1] [--port 8000] [--max-megapixels 16] [--max-upload-mb 64]
+                     [--precision auto] [--quiet]
+
+``serve`` is a local web page for one image at a time (``keras_semdenoise/webapp.py``);
+the rest of this text is about ``denoise``.
 
 IMAGES are files and/or folders (the image files directly inside a folder).
 Anything Pillow reads goes in (PNG, JPEG, TIFF, ...); the denoiser sees RGB float32
@@ -27,7 +32,7 @@ import argparse
 import os
 import sys
 
-from keras_semdenoise import imageio, inference, noise, quiet
+from keras_semdenoise import imageio, inference, noise, quiet, webapp
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -71,6 +76,29 @@ def _parser() -> argparse.ArgumentParser:
     denoise.add_argument("--verbose", action="store_true",
                          help="also show TensorFlow's own start-up and log lines (hidden by default)")
     denoise.set_defaults(run=run_denoise)
+    serve = commands.add_parser(
+        "serve",
+        help="a local web page: drop an image, compare before/after, download the result",
+        description="Serve a web page that denoises one image at a time, on this computer only by default. "
+                    "The noise level is estimated as with `denoise --sigma auto`, or set on a slider.",
+    )
+    serve.add_argument("--host", default=webapp.DEFAULT_HOST,
+                       help=f"address to listen on (default {webapp.DEFAULT_HOST}: this computer only; 0.0.0.0 "
+                            "lets anyone who can reach it upload images)")
+    serve.add_argument("--port", type=int, default=webapp.DEFAULT_PORT,
+                       help=f"port to listen on (default {webapp.DEFAULT_PORT}; 0 picks a free one)")
+    serve.add_argument("--max-megapixels", type=float, default=webapp.DEFAULT_MAX_MEGAPIXELS, metavar="MPX",
+                       help=f"largest image accepted, in megapixels (default {webapp.DEFAULT_MAX_MEGAPIXELS:g}); "
+                            "time grows with the size, memory stays bounded (tiled)")
+    serve.add_argument("--max-upload-mb", type=float, default=webapp.DEFAULT_MAX_UPLOAD_MB, metavar="MB",
+                       help=f"largest file accepted (default {webapp.DEFAULT_MAX_UPLOAD_MB:g}); uploads are held "
+                            "in memory")
+    serve.add_argument("--precision", choices=inference.PRECISIONS, default="auto",
+                       help="compute precision, as for denoise (default auto)")
+    serve.add_argument("--quiet", action="store_true", help="errors only: no line per denoised image")
+    serve.add_argument("--verbose", action="store_true",
+                       help="also show TensorFlow's own start-up and log lines (hidden by default)")
+    serve.set_defaults(run=run_serve)
     return parser
 
 
@@ -183,22 +211,14 @@ def _check_arguments(args) -> float | None:
 
 def _resolve_model(args, sigma_255: float | None) -> str | None:
     """Path of the ``.keras`` model for every file: ``--model``, or the shipped one for ``sigma_255``
-    (exact match, else the blind model, else the nearest); None with ``--sigma auto`` (chosen per file)."""
+    (``inference.model_for_sigma``); None with ``--sigma auto`` (chosen per file)."""
     if args.model:
         if not os.path.isfile(args.model):
             raise FileNotFoundError(f"model not found: {args.model}")
         return args.model
     if sigma_255 is None:
         return None
-    models = inference.shipped_models()
-    if sigma_255 in models:
-        return models[sigma_255]
-    blind = os.path.join(inference.models_dir(), inference.BLIND_MODEL)
-    if os.path.exists(blind):
-        _note(f"no model trained for sigma {sigma_255:g}; using the blind model "
-              f"(per-sigma models: {', '.join(f'{s:g}' for s in models)})", args.quiet)
-        return blind
-    path, notice = inference.shipped_model_for_sigma(sigma_255)
+    path, notice = inference.model_for_sigma(sigma_255)
     if notice:
         _note(notice, args.quiet)
     return path
@@ -333,6 +353,19 @@ def run_denoise(args) -> int:
             _error(f"{path}: {error}")
             failed += 1
     return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def run_serve(args) -> int:
+    """``semdenoise serve``: serves until Ctrl+C (exit 0); 2 if it cannot start (port in use, no model, ...)."""
+    if args.verbose:
+        os.environ[quiet.VERBOSE_ENV] = "1"
+    try:
+        webapp.serve(args.host, args.port, args.precision, args.max_megapixels, args.max_upload_mb,
+                     say=lambda message: _note(message, args.quiet))
+    except webapp.ServeError as error:
+        _error(str(error))
+        return EXIT_USAGE
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,6 +19,10 @@ class ImageReadError(ValueError):
     """A file that is not a readable image."""
 
 
+class ImageTooLargeError(ImageReadError):
+    """An image with more pixels than the reader was allowed to decode."""
+
+
 @dataclass
 class LoadedImage:
     """An image as the package sees it, plus what is needed to write a result back in the file's form.
@@ -81,22 +85,35 @@ def image_from_pil(image: Image.Image) -> LoadedImage:
     return LoadedImage(np.asarray(rgb, dtype=np.float32) / 255.0, notes, gray=gray, alpha=alpha)
 
 
-def load_image(path: str) -> LoadedImage:
+def load_image(path: str, max_pixels: int = MAX_PIXELS) -> LoadedImage:
     """Reads ``path`` (PNG/JPEG/TIFF/...) as float32 RGB in [0, 1], shape (H, W, 3).
 
     16-bit grayscale PNG/TIFF are read at full precision (16-bit RGB at 8-bit precision:
     Pillow has no 16-bit RGB mode; far below any noise level this model removes);
     grayscale is repeated to RGB; alpha is dropped; an EXIF orientation is applied, so
     the result is upright as viewers show it. Raises ``ImageReadError`` (one-line
-    message) for anything unreadable.
+    message) for anything unreadable, ``ImageTooLargeError`` above ``max_pixels``
+    (checked from the header, before decoding).
     """
+    return _read(path, path, max_pixels)
+
+
+def read_image_bytes(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> LoadedImage:
+    """``load_image`` for a file's contents held in memory (an upload); ``name`` labels the messages."""
+    if not data:
+        raise ImageReadError(f"{name}: the file is empty")
+    return _read(io.BytesIO(data), name, max_pixels)
+
+
+def _read(source, name: str, max_pixels: int) -> LoadedImage:
     try:
-        with Image.open(path) as image:
-            if image.width * image.height > MAX_PIXELS:
-                raise ImageReadError(f"{path}: {image.width}x{image.height} is larger than {MAX_PIXELS} pixels")
+        with Image.open(source) as image:
+            if image.width * image.height > max_pixels:
+                raise ImageTooLargeError(
+                    f"{name}: {image.width}x{image.height} is larger than {max_pixels:,} pixels")
             image.load()
             if image.width < 1 or image.height < 1:
-                raise ImageReadError(f"{path}: empty image")
+                raise ImageReadError(f"{name}: empty image")
             if getattr(image, "n_frames", 1) > 1:
                 image.seek(0)
             orientation = image.getexif().get(ORIENTATION_TAG, 1)
@@ -112,19 +129,23 @@ def load_image(path: str) -> LoadedImage:
     except ImageReadError:
         raise
     except FileNotFoundError:
-        raise ImageReadError(f"{path}: no such file") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-        raise ImageReadError(f"{path}: not a readable image ({type(error).__name__}: {error})") from None
+        raise ImageReadError(f"{name}: no such file") from None
+    except Image.DecompressionBombError as error:  # Pillow's own guard, above ~179 Mpx
+        raise ImageTooLargeError(f"{name}: {error}") from None
+    except UnidentifiedImageError:
+        raise ImageReadError(f"{name}: not an image file ({', '.join(IMAGE_EXTENSIONS)} and others Pillow "
+                             "reads)") from None
+    except (OSError, ValueError, SyntaxError) as error:
+        raise ImageReadError(f"{name}: not a readable image ({type(error).__name__}: {error})") from None
     return loaded
 
 
-def save_like(path: str, image: np.ndarray, source: LoadedImage) -> None:
-    """Writes a result (H, W, 3) float in [0, 1] as a PNG in the form ``source`` came in.
+def encode_like(image: np.ndarray, source: LoadedImage) -> bytes:
+    """A result (H, W, 3) float in [0, 1] (clipped, rounded) as PNG bytes in the form ``source`` came in.
 
     Grayscale sources give grayscale PNGs (the mean of the three channels; 16-bit where the source was),
-    an alpha channel is re-attached unchanged, and the ICC profile and EXIF are kept. Atomic.
+    an alpha channel is re-attached unchanged, and the ICC profile and EXIF are kept.
     """
-    from keras_semdenoise import atomic
     from keras_semdenoise.metrics import to_uint8
 
     clipped = np.clip(np.asarray(image, np.float64), 0.0, 1.0)
@@ -143,10 +164,17 @@ def save_like(path: str, image: np.ndarray, source: LoadedImage) -> None:
         options["icc_profile"] = source.icc_profile
     if source.exif:
         options["exif"] = source.exif
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG", **options)
-    atomic.write_bytes(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def save_like(path: str, image: np.ndarray, source: LoadedImage) -> None:
+    """Writes a result (H, W, 3) float in [0, 1] as a PNG in the form ``source`` came in (``encode_like``). Atomic."""
+    from keras_semdenoise import atomic
+
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    atomic.write_bytes(path, encode_like(image, source))
 
 
 def save_png(path: str, image: np.ndarray) -> None:
