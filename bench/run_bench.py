@@ -1,15 +1,17 @@
 """Speed and quality benchmark (``make bench``): every way to run the denoiser, on the same noisy inputs.
 
 Measures, in one run on this machine:
-- PSNR (protocol of ``keras_semdenoise.evaluation``) on CBSD68 and Kodak24 and seconds per megapixel for
-  Keras (tf.function graph), Keras + XLA, the exported SavedModel, TFLite fp32/fp16/int8 with 1 and
-  2 threads, CBM3D (PyPI bm3d) and a DnCNN-architecture network built in Keras (time only: untrained);
-- FLOPs per pixel of our model and the achieved fraction of this CPU's fp32 peak;
-- training throughput: the tf.data pipeline alone vs the training step (patches/s);
-- peak memory of tiled inference on a 24-megapixel image.
+- PSNR (protocol of ``keras_semdenoise.evaluation``) on CBSD68 and Kodak24 (all images, or ``--limit``) for
+  Keras fp32 and bf16 (tf.function graphs), the bf16 SavedModel, TFLite fp32 / int8 and CBM3D (PyPI bm3d);
+- seconds per megapixel of each: the median of ``--repeats`` timed passes (min and max shown) over the first
+  ``--time_images`` images of each set, the same images for every method, CBM3D included (its PSNR is on
+  those images); a DnCNN-architecture network (untrained) for time only;
+- the peak rate of this CPU per precision, nominal (cpuinfo, detected core) and measured (``bench.peaks``), and
+  the fraction of each that the model reaches in fp32, bf16 and int8;
+- training throughput, and peak memory of tiled bf16 inference on a 24-megapixel image;
+- the load average before and after: a busy machine is flagged in the report.
 
-Writes ``bench/results/bench.json`` and ``BENCHMARKS.md``. ``--limit`` takes the first N images of each
-set (CBM3D costs ~12 s per CBSD68 image and ~29 s per Kodak image on 2 cores).
+Writes ``bench/results/bench.json`` and ``BENCHMARKS.md`` (``bench.report``).
 """
 
 from __future__ import annotations
@@ -25,29 +27,30 @@ import time
 import numpy as np
 from absl import app, flags
 
+from bench import peaks, report
 from keras_semdenoise import baselines, evaluation, export, inference, metrics, noise, training
 from keras_semdenoise.data import images
 
 FLAGS = flags.FLAGS
 flags.DEFINE_float("sigma", 25.0, "Noise level (0..255).")
 flags.DEFINE_list("sets", ["CBSD68", "Kodak24"], "Test sets under the data root.")
-flags.DEFINE_integer("limit", 0, "First N images per set (0: all).")
-flags.DEFINE_integer("cbm3d_limit", 2, "Images per set timed with CBM3D (0: as --limit). Its PSNR comes from "
-                     "this run on those images.")
+flags.DEFINE_integer("limit", 0, "First N images per set for PSNR (0: all).")
+flags.DEFINE_integer("time_images", 8, "First N images per set timed (every method, CBM3D included).")
+flags.DEFINE_integer("repeats", 5, "Timed passes per method; the report gives their median, min and max.")
 flags.DEFINE_string("model", None, "A .keras denoiser (default: the shipped model for --sigma).")
 flags.DEFINE_string("out", "bench/results/bench.json", "JSON output.")
 flags.DEFINE_string("markdown", "BENCHMARKS.md", "Markdown output.")
-flags.DEFINE_bool("memory", True, "Measure tiled inference memory on a 24-megapixel image (subprocess).")
+flags.DEFINE_bool("memory", True, "Measure tiled bf16 inference memory on a 24-megapixel image (subprocess).")
+flags.DEFINE_bool("training", True, "Measure training throughput.")
 
 
 def conv_flops_per_pixel(model, size: int = 64) -> float:
     """Multiply-adds x 2 of every conv / transposed conv per input pixel, from the layers' shapes."""
     import keras
 
-    probe = keras.Model(model.input, [layer.output for layer in model.layers
-                                      if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose))])
-    outputs = probe(np.zeros((1, size, size, 3), np.float32))
     convs = [layer for layer in model.layers if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose))]
+    probe = keras.Model(model.input, [layer.output for layer in convs])
+    outputs = probe(np.zeros((1, size, size, 3), np.float32))
     flops = 0.0
     for layer, output in zip(convs, outputs):
         kh, kw, cin, cout = layer.kernel.shape if isinstance(layer, keras.layers.Conv2D) else (
@@ -57,18 +60,6 @@ def conv_flops_per_pixel(model, size: int = 64) -> float:
             positions = positions / (layer.strides[0] * layer.strides[1])  # each input position scatters once
         flops += 2.0 * kh * kw * cin * cout * positions
     return flops / (size * size)
-
-
-def cpu_peak_gflops() -> tuple[float, str]:
-    """Nominal fp32 peak: cores x GHz x FLOPs/cycle (2 FMA units x SIMD width x 2)."""
-    info = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
-    mhz = [float(line.split(":")[1]) for line in info.splitlines() if line.startswith("cpu MHz")]
-    flags_line = next((line for line in info.splitlines() if line.startswith("flags")), "")
-    lanes = 16 if "avx512f" in flags_line else 8 if "avx2" in flags_line else 4
-    ghz = (max(mhz) if mhz else 2000.0) / 1000.0
-    cores = os.cpu_count() or 1
-    model_name = next((line.split(":")[1].strip() for line in info.splitlines() if line.startswith("model name")), "")
-    return cores * ghz * 2 * lanes * 2, f"{model_name}, {cores} cores at {ghz:.2f} GHz, {lanes}-lane fp32 FMA x2"
 
 
 def build_dncnn(depth: int = 17, width: int = 64):
@@ -83,37 +74,40 @@ def build_dncnn(depth: int = 17, width: int = 64):
     return keras.Model(inputs, layers.Subtract()([inputs, layers.Conv2D(3, 3, padding="same")(x)]), name="dncnn")
 
 
-def time_method(name, method, datasets, sigma, limit=None):
-    """Runs ``method`` (noisy (H, W, 3) -> image) on every image; PSNR per set and seconds per megapixel.
+def noisy_sets(datasets: dict, sigma: float) -> dict:
+    """``{set: [(name, clean, noisy)]}`` with the evaluation protocol's seeded noise."""
+    return {s: [(n, c, noise.add_seeded_gaussian_noise(c, sigma, n)) for n, c in pairs] for s, pairs in
+            datasets.items()}
 
-    The first image of each new shape is run once untimed (tracing, XLA compilation, TFLite tensor
-    resizing), so the time is steady-state inference.
-    """
-    result = {"sets": {}}
-    seconds, megapixels, shapes = 0.0, 0.0, set()
-    for set_name, pairs in datasets.items():
-        psnrs = []
-        for image_name, clean in pairs[:limit] if limit else pairs:
-            noisy = noise.add_seeded_gaussian_noise(clean, sigma, image_name)
-            if noisy.shape not in shapes:
-                shapes.add(noisy.shape)
-                method(noisy)
-            start = time.perf_counter()
-            output = method(noisy)
-            seconds += time.perf_counter() - start
-            megapixels += clean.shape[0] * clean.shape[1] / 1e6
-            psnrs.append(metrics.psnr_uint8(clean, output))
-        result["sets"][set_name] = {"psnr": float(np.mean(psnrs)), "images": len(psnrs), "per_image": psnrs}
-    result["seconds_per_megapixel"] = seconds / megapixels
-    print(f"{name}: {result['seconds_per_megapixel']:.3f} s/MP, "
-          + ", ".join(f"{k} {v['psnr']:.2f} dB" for k, v in result["sets"].items()), flush=True)
+
+def quality(method, sets: dict) -> dict:
+    """``{set: {"psnr": mean, "per_image": {name: psnr}}}`` over every image (each new shape warms up once)."""
+    result = {}
+    for set_name, triples in sets.items():
+        per_image = {name: metrics.psnr_uint8(clean, method(noisy)) for name, clean, noisy in triples}
+        result[set_name] = {"psnr": float(np.mean(list(per_image.values()))), "per_image": per_image}
     return result
 
 
-def mean_gain(ours: dict, other: dict, set_name: str) -> float:
-    """Mean PSNR of ``ours`` minus ``other`` on the images both ran (``other`` may have run fewer)."""
-    theirs = other["sets"][set_name]["per_image"]
-    return float(np.mean(ours["sets"][set_name]["per_image"][: len(theirs)]) - np.mean(theirs))
+def speed(method, sets: dict, count: int, repeats: int, warm: bool = True) -> tuple[dict, list]:
+    """Seconds per megapixel over the first ``count`` images of each set: median/min/max of ``repeats`` passes.
+
+    With ``warm``, every image runs once untimed first (tracing, XLA, TFLite re-planning for a new shape).
+    Returns the timing and the outputs of the last pass, ``[(set, name, clean, output)]``.
+    """
+    chosen = [(s, n, c, x) for s, triples in sets.items() for n, c, x in triples[:count]]
+    megapixels = sum(c.shape[0] * c.shape[1] for _, _, c, _ in chosen) / 1e6
+    if warm:
+        for _, _, _, noisy in chosen:
+            method(noisy)
+    passes, outputs = [], []
+    for _ in range(repeats):
+        outputs, start = [], time.perf_counter()
+        for set_name, name, clean, noisy in chosen:
+            outputs.append((set_name, name, clean, method(noisy)))
+        passes.append((time.perf_counter() - start) / megapixels)
+    return {"median": float(np.median(passes)), "min": float(np.min(passes)), "max": float(np.max(passes)),
+            "repeats": repeats, "images": len(chosen), "megapixels": megapixels}, outputs
 
 
 def training_throughput(model_path: str, sigma: float, steps: int = 10) -> dict:
@@ -142,7 +136,7 @@ def training_throughput(model_path: str, sigma: float, steps: int = 10) -> dict:
 MEMORY_SCRIPT = """
 import sys, time, numpy as np
 from keras_semdenoise import inference
-model = inference.load_denoiser(sys.argv[1])
+model = inference.load_denoiser(sys.argv[1], precision=sys.argv[2])
 image = np.random.default_rng(0).uniform(size=(4000, 6000, 3)).astype(np.float32)
 start = time.perf_counter()
 out = inference.denoise(model, image)
@@ -152,13 +146,39 @@ print(out.shape, seconds, hwm_kb)
 """
 
 
-def tiled_memory(model_path: str) -> dict:
-    result = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, model_path], capture_output=True, text=True,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=3600)
+def tiled_memory(model_path: str, precision: str) -> dict:
+    result = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, model_path, precision], capture_output=True,
+                            text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=3600)
     if result.returncode != 0:
         return {"error": result.stderr[-500:]}
     shape, seconds, max_rss_kb = result.stdout.strip().splitlines()[-1].rsplit(" ", 2)
-    return {"megapixels": 24.0, "seconds": float(seconds), "peak_rss_gib": int(max_rss_kb) / 2**20}
+    return {"megapixels": 24.0, "precision": precision, "seconds": float(seconds),
+            "peak_rss_gib": int(max_rss_kb) / 2**20}
+
+
+def our_methods(model_path: str, root: str, sigma: float, folder: str) -> dict:
+    """``{name: (precision, callable (H, W, 3) -> (H, W, 3))}``: every way to run our model that is timed."""
+    import tensorflow as tf
+
+    fp32 = inference.load_denoiser(model_path, precision="fp32")
+    bf16 = inference.load_denoiser(model_path, precision="bf16")
+    graph32 = tf.function(lambda x: fp32(x, training=False), reduce_retracing=True)
+    graph16 = tf.function(lambda x: bf16(x, training=False), reduce_retracing=True)
+    served = tf.saved_model.load(export.export_savedmodel(bf16, folder, "bench"))
+    methods = {
+        "Keras fp32 (graph)": ("fp32", lambda x: graph32(x[None])[0].numpy()),
+        "Keras bf16 (graph)": ("bf16", lambda x: graph16(x[None])[0].numpy()),
+        "SavedModel bf16 (denoise_float)": ("bf16", lambda x: served.signatures["denoise_float"](
+            images=tf.constant(x[None]))["denoised"][0].numpy()),
+    }
+    calibration = export.calibration_images(os.path.join(root, "CBSD432"), sigma)
+    for precision, threads in (("fp32", (2,)), ("int8", (1, 2))):
+        path = export.export_tflite(fp32, os.path.join(folder, f"{precision}.tflite"), precision,
+                                    calibration if precision == "int8" else None)
+        for count in threads:
+            methods[f"TFLite {precision}, {count} thread{'s' if count > 1 else ''}"] = (
+                precision, export.TFLiteDenoiser(path, count))
+    return methods
 
 
 def main(argv):
@@ -166,100 +186,53 @@ def main(argv):
     import keras
     import tensorflow as tf
 
+    load_before = os.getloadavg()
     sigma = noise.check_sigma(FLAGS.sigma)
     model_path = FLAGS.model or inference.shipped_model_for_sigma(sigma)[0]
-    model = inference.load_denoiser(model_path)
     root = training.default_data_root()
     datasets = {s: images.evaluation_images(os.path.join(root, s), FLAGS.limit or None) for s in FLAGS.sets}
-    report = {"machine": evaluation.machine_description(), "python": platform.python_version(),
+    sets = noisy_sets(datasets, sigma)
+    nominal = peaks.nominal_peaks()
+    result = {"machine": evaluation.machine_description(), "python": platform.python_version(),
               "tensorflow": tf.__version__, "keras": keras.__version__, "sigma": sigma, "model": model_path,
-              "protocol": evaluation.PROTOCOL, "methods": {}}
-    peak, peak_text = cpu_peak_gflops()
-    report["cpu"] = peak_text
-
-    graph = tf.function(lambda x: model(x, training=False), jit_compile=False, reduce_retracing=True)
-    xla = tf.function(lambda x: model(x, training=False), jit_compile=True)
+              "protocol": evaluation.PROTOCOL, "cpu": nominal["text"], "load_before": list(load_before),
+              "time_images": FLAGS.time_images, "repeats": FLAGS.repeats, "methods": {}}
+    print(f"load average before: {load_before[0]:.2f}", flush=True)
+    result["peaks"] = {"nominal": {p: nominal[p] for p in peaks.PRECISIONS},
+                       "measured": peaks.measured_peaks(FLAGS.repeats)}
+    with tempfile.TemporaryDirectory() as folder:
+        for name, (precision, method) in our_methods(model_path, root, sigma, folder).items():
+            timing, _ = speed(method, sets, FLAGS.time_images, FLAGS.repeats)
+            result["methods"][name] = {"precision": precision, "time": timing, "sets": quality(method, sets)}
+            print(f"{name}: {timing['median']:.3f} s/MP", flush=True)
+    timing, outputs = speed(lambda x: baselines.cbm3d_denoise(x, sigma), sets, FLAGS.time_images, FLAGS.repeats,
+                            warm=False)
+    cbm3d_sets = {}
+    for set_name, name, clean, output in outputs:
+        cbm3d_sets.setdefault(set_name, {"per_image": {}})["per_image"][name] = metrics.psnr_uint8(clean, output)
+    for cell in cbm3d_sets.values():
+        cell["psnr"] = float(np.mean(list(cell["per_image"].values())))
+    result["methods"]["CBM3D"] = {"precision": "fp64", "time": timing, "sets": cbm3d_sets}
+    print(f"CBM3D: {timing['median']:.3f} s/MP", flush=True)
     dncnn = build_dncnn()
     dncnn_graph = tf.function(lambda x: dncnn(x, training=False), reduce_retracing=True)
-    methods = {
-        "Keras (graph)": lambda x: graph(x[None])[0].numpy(),
-        "Keras + XLA": lambda x: xla(x[None])[0].numpy(),
-    }
-    with tempfile.TemporaryDirectory() as folder:
-        served = tf.saved_model.load(export.export_savedmodel(model, folder, "bench"))
-        methods["SavedModel (denoise_float)"] = lambda x: served.signatures["denoise_float"](
-            images=tf.constant(x[None]))["denoised"][0].numpy()
-        calibration = export.calibration_images(os.path.join(root, "CBSD432"), sigma)
-        for precision in export.TFLITE_PRECISIONS:
-            path = export.export_tflite(model, os.path.join(folder, f"{precision}.tflite"), precision,
-                                        calibration if precision == "int8" else None)
-            for threads in (1, 2):
-                methods[f"TFLite {precision}, {threads} thread{'s' if threads > 1 else ''}"] = export.TFLiteDenoiser(
-                    path, threads)
-        for name, method in methods.items():
-            report["methods"][name] = time_method(name, method, datasets, sigma)
-    report["methods"]["CBM3D"] = time_method("CBM3D", lambda x: baselines.cbm3d_denoise(x, sigma), datasets, sigma,
-                                             FLAGS.cbm3d_limit or FLAGS.limit or None)
-    report["methods"]["DnCNN architecture (untrained, time only)"] = time_method(
-        "DnCNN", lambda x: dncnn_graph(x[None])[0].numpy(), datasets, sigma)
-    report["methods"]["DnCNN architecture (untrained, time only)"]["sets"] = {}
-
-    flops = conv_flops_per_pixel(model)
-    seconds_per_mp = report["methods"]["Keras (graph)"]["seconds_per_megapixel"]
-    report["flops_per_pixel"] = flops
-    report["dncnn_flops_per_pixel"] = conv_flops_per_pixel(dncnn)
-    report["achieved_gflops"] = flops * 1e6 / seconds_per_mp / 1e9
-    report["peak_gflops"] = peak
-    report["fraction_of_peak"] = report["achieved_gflops"] / peak
-    report["training"] = training_throughput(model_path, sigma)
+    timing, _ = speed(lambda x: dncnn_graph(x[None])[0].numpy(), sets, FLAGS.time_images, FLAGS.repeats)
+    result["methods"]["DnCNN architecture fp32 (untrained, time only)"] = {"precision": "fp32", "time": timing,
+                                                                          "sets": {}}
+    result["flops_per_pixel"] = conv_flops_per_pixel(inference.load_denoiser(model_path))
+    result["dncnn_flops_per_pixel"] = conv_flops_per_pixel(dncnn)
+    if FLAGS.training:
+        result["training"] = training_throughput(model_path, sigma)
     if FLAGS.memory:
-        report["tiled_24mp"] = tiled_memory(model_path)
+        result["tiled_24mp"] = tiled_memory(model_path, "bf16")
+    result["load_after"] = list(os.getloadavg())
     os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
     with open(FLAGS.out, "w") as handle:
-        json.dump(report, handle, indent=1)
+        json.dump(result, handle, indent=1)
+    text = report.markdown(result)
     with open(FLAGS.markdown, "w") as handle:
-        handle.write(markdown(report) + "\n")
-    print(markdown(report))
-
-
-def markdown(report: dict) -> str:
-    methods = report["methods"]
-    sets = sorted({s for m in methods.values() for s in m["sets"]})
-    base = methods["CBM3D"]
-    lines = ["# Benchmarks", "", f"One `make bench` run. Machine: {report['machine']}; CPU: {report['cpu']}.",
-             f"TensorFlow {report['tensorflow']}, Keras {report['keras']}. Model `{report['model']}`, sigma "
-             f"{report['sigma']:g}. {report['protocol']}.", "",
-             "| method | " + " | ".join(f"PSNR {s} (dB)" for s in sets) + " | s / megapixel | vs CBM3D |",
-             "| --- |" + " --- |" * (len(sets) + 2)]
-    for name, result in methods.items():
-        cells = [f"{result['sets'][s]['psnr']:.2f} ({result['sets'][s]['images']})" if s in result["sets"] else ""
-                 for s in sets]
-        speed = base["seconds_per_megapixel"] / result["seconds_per_megapixel"]
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {result['seconds_per_megapixel']:.3f} | "
-                     f"{speed:.1f}x faster |")
-    ours = methods["Keras (graph)"]
-    gains = [f"{mean_gain(ours, base, s):+.2f} dB on {s} ({base['sets'][s]['images']} images)" for s in sets
-             if s in base["sets"] and s in ours["sets"]]
-    lines += ["", "Image counts in brackets. CBM3D runs on the first images of each set only (it is slow); the "
-              "gains below compare it with ours on those same images (all images: `docs/evaluation/results.md`).",
-              "",
-              f"- Ours (Keras graph) is {base['seconds_per_megapixel'] / ours['seconds_per_megapixel']:.0f}x faster "
-              f"than CBM3D at {', '.join(gains)}.",
-              f"- Model cost: {report['flops_per_pixel'] / 1e6:.3f} MFLOP per pixel (DnCNN architecture: "
-              f"{report['dncnn_flops_per_pixel'] / 1e6:.3f}); achieved {report['achieved_gflops']:.1f} GFLOP/s, "
-              f"{100 * report['fraction_of_peak']:.0f}% of the nominal fp32 peak ({report['peak_gflops']:.0f} GFLOP/s).",
-              f"- Training (batch 32 of 48x48): input pipeline alone "
-              f"{report['training']['pipeline_patches_per_second']:.0f} patches/s, training step "
-              f"{report['training']['train_step_patches_per_second']:.0f} patches/s."]
-    for name, result in methods.items():
-        if name.startswith("TFLite") and name.endswith(" 1 thread"):
-            losses = [f"{s} {mean_gain(result, ours, s):+.3f} dB" for s in sets if s in result["sets"]]
-            lines.append(f"- {name.split(',')[0]} vs Keras fp32, same images: {', '.join(losses)}.")
-    memory = report.get("tiled_24mp")
-    if memory and "error" not in memory:
-        lines.append(f"- Tiled inference of a 24-megapixel image: {memory['seconds']:.0f} s, peak memory "
-                     f"{memory['peak_rss_gib']:.2f} GiB (process RSS).")
-    return "\n".join(lines)
+        handle.write(text + "\n")
+    print(text)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,8 @@ flags.DEFINE_string("data_root", None, "Data folder (default: ../shared/data or 
 flags.DEFINE_list("sets", list(realnoise.PAIRED_SETS), "Paired real-noise sets to measure.")
 flags.DEFINE_integer("limit", 0, "Use only the first N pairs of each set (0: all).")
 flags.DEFINE_boolean("cbm3d", True, "Also run CBM3D (about 20-40 s per 512x512 image on 2 cores).")
+flags.DEFINE_integer("cbm3d_limit", 12, "CBM3D on the first N pairs of each set only (0: all); the table "
+                     "compares ours with it on those same pairs.")
 flags.DEFINE_boolean("grid", True, "Also make the RNI15 picture grid.")
 flags.DEFINE_integer("crop", 96, "Side of the zoomed box in the RNI15 grid (pixels of the photo).")
 flags.DEFINE_enum("precision", "bf16", ["bf16", "fp32"], "Inference precision (bf16: within 0.01 dB, docs/precision).")
@@ -49,7 +51,7 @@ def _cbm3d_identity() -> str:
 
 
 def measure_pairs(root: str, sets: list[str], limit: int, models: dict[str, str], precision: str,
-                  with_cbm3d: bool, results_path: str) -> dict:
+                  with_cbm3d: bool, results_path: str, cbm3d_limit: int = 0) -> dict:
     """Fills ``results.json``: ``{"results": {set: {method: {"identity", "images": {id: {"psnr", "ssim",
     "seconds"[, "model"]}}}}}, "estimates": {set: {id: sigma_255}}}`` and returns it."""
     state = evaluation._load_results(results_path)
@@ -76,11 +78,11 @@ def measure_pairs(root: str, sets: list[str], limit: int, models: dict[str, str]
         for method, identity in identities.items():
             if cells.get(method, {}).get("identity") != identity:
                 cells[method] = {"identity": identity, "images": {}}
-        for image_id, noisy_path, clean_path in tqdm(pairs, desc=set_name, unit="image"):
+        for index, (image_id, noisy_path, clean_path) in enumerate(tqdm(pairs, desc=set_name, unit="image")):
             noisy, clean = imageio.load_image(noisy_path).pixels, imageio.load_image(clean_path).pixels
             estimates[image_id] = noise.estimate_sigma(noisy)
             for method in identities:
-                if image_id in cells[method]["images"]:
+                if image_id in cells[method]["images"] or (method == CBM3D and cbm3d_limit and index >= cbm3d_limit):
                     continue
                 start = time.perf_counter()
                 output = run(method, noisy, estimates[image_id])
@@ -127,11 +129,23 @@ def markdown(state: dict, command: str) -> str:
                 cells.append("")
                 continue
             mark = " (best fixed)" if method == best[s] else ""
+            if len(cell["images"]) < len(state["estimates"][s]):
+                mark += f" ({len(cell['images'])} pairs)"
             cells.append(f"{_mean(cell, 'psnr'):.2f} / {_mean(cell, 'ssim'):.4f}{mark}")
             seconds.append(_mean(cell, "seconds"))
         if seconds:
             label = method if method in (NOISY, CBM3D, AUTO) else f"ours: {method} model"
             lines.append(f"| {label} | " + " | ".join(cells) + f" | {np.mean(seconds):.2f} |")
+    for s in sets:
+        theirs = state["results"][s].get(CBM3D, {}).get("images", {})
+        ours = state["results"][s].get(AUTO, {}).get("images", {})
+        common = [i for i in theirs if i in ours]
+        if common and len(common) < len(ours):
+            lines.append(f"\nOn the {len(common)} {s} pairs CBM3D ran: ours (auto) "
+                         f"{np.mean([ours[i]['psnr'] for i in common]):.2f} dB / "
+                         f"{np.mean([ours[i]['ssim'] for i in common]):.4f}, CBM3D "
+                         f"{np.mean([theirs[i]['psnr'] for i in common]):.2f} dB / "
+                         f"{np.mean([theirs[i]['ssim'] for i in common]):.4f}.")
     lines += ["", "Noise level estimated per image (0..255 scale) and the model `--sigma auto` chose:", ""]
     for s in sets:
         est = np.array(list(state["estimates"][s].values()))
@@ -230,9 +244,9 @@ def main(argv):
         raise app.UsageError(f"no shipped model in {FLAGS.models_dir or inference.models_dir()}")
     os.makedirs(FLAGS.out, exist_ok=True)
     command = "python -m tools.evaluate_realnoise --out " + FLAGS.out + ("" if FLAGS.cbm3d else " --nocbm3d") + (
-        f" --limit {FLAGS.limit}" if FLAGS.limit else "")
+        f" --limit {FLAGS.limit}" if FLAGS.limit else "") + f" --cbm3d_limit {FLAGS.cbm3d_limit}"
     state = measure_pairs(root, FLAGS.sets, FLAGS.limit, models, FLAGS.precision, FLAGS.cbm3d,
-                          os.path.join(FLAGS.out, "results.json"))
+                          os.path.join(FLAGS.out, "results.json"), FLAGS.cbm3d_limit)
     text = markdown(state, command)
     if FLAGS.grid:
         picks = rni15_grid(root, models, FLAGS.precision, FLAGS.crop, os.path.join(FLAGS.out, "rni15_grid.jpg"),
