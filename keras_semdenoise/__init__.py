@@ -21,6 +21,7 @@ import warnings
 
 _PUBLIC = {
     "build_denoiser": "keras_semdenoise.denoiser",
+    "MultiScaleDenoiser": "keras_semdenoise.denoiser",
     "denoise": "keras_semdenoise.inference",
     "load_denoiser": "keras_semdenoise.inference",
     "shipped_model_for_sigma": "keras_semdenoise.inference",

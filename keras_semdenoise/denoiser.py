@@ -171,6 +171,129 @@ def _upsample(x, name, dtype=None):
     )(x)
 
 
+def _architecture(num_scales, stem_filters, encoder_filters, decoder_filters):
+    """``(num_scales, encoder_filters, decoder_filters)`` with the defaults filled in, checked."""
+    if encoder_filters is None:
+        scales = 3 if num_scales is None else num_scales
+        encoder_filters = (DEFAULT_ENCODER_FILTERS[0],) * (scales - 1)
+    if decoder_filters is None:
+        scales = len(encoder_filters) + 1 if num_scales is None else num_scales
+        decoder_filters = (DEFAULT_DECODER_FILTERS[0],) * max(scales - 2, 0)
+    encoder_filters = tuple(int(f) for f in encoder_filters)
+    decoder_filters = tuple(int(f) for f in decoder_filters)
+    if num_scales is None:
+        num_scales = len(encoder_filters) + 1
+    if not 2 <= num_scales <= 4:
+        raise ValueError(f"num_scales must be 2, 3 or 4, got {num_scales}")
+    if len(encoder_filters) != num_scales - 1:
+        raise ValueError(f"encoder_filters needs num_scales - 1 = {num_scales - 1} widths, got {encoder_filters}")
+    if len(decoder_filters) != num_scales - 2:
+        raise ValueError(f"decoder_filters needs num_scales - 2 = {num_scales - 2} widths, got {decoder_filters}")
+    widths = (stem_filters, *encoder_filters, *decoder_filters)
+    if any(w < BOTTLENECK_RATIO for w in widths):
+        raise ValueError(f"every width must be >= {BOTTLENECK_RATIO}, got {widths}")
+    return int(num_scales), encoder_filters, decoder_filters
+
+
+def _graph(num_scales, stem_filters, encoder_filters, decoder_filters, global_skip, zero_init_output,
+           zero_init_residual, synchronized, channels, inner):
+    """``(inputs, outputs)`` of the network (the layer table above); ``inner`` is the inner layers' policy."""
+    inputs = keras.Input(shape=(None, None, channels), name="noisy")
+    x = SymmetricPadToMultiple(2 ** (num_scales - 1), name="pad", dtype=FLOAT32)(inputs)
+
+    stem = _conv(stem_filters, 5, "conv0", dtype=inner)(x)
+    encoded = []
+    y = stem
+    for index, filters in enumerate(encoder_filters, start=1):
+        y = _conv_bn_relu(y, filters, f"conv{index}", synchronized, strides=2, dtype=inner)
+        y = _residual_block(y, f"res{index}", zero_init_residual, synchronized, dtype=inner)
+        encoded.append(y)
+
+    # Decoder: from the coarsest encoder up, fusing each finer encoder output.
+    y = encoded[-1]
+    level = len(encoder_filters)
+    for skip, filters in zip(reversed(encoded[:-1]), decoder_filters):
+        up = _upsample(y, f"up{level}", dtype=inner)
+        y = layers.Concatenate(name=f"cat{level}", dtype=inner)([skip, up])
+        level += 1
+        y = _conv_bn_relu(y, filters, f"conv{level}", synchronized, dtype=inner)
+        y = _residual_block(y, f"res{level}", zero_init_residual, synchronized, dtype=inner)
+    up = _upsample(y, f"up{level}", dtype=inner)
+    y = layers.Concatenate(name=f"cat{level}", dtype=inner)([stem, up])
+    out_init = "zeros" if zero_init_output else "glorot_uniform"
+    y = layers.Conv2D(channels, 3, padding="same", kernel_initializer=out_init, name="out", dtype=FLOAT32)(y)
+    if global_skip:
+        y = layers.Add(name="sum", dtype=FLOAT32)([y, x])
+    return inputs, CropLike(name="crop", dtype=FLOAT32)(y, inputs)
+
+
+@keras.saving.register_keras_serializable(package="keras_semdenoise")
+class MultiScaleDenoiser(keras.Model):
+    """The paper's multi-scale denoiser as a functional model whose config is its architecture.
+
+    Built functionally in ``__init__`` (keras-hub's backbone pattern): the layers, their names and the
+    saved weights are those of the plain functional model earlier versions saved, and ``get_config``
+    returns exactly the constructor arguments, so a ``.keras`` file says which network it holds and
+    ``keras.saving.load_model`` rebuilds it after ``import keras_semdenoise``. Make one with
+    ``build_denoiser`` (same arguments, documented there).
+
+    ``size_multiple`` (``2 ** (num_scales - 1)``) is the multiple the input is padded to internally.
+    """
+
+    def __init__(
+        self,
+        num_scales: int | None = None,
+        stem_filters: int = DEFAULT_STEM_FILTERS,
+        encoder_filters: Sequence[int] | None = None,
+        decoder_filters: Sequence[int] | None = None,
+        global_skip: bool = True,
+        zero_init_output: bool = True,
+        zero_init_residual: bool = False,
+        synchronized_batchnorm: bool = False,
+        channels: int = 3,
+        dtype_policy: str | None = None,
+        name: str = "semdenoise_denoiser",
+        **kwargs,
+    ):
+        stem_filters, channels = int(stem_filters), int(channels)
+        num_scales, encoder_filters, decoder_filters = _architecture(
+            num_scales, stem_filters, encoder_filters, decoder_filters)
+        inputs, outputs = _graph(num_scales, stem_filters, encoder_filters, decoder_filters, global_skip,
+                                 zero_init_output, zero_init_residual, synchronized_batchnorm, channels, dtype_policy)
+        super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
+        self.num_scales = num_scales
+        self.stem_filters = stem_filters
+        self.encoder_filters = encoder_filters
+        self.decoder_filters = decoder_filters
+        self.global_skip = bool(global_skip)
+        self.zero_init_output = bool(zero_init_output)
+        self.zero_init_residual = bool(zero_init_residual)
+        self.synchronized_batchnorm = bool(synchronized_batchnorm)
+        self.channels = channels
+        # Not `self.dtype_policy`: that is the Layer's own policy (the model's, not its inner layers').
+        self.inner_dtype_policy = dtype_policy
+
+    @property
+    def size_multiple(self) -> int:
+        return 2 ** (self.num_scales - 1)
+
+    def get_config(self):
+        return {
+            "num_scales": self.num_scales,
+            "stem_filters": self.stem_filters,
+            "encoder_filters": list(self.encoder_filters),
+            "decoder_filters": list(self.decoder_filters),
+            "global_skip": self.global_skip,
+            "zero_init_output": self.zero_init_output,
+            "zero_init_residual": self.zero_init_residual,
+            "synchronized_batchnorm": self.synchronized_batchnorm,
+            "channels": self.channels,
+            "dtype_policy": self.inner_dtype_policy,
+            "name": self.name,
+            "trainable": self.trainable,
+        }
+
+
 def build_denoiser(
     num_scales: int | None = None,
     stem_filters: int = DEFAULT_STEM_FILTERS,
@@ -183,8 +306,8 @@ def build_denoiser(
     channels: int = 3,
     dtype_policy: str | None = None,
     name: str = "semdenoise_denoiser",
-) -> keras.Model:
-    """Builds the paper's multi-scale denoiser with the Keras functional API.
+) -> "MultiScaleDenoiser":
+    """Builds the paper's multi-scale denoiser (a ``MultiScaleDenoiser``, a functional ``keras.Model``).
 
     With the defaults this is exactly the official architecture (about 1.03M
     trainable parameters; paper Table I: 1,026k).
@@ -213,7 +336,7 @@ def build_denoiser(
         name: Model name.
 
     Returns:
-        A ``keras.Model`` mapping ``(N, H, W, channels)`` float32 images in
+        A ``MultiScaleDenoiser`` mapping ``(N, H, W, channels)`` float32 images in
         [0, 1] plus noise to ``(N, H, W, channels)`` denoised images (same range,
         unclipped). ``H`` and ``W`` may be anything >= 1.
 
@@ -221,56 +344,9 @@ def build_denoiser(
         ValueError: for scales outside 2..4, width lists of the wrong length, or
             non-positive widths.
     """
-    if encoder_filters is None:
-        scales = 3 if num_scales is None else num_scales
-        encoder_filters = (DEFAULT_ENCODER_FILTERS[0],) * (scales - 1)
-    if decoder_filters is None:
-        scales = len(encoder_filters) + 1 if num_scales is None else num_scales
-        decoder_filters = (DEFAULT_DECODER_FILTERS[0],) * max(scales - 2, 0)
-    encoder_filters = tuple(int(f) for f in encoder_filters)
-    decoder_filters = tuple(int(f) for f in decoder_filters)
-    if num_scales is None:
-        num_scales = len(encoder_filters) + 1
-    if not 2 <= num_scales <= 4:
-        raise ValueError(f"num_scales must be 2, 3 or 4, got {num_scales}")
-    if len(encoder_filters) != num_scales - 1:
-        raise ValueError(
-            f"encoder_filters needs num_scales - 1 = {num_scales - 1} widths, got {encoder_filters}"
-        )
-    if len(decoder_filters) != num_scales - 2:
-        raise ValueError(
-            f"decoder_filters needs num_scales - 2 = {num_scales - 2} widths, got {decoder_filters}"
-        )
-    widths = (stem_filters, *encoder_filters, *decoder_filters)
-    if any(w < BOTTLENECK_RATIO for w in widths):
-        raise ValueError(f"every width must be >= {BOTTLENECK_RATIO}, got {widths}")
-
-    inner = dtype_policy
-    inputs = keras.Input(shape=(None, None, channels), name="noisy")
-    x = SymmetricPadToMultiple(2 ** (num_scales - 1), name="pad", dtype=FLOAT32)(inputs)
-
-    stem = _conv(stem_filters, 5, "conv0", dtype=inner)(x)
-    encoded = []
-    y = stem
-    for index, filters in enumerate(encoder_filters, start=1):
-        y = _conv_bn_relu(y, filters, f"conv{index}", synchronized_batchnorm, strides=2, dtype=inner)
-        y = _residual_block(y, f"res{index}", zero_init_residual, synchronized_batchnorm, dtype=inner)
-        encoded.append(y)
-
-    # Decoder: from the coarsest encoder up, fusing each finer encoder output.
-    y = encoded[-1]
-    level = len(encoder_filters)
-    for skip, filters in zip(reversed(encoded[:-1]), decoder_filters):
-        up = _upsample(y, f"up{level}", dtype=inner)
-        y = layers.Concatenate(name=f"cat{level}", dtype=inner)([skip, up])
-        level += 1
-        y = _conv_bn_relu(y, filters, f"conv{level}", synchronized_batchnorm, dtype=inner)
-        y = _residual_block(y, f"res{level}", zero_init_residual, synchronized_batchnorm, dtype=inner)
-    up = _upsample(y, f"up{level}", dtype=inner)
-    y = layers.Concatenate(name=f"cat{level}", dtype=inner)([stem, up])
-    out_init = "zeros" if zero_init_output else "glorot_uniform"
-    y = layers.Conv2D(channels, 3, padding="same", kernel_initializer=out_init, name="out", dtype=FLOAT32)(y)
-    if global_skip:
-        y = layers.Add(name="sum", dtype=FLOAT32)([y, x])
-    outputs = CropLike(name="crop", dtype=FLOAT32)(y, inputs)
-    return keras.Model(inputs, outputs, name=name)
+    return MultiScaleDenoiser(
+        num_scales=num_scales, stem_filters=stem_filters, encoder_filters=encoder_filters,
+        decoder_filters=decoder_filters, global_skip=global_skip, zero_init_output=zero_init_output,
+        zero_init_residual=zero_init_residual, synchronized_batchnorm=synchronized_batchnorm, channels=channels,
+        dtype_policy=dtype_policy, name=name,
+    )

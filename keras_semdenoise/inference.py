@@ -198,7 +198,14 @@ def load_denoiser(path: str, precision: str = "fp32"):
 
 
 def size_multiple(model) -> int:
-    """The multiple the model pads to internally (tile origins must be aligned to it)."""
+    """The multiple the model pads to internally (tile origins must be aligned to it).
+
+    A ``MultiScaleDenoiser`` says so itself; a functional copy of one (``graph_transforms``) or a file
+    saved before the class existed is read from its padding layer.
+    """
+    multiple = getattr(model, "size_multiple", None)
+    if isinstance(multiple, int):
+        return multiple
     for layer in model.layers:
         if hasattr(layer, "multiple"):
             return int(layer.multiple)

@@ -32,8 +32,6 @@ from keras_semdenoise.data.roots import DEFAULT_DATA_DIR_ENV, default_data_root 
 
 logger = logging.getLogger(__name__)
 
-ARCHITECTURE_FIELDS = ("num_scales", "stem_filters", "encoder_filters", "decoder_filters")
-
 
 @dataclasses.dataclass
 class TrainConfig:
@@ -107,6 +105,7 @@ class TrainConfig:
         return math.ceil(self.steps / self.checkpoint_every)
 
     def model_kwargs(self) -> dict:
+        """The ``build_denoiser`` arguments this run fixes (its architecture: a run folder keeps one)."""
         return dict(
             num_scales=self.num_scales,
             stem_filters=self.stem_filters,
@@ -295,7 +294,7 @@ def run_training(config: TrainConfig):
             previous = json.load(handle)
     current = json.loads(json.dumps(dataclasses.asdict(config)))
     if previous:
-        changed = [k for k in ARCHITECTURE_FIELDS if previous.get(k) != current[k]]
+        changed = [k for k in config.model_kwargs() if previous.get(k) != current[k]]
         if changed:
             raise ValueError(f"{config.model_dir} holds a run with other {changed}; use a new model_dir")
     current["resolved"] = {"dtype_policy": policy, "pipeline": pipeline, "backend": keras.backend.backend()}

@@ -1,8 +1,13 @@
+import inspect
+import os
+
 import keras
 import numpy as np
 import pytest
 
-from keras_semdenoise.denoiser import CropLike, SymmetricPadToMultiple, build_denoiser
+from conftest import REPO
+from keras_semdenoise import inference
+from keras_semdenoise.denoiser import CropLike, MultiScaleDenoiser, SymmetricPadToMultiple, build_denoiser
 
 PAPER_PARAMETERS = 1_026_000
 
@@ -78,5 +83,48 @@ def test_save_and_load_round_trip(tmp_path, tiny_kwargs):
     model.save(path)
     loaded = keras.saving.load_model(path)
     np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), atol=1e-6)
-    rebuilt = keras.Model.from_config(model.get_config())
-    assert rebuilt.count_params() == model.count_params()
+    assert isinstance(loaded, MultiScaleDenoiser) and loaded.get_config() == model.get_config()
+    assert inference.size_multiple(loaded) == 4
+
+
+def test_config_is_the_constructor_arguments_and_rebuilds_the_same_network(tiny_kwargs):
+    model = build_denoiser(zero_init_output=False, **tiny_kwargs)
+    config = model.get_config()
+    arguments = set(inspect.signature(MultiScaleDenoiser.__init__).parameters) - {"self", "kwargs"}
+    assert set(config) == arguments | {"trainable"}
+    assert config["encoder_filters"] == [8, 8] and config["num_scales"] == 3 and model.size_multiple == 4
+    rebuilt = MultiScaleDenoiser.from_config(config)
+    assert [layer.name for layer in rebuilt.layers] == [layer.name for layer in model.layers]
+    rebuilt.set_weights(model.get_weights())
+    x = np.random.default_rng(3).uniform(size=(2, 10, 7, 3)).astype("float32")
+    np.testing.assert_array_equal(np.asarray(rebuilt(x)), np.asarray(model(x)))
+    assert MultiScaleDenoiser(num_scales=4, stem_filters=8, encoder_filters=(8,) * 3,
+                              decoder_filters=(8, 8)).size_multiple == 8
+
+
+def test_a_plain_functional_file_still_loads_and_its_weights_fit_the_class(tmp_path, tiny_kwargs):
+    """Files saved before ``MultiScaleDenoiser`` (class ``Functional``, same layers) load as they were."""
+    model = build_denoiser(zero_init_output=False, **tiny_kwargs)
+    plain = keras.Model(model.inputs[0], model.outputs[0], name=model.name)
+    assert type(plain) is keras.src.models.functional.Functional
+    path = str(tmp_path / "old.keras")
+    plain.save(path)
+    x = np.random.default_rng(4).uniform(size=(1, 11, 14, 3)).astype("float32")
+    expected = np.asarray(model(x))
+    loaded = inference.load_denoiser(path)
+    assert not isinstance(loaded, MultiScaleDenoiser) and inference.size_multiple(loaded) == 4
+    np.testing.assert_array_equal(np.asarray(loaded(x)), expected)
+    fast = inference.load_denoiser(path, precision="bf16")
+    np.testing.assert_allclose(np.asarray(fast(x)), expected, atol=0.05)
+    # A run that starts from an old file (--init_weights) gets its weights into the class.
+    fresh = build_denoiser(**tiny_kwargs)
+    fresh.load_weights(path)
+    np.testing.assert_array_equal(np.asarray(fresh(x)), expected)
+
+
+def test_a_shipped_model_loads_after_importing_the_package():
+    path = os.path.join(REPO, "saved_models", "denoiser_sigma25.keras")
+    if not os.path.exists(path):
+        pytest.skip("no shipped model in this checkout")
+    model = keras.saving.load_model(path, compile=False)
+    assert inference.size_multiple(model) == 4 and tuple(model(np.zeros((1, 5, 6, 3), "float32")).shape) == (1, 5, 6, 3)
