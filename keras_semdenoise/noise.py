@@ -13,6 +13,8 @@ import hashlib
 import numpy as np
 
 MAX_SIGMA_255 = 255.0
+# The paper's main noise level: the default wherever a sigma is not given.
+DEFAULT_SIGMA_255 = 25.0
 
 
 def check_sigma(sigma_255: float) -> float:

@@ -13,81 +13,87 @@ import os
 import numpy as np
 
 from keras_semdenoise import atomic, losses, metrics, noise, training
+from keras_semdenoise.config_flags import setting
 
 logger = logging.getLogger(__name__)
 
 
+# The tasks a head is trained for (the ones the joint loss has weights for).
+TASKS = tuple(losses.PAPER_LAMBDAS)
+_DATA_HELP = "Data folder, tfds:imagenet2012, or packed:DIR (tools/pack_task_data.py; no TensorFlow needed)."
+
+
 @dataclasses.dataclass
 class HeadConfig:
-    """Training a head on clean images. ``data`` is a folder or 'tfds:imagenet2012'."""
+    """Training a head on clean images (``train/train_head.py``: one flag per field)."""
 
-    task: str
-    data: str
-    model_dir: str
-    num_classes: int | None = None
-    ignore_index: int | None = None
-    weights: str | None = None  # None, 'imagenet' or a VGG16 .h5 path (backbone init)
-    width_divisor: int = 1
-    top: str = "gap"
-    hidden_units: int = 512
-    fc_units: int = 1024
-    batch_norm: bool = False  # conv -> BN -> ReLU backbone (heads trained from scratch)
-    crop_size: int | None = 224
-    batch_size: int = 32
-    steps: int = 1000
-    learning_rate: float = 1e-3
-    checkpoint_every: int = 200
-    train_split: str = "train"
-    eval_split: str | None = "test"
-    eval_batches: int = 20
-    data_dir: str | None = None
-    manual_dir: str | None = None
-    seed: int | None = None
-    verbose: int = 1
+    task: str = setting(help="High-level task.", choices=TASKS)
+    data: str = setting(help=_DATA_HELP)
+    model_dir: str = setting(help="Run folder; the head is written as head.keras.")
+    num_classes: int | None = setting(None, "Segmentation classes (required for non-VOC folders).")
+    ignore_index: int | None = setting(None, "Segmentation void label (required for non-VOC folders).")
+    weights: str | None = setting(None, "Backbone init: imagenet or a VGG16 .h5 path (default: random).")
+    width_divisor: int = setting(1, "Divide VGG16 widths by this (1 = paper).")
+    top: str = setting("gap", "Classifier top: gap (any size) or fc (VGG16's).", choices=("gap", "fc"))
+    hidden_units: int = setting(512, "Classifier hidden dense width.")
+    fc_units: int = setting(1024, "DeepLab fc6/fc7 width.")
+    batch_norm: bool = setting(False, "Batch norm between each backbone conv and its ReLU (from-scratch heads).")
+    crop_size: int | None = setting(224, "Training crop (classification: also the input size).")
+    batch_size: int = setting(32, "Batch size.")
+    steps: int = setting(1000, "Training steps.")
+    learning_rate: float = setting(1e-3, "Peak Adam learning rate (cosine decay).")
+    checkpoint_every: int = setting(200, "Steps between resumable checkpoints.")
+    train_split: str = setting("train", "Training split.")
+    eval_split: str | None = setting("test", "Split for the clean accuracy / mIoU at the end ('' for none).")
+    eval_batches: int = setting(20, "Batches evaluated (0: all).")
+    data_dir: str | None = setting(None, "tfds data_dir.")
+    manual_dir: str | None = setting(None, "tfds manual_dir (ImageNet tars).")
+    seed: int | None = setting(None, "Random seed.")
+    verbose: int = setting(1, "Keras fit verbosity.")
 
 
 @dataclasses.dataclass
 class JointConfig:
-    """Joint training of a denoiser through a frozen head (paper Sec. III-B)."""
+    """Joint training of a denoiser through a frozen head (paper Sec. III-B; ``train/train_joint.py``)."""
 
-    task: str
-    data: str
-    model_dir: str
-    head: str  # a .keras head from train_head.py
-    denoiser_init: str | None = None  # a .keras denoiser from separate training (None: fresh)
-    sigma: float = 25.0
-    lambda_p: float | None = None  # None: the paper's value for the task
-    lambda_h: float | None = None
-    ignore_index: int | None = None
-    num_classes: int | None = None
-    crop_size: int | None = 224
-    batch_size: int = 10
-    steps: int = 1000
-    learning_rate: float = 1e-4
-    checkpoint_every: int = 200
-    train_split: str = "train"
-    strategy: str = "auto"
-    logical_cpus: int = 0
-    data_dir: str | None = None
-    manual_dir: str | None = None
-    seed: int | None = None
-    verbose: int = 1
+    task: str = setting(help="High-level task.", choices=TASKS)
+    data: str = setting(help="Data folder, or tfds:imagenet2012.")
+    model_dir: str = setting(help="Run folder; the denoiser is written as denoiser.keras.")
+    head: str = setting(help="Frozen head (.keras from train_head.py).")
+    denoiser_init: str | None = setting(None, "Start from this .keras denoiser (separate training; default: fresh).")
+    sigma: float = setting(noise.DEFAULT_SIGMA_255, "Noise level on the 0..255 scale.")
+    lambda_p: float | None = setting(None, "Perceptual weight (default: paper, 0.5).")
+    lambda_h: float | None = setting(None, "Task weight (default: paper, 0.25 cls / 0.5 seg).")
+    ignore_index: int | None = setting(None, "Segmentation void label (required for non-VOC folders).")
+    num_classes: int | None = setting(None, "Segmentation classes (required for non-VOC folders).")
+    crop_size: int | None = setting(224, "Training crop.")
+    batch_size: int = setting(10, "Global batch size.")
+    steps: int = setting(1000, "Training steps.")
+    learning_rate: float = setting(1e-4, "Adam learning rate.")
+    checkpoint_every: int = setting(200, "Steps between resumable checkpoints.")
+    train_split: str = setting("train", "Training split.")
+    strategy: str = setting("auto", "tf.distribute strategy.", choices=("auto", "mirrored", "default"))
+    logical_cpus: int = setting(0, "Split the CPU into N logical devices.")
+    data_dir: str | None = setting(None, "tfds data_dir.")
+    manual_dir: str | None = setting(None, "tfds manual_dir (ImageNet tars).")
+    seed: int | None = setting(None, "Random seed.")
+    verbose: int = setting(1, "Keras fit verbosity.")
 
 
-def build_head(task: str, num_classes: int, crop_size: int | None, weights=None, width_divisor: int = 1,
-               top: str = "gap", hidden_units: int = 512, fc_units: int = 1024, batch_norm: bool = False):
-    """The head for ``task``: a VGG16 classifier or DeepLab-LargeFOV, [0, 1] RGB in, logits out."""
+def build_head(config: HeadConfig, num_classes: int):
+    """The head ``config`` describes: a VGG16 classifier or DeepLab-LargeFOV, [0, 1] RGB in, logits out."""
     from keras_semdenoise.heads import build_deeplab_largefov, build_vgg16_classifier
 
-    if task == "classification":
-        if crop_size is None:
+    if config.task == "classification":
+        if config.crop_size is None:
             raise ValueError("classification heads need a fixed crop_size")
-        return build_vgg16_classifier(num_classes, weights, (crop_size, crop_size, 3), width_divisor, top,
-                                      hidden_units, batch_norm=batch_norm)
-    if task == "segmentation":
-        return build_deeplab_largefov(num_classes, weights, (None, None, 3), width_divisor, fc_units,
-                                      batch_norm=batch_norm)
-    raise ValueError(f"task must be classification or segmentation, got {task!r}")
+        return build_vgg16_classifier(num_classes, config.weights, (config.crop_size, config.crop_size, 3),
+                                      config.width_divisor, config.top, config.hidden_units,
+                                      batch_norm=config.batch_norm)
+    if config.task == "segmentation":
+        return build_deeplab_largefov(num_classes, config.weights, (None, None, 3), config.width_divisor,
+                                      config.fc_units, batch_norm=config.batch_norm)
+    raise ValueError(f"task must be one of {', '.join(TASKS)}, got {config.task!r}")
 
 
 def load_head(path: str):
@@ -110,8 +116,7 @@ def run_head_training(config: HeadConfig):
     split = _load_split(config, config.train_split)
     os.makedirs(config.model_dir, exist_ok=True)
     atomic.write_json(os.path.join(config.model_dir, "config.json"), dataclasses.asdict(config), indent=2)
-    head = build_head(config.task, split.num_classes, config.crop_size, config.weights, config.width_divisor,
-                      config.top, config.hidden_units, config.fc_units, config.batch_norm)
+    head = build_head(config, split.num_classes)
     if config.task == "classification":
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         metric = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]

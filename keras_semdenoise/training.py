@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 from keras_semdenoise import atomic, metrics, noise, precision
+from keras_semdenoise.config_flags import check_choices, setting
 from keras_semdenoise.data import patches
 from keras_semdenoise.data.roots import DEFAULT_DATA_DIR_ENV, default_data_root  # noqa: F401 - re-exported
 
@@ -43,33 +44,38 @@ class TrainConfig:
     another folder, are the images each checkpoint is evaluated and chosen on.
     """
 
-    data_dir: str
-    model_dir: str
-    sigma: float | None = 25.0
-    sigma_range: tuple[float, float] | None = None
-    steps: int = 1000
-    batch_size: int = 32
-    patch_size: int = 48
-    learning_rate: float = 1e-3
-    lr_schedule: str = "cosine"  # cosine | step | constant
-    warmup_steps: int = 100
-    min_lr_ratio: float = 0.01
-    checkpoint_every: int = 200
-    eval_dir: str | None = None
-    eval_images: int = 16
-    eval_sigma: float | None = None
-    holdout: bool = True
-    dtype_policy: str = "auto"  # auto | float32 | mixed_bfloat16 (precision.resolve_policy)
-    pipeline: str = "auto"  # auto | tf_data | numpy: tf.data on the TensorFlow backend, else numpy
-    strategy: str = "auto"  # auto | mirrored | default
-    logical_cpus: int = 0
-    num_scales: int = 3
-    stem_filters: int = 64
-    encoder_filters: tuple[int, ...] = (128, 128)
-    decoder_filters: tuple[int, ...] = (256,)
-    init_weights: str | None = None
-    seed: int | None = None
-    verbose: int = 1
+    data_dir: str = setting(help="Training images: DIR[:WEIGHT],DIR[:WEIGHT],... (folders or packed:FILE.npz).")
+    model_dir: str = setting(help="Run folder: checkpoints, logs, final model.")
+    sigma: float | None = setting(noise.DEFAULT_SIGMA_255, "Noise level on the 0..255 scale (one model per sigma; "
+                                  "not used with --sigma_range).")
+    sigma_range: tuple[float, float] | None = setting(None, "low,high: blind training, sigma drawn per patch.")
+    steps: int = setting(1000, "Training steps (batches).")
+    batch_size: int = setting(32, "Global batch size (paper: 32).")
+    patch_size: int = setting(48, "Patch side in pixels (paper: 48).")
+    learning_rate: float = setting(1e-3, "Peak Adam learning rate.")
+    lr_schedule: str = setting("cosine", "Learning-rate schedule.", choices=("cosine", "step", "constant"))
+    warmup_steps: int = setting(100, "Linear warm-up steps (cosine schedule).")
+    min_lr_ratio: float = setting(0.01, "Final learning rate as a fraction of the peak (cosine).")
+    checkpoint_every: int = setting(200, "Steps between checkpoints (and evaluations).")
+    eval_dir: str | None = setting(None, "Clean images for PSNR at each checkpoint (default: the held-out validation "
+                                   "images of the training data; never a test set).")
+    eval_images: int = setting(16, "How many eval images (0: no evaluation).")
+    eval_sigma: float | None = setting(None, f"Noise level for evaluation (default: --sigma, or "
+                                             f"{noise.DEFAULT_SIGMA_255:g}).")
+    holdout: bool = setting(True, "Leave the 16 validation images (data/patches.VALIDATION_IDS) out of training.")
+    dtype_policy: str = setting("auto", "Compute precision; auto: mixed_bfloat16 where the CPU/GPU has native bf16.",
+                                choices=("auto", *precision.POLICIES))
+    pipeline: str = setting("auto", "Data path; auto: tf.data on the TensorFlow backend, numpy PyDataset on others.",
+                            choices=("auto", "tf_data", "numpy"))
+    strategy: str = setting("auto", "tf.distribute strategy.", choices=("auto", "mirrored", "default"))
+    logical_cpus: int = setting(0, "Split the CPU into N logical devices (tests the mirrored path).")
+    num_scales: int = setting(3, "Scales of the denoiser, 2..4.")
+    stem_filters: int = setting(64, "conv0 width.")
+    encoder_filters: tuple[int, ...] = setting((128, 128), "Encoder widths (num_scales - 1).")
+    decoder_filters: tuple[int, ...] = setting((256,), "Decoder widths (num_scales - 2).")
+    init_weights: str | None = setting(None, "Start from these weights (e.g. another sigma's model).")
+    seed: int | None = setting(None, "Random seed.")
+    verbose: int = setting(1, "Keras fit verbosity: 1 progress bar, 2 one line per checkpoint.")
 
     def validate(self) -> None:
         if (self.sigma is None) == (self.sigma_range is None):
@@ -78,14 +84,7 @@ class TrainConfig:
             noise.check_sigma(self.sigma)
         if self.steps < 1 or self.checkpoint_every < 1 or self.batch_size < 1 or self.patch_size < 4:
             raise ValueError("steps, checkpoint_every, batch_size must be >= 1 and patch_size >= 4")
-        if self.lr_schedule not in ("cosine", "step", "constant"):
-            raise ValueError(f"lr_schedule must be cosine, step or constant, got {self.lr_schedule!r}")
-        if self.strategy not in ("auto", "mirrored", "default"):
-            raise ValueError(f"strategy must be auto, mirrored or default, got {self.strategy!r}")
-        if self.pipeline not in ("auto", "tf_data", "numpy"):
-            raise ValueError(f"pipeline must be auto, tf_data or numpy, got {self.pipeline!r}")
-        if self.dtype_policy not in ("auto", *precision.POLICIES):
-            raise ValueError(f"dtype_policy must be auto or one of {precision.POLICIES}, got {self.dtype_policy!r}")
+        check_choices(self)
         patches.check_sources(self.sources())
 
     def sources(self) -> list:
@@ -214,7 +213,7 @@ def _callbacks(config: TrainConfig, model, eval_images, triplet_batch):
         import tensorflow as tf
     backup_dir = os.path.join(config.model_dir, "backup")
     history_path = os.path.join(config.model_dir, "history.json")
-    eval_sigma = config.eval_sigma if config.eval_sigma is not None else (config.sigma or 25.0)
+    eval_sigma = config.eval_sigma if config.eval_sigma is not None else (config.sigma or noise.DEFAULT_SIGMA_255)
 
     class EvaluateAndLog(keras.callbacks.Callback):
         """At each checkpoint: PSNR on held-out images, best weights, image triplets in TensorBoard."""
@@ -439,7 +438,7 @@ def ship_run(model_dir: str, out_dir: str, name: str, hardware: str, use_best: b
             index = json.load(handle)
     parent = os.path.splitext(os.path.basename(config.get("init_weights") or ""))[0]
     steps_before = (index[parent].get("steps_trained") or 0) if parent in index else 0
-    eval_sigma = config.get("eval_sigma") or config.get("sigma") or 25.0
+    eval_sigma = config.get("eval_sigma") or config.get("sigma") or noise.DEFAULT_SIGMA_255
     resolved = config.get("resolved") or {}
     entry = {
         "file": os.path.basename(out_path),

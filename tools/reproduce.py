@@ -11,7 +11,6 @@ checkpoints. See keras_semdenoise/reproduction.py for the stages.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 
@@ -21,27 +20,13 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)  # the stages run `python -m train.*`, `tools.*` from the repository root
 
 from keras_semdenoise import reproduction, training  # noqa: E402
-from train.flag_config import config_from_flags  # noqa: E402
+from keras_semdenoise.config_flags import config_from_flags, define_flags  # noqa: E402
 
 FLAGS = flags.FLAGS
-_DEFAULTS = reproduction.ReproduceConfig(data_root="")
-for _field in dataclasses.fields(reproduction.ReproduceConfig):
-    if _field.name in ("data_root", "python"):
-        continue
-    _default = getattr(_DEFAULTS, _field.name)
-    _help = f"See ReproduceConfig.{_field.name}."
-    if isinstance(_default, tuple):
-        flags.DEFINE_list(_field.name, [f"{v:g}" if isinstance(v, float) else str(v) for v in _default], _help)
-    elif isinstance(_default, bool):
-        flags.DEFINE_bool(_field.name, _default, _help)
-    elif isinstance(_default, int):
-        flags.DEFINE_integer(_field.name, _default, _help)
-    elif isinstance(_default, float):
-        flags.DEFINE_float(_field.name, _default, _help)
-    else:
-        flags.DEFINE_string(_field.name, _default, _help)
-flags.DEFINE_string("data_root", None, "Folder holding cifar10-jpeg, camvid, CBSD432, CBSD68 "
-                    "(default: ../shared/data or $SEMDENOISE_DATA_DIR).")
+define_flags(reproduction.ReproduceConfig, skip=("python",), data_root={
+    "required": False,
+    "help": "Folder holding cifar10-jpeg, camvid, CBSD432, CBSD68 (default: ../shared/data or $SEMDENOISE_DATA_DIR).",
+})
 flags.DEFINE_bool("report_only", False, "Only rewrite the report from the measured tables.")
 
 

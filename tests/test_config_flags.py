@@ -1,0 +1,122 @@
+"""Flags made from config dataclasses: the helper on a tiny config, and every entry point's flags against its
+dataclass (same names, defaults and types), ``--help`` included."""
+
+import dataclasses
+import json
+import subprocess
+import sys
+
+import pytest
+from absl import flags
+
+from conftest import REPO
+from keras_semdenoise import config_flags, noise, reproduction, task_training, training
+from keras_semdenoise.config_flags import setting
+
+
+@dataclasses.dataclass
+class _Tiny:
+    path: str = setting(help="Where.")
+    steps: int = setting(3, "Steps.")
+    rate: float | None = setting(None, "Rate.")
+    mode: str = setting("a", "Mode.", choices=("a", "b"))
+    quiet: bool = setting(False, "Quiet.")
+    widths: tuple[int, ...] = setting((8, 16), "Widths.")
+    sigmas: tuple[float, ...] = setting((15.0, 2.5), "Sigmas.")
+
+
+LIST = "comma separated list of strings"  # absl's flag_type() of DEFINE_list
+
+
+def _tiny_flags(**overrides):
+    values = flags.FlagValues()
+    names = config_flags.define_flags(_Tiny, values, **overrides)
+    return names, values
+
+
+def test_flags_follow_the_field_types_defaults_and_help():
+    names, values = _tiny_flags()
+    assert names == [f.name for f in dataclasses.fields(_Tiny)]
+    kinds = {name: values[name].flag_type() for name in names}
+    assert kinds == {"path": "string", "steps": "int", "rate": "float", "mode": "string enum", "quiet": "bool",
+                     "widths": LIST, "sigmas": LIST}
+    assert values["widths"].default == ["8", "16"] and values["sigmas"].default == ["15", "2.5"]
+    assert values["mode"].help == "<a|b>: Mode." and values["mode"].parser.enum_values == ["a", "b"]
+    values(["prog", "--path=x", "--widths=1,2,3", "--mode=b", "--quiet"])
+    config = config_flags.config_from_flags(_Tiny, values, steps=7)
+    assert config == _Tiny(path="x", steps=7, mode="b", quiet=True, widths=(1, 2, 3), sigmas=(15.0, 2.5))
+
+
+def test_a_field_without_default_is_a_required_flag_unless_overridden():
+    _, values = _tiny_flags()
+    with pytest.raises(flags.IllegalFlagValueError, match="path"):
+        values(["prog"])
+    _, values = _tiny_flags(path={"required": False, "default": "here"})
+    values(["prog"])
+    assert values.path == "here"
+    with pytest.raises(ValueError, match="does not have"):
+        _tiny_flags(nothing={"default": 1})
+
+
+def test_choices_are_checked_on_the_config():
+    with pytest.raises(ValueError, match="mode must be one of a, b"):
+        config_flags.check_choices(_Tiny(path="x", mode="c"))
+    with pytest.raises(ValueError, match="lr_schedule must be one of cosine, step, constant"):
+        training.TrainConfig(data_dir="x", model_dir="y", lr_schedule="linear").validate()
+
+
+# Entry point -> (its config class, fields with no flag, flags whose default or required-ness the entry point
+# changes on purpose: a path it resolves itself).
+ENTRY_POINTS = {
+    "train.train_denoiser": (training.TrainConfig, (), ("data_dir",)),
+    "train.train_head": (task_training.HeadConfig, (), ()),
+    "train.train_joint": (task_training.JointConfig, (), ()),
+    "tools.reproduce": (reproduction.ReproduceConfig, ("python",), ("data_root",)),
+}
+_DUMP = """
+import importlib, json, sys
+from absl import flags
+module = importlib.import_module(sys.argv[1])
+print(json.dumps({f.name: [f.flag_type(), f.default] for f in flags.FLAGS.flags_by_module_dict()[module.__name__]}))
+"""
+
+
+def _expected_default(field):
+    default = config_flags.field_default(field)
+    if isinstance(default, tuple):
+        return [f"{v:g}" if isinstance(v, float) else str(v) for v in default]
+    return default
+
+
+@pytest.mark.parametrize("module", sorted(ENTRY_POINTS))
+def test_entry_point_flags_are_the_config_fields_and_help_works(module):
+    config_class, skipped, resolved = ENTRY_POINTS[module]
+    dumped = subprocess.run([sys.executable, "-c", _DUMP, module], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert dumped.returncode == 0, dumped.stderr
+    defined = json.loads(dumped.stdout.strip().splitlines()[-1])
+    fields = {f.name: f for f in dataclasses.fields(config_class) if f.name not in skipped}
+    assert set(fields) <= set(defined)
+    kinds = config_flags.field_types(config_class)
+    for name, field in fields.items():
+        if name not in resolved:
+            assert defined[name][1] == _expected_default(field), name
+        kind = kinds[name][0]
+        expected = {bool: "bool", int: "int", float: "float", tuple: LIST}.get(kind, "string")
+        if field.metadata.get("choices"):
+            expected = "string enum"
+        assert defined[name][0] == expected, name
+    helped = subprocess.run([sys.executable, "-m", module, "--help"], cwd=REPO, capture_output=True, text=True,
+                            timeout=120)
+    assert "Traceback" not in helped.stderr, helped.stderr  # absl's --help exits with status 1
+    for name, field in fields.items():
+        assert f"--{name}" in helped.stdout or f"--[no]{name}" in helped.stdout, name
+
+
+def test_train_denoiser_sigma_defaults_to_the_paper_level_unless_training_blind():
+    script = ("import sys; from absl import flags; from train import train_denoiser as t; "
+              "flags.FLAGS(['prog', '--model_dir=m', '--data_dir=d', *sys.argv[1:]]); print(t.denoiser_config().sigma)")
+    per_sigma = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+    blind = subprocess.run([sys.executable, "-c", script, "--sigma_range=0,75"], cwd=REPO, capture_output=True,
+                           text=True, timeout=120)
+    assert per_sigma.stdout.split()[-1] == str(noise.DEFAULT_SIGMA_255), per_sigma.stderr
+    assert blind.stdout.split()[-1] == "None", blind.stderr
