@@ -32,7 +32,7 @@ from keras_semdenoise import baselines, evaluation, export, inference, metrics, 
 from keras_semdenoise.data import images
 
 FLAGS = flags.FLAGS
-flags.DEFINE_float("sigma", 25.0, "Noise level (0..255).")
+flags.DEFINE_float("sigma", noise.DEFAULT_SIGMA_255, "Noise level (0..255).")
 flags.DEFINE_list("sets", ["CBSD68", "Kodak24"], "Test sets under the data root.")
 flags.DEFINE_integer("limit", 0, "First N images per set for PSNR (0: all).")
 flags.DEFINE_integer("time_images", 8, "First N images per set timed (every method, CBM3D included).")

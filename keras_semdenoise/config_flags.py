@@ -95,7 +95,8 @@ def define_flags(config_class, flag_values=flags.FLAGS, skip=(), **overrides) ->
     for field in dataclasses.fields(config_class):
         if field.name in skip:
             continue
-        spec = {"default": field_default(field), "help": field.metadata.get(HELP, f"See {config_class.__name__}.{field.name}."),
+        spec = {"default": field_default(field),
+                "help": field.metadata.get(HELP, f"See {config_class.__name__}.{field.name}."),
                 "required": field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING}
         spec.update(overrides.get(field.name, {}))
         default, kind, allowed = spec["default"], kinds[field.name][0], field.metadata.get(CHOICES)

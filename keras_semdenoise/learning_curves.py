@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 
+from keras_semdenoise import noise
+
 
 def load_curve(run: str) -> tuple[list[int], list[float], dict, str]:
     """Steps, evaluation PSNRs, config and label of a run folder or a shipped ``<name>.history.json``.
@@ -33,7 +35,8 @@ def load_curve(run: str) -> tuple[list[int], list[float], dict, str]:
     policy = (config.get("resolved") or {}).get("dtype_policy", "float32")
     precision = "bf16" if "bfloat16" in policy else "fp32"
     where = os.path.basename(config["eval_dir"].rstrip("/")) if config.get("eval_dir") else "validation"
-    label = f"{name} ({precision}, {where} at sigma {config.get('eval_sigma') or config.get('sigma') or 25:g})"
+    sigma = config.get("eval_sigma") or config.get("sigma") or noise.DEFAULT_SIGMA_255
+    label = f"{name} ({precision}, {where} at sigma {sigma:g})"
     return [h["step"] + offset for h in history], [h["eval_psnr"] for h in history], config, label
 
 

@@ -91,7 +91,8 @@ def _expected_default(field):
 @pytest.mark.parametrize("module", sorted(ENTRY_POINTS))
 def test_entry_point_flags_are_the_config_fields_and_help_works(module):
     config_class, skipped, resolved = ENTRY_POINTS[module]
-    dumped = subprocess.run([sys.executable, "-c", _DUMP, module], cwd=REPO, capture_output=True, text=True, timeout=120)
+    dumped = subprocess.run([sys.executable, "-c", _DUMP, module], cwd=REPO, capture_output=True, text=True,
+                            timeout=120)
     assert dumped.returncode == 0, dumped.stderr
     defined = json.loads(dumped.stdout.strip().splitlines()[-1])
     fields = {f.name: f for f in dataclasses.fields(config_class) if f.name not in skipped}

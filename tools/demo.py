@@ -15,7 +15,7 @@ from keras_semdenoise import imageio, inference, metrics, noise
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("out", "demo_output", "Output folder.")
-flags.DEFINE_float("sigma", 25.0, "Noise level on the 0..255 scale.")
+flags.DEFINE_float("sigma", noise.DEFAULT_SIGMA_255, "Noise level on the 0..255 scale.")
 flags.DEFINE_string("model", None, "A .keras denoiser (default: the shipped model for --sigma).")
 
 

@@ -12,7 +12,7 @@ from keras_semdenoise import export, inference, noise
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "A .keras denoiser (default: the shipped model for --sigma).")
-flags.DEFINE_float("sigma", 25.0, "Noise level whose shipped model to export.")
+flags.DEFINE_float("sigma", noise.DEFAULT_SIGMA_255, "Noise level whose shipped model to export.")
 flags.DEFINE_string("base", "exported", "Base folder (TF Serving's --model_base_path is <base>/<name>).")
 flags.DEFINE_string("name", "semdenoise", "Model name.")
 flags.DEFINE_integer("version", None, "Version number (default: the next free one).")

@@ -13,7 +13,7 @@ from keras_semdenoise import export, inference, noise, training
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "A .keras denoiser (default: the shipped model for --sigma).")
-flags.DEFINE_float("sigma", 25.0, "Noise level: picks the shipped model and the calibration noise.")
+flags.DEFINE_float("sigma", noise.DEFAULT_SIGMA_255, "Noise level: picks the shipped model and the calibration noise.")
 flags.DEFINE_list("precisions", list(export.TFLITE_PRECISIONS), "fp32, fp16, int8.")
 flags.DEFINE_string("out_dir", "exported/tflite", "Output folder: <name>_<precision>.tflite.")
 flags.DEFINE_string("calibration_dir", None, "Training images for int8 calibration (default: CBSD432).")

@@ -23,6 +23,8 @@ import time
 
 from absl import app, flags
 
+from keras_semdenoise import noise
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _URL_LINE = re.compile(r"serving the denoiser page at (http://\S+)")
 
@@ -108,7 +110,7 @@ def upload(driver, path: str, timeout_seconds: float = 60.0) -> str:
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("out", "docs/web/screenshot.png", "Where the screenshot goes.")
-flags.DEFINE_float("sigma", 25.0, "Noise added by the page before denoising.")
+flags.DEFINE_float("sigma", noise.DEFAULT_SIGMA_255, "Noise added by the page before denoising.")
 
 
 def main(argv):

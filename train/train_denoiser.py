@@ -23,7 +23,8 @@ from keras_semdenoise.config_flags import config_from_flags, define_flags
 FLAGS = flags.FLAGS
 define_flags(training.TrainConfig, data_dir={
     "required": False,
-    "help": "Training images: DIR[:WEIGHT],DIR[:WEIGHT],... (folders or packed:FILE.npz; default: <shared data>/CBSD432).",
+    "help": "Training images: DIR[:WEIGHT],DIR[:WEIGHT],... (folders or packed:FILE.npz; "
+            "default: <shared data>/CBSD432).",
 })
 
 

@@ -27,7 +27,7 @@ import os
 import numpy as np
 import tensorflow_datasets as tfds
 
-from keras_semdenoise import imageio
+from keras_semdenoise import imageio, noise
 from keras_semdenoise.metrics import to_uint8
 
 logger = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ except ValueError as error:
         name = BUILDER_NAME
 
 
-def noisy_pairs(dataset, patch_size: int = 48, batch_size: int = 32, sigma_255: float = 25.0):
+def noisy_pairs(dataset, patch_size: int = 48, batch_size: int = 32, sigma_255: float = noise.DEFAULT_SIGMA_255):
     """Maps a ``DenoisingImageFolder`` split to an infinite dataset of ``(noisy, clean)`` batches.
 
     One random ``patch_size`` crop per image per pass, shuffled, with the same flips/rotations
