@@ -111,7 +111,7 @@ def targets(result: dict, sets: list[str]) -> list[str]:
         ratio = methods[BF16]["time"]["median"] / methods[int8]["time"]["median"]
         losses = [g[0] for s in sets if (g := gain(methods[int8], methods[FP32], s))]
         worst = -min(losses) if losses else float("nan")
-        lines.append(f"- int8 faster than bf16 at most {TARGETS['int8_loss_db']} dB lost: fastest int8 ({int8}) is "
+        lines.append(f"- int8 faster than bf16 with at most {TARGETS['int8_loss_db']} dB lost: fastest int8 ({int8}) is "
                      f"{ratio:.2f}x the speed of bf16, {worst:+.3f} dB lost; "
                      f"{mark[ratio > 1.0 and worst <= TARGETS['int8_loss_db']]}.")
     return lines
