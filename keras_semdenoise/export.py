@@ -111,21 +111,32 @@ def export_savedmodel(model, base_dir: str, name: str = "semdenoise", version: i
 
 
 TFLITE_PRECISIONS = ("fp32", "fp16", "int8")
-CALIBRATION_PATCHES = 64
+# TFLite calibrates each activation's int8 range to its min and max over all patches: more patches widen
+# the ranges to rare extremes and coarsen the grid. Against Keras fp32 at sigma 25 (6 Kodak24 + 6 CBSD68
+# images), 8 patches lost 0.06-0.10 dB for 5 of 6 seeds (0.20 for one), 64 lost 0.14-0.18 dB; seed 0 with 8
+# loses 0.07 / 0.06 dB on all of Kodak24 / CBSD68 (docs/precision/int8.md).
+CALIBRATION_PATCHES = 8
 CALIBRATION_SIZE = 64
 
 
 def calibration_images(folder: str, sigma_255: float, count: int = CALIBRATION_PATCHES,
-                       size: int = CALIBRATION_SIZE) -> list:
-    """``count`` seeded noisy training patches, each (size, size, 3) float32, for int8 calibration."""
+                       size: int = CALIBRATION_SIZE, seed: int = 0) -> list:
+    """``count`` noisy training patches, each (size, size, 3) float32, for int8 calibration.
+
+    Drawn as training batches are (``patches.sample_batch``: random image, crop, flip/rotation, Gaussian
+    noise of ``sigma_255``) from one seeded generator, so the same arguments give the same patches and
+    an int8 export is reproducible (its PSNR depends on the patches: ``CALIBRATION_PATCHES``).
+    """
     import numpy as np
 
-    from keras_semdenoise.data import images
+    from keras_semdenoise.data import patches
 
-    dataset = images.training_dataset(folder, patch_size=size, batch_size=count, sigma_255=sigma_255,
-                                      shuffle_seed=0)
-    noisy, _ = next(iter(dataset))
-    return list(np.asarray(noisy))
+    sources = patches.parse_sources(folder)
+    pools = patches.load_training_images(sources, size)
+    weights = np.asarray([source.weight for source in sources], np.float64)
+    weights /= weights.sum()
+    noisy, _ = patches.sample_batch(np.random.default_rng(seed), pools, weights, size, count, sigma_255, None)
+    return list(noisy)
 
 
 def export_tflite(model, path: str, precision: str = "fp32", representative_images=None) -> str:
@@ -136,7 +147,12 @@ def export_tflite(model, path: str, precision: str = "fp32", representative_imag
     int8, float32 at the edges) calibrated on ``representative_images``: an iterable of
     (h, w, 3) float32 noisy patches (``calibration_images``); the model is first passed through
     ``quantization.equalize_concat_inputs`` (same function, int8-friendly concat ranges). Batch norm is
-    folded into the convolutions for every precision. The file is written atomically.
+    folded into the convolutions for every precision, and the transposed convolutions become
+    ``graph_transforms.PhaseConvUpsample`` (a 2x2 conv and a pixel shuffle, same function): TFLite's
+    TRANSPOSE_CONV takes its output shape as a run-time tensor with a dynamic input, which XNNPACK
+    does not delegate, so a third of the multiply-adds ran in TFLite's slower own kernels and int8 was
+    slower than Keras bf16 (``docs/precision/int8.md``); now every conv, concat and add runs in XNNPACK
+    at any input size (``TFLiteDenoiser.undelegated_ops``). The file is written atomically.
     """
     import keras
     import tensorflow as tf
@@ -151,6 +167,7 @@ def export_tflite(model, path: str, precision: str = "fp32", representative_imag
 
         representative_images = list(representative_images)
         model = quantization.equalize_concat_inputs(model, representative_images)
+    model = graph_transforms.transposed_conv_as_phase_conv(model)
     with tempfile.TemporaryDirectory() as saved:
         archive = keras.export.ExportArchive()
         archive.track(model)
@@ -174,7 +191,10 @@ class TFLiteDenoiser:
     """Runs a TFLite denoiser with ``ai-edge-litert`` (``tf.lite.Interpreter`` is deprecated).
 
     ``denoiser(image)``: (H, W, 3) float32 in [0, 1] + noise -> (H, W, 3) float32; the input tensor
-    is resized to each new image size.
+    is resized to each new image size (about 3% of a call when the size alternates). The interpreter's
+    default XNNPACK delegate runs the network, with ``num_threads`` threads; an ``export_tflite`` model
+    leaves only the pad/crop size arithmetic and the mirror padding of the 3-channel input outside it
+    (``undelegated_ops``).
     """
 
     def __init__(self, path: str, num_threads: int = 2):
@@ -186,6 +206,31 @@ class TFLiteDenoiser:
         self.input_index = self.interpreter.get_input_details()[0]["index"]
         self.output_index = self.interpreter.get_output_details()[0]["index"]
         self.shape = None
+
+    def undelegated_ops(self) -> list[str]:
+        """Names of the ops the interpreter runs itself, outside XNNPACK, at the current input size.
+
+        A delegated partition shows as one DELEGATE node whose inputs and outputs are the partition's
+        boundary tensors; the original ops it replaced are those between them. Uses the interpreter's
+        private ``_get_ops_details`` (the only view of the delegated graph LiteRT's Python API gives).
+        """
+        if self.shape is None:
+            self.interpreter.allocate_tensors()  # delegates are applied on the first allocation
+        ops = {op["index"]: op for op in self.interpreter._get_ops_details()}
+        producer = {tensor: index for index, op in ops.items() if op["op_name"] != "DELEGATE"
+                    for tensor in op["outputs"]}
+        replaced = set()
+        for delegate in (op for op in ops.values() if op["op_name"] == "DELEGATE"):
+            boundary = set(delegate["inputs"])
+            pending = list(delegate["outputs"])
+            while pending:
+                tensor = pending.pop()
+                if tensor in boundary or tensor not in producer or producer[tensor] in replaced:
+                    continue
+                replaced.add(producer[tensor])
+                pending.extend(t for t in ops[producer[tensor]]["inputs"] if t >= 0)
+        return [op["op_name"] for index, op in sorted(ops.items())
+                if op["op_name"] != "DELEGATE" and index not in replaced]
 
     def __call__(self, image):
         import numpy as np

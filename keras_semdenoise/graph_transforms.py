@@ -1,7 +1,8 @@
 """Same-function rewrites of a trained functional denoiser for inference: batch norm folded into the
-preceding convolution, and a different compute precision.
+preceding convolution, a different compute precision, and transposed convolutions as phase convolutions
+(for TFLite's XNNPACK).
 
-Both keep every layer name and the graph's shape, clone the model with ``keras.models.clone_model`` and
+All keep every layer name and the graph's shape, clone the model with ``keras.models.clone_model`` and
 copy (or fold) the trained weights, so they apply to any denoiser ``build_denoiser`` makes (any scales,
 widths, with or without the global skip) and to a loaded ``.keras`` file.
 """
@@ -95,4 +96,92 @@ def with_dtype_policy(model, policy: str):
 
     copy = keras.models.clone_model(model, clone_function=clone)
     copy.set_weights(model.get_weights())
+    return copy
+
+
+@keras.saving.register_keras_serializable(package="keras_semdenoise")
+class PhaseConvUpsample(keras.layers.Layer):
+    """A 4x4 stride-2 "same" transposed convolution computed as one 2x2 convolution and a pixel shuffle.
+
+    Each output pixel of the transposed conv reads a 2x2 window of the input, with a different 2x2
+    slice of the 4x4 kernel per output phase (even/odd row, even/odd column). So: zero-pad the input by
+    one pixel, a 2x2 "valid" conv with the four phase kernels as ``4 * filters`` output channels,
+    ``depth_to_space(2)``, then drop the outer pixel. The multiply-adds are the transposed conv's, and
+    no op needs the input's size (TFLite's TRANSPOSE_CONV takes its output shape as a tensor, which with
+    a dynamic input is computed at run time and keeps the op, and every op after it, out of XNNPACK).
+
+    Input ``(N, H, W, C)`` -> output ``(N, 2H, 2W, filters)``. Weights: ``kernel`` (2, 2, C, 4 * filters)
+    and ``bias`` (4 * filters,), made from a ``Conv2DTranspose`` by ``transposed_conv_weights``.
+    """
+
+    def __init__(self, filters: int, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(name="kernel", shape=(2, 2, input_shape[-1], 4 * self.filters))
+        self.bias = self.add_weight(name="bias", shape=(4 * self.filters,), initializer="zeros")
+
+    def call(self, x):
+        x = keras.ops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])
+        x = keras.ops.conv(x, keras.ops.cast(self.kernel, x.dtype), padding="valid")
+        x = keras.ops.depth_to_space(x + keras.ops.cast(self.bias, x.dtype), 2)
+        return x[:, 1:-1, 1:-1, :]
+
+    def compute_output_shape(self, input_shape):
+        def double(size):
+            return None if size is None else 2 * size
+
+        return (input_shape[0], double(input_shape[1]), double(input_shape[2]), self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters}
+
+
+def transposed_conv_weights(kernel: np.ndarray, bias: np.ndarray) -> list[np.ndarray]:
+    """``PhaseConvUpsample`` weights equal to a 4x4 stride-2 "same" ``Conv2DTranspose``'s.
+
+    ``kernel`` is the transposed conv's (4, 4, filters, C), ``bias`` its (filters,). Output phase ``q``
+    (0 or 1 per axis; channel group ``2 * qy + qx``, depth_to_space's order) at padded-input offset
+    ``a`` takes tap ``2 + q - 2a`` of the 4x4 kernel.
+    """
+    taps = np.array([[2, 0], [3, 1]])  # taps[q, a]
+    filters, channels = kernel.shape[2], kernel.shape[3]
+    phases = np.empty((2, 2, channels, 2, 2, filters), np.float32)
+    for qy in range(2):
+        for qx in range(2):
+            for a in range(2):
+                for b in range(2):
+                    phases[a, b, :, qy, qx, :] = kernel[taps[qy, a], taps[qx, b]].T
+    return [phases.reshape(2, 2, channels, 4 * filters), np.tile(np.asarray(bias, np.float32), 4)]
+
+
+def _phase_convertible(layer) -> bool:
+    return (type(layer) is keras.layers.Conv2DTranspose and tuple(layer.kernel_size) == (4, 4)
+            and tuple(layer.strides) == (2, 2) and layer.padding == "same" and layer.use_bias
+            and tuple(layer.dilation_rate) == (1, 1) and layer.activation is keras.activations.linear
+            and layer.data_format == "channels_last")
+
+
+def transposed_conv_as_phase_conv(model):
+    """A copy of ``model`` with every 4x4 stride-2 "same" ``Conv2DTranspose`` as a ``PhaseConvUpsample``.
+
+    Same function (to float rounding), same layer names; for TFLite export (see ``PhaseConvUpsample``).
+    ``model`` itself when it has no such layer.
+    """
+    names = {layer.name for layer in model.layers if _phase_convertible(layer)}
+    if not names:
+        return model
+
+    def clone(layer):
+        if layer.name in names:
+            return PhaseConvUpsample(layer.filters, name=layer.name, dtype=layer.dtype_policy.name)
+        return layer.__class__.from_config(layer.get_config())
+
+    copy = keras.models.clone_model(model, clone_function=clone)
+    for layer in model.layers:
+        if layer.name in names:
+            copy.get_layer(layer.name).set_weights(transposed_conv_weights(*layer.get_weights()))
+        elif layer.weights:
+            copy.get_layer(layer.name).set_weights(layer.get_weights())
     return copy

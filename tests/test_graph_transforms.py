@@ -51,3 +51,29 @@ def test_load_denoiser_bf16_is_folded_mixed_precision_and_close_to_fp32(tmp_path
     with pytest.raises(ValueError, match="precision"):
         inference.load_denoiser(path, precision="int4")
     assert inference.resolve_precision("fp32") == "fp32"
+
+
+def test_phase_conv_upsample_equals_a_4x4_stride_2_transposed_conv():
+    rng = np.random.default_rng(3)
+    transposed = keras.layers.Conv2DTranspose(5, 4, strides=2, padding="same")
+    transposed.build((None, None, None, 7))
+    transposed.set_weights([rng.normal(size=(4, 4, 5, 7)), rng.normal(size=5)])
+    phased = graph_transforms.PhaseConvUpsample(5)
+    phased.build((None, None, None, 7))
+    phased.set_weights(graph_transforms.transposed_conv_weights(*transposed.get_weights()))
+    for shape in ((1, 1, 1, 7), (2, 5, 9, 7)):
+        x = rng.normal(size=shape).astype(np.float32)
+        assert phased(x).shape == (shape[0], 2 * shape[1], 2 * shape[2], 5)
+        np.testing.assert_allclose(np.asarray(phased(x)), np.asarray(transposed(x)), atol=1e-5)
+
+
+def test_denoiser_with_phase_convs_computes_the_same(tiny_kwargs):
+    model = _trained_like(build_denoiser(**tiny_kwargs, zero_init_output=False, dtype_policy="float32"))
+    phased = graph_transforms.transposed_conv_as_phase_conv(model)
+    assert [layer.name for layer in phased.layers] == [layer.name for layer in model.layers]
+    assert not any(isinstance(layer, keras.layers.Conv2DTranspose) for layer in phased.layers)
+    assert sum(isinstance(layer, graph_transforms.PhaseConvUpsample) for layer in phased.layers) == 2
+    for shape in ((1, 1, 1, 3), (2, 13, 22, 3)):
+        noisy = np.random.default_rng(4).uniform(0, 1, shape).astype(np.float32)
+        np.testing.assert_allclose(np.asarray(phased(noisy)), np.asarray(model(noisy, training=False)), atol=1e-5)
+    assert graph_transforms.transposed_conv_as_phase_conv(phased) is phased  # nothing left to rewrite
