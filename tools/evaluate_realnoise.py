@@ -180,7 +180,8 @@ def rni15_grid(root: str, models: dict[str, str], precision: str, crop: int, out
         name = next(n for n, p in models.items() if p == model_path)
         outputs = {"noisy": noisy}
         for method in (("ours", "cbm3d") if with_cbm3d else ("ours",)):
-            tag = name if method == "ours" else f"{estimate:.3f}"
+            tag = (f"{name}-{evaluation.file_identity(model_path).rsplit(':', 1)[1][:8]}" if method == "ours"
+                   else f"{estimate:.3f}")
             cached = os.path.join(cache_dir, f"{image_id}.{method}.{tag}.{precision}.png")
             if os.path.exists(cached):
                 outputs[method] = imageio.load_image(cached).pixels
