@@ -109,8 +109,12 @@ def upload(driver, path: str, timeout_seconds: float = 60.0) -> str:
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("out", "docs/web/screenshot.png", "Where the screenshot goes.")
-flags.DEFINE_float("sigma", noise.DEFAULT_SIGMA_255, "Noise added by the page before denoising.")
+
+
+def define_flags() -> None:
+    """The tool's flags, defined only when it runs (tests import the helpers above beside other tools' flags)."""
+    flags.DEFINE_string("out", "docs/web/screenshot.png", "Where the screenshot goes.")
+    flags.DEFINE_float("sigma", noise.DEFAULT_SIGMA_255, "Noise added by the page before denoising.")
 
 
 def main(argv):
@@ -152,4 +156,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
