@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
-# A 1-minute load average above this (runnable processes, whole machine) marks the run as taken on a busy
+# A 1-minute load average above this (runnable processes, whole machine) before the run, or above the
+# bench's own load (one runnable thread per core) plus this after it, marks the run as taken on a busy
 # machine: its times are then upper bounds, and the report says so at the top.
 BUSY_LOAD = 0.5
 # The targets of issue #14, checked in every report.
@@ -36,15 +39,18 @@ def markdown(result: dict) -> str:
     methods = result["methods"]
     sets = list(dict.fromkeys(s for m in methods.values() for s in m["sets"]))
     base = methods[CBM3D]
-    busy = max(result["load_before"][0], result["load_after"][0]) > BUSY_LOAD
+    cores = result.get("cores") or os.cpu_count() or 1
+    busy = result["load_before"][0] > BUSY_LOAD or result["load_after"][0] > cores + BUSY_LOAD
     lines = ["# Benchmarks", "",
              f"One `make bench` run. Machine: {result['machine']}; CPU: {result['cpu']}.",
              f"TensorFlow {result['tensorflow']}, Keras {result['keras']}. Model `{result['model']}`, sigma "
              f"{result['sigma']:g}. {result['protocol']}.", "",
-             f"Load average (1 min) before {result['load_before'][0]:.2f}, after {result['load_after'][0]:.2f}."]
+             f"Load average (1 min) before {result['load_before'][0]:.2f}, after {result['load_after'][0]:.2f} "
+             f"(the bench itself keeps about {cores} cores busy)."]
     if busy:
-        lines.append(f"**Warning: the machine was busy (load above {BUSY_LOAD}); the times below are upper "
-                     "bounds. Re-run `make bench` on an idle machine.**")
+        lines.append(f"**Warning: the machine was busy (load above {BUSY_LOAD} before, or above {cores} + "
+                     f"{BUSY_LOAD} after); the times below are upper bounds. Re-run `make bench` on an idle "
+                     "machine.**")
     lines += ["", f"Seconds per megapixel: median of {result['repeats']} timed passes (min-max) over the first "
               f"{result['time_images']} images of each set, the same images for every method. PSNR over all "
               "images (count in brackets); CBM3D's PSNR is on the timed images, and 'vs CBM3D' compares "
@@ -59,12 +65,15 @@ def markdown(result: dict) -> str:
         lines.append(f"| {name} | {method['precision']} | " + " | ".join(cells) + f" | {_time(method['time'])} | "
                      f"{base['time']['median'] / method['time']['median']:.1f}x | {versus} |")
     lines += ["", "## Peak rate per precision", "",
-              "Nominal: cores x clock x operations per cycle of the detected core (`bench/peaks.py`). Measured: "
+              "Nominal: cores x clock x operations per cycle of the detected core (`bench/peaks.py`; the clock "
+              "is cpuinfo's, and cores that boost run above it). Measured: "
               "one large matrix product on this machine (median GOPS of the runs, min-max). Achieved: the "
               f"model's {result['flops_per_pixel'] / 1e6:.3f} MFLOP per pixel (convolutions, multiply and add "
               "counted) times pixels per second of the fastest method of that precision.", "",
               "| precision | nominal GOPS | measured GOPS | measured with | achieved GOPS (method) | % of measured "
               "| % of nominal |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    if result["peaks"].get("measured_note"):
+        lines.insert(len(lines) - 2, f"Measured peaks: {result['peaks']['measured_note']}.\n")
     measured, nominal = result["peaks"]["measured"], result["peaks"]["nominal"]
     for precision in ("fp32", "bf16", "int8"):
         fastest = _fastest(methods, precision)

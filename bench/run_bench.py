@@ -195,7 +195,8 @@ def main(argv):
     nominal = peaks.nominal_peaks()
     result = {"machine": evaluation.machine_description(), "python": platform.python_version(),
               "tensorflow": tf.__version__, "keras": keras.__version__, "sigma": sigma, "model": model_path,
-              "protocol": evaluation.PROTOCOL, "cpu": nominal["text"], "load_before": list(load_before),
+              "protocol": evaluation.PROTOCOL, "cpu": nominal["text"], "cores": os.cpu_count() or 1,
+              "load_before": list(load_before),
               "time_images": FLAGS.time_images, "repeats": FLAGS.repeats, "methods": {}}
     print(f"load average before: {load_before[0]:.2f}", flush=True)
     result["peaks"] = {"nominal": {p: nominal[p] for p in peaks.PRECISIONS},

@@ -59,9 +59,9 @@ def _method(precision, per_image, seconds):
             "sets": {"Kodak24": {"psnr": float(np.mean(list(per_image.values()))), "per_image": per_image}}}
 
 
-def _result(load=0.1):
+def _result(load=0.1, after=2.3):
     return {"machine": "m", "cpu": "c", "tensorflow": "t", "keras": "k", "model": "x.keras", "sigma": 25.0,
-            "protocol": "p", "load_before": [load, 0, 0], "load_after": [0.2, 0, 0], "repeats": 5,
+            "protocol": "p", "cores": 2, "load_before": [load, 0, 0], "load_after": [after, 0, 0], "repeats": 5,
             "time_images": 2,
             "methods": {
                 "Keras fp32 (graph)": _method("fp32", {"a": 32.0, "b": 33.0, "c": 30.0}, 2.0),
@@ -88,5 +88,7 @@ def test_report_gives_ratios_gains_fractions_and_targets_from_one_run():
     assert "- TFLite int8, 2 threads vs Keras fp32, same images: Kodak24 -0.133 dB." in text
 
 
-def test_report_warns_when_the_machine_was_busy():
+def test_report_warns_when_the_machine_was_busy_before_or_beyond_the_bench_s_own_load():
     assert "Warning: the machine was busy" in report.markdown(_result(load=1.7))
+    assert "Warning: the machine was busy" in report.markdown(_result(after=3.2))
+    assert "Warning" not in report.markdown(_result(load=0.3, after=2.4))  # 2 cores busy with the bench itself
