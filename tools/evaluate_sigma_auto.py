@@ -27,7 +27,7 @@ from keras_semdenoise.data.roots import default_data_root
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_root", None, "Data folder (default: ../shared/data or $SEMDENOISE_DATA_DIR).")
 flags.DEFINE_integer("images", 8, "CBSD68 images per synthetic sigma (the first N).")
-flags.DEFINE_list("sigmas", ["5", "10", "15", "20", "25", "35", "45", "50", "65"], "Synthetic noise levels.")
+flags.DEFINE_list("sigmas", ["5", "10", "15", "20", "25", "35", "45", "50", "65", "75"], "Synthetic noise levels.")
 flags.DEFINE_list("real_sets", ["Nam25", "PolyU100"], "Real-noise sets with ground truth (under realnoise/).")
 flags.DEFINE_integer("real_limit", 0, "Use only the first N pairs of each real set (0: all).")
 flags.DEFINE_enum("precision", "bf16", ["bf16", "fp32"], "Inference precision.")
