@@ -50,7 +50,13 @@ def _cbm3d_identity() -> str:
     return f"bm3d {metadata.version('bm3d')}, sigma = noise.estimate_sigma"
 
 
-def measure_pairs(root: str, sets: list[str], limit: int, models: dict[str, str], precision: str,
+def auto_choice(estimate: float, models: dict[str, str], folder: str) -> str:
+    """The name (a key of ``models``) of the shipped model ``--sigma auto`` picks for ``estimate``."""
+    path, _ = inference.choose_model_for_sigma(estimate, folder=folder)
+    return next(name for name, candidate in models.items() if candidate == path)
+
+
+def measure_pairs(root: str, sets: list[str], limit: int, models: dict[str, str], folder: str, precision: str,
                   with_cbm3d: bool, results_path: str, cbm3d_limit: int = 0) -> dict:
     """Fills ``results.json``: ``{"results": {set: {method: {"identity", "images": {id: {"psnr", "ssim",
     "seconds"[, "model"]}}}}}, "estimates": {set: {id: sigma_255}}}`` and returns it."""
@@ -93,9 +99,7 @@ def measure_pairs(root: str, sets: list[str], limit: int, models: dict[str, str]
                 atomic.write_json(results_path, state)
         chosen = {}
         for image_id, _, _ in pairs:
-            path, _ = inference.choose_model_for_sigma(estimates[image_id], folder=os.path.dirname(
-                next(iter(models.values()))))
-            name = next(n for n, p in models.items() if p == path)
+            name = auto_choice(estimates[image_id], models, folder)
             chosen[image_id] = dict(cells[name]["images"][image_id], model=name)
         cells[AUTO] = {"identity": f"rule {inference.AUTO_RULE} over {sorted(identities)}", "images": chosen}
         atomic.write_json(results_path, state)
@@ -155,8 +159,8 @@ def markdown(state: dict, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def rni15_grid(root: str, models: dict[str, str], precision: str, crop: int, out_path: str, with_cbm3d: bool,
-               cache_dir: str) -> list[dict]:
+def rni15_grid(root: str, models: dict[str, str], folder: str, precision: str, crop: int, out_path: str,
+               with_cbm3d: bool, cache_dir: str) -> list[dict]:
     """Writes the RNI15 grid (JPEG) and returns ``[{"id", "estimate", "model", "seconds"}]`` per photo.
 
     Rows are photos; columns: the whole photo with the box, then the box zoomed from the noisy photo, CBM3D
@@ -172,12 +176,11 @@ def rni15_grid(root: str, models: dict[str, str], precision: str, crop: int, out
     photos = realnoise.photos(root)
     os.makedirs(cache_dir, exist_ok=True)
     loaded, rows = {}, []
-    folder = os.path.dirname(next(iter(models.values())))
     for image_id, path in tqdm(photos, desc="RNI15", unit="photo"):
         noisy = imageio.load_image(path).pixels
         estimate = noise.estimate_sigma(noisy)
-        model_path, _ = inference.choose_model_for_sigma(estimate, folder=folder)
-        name = next(n for n, p in models.items() if p == model_path)
+        name = auto_choice(estimate, models, folder)
+        model_path = models[name]
         outputs = {"noisy": noisy}
         for method in (("ours", "cbm3d") if with_cbm3d else ("ours",)):
             tag = (f"{name}-{evaluation.file_identity(model_path).rsplit(':', 1)[1][:8]}" if method == "ours"
@@ -193,10 +196,9 @@ def rni15_grid(root: str, models: dict[str, str], precision: str, crop: int, out
                 result = inference.denoise(loaded[name], noisy)
             else:
                 result = baselines.cbm3d_denoise(noisy, estimate)
-            imageio.save_png(cached, np.clip(result, 0.0, 1.0))
             outputs[method] = np.clip(result, 0.0, 1.0)
-            rows_seconds = time.perf_counter() - start
-            print(f"{image_id} {method}: {rows_seconds:.1f} s")
+            imageio.save_png(cached, outputs[method])
+            print(f"{image_id} {method}: {time.perf_counter() - start:.1f} s")
         rows.append({"id": image_id, "estimate": estimate, "model": name, "outputs": outputs})
     columns = ["photo", "noisy", "CBM3D (est. sigma)", "ours (--sigma auto)"] if with_cbm3d else \
         ["photo", "noisy", "ours (--sigma auto)"]
@@ -240,17 +242,18 @@ def _busiest_box(image: np.ndarray, crop: int) -> tuple[int, int]:
 def main(argv):
     del argv
     root = FLAGS.data_root or default_data_root()
-    models = inference.shipped_by_name(FLAGS.models_dir)
+    folder = FLAGS.models_dir or inference.models_dir()
+    models = inference.shipped_by_name(folder)
     if not models:
-        raise app.UsageError(f"no shipped model in {FLAGS.models_dir or inference.models_dir()}")
+        raise app.UsageError(f"no shipped model in {folder}")
     os.makedirs(FLAGS.out, exist_ok=True)
     command = "python -m tools.evaluate_realnoise --out " + FLAGS.out + ("" if FLAGS.cbm3d else " --nocbm3d") + (
         f" --limit {FLAGS.limit}" if FLAGS.limit else "") + f" --cbm3d_limit {FLAGS.cbm3d_limit}"
-    state = measure_pairs(root, FLAGS.sets, FLAGS.limit, models, FLAGS.precision, FLAGS.cbm3d,
+    state = measure_pairs(root, FLAGS.sets, FLAGS.limit, models, folder, FLAGS.precision, FLAGS.cbm3d,
                           os.path.join(FLAGS.out, "results.json"), FLAGS.cbm3d_limit)
     text = markdown(state, command)
     if FLAGS.grid:
-        picks = rni15_grid(root, models, FLAGS.precision, FLAGS.crop, os.path.join(FLAGS.out, "rni15_grid.jpg"),
+        picks = rni15_grid(root, models, folder, FLAGS.precision, FLAGS.crop, os.path.join(FLAGS.out, "rni15_grid.jpg"),
                            FLAGS.cbm3d, os.path.join("runs", "realnoise_rni15"))
         text += ("\n## RNI15 (no ground truth)\n\n![RNI15: noisy, CBM3D, ours](rni15_grid.jpg)\n\n"
                  "Estimated sigma and model per photo: "

@@ -14,6 +14,16 @@ PAIRED_SETS = ("Nam25", "PolyU100")
 UNPAIRED_SETS = ("RNI15",)
 
 
+def _set_folder(root: str, name: str, known: tuple[str, ...], kind: str) -> str:
+    """``<root>/realnoise/<name>``, checked: a known set of this kind, and present."""
+    if name not in known:
+        raise ValueError(f"unknown {kind} real-noise set {name!r} (one of {', '.join(known)})")
+    folder = os.path.join(root, "realnoise", name)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"real-noise set not found: {folder} (see data/MANIFEST.md)")
+    return folder
+
+
 def pairs(root: str, name: str, limit: int = 0) -> list[tuple[str, str, str]]:
     """``[(image id, noisy path, ground-truth path)]`` of a paired set, in file-name order.
 
@@ -27,11 +37,7 @@ def pairs(root: str, name: str, limit: int = 0) -> list[tuple[str, str, str]]:
         ValueError: an unknown set name.
         FileNotFoundError: the set's folder is missing.
     """
-    if name not in PAIRED_SETS:
-        raise ValueError(f"unknown paired real-noise set {name!r} (one of {', '.join(PAIRED_SETS)})")
-    folder = os.path.join(root, "realnoise", name)
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"real-noise set not found: {folder} (see data/MANIFEST.md)")
+    folder = _set_folder(root, name, PAIRED_SETS, "paired")
     if name == "Nam25":
         noisy = imageio.list_image_files(os.path.join(folder, "noisy"))
         found = [(os.path.basename(p).split("_")[0], p,
@@ -49,9 +55,5 @@ def photos(root: str, name: str = "RNI15") -> list[tuple[str, str]]:
         ValueError: an unknown set name.
         FileNotFoundError: the set's folder is missing.
     """
-    if name not in UNPAIRED_SETS:
-        raise ValueError(f"unknown unpaired real-noise set {name!r} (one of {', '.join(UNPAIRED_SETS)})")
-    folder = os.path.join(root, "realnoise", name)
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"real-noise set not found: {folder} (see data/MANIFEST.md)")
+    folder = _set_folder(root, name, UNPAIRED_SETS, "unpaired")
     return [(os.path.splitext(os.path.basename(p))[0], p) for p in imageio.list_image_files(folder)]
