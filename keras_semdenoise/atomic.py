@@ -61,3 +61,12 @@ def save_weights(model, path: str) -> str:
     model.save_weights(tmp, overwrite=True)
     os.replace(tmp, path)
     return path
+
+
+def save_figure(figure, path: str, **savefig_kwargs) -> str:
+    """``figure.savefig`` to ``path``, atomically; the format comes from ``path``'s suffix."""
+    tmp = _prepare(path)
+    fmt = os.path.splitext(path)[1].lstrip(".").lower() or None
+    figure.savefig(tmp, format=fmt, **savefig_kwargs)
+    os.replace(tmp, path)
+    return path

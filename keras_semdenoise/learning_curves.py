@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from keras_semdenoise import noise
+from keras_semdenoise import atomic, noise
 
 
 def load_curve(run: str) -> tuple[list[int], list[float], dict, str]:
@@ -68,4 +68,4 @@ def plot(runs: list[str], out: str, references: dict[str, float]) -> None:
     axis.legend(fontsize=8, loc="lower right")
     figure.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    figure.savefig(out)
+    atomic.save_figure(figure, out)

@@ -327,7 +327,7 @@ def plot_scores(results: dict, out_path: str) -> None:
         axis.legend(fontsize=8)
     figure.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
-    figure.savefig(out_path)
+    atomic.save_figure(figure, out_path)
     plt.close(figure)
 
 
@@ -421,7 +421,7 @@ def example_figure(config: ReproduceConfig, task: str, out_path: str, count: int
     figure.suptitle(f"{task}, sigma {sigma:g}: {note}", fontsize=9)
     figure.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
-    figure.savefig(out_path)
+    atomic.save_figure(figure, out_path)
     plt.close(figure)
     return out_path
 

@@ -60,7 +60,7 @@ def measure_pairs(root: str, sets: list[str], limit: int, models: dict[str, str]
                   with_cbm3d: bool, results_path: str, cbm3d_limit: int = 0) -> dict:
     """Fills ``results.json``: ``{"results": {set: {method: {"identity", "images": {id: {"psnr", "ssim",
     "seconds"[, "model"]}}}}}, "estimates": {set: {id: sigma_255}}}`` and returns it."""
-    state = evaluation._load_results(results_path)
+    state = evaluation.store.load(results_path)
     state.update(machine=evaluation.machine_description(), precision=precision)
     identities = {NOISY: "identity"}
     if with_cbm3d:
@@ -218,7 +218,7 @@ def rni15_grid(root: str, models: dict[str, str], folder: str, precision: str, c
             if r == 0:
                 axes[r, c].set_title(columns[c], fontsize=10)
     figure.tight_layout()
-    figure.savefig(out_path, dpi=70, pil_kwargs={"quality": 85})
+    atomic.save_figure(figure, out_path, dpi=70, pil_kwargs={"quality": 85})
     plt.close(figure)
     return [{"id": r["id"], "estimate": r["estimate"], "model": r["model"]} for r in rows]
 

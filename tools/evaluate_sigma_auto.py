@@ -72,7 +72,7 @@ def main(argv):
     folder = inference.models_dir()
     models = inference.shipped_by_name(folder)
     results_path = os.path.join(FLAGS.out, "results.json")
-    state = evaluation._load_results(results_path) or {}
+    state = evaluation.store.load(results_path) or {}
     identities = {name: evaluation.file_identity(path) for name, path in models.items()}
     if state.get("models") != identities or state.get("precision") != FLAGS.precision:
         state = {"models": identities, "precision": FLAGS.precision, "groups": {}}

@@ -15,7 +15,7 @@ import numpy as np
 from absl import app, flags
 from PIL import Image
 
-from keras_semdenoise import imageio, inference, losses, noise, task_training
+from keras_semdenoise import atomic, imageio, inference, losses, noise, task_training
 from keras_semdenoise.cascade import CascadeTrainer, input_gradient_maps
 
 FLAGS = flags.FLAGS
@@ -50,7 +50,7 @@ def gradient_grid(noisy, denoised, maps: dict, out: str, title: str) -> None:
     figure.suptitle(title, fontsize=9)
     figure.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    figure.savefig(out)
+    atomic.save_figure(figure, out)
 
 
 def main(argv):

@@ -10,7 +10,6 @@ after every image, so an interrupted evaluation resumes where it stopped.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import platform
 import time
@@ -18,7 +17,8 @@ from typing import Callable
 
 import numpy as np
 
-from keras_semdenoise import atomic, metrics, noise, paper
+from keras_semdenoise import metrics, noise, paper
+from keras_semdenoise.evaluation import store
 
 PROTOCOL = (
     "PSNR on the whole image, RGB jointly, after clipping to [0,1] and rounding to 8 bits; "
@@ -32,19 +32,6 @@ Method = Callable[[np.ndarray, float], np.ndarray]
 
 def machine_description() -> str:
     return f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()} (Python {platform.python_version()})"
-
-
-def _load_results(path: str | None) -> dict:
-    if path and os.path.exists(path):
-        with open(path) as handle:
-            return json.load(handle)
-    return {}
-
-
-def _save(path: str | None, results: dict) -> None:
-    if not path:
-        return
-    atomic.write_json(path, results)
 
 
 def with_identity(method: Method, identity: str | None) -> Method:
@@ -89,7 +76,7 @@ def evaluate(
     """
     from tqdm import tqdm
 
-    state = _load_results(results_path)
+    state = store.load(results_path)
     state.setdefault("results", {})
     state["protocol"] = PROTOCOL + (f"; {crop_border}px border cropped" if crop_border else "")
     state["machine"] = machine_description()
@@ -122,11 +109,11 @@ def evaluate(
                         entry["ssim"] = metrics.ssim_uint8(clean, output, crop_border)
                     cell["images"][image_name] = entry
                     _summarise(cell, [name for name, _ in images])
-                    _save(results_path, state)
+                    store.save(results_path, state)
                 if method is None:
                     state["results"][set_name][sigma_key].pop(method_name, None)
     bar.close()
-    _save(results_path, state)
+    store.save(results_path, state)
     return state
 
 

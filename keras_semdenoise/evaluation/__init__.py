@@ -1,0 +1,12 @@
+"""Evaluation: denoisers (PSNR/SSIM tables, ``denoising``) and, beside them, high-level tasks."""
+
+from keras_semdenoise.evaluation import store  # noqa: F401
+from keras_semdenoise.evaluation.denoising import (  # noqa: F401
+    PROTOCOL,
+    Method,
+    evaluate,
+    file_identity,
+    machine_description,
+    markdown_tables,
+    with_identity,
+)
