@@ -41,6 +41,7 @@ _REGISTERING_MODULES = (
     "keras_semdenoise.metrics",
     "keras_semdenoise.losses",
     "keras_semdenoise.heads",
+    "keras_semdenoise.peers",
 )
 
 
