@@ -4,7 +4,7 @@ Everything else about the package is declared in ``setup.cfg``. The models stay 
 them, ``saved_models/`` at the top of the checkout; ``build_py`` copies the shipped ones (the top-level
 ``*.keras`` files and their records, never ``saved_models/reproduce/``) into the build tree, and lists them
 as its sources so the sdist carries them too (a wheel built from the sdist gets them the same way).
-Editable installs copy nothing: they read the checkout's ``saved_models/`` (``inference.models_dir``).
+Editable installs copy nothing: they read the checkout's ``saved_models/`` (``shipping.models_dir``).
 """
 
 import glob
@@ -15,7 +15,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 MODELS_SOURCE = "saved_models"
-MODELS_PACKAGE_DIR = os.path.join("keras_semdenoise", "saved_models")  # inference.INSTALLED_MODELS_DIR
+MODELS_PACKAGE_DIR = os.path.join("keras_semdenoise", "saved_models")  # shipping.INSTALLED_MODELS_DIR
 SHIPPED_MODEL_PATTERNS = ("*.keras", "MODELS.json", "*.history.json")
 
 

@@ -16,7 +16,6 @@ Writes ``bench/results/bench.json`` and ``BENCHMARKS.md`` (``bench.report``).
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import subprocess
@@ -28,8 +27,9 @@ import numpy as np
 from absl import app, flags
 
 from bench import peaks, report
-from keras_semdenoise import baselines, evaluation, export, inference, metrics, noise, training
+from keras_semdenoise import atomic, baselines, evaluation, export, inference, metrics, noise, shipping
 from keras_semdenoise.data import images
+from keras_semdenoise.data.roots import default_data_root
 
 FLAGS = flags.FLAGS
 flags.DEFINE_float("sigma", noise.DEFAULT_SIGMA_255, "Noise level (0..255).")
@@ -80,11 +80,13 @@ def noisy_sets(datasets: dict, sigma: float) -> dict:
             datasets.items()}
 
 
-def quality(method, sets: dict) -> dict:
-    """``{set: {"psnr": mean, "per_image": {name: psnr}}}`` over every image (each new shape warms up once)."""
+def quality(method, sets: dict, sigma: float) -> dict:
+    """``{set: {"psnr": mean, "per_image": {name: psnr}}}`` over every image (each new shape warms up once),
+    measured as ``evaluation.measure_image`` does: the protocol's seeded noise, clipped 8-bit output."""
     result = {}
     for set_name, triples in sets.items():
-        per_image = {name: metrics.psnr_uint8(clean, method(noisy)) for name, clean, noisy in triples}
+        per_image = {name: evaluation.measure_image(lambda noisy, _sigma: method(noisy), name, clean, sigma)["psnr"]
+                     for name, clean, _ in triples}
         result[set_name] = {"psnr": float(np.mean(list(per_image.values()))), "per_image": per_image}
     return result
 
@@ -113,7 +115,7 @@ def speed(method, sets: dict, count: int, repeats: int, warm: bool = True) -> tu
 def training_throughput(model_path: str, sigma: float, steps: int = 10) -> dict:
     import keras
 
-    folder = os.path.join(training.default_data_root(), "CBSD432")
+    folder = os.path.join(default_data_root(), "CBSD432")
     dataset = images.training_dataset(folder, 48, 32, sigma_255=sigma, shuffle_seed=0)
     iterator = iter(dataset)
     next(iterator)
@@ -188,8 +190,8 @@ def main(argv):
 
     load_before = os.getloadavg()
     sigma = noise.check_sigma(FLAGS.sigma)
-    model_path = FLAGS.model or inference.shipped_model_for_sigma(sigma)[0]
-    root = training.default_data_root()
+    model_path = FLAGS.model or shipping.shipped_model_for_sigma(sigma)[0]
+    root = default_data_root()
     datasets = {s: images.evaluation_images(os.path.join(root, s), FLAGS.limit or None) for s in FLAGS.sets}
     sets = noisy_sets(datasets, sigma)
     nominal = peaks.nominal_peaks()
@@ -204,7 +206,7 @@ def main(argv):
     with tempfile.TemporaryDirectory() as folder:
         for name, (precision, method) in our_methods(model_path, root, sigma, folder).items():
             timing, _ = speed(method, sets, FLAGS.time_images, FLAGS.repeats)
-            result["methods"][name] = {"precision": precision, "time": timing, "sets": quality(method, sets)}
+            result["methods"][name] = {"precision": precision, "time": timing, "sets": quality(method, sets, sigma)}
             print(f"{name}: {timing['median']:.3f} s/MP", flush=True)
     timing, outputs = speed(lambda x: baselines.cbm3d_denoise(x, sigma), sets, FLAGS.time_images, FLAGS.repeats,
                             warm=False)
@@ -227,12 +229,9 @@ def main(argv):
     if FLAGS.memory:
         result["tiled_24mp"] = tiled_memory(model_path, "bf16")
     result["load_after"] = list(os.getloadavg())
-    os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
-    with open(FLAGS.out, "w") as handle:
-        json.dump(result, handle, indent=1)
+    atomic.write_json(FLAGS.out, result, indent=1)
     text = report.markdown(result)
-    with open(FLAGS.markdown, "w") as handle:
-        handle.write(text + "\n")
+    atomic.write_text(FLAGS.markdown, text + "\n")
     print(text)
 
 

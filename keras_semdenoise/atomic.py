@@ -24,12 +24,25 @@ def _prepare(path: str) -> str:
     return temporary_path(path)
 
 
-def write_bytes(path: str, data: bytes) -> str:
+def write_with(path: str, write) -> str:
+    """Calls ``write(temporary path)`` and renames its file to ``path``. The temporary path ends in
+    ``.tmp`` (before a Keras suffix), so a writer that reads the format from the name must be told it."""
     tmp = _prepare(path)
-    with open(tmp, "wb") as handle:
-        handle.write(data)
+    write(tmp)
     os.replace(tmp, path)
     return path
+
+
+def _write_file(data: bytes):
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+
+    return write
+
+
+def write_bytes(path: str, data: bytes) -> str:
+    return write_with(path, _write_file(data))
 
 
 def write_text(path: str, text: str) -> str:
@@ -41,32 +54,20 @@ def write_json(path: str, payload, indent: int = 1) -> str:
 
 
 def copy_file(source: str, target: str) -> str:
-    tmp = _prepare(target)
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
-    return target
+    return write_with(target, lambda tmp: shutil.copyfile(source, tmp))
 
 
 def save_model(model, path: str) -> str:
     """``model.save`` to a ``.keras`` path, atomically."""
-    tmp = _prepare(path)
-    model.save(tmp)
-    os.replace(tmp, path)
-    return path
+    return write_with(path, model.save)
 
 
 def save_weights(model, path: str) -> str:
     """``model.save_weights`` to a ``.weights.h5`` path, atomically."""
-    tmp = _prepare(path)
-    model.save_weights(tmp, overwrite=True)
-    os.replace(tmp, path)
-    return path
+    return write_with(path, lambda tmp: model.save_weights(tmp, overwrite=True))
 
 
 def save_figure(figure, path: str, **savefig_kwargs) -> str:
     """``figure.savefig`` to ``path``, atomically; the format comes from ``path``'s suffix."""
-    tmp = _prepare(path)
     fmt = os.path.splitext(path)[1].lstrip(".").lower() or None
-    figure.savefig(tmp, format=fmt, **savefig_kwargs)
-    os.replace(tmp, path)
-    return path
+    return write_with(path, lambda tmp: figure.savefig(tmp, format=fmt, **savefig_kwargs))

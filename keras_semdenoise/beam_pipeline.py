@@ -4,8 +4,8 @@
         --encode+write--> manifest.jsonl          any failure at any stage --> failed.jsonl (path, stage, reason)
 
 Every step is the CLI's (``semdenoise denoise``): the same reader (``imageio.read_image_bytes``), the same
-model choice for ``--sigma`` (``inference.choose_model_for_sigma`` for ``auto``, ``inference.model_for_sigma``
-for a level), the same tiled inference and the same writer (``imageio.encode_like``), so an output equals the
+model choice for ``--sigma`` and ``--model`` (``shipping.resolve_model``), the same output names
+(``file_plan.output_name``), the same tiled inference and the same writer (``imageio.encode_like``), so an output equals the
 CLI's for the same file and settings. Files are read and written through ``apache_beam.io.filesystems``, so
 globs and outputs may be local paths or any file system the runner has (``gs://`` on Dataflow, ...).
 
@@ -25,7 +25,7 @@ from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInference
 
-from keras_semdenoise import imageio, inference, noise
+from keras_semdenoise import file_plan, imageio, inference, shipping
 
 MANIFEST, FAILED = "manifest", "failed"
 
@@ -44,12 +44,8 @@ class DenoiseSettings:
 
     def model_path(self, pixels) -> tuple[str, float | None]:
         """``(model path, estimated sigma or None)`` for one image (float32 (H, W, 3) in [0, 1])."""
-        if self.model:
-            return self.model, None
-        if str(self.sigma).strip().lower() == "auto":
-            estimate = noise.estimate_sigma(pixels)
-            return inference.choose_model_for_sigma(estimate, folder=self.models_dir)[0], estimate
-        return inference.model_for_sigma(noise.check_sigma(self.sigma), folder=self.models_dir)[0], None
+        choice = shipping.resolve_model(self.model, self.sigma, pixels, folder=self.models_dir)
+        return choice.path, choice.estimate
 
 
 class _Models:
@@ -106,8 +102,7 @@ def _failure(path: str, stage: str, reason: str) -> str:
 
 def output_path(path: str, out_dir: str, suffix: str) -> str:
     """``out_dir/<stem><suffix>.png`` (the CLI's naming) on any Beam file system."""
-    stem = os.path.splitext(os.path.basename(path))[0]
-    return FileSystems.join(out_dir, f"{stem}{suffix}.png")
+    return FileSystems.join(out_dir, file_plan.output_name(path, suffix))
 
 
 class _ClaimOutputs(beam.DoFn):

@@ -16,7 +16,7 @@ kept as it was, and the ICC profile and EXIF are copied (a ``note:`` line says s
 The inputs are taken to be noisy already: ``--sigma`` (0..255 scale) only picks
 the shipped model; ``auto`` (the default) estimates it per image
 (``noise.estimate_sigma``) and picks the model with
-``inference.choose_model_for_sigma``, saying which in a ``note:`` line.
+``shipping.resolve_model``, saying which in a ``note:`` line.
 
 User errors are one line ``error: ...`` on stderr, never a traceback; a file
 that fails is reported and the others are still processed. An input is never
@@ -32,7 +32,7 @@ import argparse
 import os
 import sys
 
-from keras_semdenoise import imageio, inference, noise, quiet, webapp
+from keras_semdenoise import file_plan, imageio, inference, quiet, shipping, webapp
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -118,86 +118,9 @@ def _note(message: str, quiet: bool) -> None:
         _say(f"note: {message}")
 
 
-def expand_inputs(paths: list[str]) -> tuple[list[str], list[str]]:
-    """The image files to denoise and the problems found.
-
-    Files named directly are taken as they are (a non-image fails later, when
-    read); folders give the image files directly inside (by extension, sorted).
-    A file named twice, by any path, is listed once.
-
-    Returns:
-        ``(files, problems)``: paths in order, and one-line messages for
-        arguments that are neither a file nor a folder of images.
-    """
-    files, problems, seen = [], [], set()
-    for path in paths:
-        if os.path.isdir(path):
-            try:
-                found = imageio.list_image_files(path)
-            except OSError as error:
-                problems.append(f"{path}: cannot list folder ({error.strerror or error})")
-                continue
-            if not found:
-                problems.append(f"{path}: folder holds no image files ({', '.join(imageio.IMAGE_EXTENSIONS)})")
-        elif os.path.exists(path):
-            found = [path]
-        else:
-            problems.append(f"{path}: no such file or folder")
-            continue
-        for file in found:
-            key = os.path.normcase(os.path.realpath(file))
-            if key not in seen:
-                seen.add(key)
-                files.append(file)
-    return files, problems
-
-
-def output_path(path: str, out_dir: str, suffix: str) -> str:
-    """``out_dir/<stem of path><suffix>.png``."""
-    stem = os.path.splitext(os.path.basename(path))[0]
-    return os.path.join(out_dir, f"{stem}{suffix}.png")
-
-
-def _file_key(path: str):
-    """Identity of an existing file (device, inode); ``None`` if it does not exist."""
-    try:
-        status = os.stat(path)
-    except OSError:
-        return None
-    return (status.st_dev, status.st_ino)
-
-
-def plan_outputs(files: list[str], out_dir: str, suffix: str) -> tuple[list[tuple[str, str]], list[str]]:
-    """Pairs each input with its output path, refusing outputs that would clobber something.
-
-    An output may not be the same file as any input (same path after links, or a
-    hard link / case variant of it), and two inputs may not share an output (say
-    ``a.png`` and ``a.jpg``): the later one is refused. An existing output that
-    is not an input is overwritten.
-
-    Returns:
-        ``(jobs, problems)``: ``(input, output)`` pairs to run, and one-line messages.
-    """
-    input_paths = {os.path.normcase(os.path.realpath(f)) for f in files}
-    input_keys = {key for key in map(_file_key, files) if key is not None}
-    jobs, problems, claimed = [], [], {}
-    for path in files:
-        target = output_path(path, out_dir, suffix)
-        real_target = os.path.normcase(os.path.realpath(target))
-        if real_target in input_paths or _file_key(target) in input_keys:
-            problems.append(f"{path}: output {target} would overwrite an input; choose another --out or --suffix")
-        elif real_target in claimed:
-            problems.append(f"{path}: output {target} is also the output of {claimed[real_target]}; "
-                            "rename one of them or denoise them separately")
-        else:
-            claimed[real_target] = path
-            jobs.append((path, target))
-    return jobs, problems
-
-
 def _check_arguments(args) -> float | None:
     """Validates what can be checked before TensorFlow starts; returns sigma (0..255), None for auto."""
-    sigma_255 = None if str(args.sigma).strip().lower() == "auto" else noise.check_sigma(args.sigma)
+    sigma_255 = shipping.parse_sigma_setting(args.sigma)
     if any(separator and separator in args.suffix for separator in ("/", os.sep, os.altsep)):
         raise UsageError(f"--suffix must not contain a path separator, got {args.suffix!r}")
     if args.tile_size < 1 or args.overlap < 0:
@@ -211,17 +134,13 @@ def _check_arguments(args) -> float | None:
 
 def _resolve_model(args, sigma_255: float | None) -> str | None:
     """Path of the ``.keras`` model for every file: ``--model``, or the shipped one for ``sigma_255``
-    (``inference.model_for_sigma``); None with ``--sigma auto`` (chosen per file)."""
-    if args.model:
-        if not os.path.isfile(args.model):
-            raise FileNotFoundError(f"model not found: {args.model}")
-        return args.model
-    if sigma_255 is None:
+    (``shipping.resolve_model``); None with ``--sigma auto`` and no ``--model`` (chosen per file)."""
+    if sigma_255 is None and not args.model:
         return None
-    path, notice = inference.model_for_sigma(sigma_255)
-    if notice:
-        _note(notice, args.quiet)
-    return path
+    choice = shipping.resolve_model(args.model, sigma_255)
+    if choice.notice:
+        _note(choice.notice, args.quiet)
+    return choice.path
 
 
 class _Models:
@@ -286,9 +205,9 @@ def _denoise_file(models: _Models, model_path: str | None, path: str, target: st
     for message in loaded.notes:
         _note(f"{path}: {message}", args.quiet)
     if model_path is None:
-        estimate = noise.estimate_sigma(loaded.pixels)
-        model_path, chosen = inference.choose_model_for_sigma(estimate)
-        _note(f"{path}: estimated sigma {estimate:.1f} -> {chosen} ({os.path.basename(model_path)})", args.quiet)
+        choice = shipping.resolve_model(pixels=loaded.pixels)
+        model_path = choice.path
+        _note(f"{path}: {choice.description}", args.quiet)
     model = models.get(model_path)
     tiles = _TileProgress(os.path.basename(path), disable_bars)
     try:
@@ -305,7 +224,7 @@ def run_denoise(args) -> int:
     quiet.import_backend()
     try:
         sigma_255 = _check_arguments(args)
-        files, input_problems = expand_inputs(args.images)
+        files, input_problems = file_plan.expand_inputs(args.images)
         if not files:
             for problem in input_problems:
                 _error(problem)
@@ -327,7 +246,7 @@ def run_denoise(args) -> int:
         _error(f"cannot create --out {args.out}: {error.strerror or error}")
         return EXIT_USAGE
 
-    jobs, plan_problems = plan_outputs(files, args.out, args.suffix)
+    jobs, plan_problems = file_plan.plan_outputs(files, args.out, args.suffix)
     failed = 0
     for problem in input_problems + plan_problems:
         _error(problem)

@@ -32,6 +32,7 @@ trains with ``KERAS_BACKEND=jax``.
 
 from __future__ import annotations
 
+import inspect
 from typing import Sequence
 
 import keras
@@ -240,38 +241,30 @@ class MultiScaleDenoiser(keras.Model):
     ``size_multiple`` (``2 ** (num_scales - 1)``) is the multiple the input is padded to internally.
     """
 
-    def __init__(
-        self,
-        num_scales: int | None = None,
-        stem_filters: int = DEFAULT_STEM_FILTERS,
-        encoder_filters: Sequence[int] | None = None,
-        decoder_filters: Sequence[int] | None = None,
-        global_skip: bool = True,
-        zero_init_output: bool = True,
-        zero_init_residual: bool = False,
-        synchronized_batchnorm: bool = False,
-        channels: int = 3,
-        dtype_policy: str | None = None,
-        name: str = "semdenoise_denoiser",
-        **kwargs,
-    ):
-        stem_filters, channels = int(stem_filters), int(channels)
+    def __init__(self, **kwargs):
+        # The arguments, their defaults and their documentation are build_denoiser's (one place for them);
+        # the rest (``trainable``, ...) are keras.Model's.
+        options = {key: kwargs.pop(key, parameter.default)
+                   for key, parameter in inspect.signature(build_denoiser).parameters.items()}
+        stem_filters, channels = int(options["stem_filters"]), int(options["channels"])
         num_scales, encoder_filters, decoder_filters = _architecture(
-            num_scales, stem_filters, encoder_filters, decoder_filters)
-        inputs, outputs = _graph(num_scales, stem_filters, encoder_filters, decoder_filters, global_skip,
-                                 zero_init_output, zero_init_residual, synchronized_batchnorm, channels, dtype_policy)
-        super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
+            options["num_scales"], stem_filters, options["encoder_filters"], options["decoder_filters"])
+        flags = {key: bool(options[key])
+                 for key in ("global_skip", "zero_init_output", "zero_init_residual", "synchronized_batchnorm")}
+        inputs, outputs = _graph(num_scales, stem_filters, encoder_filters, decoder_filters, *flags.values(),
+                                 channels, options["dtype_policy"])
+        super().__init__(inputs=inputs, outputs=outputs, name=options["name"], **kwargs)
         self.num_scales = num_scales
         self.stem_filters = stem_filters
         self.encoder_filters = encoder_filters
         self.decoder_filters = decoder_filters
-        self.global_skip = bool(global_skip)
-        self.zero_init_output = bool(zero_init_output)
-        self.zero_init_residual = bool(zero_init_residual)
-        self.synchronized_batchnorm = bool(synchronized_batchnorm)
+        self.global_skip = flags["global_skip"]
+        self.zero_init_output = flags["zero_init_output"]
+        self.zero_init_residual = flags["zero_init_residual"]
+        self.synchronized_batchnorm = flags["synchronized_batchnorm"]
         self.channels = channels
         # Not `self.dtype_policy`: that is the Layer's own policy (the model's, not its inner layers').
-        self.inner_dtype_policy = dtype_policy
+        self.inner_dtype_policy = options["dtype_policy"]
 
     @property
     def size_multiple(self) -> int:
@@ -344,9 +337,4 @@ def build_denoiser(
         ValueError: for scales outside 2..4, width lists of the wrong length, or
             non-positive widths.
     """
-    return MultiScaleDenoiser(
-        num_scales=num_scales, stem_filters=stem_filters, encoder_filters=encoder_filters,
-        decoder_filters=decoder_filters, global_skip=global_skip, zero_init_output=zero_init_output,
-        zero_init_residual=zero_init_residual, synchronized_batchnorm=synchronized_batchnorm, channels=channels,
-        dtype_policy=dtype_policy, name=name,
-    )
+    return MultiScaleDenoiser(**locals())

@@ -173,14 +173,13 @@ def save_like(path: str, image: np.ndarray, source: LoadedImage) -> None:
     """Writes a result (H, W, 3) float in [0, 1] as a PNG in the form ``source`` came in (``encode_like``). Atomic."""
     from keras_semdenoise import atomic
 
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     atomic.write_bytes(path, encode_like(image, source))
 
 
 def save_png(path: str, image: np.ndarray) -> None:
-    """Writes an (H, W, 3) float image in [0, 1] (clipped, rounded) or uint8 array as an 8-bit PNG."""
+    """Writes an (H, W, 3) float image in [0, 1] (clipped, rounded) or uint8 array as an 8-bit PNG. Atomic."""
+    from keras_semdenoise import atomic
     from keras_semdenoise.metrics import to_uint8
 
     array = image if image.dtype == np.uint8 else to_uint8(image)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    Image.fromarray(array).save(path, format="PNG")
+    atomic.write_with(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))

@@ -11,7 +11,8 @@
 - ``config.json``    the configuration of the run
 
 Training is organised in "epochs" of ``checkpoint_every`` steps; a run killed at
-any point restarts from the last completed epoch.
+any point restarts from the last completed epoch (``runs``: the plumbing every run shares).
+``shipping.ship_run`` turns a finished run into a shipped model.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ import time
 
 import numpy as np
 
-from keras_semdenoise import atomic, metrics, noise, precision
+from keras_semdenoise import atomic, metrics, noise, precision, runs
 from keras_semdenoise.config_flags import check_choices, setting
 from keras_semdenoise.data import patches
-from keras_semdenoise.data.roots import DEFAULT_DATA_DIR_ENV, default_data_root  # noqa: F401 - re-exported
+from keras_semdenoise.data.roots import default_data_root  # noqa: F401 - temporary re-export for task side (tools/reproduce.py)
+from keras_semdenoise.runs import backup_callback, fit_intervals, make_strategy  # noqa: F401 - temporary re-export for task side
 
 logger = logging.getLogger(__name__)
 
@@ -136,84 +138,21 @@ def learning_rate_schedule(config: TrainConfig):
     return keras.optimizers.schedules.CosineDecay(config.learning_rate, total, alpha=config.min_lr_ratio)
 
 
-def make_strategy(name: str, logical_cpus: int = 0):
-    """A ``tf.distribute`` strategy: Mirrored over all GPUs (or logical CPUs) when there are several.
-
-    ``logical_cpus`` > 1 splits the CPU into that many logical devices first (must run before
-    TensorFlow initialises its devices); that is how the mirrored path is tested without GPUs.
-    """
-    import tensorflow as tf
-
-    if logical_cpus > 1:
-        cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * logical_cpus)
-    gpus = tf.config.list_logical_devices("GPU")
-    devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
-    if name == "default" or (name == "auto" and len(devices) < 2):
-        return tf.distribute.get_strategy()
-    return tf.distribute.MirroredStrategy(devices=devices)
-
-
-def _has_tensorflow() -> bool:
-    try:
-        import tensorflow  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def evaluate_psnr(model, images, sigma_255: float) -> float:
-    """Mean PSNR (protocol of ``metrics.psnr_uint8``) of ``model`` on ``[(name, clean)]`` with seeded noise."""
-    from keras_semdenoise import inference
-
-    values = []
-    for name, clean in images:
-        noisy = noise.add_seeded_gaussian_noise(clean, sigma_255, name)
-        values.append(metrics.psnr_uint8(clean, inference.denoise(model, noisy)))
-    return float(np.mean(values))
-
-
-def fit_intervals(steps: int, checkpoint_every: int) -> tuple[int, int]:
-    """``(epochs, steps_per_epoch)`` for a ``fit`` of ``steps`` steps checkpointed every ``checkpoint_every``.
-
-    Fewer steps than one interval run as one short epoch; otherwise whole intervals (rounded up).
-    """
-    interval = min(checkpoint_every, steps)
-    return math.ceil(steps / interval), interval
-
-
-def _resume_epoch(model_dir: str) -> int:
-    """The epoch a run in ``model_dir`` resumes from (0 for a new run)."""
-    path = os.path.join(model_dir, "backup", "training_metadata.json")
-    if not os.path.exists(path):
-        return 0
-    with open(path) as handle:
-        return int(json.load(handle)["epoch"])
-
-
-def backup_callback(backup_dir: str):
-    """``keras.callbacks.BackupAndRestore`` at every epoch whose weights (optimizer state included)
-    and epoch number are each replaced atomically, so a kill at any moment leaves a loadable state."""
-    import keras
-
-    class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
-        def _save_model(self):
-            atomic.save_weights(self.model, self._weights_path)
-            atomic.write_json(self._training_metadata_path, {"epoch": self._current_epoch, "batch": 0}, indent=2)
-
-    return AtomicBackupAndRestore(backup_dir, save_freq="epoch", delete_checkpoint=False)
-
-
 def _callbacks(config: TrainConfig, model, eval_images, triplet_batch):
     """Backup, evaluation + history + best weights; TensorBoard logs where TensorFlow is installed."""
     import keras
 
+    from keras_semdenoise import evaluation
+
     tf = None
-    if _has_tensorflow():
+    if runs.has_tensorflow():
         import tensorflow as tf
     backup_dir = os.path.join(config.model_dir, "backup")
     history_path = os.path.join(config.model_dir, "history.json")
     eval_sigma = config.eval_sigma if config.eval_sigma is not None else (config.sigma or noise.DEFAULT_SIGMA_255)
+
+    def eval_psnr(model) -> float:
+        return evaluation.mean_psnr(evaluation.denoiser_method(model), eval_images, eval_sigma)
 
     class EvaluateAndLog(keras.callbacks.Callback):
         """At each checkpoint: PSNR on held-out images, best weights, image triplets in TensorBoard."""
@@ -230,7 +169,7 @@ def _callbacks(config: TrainConfig, model, eval_images, triplet_batch):
             # A run that starts from other weights records them as step 0 (the mark to beat).
             if config.init_weights and eval_images and not self.history:
                 record = {"epoch": 0, "step": 0, "time": time.time(),
-                          "eval_psnr": evaluate_psnr(self.model, eval_images, eval_sigma)}
+                          "eval_psnr": eval_psnr(self.model)}
                 atomic.save_weights(self.model, os.path.join(config.model_dir, "best.weights.h5"))
                 logger.info("step 0 (%s): eval PSNR %.2f dB (sigma %g)", config.init_weights, record["eval_psnr"],
                             eval_sigma)
@@ -246,7 +185,7 @@ def _callbacks(config: TrainConfig, model, eval_images, triplet_batch):
                       "train_seconds": time.time() - self.epoch_start}
             record.update({k: float(v) for k, v in (logs or {}).items()})
             if eval_images:
-                record["eval_psnr"] = evaluate_psnr(self.model, eval_images, eval_sigma)
+                record["eval_psnr"] = eval_psnr(self.model)
                 best = max((h.get("eval_psnr", -1) for h in self.history), default=-1)
                 if record["eval_psnr"] > best:
                     atomic.save_weights(self.model, os.path.join(config.model_dir, "best.weights.h5"))
@@ -263,7 +202,7 @@ def _callbacks(config: TrainConfig, model, eval_images, triplet_batch):
             self.history.append(record)
             atomic.write_json(history_path, self.history, indent=2)
 
-    callbacks = [backup_callback(backup_dir)]
+    callbacks = [runs.backup_callback(backup_dir)]
     if tf is not None:
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(config.model_dir, "logs"), update_freq=50))
     return callbacks + [EvaluateAndLog()]
@@ -277,14 +216,14 @@ def run_training(config: TrainConfig):
     from keras_semdenoise.data import images
     from keras_semdenoise.denoiser import build_denoiser
 
-    resume_epoch = _resume_epoch(config.model_dir)
+    resume_epoch = runs.resume_epoch(config.model_dir)
     if config.seed is not None:
         # A resumed run must not replay the patches it already saw: offset the seed by the epoch.
         keras.utils.set_random_seed(config.seed + 1000 * resume_epoch)
     pipeline = config.resolved_pipeline()
     policy = precision.resolve_policy(config.dtype_policy)
     tf_backend = keras.backend.backend() == "tensorflow"
-    strategy = make_strategy(config.strategy, config.logical_cpus) if tf_backend else None
+    strategy = runs.make_strategy(config.strategy, config.logical_cpus) if tf_backend else None
     os.makedirs(config.model_dir, exist_ok=True)
     config_path = os.path.join(config.model_dir, "config.json")
     previous = None
@@ -347,119 +286,5 @@ def run_training(config: TrainConfig):
         **fit_kwargs,
     )
     atomic.save_model(model, os.path.join(config.model_dir, "final.keras"))
-    model.save_weights(os.path.join(config.model_dir, "final.weights.h5"), overwrite=True)
+    atomic.save_weights(model, os.path.join(config.model_dir, "final.weights.h5"))
     return model
-
-
-def export_shipped_model(model_dir: str, out_path: str, use_best: bool = True) -> str:
-    """Writes a run's best (or final) weights as a standalone ``.keras`` model at ``out_path``."""
-    from keras_semdenoise.denoiser import build_denoiser
-
-    with open(os.path.join(model_dir, "config.json")) as handle:
-        saved = json.load(handle)
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    config = TrainConfig(**{k: v for k, v in saved.items() if k in fields})
-    model = build_denoiser(**config.model_kwargs())
-    best = os.path.join(model_dir, "best.weights.h5")
-    weights = best if use_best and os.path.exists(best) else os.path.join(model_dir, "final.weights.h5")
-    if not os.path.exists(weights):
-        weights = os.path.join(model_dir, "backup", "latest.weights.h5")
-        model.compile(optimizer="adam", loss="mse")
-        model.optimizer.build(model.trainable_variables)
-    model.load_weights(weights)
-    atomic.save_model(model, out_path)
-    return weights
-
-
-def data_description(data_dir: str) -> str:
-    """``"CBSD432:0.71,T91:0.15"``-style short form of a ``data_dir`` spec (folder names and weights)."""
-    parts = []
-    for source in patches.parse_sources(data_dir) if data_dir else []:
-        name = os.path.basename(source.path.rstrip("/")) or source.path
-        parts.append(name if source.weight == 1.0 else f"{name}:{source.weight:g}")
-    return ",".join(parts)
-
-
-def _train_seconds(history: list, step) -> float | None:
-    timed = [h for h in history if h.get("step", 0) and (step is None or h["step"] <= step)]
-    if not timed or any("train_seconds" not in h for h in timed):
-        return None
-    return round(sum(h["train_seconds"] for h in timed), 1)
-
-
-def _eval_description(config: dict, eval_sigma: float) -> str:
-    if config.get("eval_dir"):
-        where = f"first {config.get('eval_images')} images of {os.path.basename(str(config['eval_dir']))}"
-    else:
-        where = f"{config.get('eval_images')} held-out CBSD432 validation images"
-    return f"{where}, sigma {eval_sigma:g}"
-
-
-def run_record(model_dir: str) -> dict:
-    """``{"config", "history"}`` of a run folder: what is kept of a run once its folder (scratch) is gone.
-
-    Written beside a shipped model as ``<name>.history.json``, and for runs that only measure something
-    (``tools/keep_runs.py``) under ``docs/training/``; ``learning_curves.load_curve`` reads either.
-    """
-    with open(os.path.join(model_dir, "config.json")) as handle:
-        config = json.load(handle)
-    history = []
-    if os.path.exists(os.path.join(model_dir, "history.json")):
-        with open(os.path.join(model_dir, "history.json")) as handle:
-            history = json.load(handle)
-    return {"config": config, "history": history}
-
-
-def ship_run(model_dir: str, out_dir: str, name: str, hardware: str, use_best: bool = True) -> dict:
-    """Ships a run as ``out_dir/<name>.keras`` and records it in ``out_dir/MODELS.json``.
-
-    The run's configuration and learning curve are kept beside the model as
-    ``<name>.history.json`` (run folders are scratch; the curve is the record of
-    how the model was made). A run started from another shipped model
-    (``init_weights`` naming ``<other>.keras`` in ``out_dir``) counts that
-    model's steps too: ``steps_trained`` is the total, ``steps_this_run`` this run's.
-
-    Returns:
-        The ``MODELS.json`` entry written.
-    """
-    os.makedirs(out_dir, exist_ok=True)
-    out_path = os.path.join(out_dir, f"{name}.keras")
-    weights = export_shipped_model(model_dir, out_path, use_best=use_best)
-    record = run_record(model_dir)
-    config, history = record["config"], record["history"]
-    evaluated = [h for h in history if "eval_psnr" in h]
-    best = max(evaluated, key=lambda h: h["eval_psnr"]) if evaluated else None
-    shipped_best = best is not None and os.path.basename(weights).startswith("best")
-    step = best["step"] if shipped_best else (history[-1]["step"] if history else None)
-    index_path = os.path.join(out_dir, "MODELS.json")
-    index = {}
-    if os.path.exists(index_path):
-        with open(index_path) as handle:
-            index = json.load(handle)
-    parent = os.path.splitext(os.path.basename(config.get("init_weights") or ""))[0]
-    steps_before = (index[parent].get("steps_trained") or 0) if parent in index else 0
-    eval_sigma = config.get("eval_sigma") or config.get("sigma") or noise.DEFAULT_SIGMA_255
-    resolved = config.get("resolved") or {}
-    entry = {
-        "file": os.path.basename(out_path),
-        "sigma": config.get("sigma"),
-        "sigma_range": config.get("sigma_range"),
-        "steps_trained": (step or 0) + steps_before,
-        "steps_this_run": step,
-        "init_from": parent if parent in index else config.get("init_weights"),
-        "batch_size": config.get("batch_size"),
-        "patch_size": config.get("patch_size"),
-        "learning_rate": config.get("learning_rate"),
-        "eval_psnr_db": best["eval_psnr"] if best else None,
-        "eval": _eval_description(config, eval_sigma),
-        "hardware": hardware,
-        "precision": resolved.get("dtype_policy", "float32"),
-        "data": data_description(config.get("data_dir") or ""),
-        # Wall time of the epochs up to the shipped one (training + evaluation; None for runs before it was logged).
-        "train_seconds": _train_seconds(history, step),
-        "history": f"{name}.history.json",
-    }
-    index[name] = entry
-    atomic.write_json(os.path.join(out_dir, entry["history"]), record, indent=2)
-    atomic.write_json(index_path, index, indent=2)
-    return entry

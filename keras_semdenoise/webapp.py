@@ -14,8 +14,8 @@
                        JSON ``{"error": "one line"}`` that the page shows: 400 empty or missing file or a bad
                        field, 413 too many bytes or pixels, 415 not an image.
 
-Uploads are held in memory (never written to disk) up to ``--max-upload-mb``, checked while they arrive;
-images are checked against ``--max-megapixels`` from their header before they are decoded. Models are
+Uploads are held in memory (never written to disk) up to ``--max-upload-mb``, checked while they arrive
+(``uploads``); images are checked against ``--max-megapixels`` from their header before they are decoded. Models are
 loaded on first use and kept, one per (file, precision); denoising runs in a worker thread, one image at
 a time, with the CLI's tiling, so the page and other requests are answered meanwhile. Starlette and
 uvicorn are imported when the server starts, so ``semdenoise --help`` stays fast.
@@ -30,45 +30,19 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass
 
-from keras_semdenoise import imageio, inference, noise, quiet
+from keras_semdenoise import imageio, inference, noise, quiet, shipping
+from keras_semdenoise.uploads import Limits, RequestError, parse_noise_level, read_upload
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_MAX_MEGAPIXELS = 16.0
 DEFAULT_MAX_UPLOAD_MB = 64.0
 DOWNLOAD_SUFFIX = "_denoised"
-# Room for the multipart boundaries and the small fields around the file.
-_FORM_OVERHEAD_BYTES = 64 * 1024
 
 
 class ServeError(ValueError):
     """The server cannot start (bad option, port in use, no model): one line for the user."""
-
-
-class RequestError(ValueError):
-    """An upload the server will not denoise; ``message`` is what the page shows."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status, self.message = status, message
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one upload may be: ``max_upload_bytes`` of file, ``max_pixels`` of image."""
-
-    max_pixels: int
-    max_upload_bytes: int
-
-    @classmethod
-    def from_options(cls, max_megapixels: float, max_upload_mb: float) -> "Limits":
-        """From the command's units (10^6 pixels, 10^6 bytes); raises ``ServeError`` for a non-positive limit."""
-        for flag, value in (("--max-megapixels", max_megapixels), ("--max-upload-mb", max_upload_mb)):
-            if not (math.isfinite(value) and value > 0):
-                raise ServeError(f"{flag} must be a positive number, got {value:g}")
-        return cls(max_pixels=int(max_megapixels * 1e6), max_upload_bytes=int(max_upload_mb * 1e6))
 
 
 class ModelCache:
@@ -83,21 +57,6 @@ class ModelCache:
             if key not in self._models:
                 self._models[key] = inference.load_denoiser(path, precision=precision)
             return self._models[key]
-
-
-_FIELD_NAMES = {"sigma": "noise level", "add_noise": "added noise"}
-
-
-def parse_noise_level(fields: dict, field: str) -> float | None:
-    """The noise level (0..255 scale) in form field ``sigma`` or ``add_noise``; None when absent or empty, or
-    ``auto`` for ``sigma``. Raises ``RequestError`` 400 with the field's name for anything else."""
-    text = (fields.get(field) or "").strip()
-    if not text or (field == "sigma" and text.lower() == "auto"):
-        return None
-    try:
-        return noise.check_sigma(text)
-    except ValueError as error:
-        raise RequestError(400, f"{_FIELD_NAMES[field]}: {error}") from None
 
 
 def _psnr_or_none(reference, test) -> float | None:
@@ -118,9 +77,8 @@ def denoise_upload(data: bytes, filename: str, sigma_255: float | None, added_no
     Args:
         data: the file's bytes; filename: its name as uploaded (only the base name is used: messages,
             the noise seed, the download name).
-        sigma_255: the noise level on the 0..255 scale that picks the model (``inference.model_for_sigma``),
-            or None to estimate it (``noise.estimate_sigma``) and pick as ``--sigma auto`` does
-            (``inference.choose_model_for_sigma``).
+        sigma_255: the noise level on the 0..255 scale that picks the model, or None to estimate it
+            (``noise.estimate_sigma``) and pick as ``--sigma auto`` does (both ``shipping.resolve_model``).
         added_noise_255: None, or the upload is clean and seeded Gaussian noise of this level is added first.
         precision: ``"bf16"`` or ``"fp32"`` (already resolved).
 
@@ -150,13 +108,9 @@ def denoise_upload(data: bytes, filename: str, sigma_255: float | None, added_no
         raise RequestError(415, str(error)) from None
     clean = loaded.pixels if added_noise_255 is not None else None
     seen = loaded.pixels if clean is None else noise.add_seeded_gaussian_noise(clean, added_noise_255, name)
-    estimate = noise.estimate_sigma(seen)
-    if sigma_255 is None:
-        model_path, reason = inference.choose_model_for_sigma(estimate)
-    else:
-        model_path, notice = inference.model_for_sigma(sigma_255)
-        reason = notice or f"sigma-{sigma_255:g} model"
-    model = models.get(model_path, precision)
+    choice = shipping.resolve_model(sigma_255=sigma_255, pixels=seen)
+    estimate = choice.estimate if choice.estimate is not None else noise.estimate_sigma(seen)
+    model = models.get(choice.path, precision)
     with _compute_lock:
         start = time.perf_counter()
         output = inference.denoise(model, seen)
@@ -169,8 +123,8 @@ def denoise_upload(data: bytes, filename: str, sigma_255: float | None, added_no
         "notes": loaded.notes,
         "estimated_sigma": round(estimate, 2),
         "sigma": sigma_255,
-        "model": os.path.basename(model_path),
-        "model_reason": reason,
+        "model": os.path.basename(choice.path),
+        "model_reason": choice.reason,
         "precision": precision,
         "seconds": round(seconds, 3),
         "added_noise_sigma": added_noise_255,
@@ -180,54 +134,6 @@ def denoise_upload(data: bytes, filename: str, sigma_255: float | None, added_no
         "before_png": base64.b64encode(imageio.encode_like(seen, loaded)).decode("ascii"),
         "after_png": base64.b64encode(imageio.encode_like(output, loaded)).decode("ascii"),
     }
-
-
-def _too_many_bytes(what: str, limits: Limits) -> RequestError:
-    return RequestError(413, f"{what}; this server takes at most {limits.max_upload_bytes / 1e6:g} MB "
-                             "(--max-upload-mb)")
-
-
-async def _limited(stream, limits: Limits):
-    """The request body's chunks, stopping with a 413 once it is clearly more than the file limit."""
-    received = 0
-    async for chunk in stream:
-        received += len(chunk)
-        if received > limits.max_upload_bytes + _FORM_OVERHEAD_BYTES:
-            raise _too_many_bytes("the upload is too large", limits)
-        yield chunk
-
-
-async def read_upload(request, limits: Limits) -> tuple[bytes, str, dict]:
-    """``(file bytes, file name, other fields)`` of a ``POST /api/denoise`` form, the file held in memory.
-
-    Raises:
-        RequestError: 400 no file or a malformed form, 413 too large, 415 not a multipart form.
-    """
-    from starlette.formparsers import MultiPartException, MultiPartParser
-
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise RequestError(415, "send the image as a multipart/form-data form with the file in the field 'image'")
-    body_limit = limits.max_upload_bytes + _FORM_OVERHEAD_BYTES
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > body_limit:
-        raise _too_many_bytes(f"the upload is {int(declared) / 1e6:.1f} MB", limits)
-    parser = MultiPartParser(request.headers, _limited(request.stream(), limits), max_files=1, max_fields=8)
-    parser.spool_max_size = body_limit  # the file stays in memory: never spooled to a temporary file
-    try:
-        form = await parser.parse()
-    except MultiPartException as error:
-        raise RequestError(400, f"malformed upload: {error.message}") from None
-    try:
-        upload = form.get("image")
-        if upload is None or isinstance(upload, str):
-            raise RequestError(400, "no image in the upload: send the file in the form field 'image'")
-        data = await upload.read()
-        if len(data) > limits.max_upload_bytes:
-            raise _too_many_bytes(f"{upload.filename} is {len(data) / 1e6:.1f} MB", limits)
-        fields = {key: value for key, value in form.items() if isinstance(value, str)}
-        return data, upload.filename or "upload", fields
-    finally:
-        await form.close()
 
 
 def create_app(precision: str = "auto", max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
@@ -245,8 +151,8 @@ def create_app(precision: str = "auto", max_megapixels: float = DEFAULT_MAX_MEGA
     from starlette.responses import HTMLResponse, JSONResponse
     from starlette.routing import Route
 
-    limits = Limits.from_options(max_megapixels, max_upload_mb)
     try:
+        limits = Limits.from_options(max_megapixels, max_upload_mb)
         precision = inference.resolve_precision(precision)
     except ValueError as error:
         raise ServeError(str(error)) from None
@@ -336,12 +242,15 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, precision: str = "
     """
     import uvicorn
 
-    Limits.from_options(max_megapixels, max_upload_mb)  # bad options fail before the port is taken
+    try:
+        Limits.from_options(max_megapixels, max_upload_mb)  # bad options fail before the port is taken
+    except ValueError as error:
+        raise ServeError(str(error)) from None
     sock = bind_socket(host, port)
     try:
         quiet.import_backend()
         try:
-            inference.choose_model_for_sigma(0.0)
+            shipping.choose_model_for_sigma(0.0)
         except FileNotFoundError as error:
             raise ServeError(str(error)) from None
         app = create_app(precision, max_megapixels, max_upload_mb, say=say)

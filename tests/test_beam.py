@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from conftest import TINY
-from keras_semdenoise import cli, inference
+from keras_semdenoise import cli, shipping
 from keras_semdenoise.denoiser import build_denoiser
 from tools import beam_denoise
 
@@ -47,7 +47,7 @@ def _inputs(folder, count=20):
 
 
 def test_beam_outputs_equal_the_cli_and_failures_are_dead_letters(tmp_path, three_models, monkeypatch, capsys):
-    monkeypatch.setenv(inference.MODELS_ENV, str(three_models))
+    monkeypatch.setenv(shipping.MODELS_ENV, str(three_models))
     inputs = tmp_path / "in"
     _inputs(inputs)
     code = beam_denoise.main(["--input", str(inputs / "*"), "--out", str(tmp_path / "beam"), "--tile-size", "32",

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from conftest import REPO, TINY, write_images
-from keras_semdenoise import cli, inference
+from keras_semdenoise import cli, shipping
 from keras_semdenoise.denoiser import build_denoiser
 
 
@@ -25,7 +25,7 @@ def tiny_model_file(tmp_path_factory):
 @pytest.fixture
 def models_dir(tiny_model_file, monkeypatch):
     """``$SEMDENOISE_MODELS_DIR`` pointing at the tiny model only (never the real shipped ones)."""
-    monkeypatch.setenv(inference.MODELS_ENV, str(tiny_model_file.parent))
+    monkeypatch.setenv(shipping.MODELS_ENV, str(tiny_model_file.parent))
     return tiny_model_file.parent
 
 
@@ -107,7 +107,7 @@ def test_bad_sigma_is_one_clear_line(tmp_path, models_dir, capsys, sigma):
 
 def test_missing_or_broken_model_is_one_clear_line(tmp_path, monkeypatch, capsys):
     (tmp_path / "empty").mkdir()
-    monkeypatch.setenv(inference.MODELS_ENV, str(tmp_path / "empty"))
+    monkeypatch.setenv(shipping.MODELS_ENV, str(tmp_path / "empty"))
     write_images(str(tmp_path / "in"), count=1)
     common = [tmp_path / "in", "--sigma", 25, "--out", tmp_path / "out"]
     assert denoise(*common) == 2
@@ -232,7 +232,7 @@ def test_sigma_auto_by_default_says_what_it_chose_and_off_grid_uses_the_blind_mo
     folder.mkdir()
     for name in ("denoiser_sigma15.keras", "denoiser_sigma50.keras", "denoiser_blind.keras"):
         shutil.copy(tiny_model_file, folder / name)
-    monkeypatch.setenv(inference.MODELS_ENV, str(folder))
+    monkeypatch.setenv(shipping.MODELS_ENV, str(folder))
     rng = np.random.default_rng(3)
     smooth = np.full((40, 48, 3), 0.5, np.float32)
     for name, sigma in (("mild", 15.0), ("strong", 50.0), ("between", 30.0)):

@@ -38,43 +38,6 @@ def test_bad_tiling_arguments(model):
         inference.denoise(model, np.zeros((50, 50), np.float32))
 
 
-def test_shipped_model_lookup(tmp_path, model, monkeypatch):
-    with pytest.raises(FileNotFoundError, match="no shipped denoiser"):
-        inference.shipped_model_for_sigma(25, str(tmp_path))
-    model.save(str(tmp_path / "denoiser_sigma25.keras"))
-    model.save(str(tmp_path / "denoiser_sigma50.keras"))
-    monkeypatch.setenv(inference.MODELS_ENV, str(tmp_path))
-    path, notice = inference.shipped_model_for_sigma(25)
-    assert path.endswith("denoiser_sigma25.keras") and notice is None
-    path, notice = inference.shipped_model_for_sigma(45)
-    assert path.endswith("denoiser_sigma50.keras") and "sigma-50" in notice
-    loaded = inference.load_denoiser(path)
-    x = np.random.default_rng(1).uniform(size=(20, 24, 3)).astype(np.float32)
-    np.testing.assert_allclose(inference.denoise(loaded, x), inference.denoise(model, x), atol=1e-6)
-    with pytest.raises(FileNotFoundError):
-        inference.load_denoiser(str(tmp_path / "nothing.keras"))
-
-
-def test_models_dir_lookup_order(tmp_path, monkeypatch):
-    """``$SEMDENOISE_MODELS_DIR``, then a wheel's own copy, then the checkout's ``saved_models/``."""
-    installed, checkout = tmp_path / "installed", tmp_path / "checkout"
-    monkeypatch.setattr(inference, "INSTALLED_MODELS_DIR", str(installed))
-    monkeypatch.setattr(inference, "CHECKOUT_MODELS_DIR", str(checkout))
-    monkeypatch.delenv(inference.MODELS_ENV, raising=False)
-    assert inference.models_dir() == str(checkout)  # the answer (and the error message) when none exists
-    installed.mkdir()
-    checkout.mkdir()
-    assert inference.models_dir() == str(installed)
-    monkeypatch.setenv(inference.MODELS_ENV, str(tmp_path / "mine"))
-    assert inference.models_dir() == str(tmp_path / "mine")
-
-
-def test_the_checkout_has_no_installed_copy():
-    """A source checkout or editable install reads the repo's saved_models/ (the build copies into build/)."""
-    assert not os.path.isdir(inference.INSTALLED_MODELS_DIR)
-    assert os.path.isfile(os.path.join(inference.CHECKOUT_MODELS_DIR, inference.BLIND_MODEL))
-
-
 def test_self_ensemble_inverts_every_transform(model):
     image = np.random.default_rng(3).uniform(size=(21, 34, 3)).astype(np.float32)
     from keras_semdenoise.denoiser import build_denoiser as build
@@ -84,23 +47,3 @@ def test_self_ensemble_inverts_every_transform(model):
     ensembled = inference.denoise(model, image, self_ensemble=True)
     assert ensembled.shape == image.shape
     assert np.abs(ensembled - inference.denoise(model, image)).max() > 1e-4
-
-
-def test_choose_model_for_sigma_rules(tmp_path):
-    import pytest
-
-    from keras_semdenoise import inference
-
-    for name in ("denoiser_sigma15.keras", "denoiser_sigma25.keras", "denoiser_sigma50.keras", "denoiser_blind.keras"):
-        (tmp_path / name).write_bytes(b"")
-    pick = lambda sigma, rule: os.path.basename(inference.choose_model_for_sigma(sigma, rule, str(tmp_path))[0])
-    assert pick(2.0, "nearest") == "denoiser_sigma15.keras" and pick(36.0, "nearest") == "denoiser_sigma25.keras"
-    assert pick(38.0, "next_up") == "denoiser_sigma50.keras" and pick(80.0, "next_up") == "denoiser_sigma50.keras"
-    assert pick(23.0, "snap") == "denoiser_sigma25.keras" and pick(38.0, "snap") == "denoiser_blind.keras"
-    assert pick(0.7, "snap") == "denoiser_sigma15.keras" and pick(6.0, "snap") == "denoiser_blind.keras"
-    assert pick(25.0, "blind") == "denoiser_blind.keras"
-    assert inference.choose_model_for_sigma(38.0, "snap", str(tmp_path))[1] == "blind model"
-    with pytest.raises(ValueError, match="rule"):
-        inference.choose_model_for_sigma(10.0, "guess", str(tmp_path))
-    with pytest.raises(FileNotFoundError):
-        inference.choose_model_for_sigma(10.0, "nearest", str(tmp_path / "empty"))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, TINY, TINY_FLAGS, write_images
-from keras_semdenoise import denoiser, training  # noqa: F401 - denoiser registers the custom layers
+from keras_semdenoise import denoiser, evaluation, runs, shipping, training  # noqa: F401 - denoiser registers the custom layers
 
 
 def _config(tmp_path, image_folder, **overrides):
@@ -38,10 +38,22 @@ def test_training_run_writes_checkpoints_history_logs_and_model(tmp_path, image_
     assert len(events) >= 2  # training scalars and evaluation scalars + image triplets
     model = keras.saving.load_model(os.path.join(run, "final.keras"))
     assert int(model.optimizer.iterations) == 4
-    # Shipping the best checkpoint gives a standalone model.
+    # Shipping the best checkpoint gives a standalone model, without the optimizer's state.
     out = str(tmp_path / "denoiser_sigma25.keras")
-    training.export_shipped_model(run, out)
+    assert shipping.export_shipped_model(run, out).endswith("best.weights.h5")
     assert keras.saving.load_model(out, compile=False).count_params() == model.count_params()
+    assert getattr(keras.saving.load_model(out), "optimizer", None) is None
+    # A run that never finished ships from its backup (weights + Adam state): the network alone.
+    unfinished = tmp_path / "unfinished"
+    os.makedirs(unfinished / "backup")
+    for name in ("config.json", "backup/latest.weights.h5"):
+        (unfinished / name).write_bytes(open(os.path.join(run, name), "rb").read())
+    from_backup = str(tmp_path / "from_backup.keras")
+    assert shipping.export_shipped_model(str(unfinished), from_backup).endswith("latest.weights.h5")
+    shipped_model = keras.saving.load_model(from_backup)
+    assert getattr(shipped_model, "optimizer", None) is None
+    for ours, final in zip(shipped_model.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(ours, final)
     # ship_run records the model, counts the steps of the shipped model it started from, keeps the curve.
     shipped = tmp_path / "shipped"
     shipped.mkdir()
@@ -49,7 +61,7 @@ def test_training_run_writes_checkpoints_history_logs_and_model(tmp_path, image_
     saved = json.load(open(os.path.join(run, "config.json")))
     saved["init_weights"] = "somewhere/parent.keras"
     json.dump(saved, open(os.path.join(run, "config.json"), "w"))
-    entry = training.ship_run(run, str(shipped), "child", hardware="test CPU")
+    entry = shipping.ship_run(run, str(shipped), "child", hardware="test CPU")
     best_step = max(history, key=lambda h: h["eval_psnr"])["step"]
     assert entry["steps_this_run"] == best_step and entry["steps_trained"] == 100 + best_step
     assert entry["init_from"] == "parent" and entry["eval_psnr_db"] == max(h["eval_psnr"] for h in history)
@@ -61,6 +73,7 @@ def test_training_run_writes_checkpoints_history_logs_and_model(tmp_path, image_
     kept = json.load(open(shipped / "child.history.json"))
     assert kept["history"] == history and kept["config"]["init_weights"] == "somewhere/parent.keras"
     assert keras.saving.load_model(shipped / "child.keras", compile=False).count_params() == model.count_params()
+    assert getattr(keras.saving.load_model(shipped / "child.keras"), "optimizer", None) is None
 
 
 def test_a_run_from_other_weights_records_them_as_step_0(tmp_path, image_folder):
@@ -74,7 +87,8 @@ def test_a_run_from_other_weights_records_them_as_step_0(tmp_path, image_folder)
     from keras_semdenoise.data import images
 
     clean = images.evaluation_images(image_folder, 2)
-    assert history[0]["eval_psnr"] == pytest.approx(training.evaluate_psnr(model, clean, 25.0), abs=1e-6)
+    assert history[0]["eval_psnr"] == pytest.approx(
+        evaluation.mean_psnr(evaluation.denoiser_method(model), clean, 25.0), abs=1e-6)
 
 
 def test_config_errors_are_clear(tmp_path, image_folder):
@@ -149,8 +163,7 @@ def test_bad_flags_give_a_usage_error_without_traceback(tmp_path):
 
 
 def test_fit_intervals_never_run_more_than_one_interval_past_the_steps():
-    from keras_semdenoise.training import fit_intervals
-
+    fit_intervals = runs.fit_intervals
     assert fit_intervals(120, 250) == (1, 120)  # fewer steps than an interval: one short epoch
     assert fit_intervals(3000, 250) == (12, 250)
     assert fit_intervals(600, 250) == (3, 250)  # whole intervals, rounded up

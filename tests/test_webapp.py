@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from conftest import REPO, TINY
-from keras_semdenoise import cli, inference, noise, webapp
+from keras_semdenoise import cli, noise, shipping, webapp
 
 
 @pytest.fixture(scope="module")
@@ -22,10 +22,10 @@ def tiny_models(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("models")
     model = build_denoiser(**TINY)
-    for name in ("denoiser_sigma25.keras", inference.BLIND_MODEL):
+    for name in ("denoiser_sigma25.keras", shipping.BLIND_MODEL):
         model.save(str(folder / name))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(inference.MODELS_ENV, str(folder))
+        patch.setenv(shipping.MODELS_ENV, str(folder))
         yield folder
 
 
@@ -71,7 +71,7 @@ def test_upload_gives_pngs_and_the_numbers(client, tiny_models):
     result = auto.json()
     estimate = noise.estimate_sigma(image.astype(np.float32) / 255)
     assert result["estimated_sigma"] == pytest.approx(estimate, abs=0.01)
-    path, reason = inference.choose_model_for_sigma(estimate)  # what `denoise --sigma auto` picks
+    path, reason = shipping.choose_model_for_sigma(estimate)  # what `denoise --sigma auto` picks
     assert (result["model"], result["model_reason"]) == (os.path.basename(path), reason)
     assert result["filename"] == "photo_denoised.png" and (result["width"], result["height"]) == (48, 40)
     assert result["sigma"] is None and result["precision"] == "fp32" and result["seconds"] > 0
@@ -81,8 +81,8 @@ def test_upload_gives_pngs_and_the_numbers(client, tiny_models):
     np.testing.assert_array_equal(np.asarray(decode(result["before_png"])), image)
 
     manual = post(client, png_bytes(image), sigma="30").json()  # no sigma-30 model: as `--sigma 30`, the blind one
-    assert manual["model"] == inference.BLIND_MODEL and manual["sigma"] == 30.0
-    assert manual["model_reason"] == inference.model_for_sigma(30.0)[1]
+    assert manual["model"] == shipping.BLIND_MODEL and manual["sigma"] == 30.0
+    assert manual["model_reason"] == shipping.model_for_sigma(30.0)[1]
     assert post(client, png_bytes(image), sigma="25").json()["model"] == "denoiser_sigma25.keras"
 
     clean = noisy_image(sigma=0.0)
@@ -177,7 +177,7 @@ def test_the_page_in_a_browser(tmp_path):
     photo = tmp_path / "astronaut.png"
     Image.fromarray(skimage.data.astronaut()[40:136, 180:276]).save(photo)  # 96x96 around the face
     (tmp_path / "notes.png").write_text("not a picture")
-    environment = {k: v for k, v in os.environ.items() if k != inference.MODELS_ENV}  # the shipped models
+    environment = {k: v for k, v in os.environ.items() if k != shipping.MODELS_ENV}  # the shipped models
     with running_server("--precision", "fp32", env=environment) as (url, log):
         assert url.startswith("http://127.0.0.1:")
         driver = headless_chromium()

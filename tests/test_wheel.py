@@ -19,7 +19,7 @@ import skimage.data
 from PIL import Image
 
 from conftest import REPO
-from keras_semdenoise import inference, metrics, noise
+from keras_semdenoise import metrics, noise, shipping
 
 SIGMA_255 = 25.0
 SIZE = 64
@@ -33,14 +33,14 @@ def _run(command, cwd, env, timeout=300):
 
 def _expected_model_files() -> set[str]:
     """Names the wheel must ship: every shipped model of the checkout and MODELS.json."""
-    folder = inference.CHECKOUT_MODELS_DIR
-    names = {os.path.basename(path) for path in inference.shipped_models(folder).values()}
-    return names | {inference.BLIND_MODEL, "MODELS.json"}
+    folder = shipping.CHECKOUT_MODELS_DIR
+    names = {os.path.basename(path) for path in shipping.shipped_models(folder).values()}
+    return names | {shipping.BLIND_MODEL, "MODELS.json"}
 
 
 def test_wheel_installed_outside_the_checkout_denoises_with_its_shipped_models(tmp_path):
     env = {key: value for key, value in os.environ.items()
-           if key not in (inference.MODELS_ENV, "PYTHONPATH", "PYTHONHOME")}
+           if key not in (shipping.MODELS_ENV, "PYTHONPATH", "PYTHONHOME")}
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
 
     dist = tmp_path / "dist"
@@ -77,10 +77,10 @@ def test_wheel_installed_outside_the_checkout_denoises_with_its_shipped_models(t
     assert denoised_psnr > noisy_psnr + 6, (noisy_psnr, denoised_psnr)  # 20.4 -> 29.9 dB when written
 
     script = ("import os, keras_semdenoise, keras\n"
-              "from keras_semdenoise import inference\n"
+              "from keras_semdenoise import shipping\n"
               "print(keras_semdenoise.__file__)\n"
-              "print(inference.models_dir())\n"
-              "model = keras.saving.load_model(os.path.join(inference.models_dir(), 'denoiser_sigma25.keras'))\n"
+              "print(shipping.models_dir())\n"
+              "model = keras.saving.load_model(os.path.join(shipping.models_dir(), 'denoiser_sigma25.keras'))\n"
               "print(model.count_params())\n")
     package_file, folder, params = _run([python, "-c", script], cwd=work, env=env).stdout.split()
     installed = os.path.join(site_packages, "keras_semdenoise")

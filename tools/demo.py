@@ -11,7 +11,7 @@ import numpy as np
 from absl import app, flags
 from PIL import Image, ImageDraw
 
-from keras_semdenoise import imageio, inference, metrics, noise
+from keras_semdenoise import atomic, imageio, inference, metrics, noise, shipping
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("out", "demo_output", "Output folder.")
@@ -43,7 +43,7 @@ def main(argv):
     name, clean = demo_photo()
     try:
         sigma = noise.check_sigma(FLAGS.sigma)
-        path, notice = (FLAGS.model, None) if FLAGS.model else inference.shipped_model_for_sigma(sigma)
+        path, notice = (FLAGS.model, None) if FLAGS.model else shipping.shipped_model_for_sigma(sigma)
         model = inference.load_denoiser(path)
     except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error)) from None
@@ -63,7 +63,7 @@ def main(argv):
             ("clean", clean),
         ]
     )
-    picture.save(os.path.join(FLAGS.out, "side_by_side.png"))
+    atomic.write_with(os.path.join(FLAGS.out, "side_by_side.png"), lambda tmp: picture.save(tmp, format="PNG"))
     print(f"{name}, sigma {sigma:g}: noisy {psnr_noisy:.2f} dB -> denoised {psnr_denoised:.2f} dB")
     print(f"wrote {FLAGS.out}/noisy.png, denoised.png, clean.png, side_by_side.png")
 

@@ -15,8 +15,9 @@ import os
 
 from absl import app, flags
 
-from keras_semdenoise import baselines, evaluation, inference, training
+from keras_semdenoise import atomic, baselines, evaluation, inference, shipping
 from keras_semdenoise.data import images as image_data
+from keras_semdenoise.data.roots import default_data_root
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_root", None, "Folder holding the test sets (default: ../shared/data or $SEMDENOISE_DATA_DIR).")
@@ -46,9 +47,8 @@ def model_method(path_pattern: str, tile_size: int, self_ensemble: bool = False,
         path = path_pattern.replace("{sigma}", f"{sigma:g}")
         if not os.path.exists(path):
             return None
-        model = _model(path, precision)
         return evaluation.with_identity(
-            lambda noisy, _sigma: inference.denoise(model, noisy, tile_size=tile_size, self_ensemble=self_ensemble),
+            evaluation.denoiser_method(_model(path, precision), tile_size, self_ensemble),
             evaluation.file_identity(path) + (" x8" if self_ensemble else "") + (f" {precision}" if precision != "fp32" else ""),
         )
 
@@ -64,7 +64,7 @@ def build_methods(names, extra_models, tile_size, precision="fp32"):
         elif name == "cbm3d":
             methods["CBM3D"] = lambda sigma: baselines.cbm3d_denoise
         elif name in ("proposed", "proposed_x8"):
-            shipped = inference.shipped_models()
+            shipped = shipping.shipped_models()
             ensemble = name == "proposed_x8"
             title = "Proposed (ours, x8 self-ensemble" if ensemble else "Proposed (ours"
             methods[f"{title}{suffix})"] = (
@@ -84,7 +84,7 @@ def build_methods(names, extra_models, tile_size, precision="fp32"):
 
 def main(argv):
     del argv
-    root = FLAGS.data_root or training.default_data_root()
+    root = FLAGS.data_root or default_data_root()
     try:
         sigmas = [float(s) for s in FLAGS.sigmas]
         datasets = {
@@ -101,8 +101,7 @@ def main(argv):
         datasets, sigmas, methods, os.path.join(FLAGS.out, "results.json"), FLAGS.ssim, FLAGS.crop_border
     )
     table = evaluation.markdown_tables(state)
-    with open(os.path.join(FLAGS.out, "results.md"), "w") as handle:
-        handle.write(table + "\n")
+    atomic.write_text(os.path.join(FLAGS.out, "results.md"), table + "\n")
     print(table)
 
 

@@ -4,7 +4,7 @@
 
 1. Paired sets (``realnoise.PAIRED_SETS``: noisy photo + ground truth = mean of many shots): mean PSNR / SSIM
    against the ground truth of the noisy photo, CBM3D given the estimated sigma (``noise.estimate_sigma``, the
-   same estimate ``--sigma auto`` uses), ours with ``--sigma auto`` (``inference.choose_model_for_sigma``),
+   same estimate ``--sigma auto`` uses), ours with ``--sigma auto`` (``shipping.choose_model_for_sigma``),
    the blind model, and every per-sigma model; "best fixed" marks the per-sigma model best on that set
    (an oracle choice: it looks at the ground truth).
 2. RNI15 (no ground truth): ``<out>/rni15_grid.jpg``, each photo's thumbnail with a box and that box zoomed,
@@ -24,7 +24,7 @@ import numpy as np
 from absl import app, flags
 from tqdm import tqdm
 
-from keras_semdenoise import atomic, baselines, evaluation, imageio, inference, metrics, noise
+from keras_semdenoise import atomic, baselines, evaluation, imageio, inference, metrics, noise, shipping
 from keras_semdenoise.data import realnoise
 from keras_semdenoise.data.roots import default_data_root
 
@@ -38,7 +38,7 @@ flags.DEFINE_integer("cbm3d_limit", 12, "CBM3D on the first N pairs of each set 
 flags.DEFINE_boolean("grid", True, "Also make the RNI15 picture grid.")
 flags.DEFINE_integer("crop", 96, "Side of the zoomed box in the RNI15 grid (pixels of the photo).")
 flags.DEFINE_enum("precision", "bf16", ["bf16", "fp32"], "Inference precision (bf16: within 0.01 dB, docs/precision).")
-flags.DEFINE_string("models_dir", None, "Folder of the shipped models (default: inference.models_dir()).")
+flags.DEFINE_string("models_dir", None, "Folder of the shipped models (default: shipping.models_dir()).")
 flags.DEFINE_string("out", "docs/realnoise", "Output folder.")
 
 NOISY, CBM3D, AUTO = "noisy (no denoising)", "CBM3D (estimated sigma)", "ours: --sigma auto"
@@ -48,12 +48,6 @@ def _cbm3d_identity() -> str:
     from importlib import metadata
 
     return f"bm3d {metadata.version('bm3d')}, sigma = noise.estimate_sigma"
-
-
-def auto_choice(estimate: float, models: dict[str, str], folder: str) -> str:
-    """The name (a key of ``models``) of the shipped model ``--sigma auto`` picks for ``estimate``."""
-    path, _ = inference.choose_model_for_sigma(estimate, folder=folder)
-    return next(name for name, candidate in models.items() if candidate == path)
 
 
 def measure_pairs(root: str, sets: list[str], limit: int, models: dict[str, str], folder: str, precision: str,
@@ -99,9 +93,9 @@ def measure_pairs(root: str, sets: list[str], limit: int, models: dict[str, str]
                 atomic.write_json(results_path, state)
         chosen = {}
         for image_id, _, _ in pairs:
-            name = auto_choice(estimates[image_id], models, folder)
+            name = shipping.auto_choice_name(estimates[image_id], folder=folder)
             chosen[image_id] = dict(cells[name]["images"][image_id], model=name)
-        cells[AUTO] = {"identity": f"rule {inference.AUTO_RULE} over {sorted(identities)}", "images": chosen}
+        cells[AUTO] = {"identity": f"rule {shipping.AUTO_RULE} over {sorted(identities)}", "images": chosen}
         atomic.write_json(results_path, state)
     return state
 
@@ -179,7 +173,7 @@ def rni15_grid(root: str, models: dict[str, str], folder: str, precision: str, c
     for image_id, path in tqdm(photos, desc="RNI15", unit="photo"):
         noisy = imageio.load_image(path).pixels
         estimate = noise.estimate_sigma(noisy)
-        name = auto_choice(estimate, models, folder)
+        name = shipping.auto_choice_name(estimate, folder=folder)
         model_path = models[name]
         outputs = {"noisy": noisy}
         for method in (("ours", "cbm3d") if with_cbm3d else ("ours",)):
@@ -242,8 +236,8 @@ def _busiest_box(image: np.ndarray, crop: int) -> tuple[int, int]:
 def main(argv):
     del argv
     root = FLAGS.data_root or default_data_root()
-    folder = FLAGS.models_dir or inference.models_dir()
-    models = inference.shipped_by_name(folder)
+    folder = FLAGS.models_dir or shipping.models_dir()
+    models = shipping.shipped_by_name(folder)
     if not models:
         raise app.UsageError(f"no shipped model in {folder}")
     os.makedirs(FLAGS.out, exist_ok=True)

@@ -5,7 +5,7 @@
 1. Estimator (``noise.estimate_sigma``) on CBSD68 with known sigma (seeded noise) and on the real-noise
    pairs of ``realnoise/`` (Nam25, PolyU100), where the reference level is the std of noisy - ground truth.
 2. Every shipped model (per-sigma and blind) on every test image: CBSD68 (first ``--images``) at on- and
-   off-grid sigmas, and the real-noise pairs; then each rule of ``inference.AUTO_RULES`` picks one model per
+   off-grid sigmas, and the real-noise pairs; then each rule of ``shipping.AUTO_RULES`` picks one model per
    image from the image's own estimate, and its mean PSNR is reported, beside the best fixed model.
 Writes ``<out>/results.json`` (resumable: each image x model cell is saved as it is done) and
 ``<out>/results.md``. Inference runs in ``--precision`` (bf16 by default: within 0.01 dB of fp32, docs/precision).
@@ -19,7 +19,7 @@ import numpy as np
 from absl import app, flags
 from tqdm import tqdm
 
-from keras_semdenoise import atomic, evaluation, imageio, inference, metrics, noise
+from keras_semdenoise import atomic, evaluation, imageio, inference, metrics, noise, shipping
 from keras_semdenoise.data import images as image_data
 from keras_semdenoise.data import realnoise
 from keras_semdenoise.data.roots import default_data_root
@@ -32,12 +32,6 @@ flags.DEFINE_list("real_sets", ["Nam25", "PolyU100"], "Real-noise sets with grou
 flags.DEFINE_integer("real_limit", 0, "Use only the first N pairs of each real set (0: all).")
 flags.DEFINE_enum("precision", "bf16", ["bf16", "fp32"], "Inference precision.")
 flags.DEFINE_string("out", "docs/sigma_auto", "Output folder.")
-
-
-def rule_choice(estimate: float, rule: str, folder: str) -> str:
-    path, _ = inference.choose_model_for_sigma(estimate, rule, folder)
-    return "blind" if os.path.basename(path) == inference.BLIND_MODEL else \
-        f"sigma{[s for s, p in inference.shipped_models(folder).items() if p == path][0]:g}"
 
 
 def markdown(state: dict, rules, model_names) -> str:
@@ -59,8 +53,8 @@ def markdown(state: dict, rules, model_names) -> str:
         row = [f"{np.mean([cells[i]['psnr'][m] for i in ids]):.2f}" for m in model_names]
         row += [f"{np.mean([cells[i]['psnr'][cells[i]['choice'][r]] for i in ids]):.2f}" for r in rules]
         lines.append(f"| {group} ({len(ids)} images) | " + " | ".join(row) + " |")
-    lines += ["", f"Rule used by `--sigma auto`: **{inference.AUTO_RULE}** (`inference.AUTO_RULE`; thresholds "
-              f"SNAP_SIGMA = {inference.SNAP_SIGMA:g}, LOW_ESTIMATE = {inference.LOW_ESTIMATE:g}). The thresholds were "
+    lines += ["", f"Rule used by `--sigma auto`: **{shipping.AUTO_RULE}** (`shipping.AUTO_RULE`; thresholds "
+              f"SNAP_SIGMA = {shipping.SNAP_SIGMA:g}, LOW_ESTIMATE = {shipping.LOW_ESTIMATE:g}). The thresholds were "
               "chosen on these same images (no separate validation split of real noise exists here), so the "
               "'snap' column is a fitted figure, not a held-out one."]
     return "\n".join(lines) + "\n"
@@ -69,8 +63,8 @@ def markdown(state: dict, rules, model_names) -> str:
 def main(argv):
     del argv
     root = FLAGS.data_root or default_data_root()
-    folder = inference.models_dir()
-    models = inference.shipped_by_name(folder)
+    folder = shipping.models_dir()
+    models = shipping.shipped_by_name(folder)
     results_path = os.path.join(FLAGS.out, "results.json")
     state = evaluation.store.load(results_path) or {}
     identities = {name: evaluation.file_identity(path) for name, path in models.items()}
@@ -110,9 +104,10 @@ def main(argv):
                 denoised = inference.denoise(model(name), noisy)
                 cell["psnr"][name] = metrics.psnr_uint8(clean, denoised)
         cell["estimate"] = noise.estimate_sigma(noisy)
-        cell["choice"] = {rule: rule_choice(cell["estimate"], rule, folder) for rule in inference.AUTO_RULES}
+        cell["choice"] = {rule: shipping.auto_choice_name(cell["estimate"], rule, folder)
+                          for rule in shipping.AUTO_RULES}
         atomic.write_json(results_path, state)
-    text = markdown(state, inference.AUTO_RULES, list(models))
+    text = markdown(state, shipping.AUTO_RULES, list(models))
     atomic.write_text(os.path.join(FLAGS.out, "results.md"), text)
     print(text)
 

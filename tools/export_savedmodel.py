@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from absl import app, flags
 
-from keras_semdenoise import export, inference, noise
+from keras_semdenoise import export, inference, noise, shipping
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "A .keras denoiser (default: the shipped model for --sigma).")
@@ -24,7 +24,7 @@ flags.DEFINE_enum("precision", "auto", list(inference.PRECISIONS),
 def main(argv):
     del argv
     try:
-        path = FLAGS.model or inference.shipped_model_for_sigma(noise.check_sigma(FLAGS.sigma))[0]
+        path = FLAGS.model or shipping.shipped_model_for_sigma(noise.check_sigma(FLAGS.sigma))[0]
         model = inference.load_denoiser(path, precision=FLAGS.precision)
         out = export.export_savedmodel(model, FLAGS.base, FLAGS.name, FLAGS.version)
     except (ValueError, FileNotFoundError, FileExistsError) as error:

@@ -9,7 +9,8 @@ import os
 
 from absl import app, flags
 
-from keras_semdenoise import export, inference, noise, training
+from keras_semdenoise import export, inference, noise, shipping
+from keras_semdenoise.data.roots import default_data_root
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "A .keras denoiser (default: the shipped model for --sigma).")
@@ -24,11 +25,11 @@ def main(argv):
     del argv
     try:
         sigma = noise.check_sigma(FLAGS.sigma)
-        path = FLAGS.model or inference.shipped_model_for_sigma(sigma)[0]
+        path = FLAGS.model or shipping.shipped_model_for_sigma(sigma)[0]
         model = inference.load_denoiser(path)
         calibration = None
         if "int8" in FLAGS.precisions:
-            folder = FLAGS.calibration_dir or os.path.join(training.default_data_root(), "CBSD432")
+            folder = FLAGS.calibration_dir or os.path.join(default_data_root(), "CBSD432")
             calibration = export.calibration_images(folder, sigma, FLAGS.calibration_patches)
         name = os.path.splitext(os.path.basename(path))[0]
         for precision in FLAGS.precisions:

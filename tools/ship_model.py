@@ -13,7 +13,7 @@ import platform
 
 from absl import app, flags
 
-from keras_semdenoise import inference, training
+from keras_semdenoise import shipping
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("run", None, "Training run folder (train/train_denoiser.py --model_dir).", required=True)
@@ -25,8 +25,8 @@ flags.DEFINE_bool("best", True, "Ship the best-evaluated checkpoint rather than 
 
 def main(argv):
     del argv
-    out_dir = FLAGS.out_dir or inference.models_dir()
-    entry = training.ship_run(FLAGS.run, out_dir, FLAGS.name, FLAGS.hardware, use_best=FLAGS.best)
+    out_dir = FLAGS.out_dir or shipping.models_dir()
+    entry = shipping.ship_run(FLAGS.run, out_dir, FLAGS.name, FLAGS.hardware, use_best=FLAGS.best)
     print(f"wrote {os.path.join(out_dir, entry['file'])}: {entry}")
 
 

@@ -14,7 +14,7 @@ import os
 
 from absl import app, flags
 
-from keras_semdenoise import atomic, evaluation, inference
+from keras_semdenoise import atomic, evaluation, shipping
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("readme", "README.md", "README to update.")
@@ -70,7 +70,7 @@ def replace_block(text: str, block: str) -> str:
 
 def main(argv):
     del argv
-    with open(FLAGS.models or os.path.join(inference.models_dir(), "MODELS.json")) as handle:
+    with open(FLAGS.models or os.path.join(shipping.models_dir(), "MODELS.json")) as handle:
         index = json.load(handle)
     with open(FLAGS.results) as handle:
         state = json.load(handle)

@@ -18,6 +18,7 @@ import os
 from absl import app, flags
 
 from keras_semdenoise import training
+from keras_semdenoise.data.roots import default_data_root
 from keras_semdenoise.config_flags import config_from_flags, define_flags
 
 FLAGS = flags.FLAGS
@@ -30,7 +31,7 @@ define_flags(training.TrainConfig, data_dir={
 
 def denoiser_config() -> training.TrainConfig:
     """``TrainConfig`` from the flags; the data folder defaults to the shared data root's CBSD432."""
-    values = {"data_dir": FLAGS.data_dir or os.path.join(training.default_data_root(), "CBSD432")}
+    values = {"data_dir": FLAGS.data_dir or os.path.join(default_data_root(), "CBSD432")}
     if FLAGS.sigma_range and not FLAGS["sigma"].present:
         values["sigma"] = None  # blind training: the default sigma is for per-sigma runs
     if not FLAGS.eval_images:

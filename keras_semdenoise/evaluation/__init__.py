@@ -4,9 +4,13 @@ from keras_semdenoise.evaluation import store  # noqa: F401
 from keras_semdenoise.evaluation.denoising import (  # noqa: F401
     PROTOCOL,
     Method,
+    denoiser_method,
     evaluate,
     file_identity,
     machine_description,
     markdown_tables,
+    mean_psnr,
+    measure,
+    measure_image,
     with_identity,
 )

@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from keras_semdenoise import metrics, noise, paper
+from keras_semdenoise import inference, metrics, noise, paper
 from keras_semdenoise.evaluation import store
 
 PROTOCOL = (
@@ -47,6 +47,41 @@ def file_identity(path: str) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return f"{os.path.basename(path)} sha256:{digest.hexdigest()[:16]}"
+
+
+def denoiser_method(model, tile_size: int = inference.DEFAULT_TILE_SIZE, self_ensemble: bool = False) -> Method:
+    """A ``Method`` running a loaded denoiser (``inference.denoise``: whole image, or tiled above ``tile_size``)."""
+    return lambda noisy, _sigma: inference.denoise(model, noisy, tile_size=tile_size, self_ensemble=self_ensemble)
+
+
+def measure(method: Method, noisy: np.ndarray, clean: np.ndarray, sigma_255: float, with_ssim: bool = False,
+            crop_border: int = 0) -> dict:
+    """``{"psnr", "seconds"[, "ssim"]}`` of ``method`` on one noisy image against its clean one.
+
+    ``noisy`` and ``clean`` are (H, W, 3) float32, ``clean`` in [0, 1]; the output is clipped to [0, 1] and
+    rounded to 8 bits before PSNR (dB) / SSIM (``metrics.psnr_uint8`` / ``ssim_uint8``); ``seconds`` times
+    the method alone.
+    """
+    start = time.perf_counter()
+    output = method(noisy, sigma_255)
+    seconds = time.perf_counter() - start
+    entry = {"psnr": metrics.psnr_uint8(clean, output, crop_border), "seconds": seconds}
+    if with_ssim:
+        entry["ssim"] = metrics.ssim_uint8(clean, output, crop_border)
+    return entry
+
+
+def measure_image(method: Method, name: str, clean: np.ndarray, sigma_255: float, with_ssim: bool = False,
+                  crop_border: int = 0) -> dict:
+    """``measure`` on the protocol's noisy input: ``clean`` ((H, W, 3) float32 in [0, 1]) plus Gaussian
+    noise of ``sigma_255`` (0..255 scale) seeded by ``name`` and sigma (``noise.add_seeded_gaussian_noise``)."""
+    noisy = noise.add_seeded_gaussian_noise(clean, sigma_255, name)
+    return measure(method, noisy, clean, sigma_255, with_ssim, crop_border)
+
+
+def mean_psnr(method: Method, images: list[tuple[str, np.ndarray]], sigma_255: float) -> float:
+    """Mean PSNR (dB) of ``method`` over ``[(name, clean (H, W, 3) float32 in [0, 1])]`` at ``sigma_255``."""
+    return float(np.mean([measure_image(method, name, clean, sigma_255)["psnr"] for name, clean in images]))
 
 
 def evaluate(
@@ -100,14 +135,8 @@ def evaluate(
                     bar.update(1)
                     if method is None or image_name in cell["images"]:
                         continue
-                    noisy = noise.add_seeded_gaussian_noise(clean, sigma, image_name)
-                    start = time.perf_counter()
-                    output = method(noisy, sigma)
-                    seconds = time.perf_counter() - start
-                    entry = {"psnr": metrics.psnr_uint8(clean, output, crop_border), "seconds": seconds}
-                    if with_ssim:
-                        entry["ssim"] = metrics.ssim_uint8(clean, output, crop_border)
-                    cell["images"][image_name] = entry
+                    cell["images"][image_name] = measure_image(method, image_name, clean, sigma, with_ssim,
+                                                               crop_border)
                     _summarise(cell, [name for name, _ in images])
                     store.save(results_path, state)
                 if method is None:
