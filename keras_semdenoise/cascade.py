@@ -39,10 +39,7 @@ class CascadeTrainer(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if task not in losses.PAPER_LAMBDAS:
-            raise ValueError(f"task must be one of {sorted(losses.PAPER_LAMBDAS)}, got {task!r}")
-        if task == "segmentation" and ignore_index is None:
-            raise ValueError("segmentation needs ignore_index (the void label)")
+        losses.check_ignore_index(task, ignore_index)
         self.denoiser = denoiser
         self.head = head
         self.head.trainable = False

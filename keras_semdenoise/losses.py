@@ -16,8 +16,7 @@ import dataclasses
 import keras
 from keras import ops
 
-# Paper weights: classification lambda_P = 0.5, lambda_H = 0.25; segmentation 0.5 and 0.5.
-PAPER_LAMBDAS = {"classification": (0.5, 0.25), "segmentation": (0.5, 0.5)}
+from keras_semdenoise import tasks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,9 +26,9 @@ class JointLossWeights:
 
     @classmethod
     def paper(cls, task: str) -> "JointLossWeights":
-        if task not in PAPER_LAMBDAS:
-            raise ValueError(f"task must be one of {sorted(PAPER_LAMBDAS)}, got {task!r}")
-        return cls(*PAPER_LAMBDAS[task])
+        """The paper's weights for ``task`` (``tasks.Task.lambda_p`` / ``lambda_h``)."""
+        described = tasks.get_task(task)
+        return cls(described.lambda_p, described.lambda_h)
 
 
 def _per_example_mean(x):
@@ -72,15 +71,18 @@ def segmentation_loss(labels, logits, ignore_index: int):
     return totals / ops.maximum(counts, 1.0)
 
 
+def check_ignore_index(task: str, ignore_index: int | None) -> None:
+    """Raises ValueError for an unknown task, or for segmentation without its void label."""
+    if tasks.check_task(task) == tasks.SEGMENTATION.name and ignore_index is None:
+        raise ValueError("segmentation needs ignore_index (the void label)")
+
+
 def task_loss(task: str, labels, logits, ignore_index: int | None = None):
-    """L_H per example for ``task`` in {'classification', 'segmentation'}."""
-    if task == "classification":
+    """L_H per example for ``task`` (one of ``tasks.TASKS``)."""
+    check_ignore_index(task, ignore_index)
+    if task == tasks.CLASSIFICATION.name:
         return classification_loss(labels, logits)
-    if task == "segmentation":
-        if ignore_index is None:
-            raise ValueError("segmentation needs ignore_index (the void label)")
-        return segmentation_loss(labels, logits, ignore_index)
-    raise ValueError(f"task must be 'classification' or 'segmentation', got {task!r}")
+    return segmentation_loss(labels, logits, ignore_index)
 
 
 def joint_loss_terms(

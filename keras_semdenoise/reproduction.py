@@ -20,10 +20,7 @@ import sys
 import time
 
 from keras_semdenoise import atomic
-
-TASKS = ("classification", "segmentation")
-SHORT = {"classification": "cls", "segmentation": "seg"}
-SETTINGS = ("noisy", "cbm3d", "separate", "joint", "cross")
+from keras_semdenoise.tasks import SETTINGS, SHORT, TASKS, noise_name
 
 
 @dataclasses.dataclass
@@ -361,15 +358,16 @@ def example_figure(config: ReproduceConfig, task: str, out_path: str, count: int
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from keras_semdenoise import inference, metrics, noise, task_training
+    from keras_semdenoise import inference, metrics, noise
     from keras_semdenoise.data import tasks
+    from keras_semdenoise.heads import load_head
 
     sigma = max(config.sigmas)
     paths = {"separate": config.denoiser_path("separate", sigma),
              "joint": config.denoiser_path(f"joint_{SHORT[task]}", sigma)}
     if not os.path.exists(config.head_path(task)) or not all(os.path.exists(p) for p in paths.values()):
         return None
-    head = task_training.load_head(config.head_path(task))
+    head = load_head(config.head_path(task))
     models = {name: inference.load_denoiser(path) for name, path in paths.items()}
     split = tasks.load_split(task, config.data(task), "test", config.seg_ignore_index, config.seg_num_classes)
     classification = task == "classification"
@@ -391,7 +389,7 @@ def example_figure(config: ReproduceConfig, task: str, out_path: str, count: int
         if index >= pool:
             break
         clean, label = np.asarray(image[0]), np.asarray(label[0])
-        noisy = noise.add_seeded_gaussian_noise(clean, sigma, f"{task}:{index}")
+        noisy = noise.add_seeded_gaussian_noise(clean, sigma, noise_name(task, index))
         columns = [("noisy", noisy)] + [(name, inference.denoise(model, noisy)) for name, model in models.items()]
         columns.append(("clean", clean))
         judged = [(name, picture, *judge(picture, label)) for name, picture in columns]

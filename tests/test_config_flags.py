@@ -10,7 +10,9 @@ import pytest
 from absl import flags
 
 from conftest import REPO
-from keras_semdenoise import config_flags, noise, reproduction, task_training, training
+from keras_semdenoise import config_flags, joint_training, noise, reproduction, training
+from keras_semdenoise.evaluation import tasks as task_evaluation
+from keras_semdenoise.heads import training as head_training
 from keras_semdenoise.config_flags import setting
 
 
@@ -69,8 +71,9 @@ def test_choices_are_checked_on_the_config():
 # changes on purpose: a path it resolves itself).
 ENTRY_POINTS = {
     "train.train_denoiser": (training.TrainConfig, (), ("data_dir",)),
-    "train.train_head": (task_training.HeadConfig, (), ()),
-    "train.train_joint": (task_training.JointConfig, (), ()),
+    "train.train_head": (head_training.HeadConfig, (), ()),
+    "train.train_joint": (joint_training.JointConfig, (), ()),
+    "tools.evaluate_task": (task_evaluation.TaskEvaluationConfig, (), ()),
     "tools.reproduce": (reproduction.ReproduceConfig, ("python",), ("data_root",)),
 }
 _DUMP = """

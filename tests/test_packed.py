@@ -1,5 +1,6 @@
 """Packed task splits (`packed:DIR`): byte-exact packing, the same pixels and order as the folder, the
-augmentation's shapes and ranges, and a head trained from them through train_head's own code path."""
+augmentation's shapes and ranges, and a head and a joint denoiser trained from them through the trainers' own
+code path."""
 
 import io
 import json
@@ -13,8 +14,13 @@ import h5py
 import numpy as np
 import pytest
 
-from keras_semdenoise import imageio, task_training
-from keras_semdenoise.data import packed, tasks
+from conftest import TINY
+from keras_semdenoise import imageio
+from keras_semdenoise.data import packed, sources, tasks
+from keras_semdenoise.heads import load_head
+from keras_semdenoise.denoiser import build_denoiser
+from keras_semdenoise.heads.training import HeadConfig, run_head_training
+from keras_semdenoise.joint_training import JointConfig, run_joint_training
 from test_task_training import _classification_folder, _segmentation_folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -82,14 +88,14 @@ def test_train_head_reads_packed_data_and_ships_the_head_without_optimizer_state
                            "--splits=train,test", f"--out={tmp_path / 'p'}"], cwd=ROOT, capture_output=True, text=True)
     assert pack.returncode == 0, pack.stderr[-2000:]
     assert "12 images" in pack.stdout
-    config = task_training.HeadConfig(
+    config = HeadConfig(
         task="classification", data=f"packed:{tmp_path / 'p'}", model_dir=str(tmp_path / "head"), width_divisor=16,
         hidden_units=8, batch_norm=True, crop_size=16, batch_size=4, steps=4, checkpoint_every=2, eval_batches=0,
         verbose=0, seed=0)
-    task_training.run_head_training(config)
+    run_head_training(config)
     result = json.load(open(tmp_path / "head" / "eval.json"))
     assert result["images"] == 12 and 0 <= result["top1"] <= 100
-    head = task_training.load_head(str(tmp_path / "head" / "head.keras"))
+    head = load_head(str(tmp_path / "head" / "head.keras"))
     assert head.output.shape == (None, 3)  # one logits tensor, not a list of one
     with zipfile.ZipFile(tmp_path / "head" / "head.keras") as archive:
         weights = archive.read("model.weights.h5")
@@ -99,3 +105,17 @@ def test_train_head_reads_packed_data_and_ships_the_head_without_optimizer_state
         packed.load_split(f"packed:{tmp_path / 'nothing'}", "train")
     with pytest.raises(ValueError, match="holds a classification split"):
         packed.load_split(f"packed:{tmp_path / 'p'}", "train", "segmentation")
+
+    # Joint training reads the same packed data, through the same loader, with the training noise added.
+    split = sources.load_split("classification", f"packed:{tmp_path / 'p'}", "train")
+    (noisy, clean), labels = next(sources.batches(split, 12, 16, training=True, sigma_255=50, seed=0))
+    assert noisy.shape == clean.shape == (12, 16, 16, 3) and labels.shape == (12,)
+    assert abs(float(np.std(noisy - clean)) - 50 / 255) < 0.01
+    init = str(tmp_path / "init.keras")
+    build_denoiser(**TINY).save(init)
+    joint = JointConfig(task="classification", data=f"packed:{tmp_path / 'p'}", model_dir=str(tmp_path / "joint"),
+                        head=str(tmp_path / "head" / "head.keras"), denoiser_init=init, sigma=25, crop_size=16,
+                        batch_size=2, steps=2, checkpoint_every=1, verbose=0, seed=0)
+    run_joint_training(joint)
+    assert os.path.exists(tmp_path / "joint" / "denoiser.keras")
+    assert set(json.load(open(tmp_path / "joint" / "history.json"))) >= {"total_loss", "task_loss"}

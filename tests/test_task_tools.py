@@ -8,9 +8,11 @@ import pytest
 from PIL import Image
 
 from conftest import REPO, TINY
-from keras_semdenoise import task_training
 from keras_semdenoise.cascade import CascadeTrainer, input_gradient_maps
 from keras_semdenoise.denoiser import build_denoiser
+from keras_semdenoise.evaluation import tasks as task_evaluation
+from keras_semdenoise.heads import load_head
+from keras_semdenoise.heads.training import HeadConfig, run_head_training
 from test_task_training import _classification_folder
 
 
@@ -18,10 +20,10 @@ from test_task_training import _classification_folder
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("task")
     data = _classification_folder(str(root / "cls"), size=32, per_class=2)
-    config = task_training.HeadConfig(task="classification", data=data, model_dir=str(root / "head"), width_divisor=16,
-                                      hidden_units=8, crop_size=32, batch_size=3, steps=2, checkpoint_every=2,
-                                      eval_split=None, verbose=0, seed=0)
-    task_training.run_head_training(config)
+    config = HeadConfig(task="classification", data=data, model_dir=str(root / "head"), width_divisor=16,
+                        hidden_units=8, crop_size=32, batch_size=3, steps=2, checkpoint_every=2,
+                        eval_split=None, verbose=0, seed=0)
+    run_head_training(config)
     for name in ("separate", "joint"):
         for sigma in (15, 30):
             build_denoiser(zero_init_output=False, **TINY).save(str(root / f"{name}_s{sigma}.keras"))
@@ -54,7 +56,7 @@ def test_evaluate_task_tool_fills_the_paper_table(trained):
 
 def test_gradient_maps_of_every_term(trained):
     root, data = trained
-    head = task_training.load_head(str(root / "head" / "head.keras"))
+    head = load_head(str(root / "head" / "head.keras"))
     trainer = CascadeTrainer(build_denoiser(zero_init_output=False, **TINY), head, "classification")
     rng = np.random.default_rng(0)
     clean = rng.uniform(size=(1, 32, 32, 3)).astype("float32")
@@ -74,6 +76,6 @@ def test_gradient_maps_of_every_term(trained):
 def test_evaluate_task_table_with_only_the_clean_cell():
     state = {"head": "h.keras", "data": "d", "split": "test",
              "cells": {"clean": {"clean": {"images": 7, "top1": 87.4, "top5": 99.5}}}}
-    table = task_training.markdown_table(state, "classification")
+    table = task_evaluation.markdown_table(state, "classification")
     assert "| setting | no noise |" in table and "| clean input (no noise) | 87.4 / 99.5 |" in table
     assert "7 images per cell" in table

@@ -9,9 +9,11 @@ import tensorflow_datasets as tfds
 from PIL import Image
 
 from conftest import TINY
-from keras_semdenoise import task_training
 from keras_semdenoise.data import tasks
 from keras_semdenoise.denoiser import build_denoiser
+from keras_semdenoise.heads import load_head
+from keras_semdenoise.heads.training import HeadConfig, run_head_training
+from keras_semdenoise.joint_training import JointConfig, run_joint_training
 
 
 def _classification_folder(root, classes=3, per_class=4, size=16):
@@ -42,26 +44,26 @@ def _segmentation_folder(root, count=4, size=(24, 20), void=3):
 
 def test_classification_head_then_joint_training(tmp_path):
     data = _classification_folder(str(tmp_path / "cls"))
-    head_config = task_training.HeadConfig(
+    head_config = HeadConfig(
         task="classification", data=data, model_dir=str(tmp_path / "head"), width_divisor=16, hidden_units=8,
         batch_norm=True, crop_size=16, batch_size=4, steps=4, checkpoint_every=2, eval_batches=0, verbose=0, seed=0)
-    task_training.run_head_training(head_config)
+    run_head_training(head_config)
     result = json.load(open(tmp_path / "head" / "eval.json"))
     assert result["images"] == 12 and 0 <= result["top1"] <= result["top5"] == 100.0  # 3 classes: top-5 is all
     head_path = str(tmp_path / "head" / "head.keras")
-    head_before = [w.copy() for w in task_training.load_head(head_path).get_weights()]
+    head_before = [w.copy() for w in load_head(head_path).get_weights()]
 
     init = str(tmp_path / "init.keras")
     build_denoiser(**TINY).save(init)
-    joint = task_training.JointConfig(
+    joint = JointConfig(
         task="classification", data=data, model_dir=str(tmp_path / "joint"), head=head_path, denoiser_init=init,
         sigma=25, crop_size=16, batch_size=2, steps=2, checkpoint_every=1, verbose=0, seed=0)
-    task_training.run_joint_training(joint)
+    run_joint_training(joint)
     trained = keras.saving.load_model(str(tmp_path / "joint" / "denoiser.keras"), compile=False)
     assert trained.count_params() == build_denoiser(**TINY).count_params()
     history = json.load(open(tmp_path / "joint" / "history.json"))
     assert set(history) == {"total_loss", "reconstruction_loss", "perceptual_loss", "task_loss"}
-    for before, after in zip(head_before, task_training.load_head(head_path).get_weights()):
+    for before, after in zip(head_before, load_head(head_path).get_weights()):
         np.testing.assert_array_equal(before, after)  # BN moving statistics included: the head stays frozen
     config = json.load(open(tmp_path / "joint" / "config.json"))
     assert (config["lambda_p"], config["lambda_h"]) == (0.5, 0.25)
@@ -69,17 +71,17 @@ def test_classification_head_then_joint_training(tmp_path):
 
 def test_segmentation_head_then_joint_training(tmp_path):
     data = _segmentation_folder(str(tmp_path / "seg"))
-    head_config = task_training.HeadConfig(
+    head_config = HeadConfig(
         task="segmentation", data=data, model_dir=str(tmp_path / "head"), num_classes=3, ignore_index=3,
         width_divisor=16, fc_units=16, crop_size=16, batch_size=2, steps=2, checkpoint_every=2, eval_batches=0,
         verbose=0, seed=0)
-    task_training.run_head_training(head_config)
+    run_head_training(head_config)
     result = json.load(open(tmp_path / "head" / "eval.json"))
     assert result["images"] == 4 and 0 <= result["miou"] <= 100
-    joint = task_training.JointConfig(
+    joint = JointConfig(
         task="segmentation", data=data, model_dir=str(tmp_path / "joint"), head=str(tmp_path / "head" / "head.keras"),
         num_classes=3, ignore_index=3, sigma=15, crop_size=16, batch_size=2, steps=2, checkpoint_every=2, verbose=0)
-    task_training.run_joint_training(joint)
+    run_joint_training(joint)
     assert os.path.exists(tmp_path / "joint" / "denoiser.keras")
     assert json.load(open(tmp_path / "joint" / "config.json"))["lambda_h"] == 0.5
 
@@ -111,7 +113,7 @@ def test_missing_data_gives_a_clear_message_fast(tmp_path):
     with pytest.raises(ValueError, match="num_classes and ignore_index"):
         tasks.load_split("segmentation", _segmentation_folder(str(tmp_path / "seg")), "train")
     with pytest.raises(FileNotFoundError, match="head model not found"):
-        task_training.load_head(str(tmp_path / "none.keras"))
+        load_head(str(tmp_path / "none.keras"))
     assert time.time() - start < 30
 
 

@@ -15,11 +15,12 @@ import numpy as np
 from absl import app, flags
 from PIL import Image
 
-from keras_semdenoise import atomic, imageio, inference, losses, noise, task_training
+from keras_semdenoise import atomic, imageio, inference, losses, noise, tasks
 from keras_semdenoise.cascade import CascadeTrainer, input_gradient_maps
+from keras_semdenoise.heads import load_head
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("task", None, ["classification", "segmentation"], "High-level task.", required=True)
+flags.DEFINE_enum("task", None, list(tasks.TASKS), "High-level task.", required=True)
 flags.DEFINE_string("image", None, "Clean image file.", required=True)
 flags.DEFINE_string("label", None, "Class id (classification) or label-map PNG (segmentation).", required=True)
 flags.DEFINE_string("head", None, "Frozen head (.keras).", required=True)
@@ -49,7 +50,6 @@ def gradient_grid(noisy, denoised, maps: dict, out: str, title: str) -> None:
         axis.axis("off")
     figure.suptitle(title, fontsize=9)
     figure.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     atomic.save_figure(figure, out)
 
 
@@ -66,13 +66,13 @@ def main(argv):
             labels = np.asarray(Image.open(FLAGS.label), np.int32)[None]
             if labels.shape[1:] != clean.shape[:2]:
                 raise ValueError(f"label map {labels.shape[1:]} does not match the image {clean.shape[:2]}")
-        head = task_training.load_head(FLAGS.head)
+        head = load_head(FLAGS.head)
         denoiser = inference.load_denoiser(FLAGS.denoiser)
     except (ValueError, FileNotFoundError, imageio.ImageReadError) as error:
         raise app.UsageError(str(error)) from None
     trainer = CascadeTrainer(denoiser, head, FLAGS.task, losses.JointLossWeights.paper(FLAGS.task),
                              FLAGS.ignore_index if FLAGS.task == "segmentation" else None)
-    noisy = noise.add_seeded_gaussian_noise(clean, FLAGS.sigma, os.path.basename(FLAGS.image))
+    noisy = noise.add_seeded_gaussian_noise(clean, FLAGS.sigma, tasks.noise_name(FLAGS.task, FLAGS.image))
     maps = {k: v[0] for k, v in input_gradient_maps(trainer, noisy[None], clean[None], labels).items()}
     denoised = inference.denoise(denoiser, noisy)
     gradient_grid(noisy, denoised, maps, FLAGS.out, f"{os.path.basename(FLAGS.image)}, sigma {FLAGS.sigma:g}, "

@@ -17,9 +17,10 @@ from absl import app, flags
 
 from keras_semdenoise import imageio
 from keras_semdenoise.data import packed, tasks
+from keras_semdenoise.tasks import TASKS
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("task", None, ["classification", "segmentation"], "High-level task.", required=True)
+flags.DEFINE_enum("task", None, list(TASKS), "High-level task.", required=True)
 flags.DEFINE_string("data", None, "Data folder (tasks layouts).", required=True)
 flags.DEFINE_list("splits", ["train", "test"], "Splits to pack.")
 flags.DEFINE_integer("num_classes", None, "Segmentation classes.")

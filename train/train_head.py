@@ -8,7 +8,7 @@
         --ignore_index 11 --crop_size 160 --width_divisor 4 --eval_split val --model_dir runs/head_camvid
     # Paper scale: --data tfds:imagenet2012 --manual_dir DIR --weights imagenet (or a VGG16 .h5)
 
-Every flag is a field of ``task_training.HeadConfig`` (its default and help are written there).
+Every flag is a field of ``heads.training.HeadConfig`` (its default and help are written there).
 """
 
 from __future__ import annotations
@@ -17,19 +17,19 @@ import logging
 
 from absl import app, flags
 
-from keras_semdenoise import task_training
 from keras_semdenoise.config_flags import config_from_flags, define_flags
+from keras_semdenoise.heads import training as head_training
 
 FLAGS = flags.FLAGS
-define_flags(task_training.HeadConfig)
+define_flags(head_training.HeadConfig)
 
 
 def main(argv):
     del argv
     logging.getLogger().setLevel(logging.INFO)
     try:
-        config = config_from_flags(task_training.HeadConfig, FLAGS, eval_split=FLAGS.eval_split or None)
-        task_training.run_head_training(config)
+        config = config_from_flags(head_training.HeadConfig, FLAGS, eval_split=FLAGS.eval_split or None)
+        head_training.run_head_training(config)
     except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error)) from None
 

@@ -7,7 +7,7 @@
     #   --crop_size 224 --batch_size 10 --learning_rate 1e-5 --steps 180000 (cls);
     #   --task segmentation --data VOCdevkit/VOC2012 --crop_size 321 --batch_size 6 (seg)
 
-Every flag is a field of ``task_training.JointConfig`` (its default and help are written there).
+Every flag is a field of ``joint_training.JointConfig`` (its default and help are written there).
 """
 
 from __future__ import annotations
@@ -16,18 +16,18 @@ import logging
 
 from absl import app, flags
 
-from keras_semdenoise import task_training
+from keras_semdenoise import joint_training
 from keras_semdenoise.config_flags import config_from_flags, define_flags
 
 FLAGS = flags.FLAGS
-define_flags(task_training.JointConfig)
+define_flags(joint_training.JointConfig)
 
 
 def main(argv):
     del argv
     logging.getLogger().setLevel(logging.INFO)
     try:
-        task_training.run_joint_training(config_from_flags(task_training.JointConfig, FLAGS))
+        joint_training.run_joint_training(config_from_flags(joint_training.JointConfig, FLAGS))
     except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error)) from None
 

@@ -23,6 +23,9 @@ import os
 
 import numpy as np
 
+from keras_semdenoise import noise
+from keras_semdenoise.tasks import check_task
+
 PREFIX = "packed:"
 
 
@@ -72,19 +75,17 @@ def pack_split(task: str, source: str, split: str, out_path: str, ignore_index: 
     from keras_semdenoise import atomic
     from keras_semdenoise.data import tasks
 
-    if task == "classification":
+    if check_task(task) == "classification":
         paths, labels, classes = tasks.ordered_classification_files(source, split)
         arrays = _pack_files(paths, "image")
         arrays["labels"] = labels
         meta = {"num_classes": len(classes), "ignore_index": -1, "class_names": np.asarray(classes)}
-    elif task == "segmentation":
+    else:
         if num_classes is None or ignore_index is None:
             raise ValueError("give num_classes and ignore_index for a segmentation split (CamVid: 11 and 11)")
         pairs = tasks.ordered_segmentation_files(source, split)
         arrays = {**_pack_files([p for p, _ in pairs], "image"), **_pack_files([q for _, q in pairs], "label")}
         meta = {"num_classes": num_classes, "ignore_index": ignore_index, "class_names": np.asarray([], str)}
-    else:
-        raise ValueError(f"task must be classification or segmentation, got {task!r}")
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
     buffer = io.BytesIO()
     np.savez(buffer, task=np.asarray(task), **meta, **arrays)
@@ -170,13 +171,17 @@ def _segmentation_example(image, label, size: int | None, ignore_index: int, tra
     return image, label
 
 
-def batches(split: PackedSplit, batch_size: int, crop_size: int | None, training: bool, seed: int | None = None):
-    """Like ``tasks.batches`` (no noise): yields ``(images (N, H, W, 3) float32 in [0, 1], labels)``.
+def batches(split: PackedSplit, batch_size: int, crop_size: int | None, training: bool, seed: int | None = None,
+            sigma_255: float | None = None):
+    """Like ``tasks.batches``: yields ``(images (N, H, W, 3) float32 in [0, 1], labels)``, or
+    ``((noisy, clean), labels)`` with training noise (``noise.add_gaussian_noise_np``) when ``sigma_255`` is set.
 
     Training batches come forever from fresh shuffles of the split (full batches only); evaluation
     goes once through the split in order (the last batch may be short).
     """
     rng = np.random.default_rng(seed)
+    if sigma_255 is not None:
+        noise.check_sigma(sigma_255)
 
     def make(indices):
         if split.task == "classification":
@@ -187,7 +192,10 @@ def batches(split: PackedSplit, batch_size: int, crop_size: int | None, training
                                            training, rng) for i in indices]
             images = np.stack([p[0] for p in pairs])
             labels = np.stack([p[1] for p in pairs]).astype(np.int32)
-        return images.astype(np.float32) / 255.0, labels
+        clean = images.astype(np.float32) / 255.0
+        if sigma_255 is None:
+            return clean, labels
+        return (noise.add_gaussian_noise_np(clean, sigma_255, rng), clean), labels
 
     if split.task == "classification" and crop_size is None:
         raise ValueError("classification needs a crop_size")

@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image
 
 from keras_semdenoise import imageio, noise
+from keras_semdenoise.tasks import check_task
 
 IMAGENET_MANUAL_FILES = ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar")
 VOC_IGNORE_INDEX = 255
@@ -140,12 +141,13 @@ def load_split(task: str, source: str, split: str, ignore_index: int | None = No
     """Loads one split of a task data set (see the module docstring for ``source``).
 
     Args:
-        task: 'classification' or 'segmentation'.
+        task: one of ``tasks.TASKS``.
         ignore_index: segmentation void label (VOCdevkit default 255; required for other folders).
         num_classes: segmentation classes (VOCdevkit default 21; required for other folders).
     """
     import tensorflow as tf
 
+    check_task(task)
     if source.startswith("tfds:"):
         name = source[len("tfds:"):]
         if task != "classification" or name != "imagenet2012":
@@ -158,8 +160,6 @@ def load_split(task: str, source: str, split: str, ignore_index: int | None = No
         dataset = tf.data.Dataset.from_tensor_slices((paths, labels)).map(
             lambda p, y: (_numpy_image(p), y), num_parallel_calls=tf.data.AUTOTUNE)
         return TaskSplit("classification", dataset, len(classes), len(paths), None, classes)
-    if task != "segmentation":
-        raise ValueError(f"task must be classification or segmentation, got {task!r}")
     pairs = ordered_segmentation_files(source, split)
     is_voc = os.path.exists(os.path.join(source, "ImageSets", "Segmentation"))
     if is_voc:

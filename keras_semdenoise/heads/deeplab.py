@@ -11,13 +11,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from keras_semdenoise.heads.vgg16 import (
-    CaffeInput,
-    check_weights_argument,
-    load_vgg16_weights,
-    scaled_blocks,
-    vgg16_trunk,
-)
+from keras_semdenoise.heads.vgg16 import head_input, load_vgg16_weights, vgg16_trunk
 
 OUTPUT_STRIDE = 8
 
@@ -63,14 +57,10 @@ def build_deeplab_largefov(
         ``keras.Model``: (N, H, W, 3) float32 in [0, 1] -> (N, H, W, num_classes) logits.
         ``block3_conv3`` is relu3_3 for the perceptual loss.
     """
-    if num_classes < 2:
-        raise ValueError(f"num_classes must be >= 2, got {num_classes}")
-    check_weights_argument(weights, batch_norm)
-    blocks = scaled_blocks(width_divisor)
+    inputs, caffe, blocks = head_input(num_classes, weights, input_shape, width_divisor, batch_norm)
     units = max(fc_units // width_divisor, 1)
-    inputs = keras.Input(shape=input_shape, name="images")
     x = vgg16_trunk(
-        CaffeInput(name="caffe_input")(inputs),
+        caffe,
         blocks,
         pool_strides=(2, 2, 2, 1, 1),
         pool_size=3,

@@ -80,6 +80,17 @@ def vgg16_trunk(
     return x
 
 
+def head_input(num_classes: int, weights, input_shape: tuple, width_divisor: int, batch_norm: bool):
+    """The start every VGG16-based head shares: its arguments checked, the [0, 1] RGB input ``images``
+    and its caffe conversion. Returns ``(inputs, caffe-converted inputs, block widths)``."""
+    if num_classes < 2:
+        raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+    check_weights_argument(weights, batch_norm)
+    blocks = scaled_blocks(width_divisor)
+    inputs = keras.Input(shape=input_shape, name="images")
+    return inputs, CaffeInput(name="caffe_input")(inputs), blocks
+
+
 def load_vgg16_weights(model: keras.Model, weights, include_top: bool = False) -> None:
     """Copies VGG16 weights ('imagenet' via keras.applications, or a file) into ``model`` by layer name.
 
@@ -138,14 +149,10 @@ def build_vgg16_classifier(
         ``keras.Model``: (N, H, W, 3) float32 in [0, 1] -> (N, num_classes) logits. The layer
         ``block3_conv3`` is relu3_3, used by the perceptual loss.
     """
-    if num_classes < 2:
-        raise ValueError(f"num_classes must be >= 2, got {num_classes}")
     if top not in ("fc", "gap"):
         raise ValueError(f"top must be 'fc' or 'gap', got {top!r}")
-    check_weights_argument(weights, batch_norm)
-    blocks = scaled_blocks(width_divisor)
-    inputs = keras.Input(shape=input_shape, name="images")
-    x = vgg16_trunk(CaffeInput(name="caffe_input")(inputs), blocks, batch_norm=batch_norm)
+    inputs, caffe, blocks = head_input(num_classes, weights, input_shape, width_divisor, batch_norm)
+    x = vgg16_trunk(caffe, blocks, batch_norm=batch_norm)
     if top == "fc":
         x = layers.Flatten(name="flatten")(x)
         x = layers.Dense(hidden_units, activation="relu", name="fc1")(x)

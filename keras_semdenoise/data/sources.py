@@ -1,0 +1,72 @@
+"""One loader of labelled task data for every trainer and evaluation: where the data is, which split, and
+its batches, whatever the source.
+
+Sources (the ``data`` setting):
+- a data folder (classification class folders, CamVid or VOCdevkit segmentation) or
+  ``tfds:imagenet2012``: read by ``data.tasks`` as tf.data;
+- ``packed:DIR``: splits packed by ``tools/pack_task_data.py``, read by ``data.packed`` with numpy only
+  (no TensorFlow needed: heads train this way on a JAX machine).
+
+``load_split`` gives a split of either kind and ``batches`` batches it, with the same augmentation and
+noise model for both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from keras_semdenoise import tasks
+from keras_semdenoise.config_flags import setting
+from keras_semdenoise.data import packed
+from keras_semdenoise.data import tasks as task_data
+
+DATA_HELP = "Data folder, tfds:imagenet2012, or packed:DIR (tools/pack_task_data.py; no TensorFlow needed)."
+
+
+def load_split(task: str, source: str, split: str, ignore_index: int | None = None, num_classes: int | None = None,
+               data_dir: str | None = None, manual_dir: str | None = None):
+    """One split of ``source``: a ``packed.PackedSplit`` for ``packed:DIR``, else a ``tasks.TaskSplit``.
+
+    Args:
+        task: one of ``tasks.TASKS``; a packed split must hold that task.
+        ignore_index, num_classes: segmentation void label and classes for folders that are not VOCdevkit
+            (a packed split carries its own).
+        data_dir, manual_dir: tfds folders (``tfds:`` sources only).
+    """
+    tasks.check_task(task)
+    if packed.is_packed(source):
+        return packed.load_split(source, split, task)
+    return task_data.load_split(task, source, split, ignore_index, num_classes, data_dir, manual_dir)
+
+
+def batches(split, batch_size: int, crop_size: int | None, training: bool, sigma_255: float | None = None,
+            seed: int | None = None):
+    """Batches of a split from ``load_split``: ``(images, labels)``, or ``((noisy, clean), labels)`` when
+    ``sigma_255`` is set (training noise). Images (N, H, W, 3) float32 in [0, 1].
+
+    Training batches repeat forever and are augmented; evaluation goes once through the split in order.
+    ``seed`` seeds a packed split's shuffling, crops and noise (tf.data uses the global seed).
+    """
+    if isinstance(split, packed.PackedSplit):
+        return packed.batches(split, batch_size, crop_size, training, seed, sigma_255)
+    return task_data.batches(split, batch_size, crop_size, training=training, sigma_255=sigma_255)
+
+
+@dataclasses.dataclass(kw_only=True)
+class TaskDataConfig:
+    """The data settings every task run shares (``heads.training.HeadConfig``, ``joint_training.JointConfig``,
+    ``evaluation.tasks.TaskEvaluationConfig``): one flag per field."""
+
+    task: str = setting(help="High-level task.", choices=tasks.TASKS)
+    data: str = setting(help=DATA_HELP)
+    num_classes: int | None = setting(None, "Segmentation classes (required for non-VOC folders).")
+    ignore_index: int | None = setting(None, "Segmentation void label (required for non-VOC folders).")
+    data_dir: str | None = setting(None, "tfds data_dir.")
+    manual_dir: str | None = setting(None, "tfds manual_dir (ImageNet tars).")
+
+    def load_split(self, split: str, ignore_index: int | None = None, num_classes: int | None = None):
+        """``split`` of ``data`` (``load_split``); ``ignore_index`` / ``num_classes`` override the config's."""
+        return load_split(self.task, self.data, split,
+                          self.ignore_index if ignore_index is None else ignore_index,
+                          self.num_classes if num_classes is None else num_classes,
+                          self.data_dir, self.manual_dir)
