@@ -63,7 +63,6 @@ def run_joint_training(config: JointConfig):
     strategy = training.make_strategy(config.strategy, config.logical_cpus)
     split = config.load_split(config.train_split)
     weights = config.loss_weights()
-    os.makedirs(config.model_dir, exist_ok=True)
     atomic.write_json(os.path.join(config.model_dir, "config.json"),
                       {**dataclasses.asdict(config), "lambda_p": weights.lambda_p, "lambda_h": weights.lambda_h},
                       indent=2)

@@ -86,7 +86,6 @@ def pack_split(task: str, source: str, split: str, out_path: str, ignore_index: 
         pairs = tasks.ordered_segmentation_files(source, split)
         arrays = {**_pack_files([p for p, _ in pairs], "image"), **_pack_files([q for _, q in pairs], "label")}
         meta = {"num_classes": num_classes, "ignore_index": ignore_index, "class_names": np.asarray([], str)}
-    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
     buffer = io.BytesIO()
     np.savez(buffer, task=np.asarray(task), **meta, **arrays)
     atomic.write_bytes(out_path, buffer.getvalue())

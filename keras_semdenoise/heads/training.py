@@ -60,7 +60,6 @@ def run_head_training(config: HeadConfig):
     if config.seed is not None:
         keras.utils.set_random_seed(config.seed)
     split = config.load_split(config.train_split)
-    os.makedirs(config.model_dir, exist_ok=True)
     atomic.write_json(os.path.join(config.model_dir, "config.json"), dataclasses.asdict(config), indent=2)
     head = build_head(config, split.num_classes)
     loss, metrics = _loss_and_metrics(config.task, split.ignore_index)
