@@ -52,19 +52,31 @@ def register_custom_objects():
 
 
 class _RegisterAfterKeras(importlib.abc.MetaPathFinder):
-    """Runs ``register_custom_objects`` right after ``keras`` itself has been imported."""
+    """Runs ``register_custom_objects`` right after ``keras`` itself has been imported.
+
+    It stays on ``sys.meta_path`` until Keras is really executed: a bare ``importlib.util.find_spec("keras")``
+    (TensorFlow makes one to see whether Keras is installed) asks for a spec without importing it, and the
+    import that follows gets a fresh spec, so each spec handed out is wrapped.
+    """
+
+    _busy = False
 
     def find_spec(self, name, path=None, target=None):
-        if name != "keras":
+        if name != "keras" or self._busy:
             return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
+        self._busy = True
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            self._busy = False
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
         execute = spec.loader.exec_module
 
         def exec_module(module):
             execute(module)
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
             try:
                 register_custom_objects()
             except Exception as error:  # noqa: BLE001 - never break `import keras` itself

@@ -23,7 +23,8 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from keras_semdenoise.denoiser import BN_EPSILON, FLOAT32, CropLike, SymmetricPadToMultiple
+# The module, not its names: registration may import this file while ``denoiser`` is still being imported.
+from keras_semdenoise import denoiser
 
 DNCNN_DEPTH = 17
 DNCNN_FILTERS = 64
@@ -102,9 +103,9 @@ def _plain_cnn(x, depth: int, filters: int, out_channels: int, inner, prefix: st
     x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"{prefix}conv1", dtype=inner)(x)
     for index in range(2, depth):
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{prefix}conv{index}", dtype=inner)(x)
-        x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{prefix}bn{index}", dtype=inner)(x)
+        x = layers.BatchNormalization(epsilon=denoiser.BN_EPSILON, name=f"{prefix}bn{index}", dtype=inner)(x)
         x = layers.ReLU(name=f"{prefix}relu{index}", dtype=inner)(x)
-    return layers.Conv2D(out_channels, 3, padding="same", name=f"{prefix}conv{depth}", dtype=FLOAT32)(x)
+    return layers.Conv2D(out_channels, 3, padding="same", name=f"{prefix}conv{depth}", dtype=denoiser.FLOAT32)(x)
 
 
 class _PeerModel(keras.Model):
@@ -126,7 +127,7 @@ class DnCNN(_PeerModel):
             raise ValueError(f"DnCNN needs depth >= 3 and filters >= 1, got {depth}, {filters}")
         inputs = keras.Input(shape=(None, None, channels), name="noisy")
         residual = _plain_cnn(inputs, depth, filters, channels, dtype_policy, prefix="")
-        outputs = layers.Subtract(name="subtract_noise", dtype=FLOAT32)([inputs, residual])
+        outputs = layers.Subtract(name="subtract_noise", dtype=denoiser.FLOAT32)([inputs, residual])
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
         self._arguments = dict(depth=int(depth), filters=int(filters), channels=int(channels),
                                dtype_policy=dtype_policy)
@@ -143,12 +144,12 @@ class FFDNetStyle(_PeerModel):
         if depth < 3 or filters < 1:
             raise ValueError(f"FFDNetStyle needs depth >= 3 and filters >= 1, got {depth}, {filters}")
         inputs = keras.Input(shape=(None, None, channels), name="noisy")
-        x = SymmetricPadToMultiple(2, name="pad", dtype=FLOAT32)(inputs)
-        x = PixelUnshuffle(2, name="unshuffle", dtype=FLOAT32)(x)
-        x = NoiseLevelMap(noise_level_255, name="noise_map", dtype=FLOAT32)(x)
+        x = denoiser.SymmetricPadToMultiple(2, name="pad", dtype=denoiser.FLOAT32)(inputs)
+        x = PixelUnshuffle(2, name="unshuffle", dtype=denoiser.FLOAT32)(x)
+        x = NoiseLevelMap(noise_level_255, name="noise_map", dtype=denoiser.FLOAT32)(x)
         x = _plain_cnn(x, depth, filters, 4 * channels, dtype_policy, prefix="")
-        x = PixelShuffle(2, name="shuffle", dtype=FLOAT32)(x)
-        outputs = CropLike(name="crop", dtype=FLOAT32)(x, inputs)
+        x = PixelShuffle(2, name="shuffle", dtype=denoiser.FLOAT32)(x)
+        outputs = denoiser.CropLike(name="crop", dtype=denoiser.FLOAT32)(x, inputs)
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
         self._arguments = dict(noise_level_255=float(noise_level_255), depth=int(depth), filters=int(filters),
                                channels=int(channels), dtype_policy=dtype_policy)

@@ -222,14 +222,11 @@ def export_shipped_model(model_dir: str, out_path: str, use_best: bool = True) -
     """Writes a run's best (or final) weights as a standalone ``.keras`` model at ``out_path``; returns the
     weights file used. The file holds the network alone (uncompiled: no optimizer state), whichever weights
     it came from: ``best.weights.h5``, ``final.weights.h5`` or, for a run that never finished, the backup."""
-    from keras_semdenoise.denoiser import build_denoiser
-    from keras_semdenoise.training import TrainConfig
+    from keras_semdenoise.training import TrainConfig, build_model
 
     with open(os.path.join(model_dir, "config.json")) as handle:
-        saved = json.load(handle)
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    architecture = TrainConfig(**{k: v for k, v in saved.items() if k in fields}).model_kwargs()
-    model = build_denoiser(**architecture)
+        config = TrainConfig.from_saved(json.load(handle))
+    model = build_model(config)
     best = os.path.join(model_dir, "best.weights.h5")
     weights = best if use_best and os.path.exists(best) else os.path.join(model_dir, "final.weights.h5")
     if os.path.exists(weights):
@@ -237,7 +234,7 @@ def export_shipped_model(model_dir: str, out_path: str, use_best: bool = True) -
     else:
         # The backup holds the optimizer's variables too: load it into a compiled copy, ship the network.
         weights = os.path.join(model_dir, "backup", "latest.weights.h5")
-        trained = build_denoiser(**architecture)
+        trained = build_model(config)
         trained.compile(optimizer="adam", loss="mse")
         trained.optimizer.build(trained.trainable_variables)
         trained.load_weights(weights)

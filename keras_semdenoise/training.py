@@ -71,10 +71,14 @@ class TrainConfig:
                             choices=("auto", "tf_data", "numpy"))
     strategy: str = setting("auto", "tf.distribute strategy.", choices=("auto", "mirrored", "default"))
     logical_cpus: int = setting(0, "Split the CPU into N logical devices (tests the mirrored path).")
+    architecture: str = setting("multiscale", "Network: multiscale (the paper's), or a peer of Tables II/III: dncnn "
+                                "(colour DnCNN), ffdnet (FFDNet-style; needs --sigma). See keras_semdenoise/peers.py.",
+                                choices=("multiscale", "dncnn", "ffdnet"))
     num_scales: int = setting(3, "Scales of the denoiser, 2..4.")
     stem_filters: int = setting(64, "conv0 width.")
     encoder_filters: tuple[int, ...] = setting((128, 128), "Encoder widths (num_scales - 1).")
     decoder_filters: tuple[int, ...] = setting((256,), "Decoder widths (num_scales - 2).")
+    global_skip: bool = setting(True, "Add the input to the output (residual learning; Table I ablation).")
     init_weights: str | None = setting(None, "Start from these weights (e.g. another sigma's model).")
     seed: int | None = setting(None, "Random seed.")
     verbose: int = setting(1, "Keras fit verbosity: 1 progress bar, 2 one line per checkpoint.")
@@ -87,6 +91,8 @@ class TrainConfig:
         if self.steps < 1 or self.checkpoint_every < 1 or self.batch_size < 1 or self.patch_size < 4:
             raise ValueError("steps, checkpoint_every, batch_size must be >= 1 and patch_size >= 4")
         check_choices(self)
+        if self.architecture == "ffdnet" and self.sigma is None:
+            raise ValueError("ffdnet needs --sigma: its noise-level map is fixed per model (no blind training)")
         patches.check_sources(self.sources())
 
     def sources(self) -> list:
@@ -112,7 +118,39 @@ class TrainConfig:
             stem_filters=self.stem_filters,
             encoder_filters=tuple(self.encoder_filters),
             decoder_filters=tuple(self.decoder_filters),
+            global_skip=self.global_skip,
         )
+
+    def architecture_fields(self) -> dict:
+        """The fields that fix the network (a run folder keeps one), with their values."""
+        fields = {"architecture": self.architecture}
+        if self.architecture == "multiscale":
+            fields.update(self.model_kwargs())
+        elif self.architecture == "ffdnet":
+            fields["sigma"] = self.sigma
+        return fields
+
+    @classmethod
+    def from_saved(cls, saved: dict) -> "TrainConfig":
+        """The config a run folder's ``config.json`` holds; fields it predates take their defaults."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in saved.items() if k in names})
+
+
+def build_model(config: TrainConfig, dtype_policy: str | None = None):
+    """The untrained network ``config`` names (``architecture`` and its fields), a ``keras.Model`` mapping
+    ``(N, H, W, 3)`` noisy images in [0, 1] to ``(N, H, W, 3)`` estimates."""
+    if config.architecture == "dncnn":
+        from keras_semdenoise.peers import DnCNN
+
+        return DnCNN(dtype_policy=dtype_policy)
+    if config.architecture == "ffdnet":
+        from keras_semdenoise.peers import FFDNetStyle
+
+        return FFDNetStyle(noise_level_255=config.sigma, dtype_policy=dtype_policy)
+    from keras_semdenoise.denoiser import build_denoiser
+
+    return build_denoiser(**config.model_kwargs(), dtype_policy=dtype_policy)
 
 
 def learning_rate_schedule(config: TrainConfig):
@@ -214,7 +252,6 @@ def run_training(config: TrainConfig):
     import keras
 
     from keras_semdenoise.data import images
-    from keras_semdenoise.denoiser import build_denoiser
 
     resume_epoch = runs.resume_epoch(config.model_dir)
     if config.seed is not None:
@@ -232,7 +269,9 @@ def run_training(config: TrainConfig):
             previous = json.load(handle)
     current = json.loads(json.dumps(dataclasses.asdict(config)))
     if previous:
-        changed = [k for k in config.model_kwargs() if previous.get(k) != current[k]]
+        before = json.loads(json.dumps(TrainConfig.from_saved(previous).architecture_fields()))
+        after = json.loads(json.dumps(config.architecture_fields()))
+        changed = [k for k in after if before.get(k) != after[k]]
         if changed:
             raise ValueError(f"{config.model_dir} holds a run with other {changed}; use a new model_dir")
     current["resolved"] = {"dtype_policy": policy, "pipeline": pipeline, "backend": keras.backend.backend()}
@@ -265,7 +304,7 @@ def run_training(config: TrainConfig):
         eval_images = []
 
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
-        model = build_denoiser(**config.model_kwargs(), dtype_policy=policy)
+        model = build_model(config, dtype_policy=policy)
         if config.init_weights:
             model.load_weights(config.init_weights)
             logger.info("initialised from %s", config.init_weights)

@@ -9,10 +9,16 @@ import pytest
 
 from conftest import REPO
 
-NAMES = ("SymmetricPadToMultiple", "CropLike", "FoldedBatchNorm", "psnr_float")
+NAMES = ("SymmetricPadToMultiple", "CropLike", "FoldedBatchNorm", "psnr_float", "MultiScaleDenoiser", "DnCNN")
 
 
-@pytest.mark.parametrize("imports", ["import keras_semdenoise; import keras", "import keras; import keras_semdenoise"])
+@pytest.mark.parametrize("imports", [
+    "import keras_semdenoise; import keras",
+    "import keras; import keras_semdenoise",
+    # TensorFlow asks importlib.util.find_spec('keras') before importing it; the entry points import it first.
+    "import keras_semdenoise, importlib.util; importlib.util.find_spec('keras'); import keras",
+    "import tools; import keras",
+])
 def test_shipped_and_folded_models_load_after_importing_the_package(tmp_path, imports):
     from keras_semdenoise import inference
 

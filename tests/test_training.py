@@ -98,9 +98,40 @@ def test_config_errors_are_clear(tmp_path, image_folder):
         _config(tmp_path, image_folder, sigma=None).validate()
     with pytest.raises(FileNotFoundError, match="training data"):
         _config(tmp_path, str(tmp_path / "nowhere")).validate()
+    with pytest.raises(ValueError, match="ffdnet needs --sigma"):
+        _config(tmp_path, image_folder, architecture="ffdnet", sigma=None, sigma_range=(0, 50)).validate()
     training.run_training(_config(tmp_path, image_folder, steps=2))
     with pytest.raises(ValueError, match="use a new model_dir"):
         training.run_training(_config(tmp_path, image_folder, stem_filters=12))
+    with pytest.raises(ValueError, match="use a new model_dir"):
+        training.run_training(_config(tmp_path, image_folder, global_skip=False))
+    with pytest.raises(ValueError, match="use a new model_dir"):
+        training.run_training(_config(tmp_path, image_folder, architecture="dncnn"))
+    # A run folder written before `architecture` and `global_skip` existed resumes: they take their defaults.
+    path = os.path.join(tmp_path, "run", "config.json")
+    saved = json.load(open(path))
+    json.dump({k: v for k, v in saved.items() if k not in ("architecture", "global_skip")}, open(path, "w"))
+    training.run_training(_config(tmp_path, image_folder, steps=4))
+
+
+@pytest.mark.parametrize("architecture,cls", [("dncnn", "DnCNN"), ("ffdnet", "FFDNetStyle")])
+def test_peers_train_and_ship_through_the_same_run(tmp_path, image_folder, architecture, cls):
+    config = _config(tmp_path, image_folder, steps=2, architecture=architecture, dtype_policy="float32")
+    model = training.run_training(config)
+    assert type(model).__name__ == cls
+    out = str(tmp_path / "peer.keras")
+    shipping.export_shipped_model(config.model_dir, out)
+    shipped = keras.saving.load_model(out)
+    assert type(shipped).__name__ == cls and getattr(shipped, "optimizer", None) is None
+    if architecture == "ffdnet":
+        assert shipped.get_config()["noise_level_255"] == 25.0
+    for ours, trained in zip(shipped.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(ours, trained)
+
+
+def test_global_skip_off_reaches_the_model(tmp_path, image_folder):
+    model = training.build_model(_config(tmp_path, image_folder, global_skip=False))
+    assert model.global_skip is False and "sum" not in [layer.name for layer in model.layers]
 
 
 def _train_command(run_dir, data_dir, *extra):
