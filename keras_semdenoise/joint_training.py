@@ -3,7 +3,7 @@
 
 L = L_D + lambda_P L_P + lambda_H L_H (``losses.joint_loss_terms``) with the paper's weights per task
 (``tasks.Task``) unless overridden. The step is ``cascade.CascadeTrainer``'s; the data any
-``data.sources`` source, ``packed:DIR`` included. Runs are resumable (``training.backup_callback``).
+``data.sources`` source, ``packed:DIR`` included. Runs are resumable (``runs.backup_callback``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from keras_semdenoise import atomic, losses, noise, training
+from keras_semdenoise import atomic, losses, noise, runs
 from keras_semdenoise.config_flags import setting
 from keras_semdenoise.data import sources
 
@@ -60,7 +60,7 @@ def run_joint_training(config: JointConfig):
     noise.check_sigma(config.sigma)
     if config.seed is not None:
         keras.utils.set_random_seed(config.seed)
-    strategy = training.make_strategy(config.strategy, config.logical_cpus)
+    strategy = runs.make_strategy(config.strategy, config.logical_cpus)
     split = config.load_split(config.train_split)
     weights = config.loss_weights()
     atomic.write_json(os.path.join(config.model_dir, "config.json"),
@@ -72,13 +72,13 @@ def run_joint_training(config: JointConfig):
         trainer = CascadeTrainer(denoiser, head, config.task, weights, split.ignore_index)
         trainer.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
         trainer(np.zeros((1, 32, 32, 3), "float32"))  # built before BackupAndRestore restores into it
-    epochs, interval = training.fit_intervals(config.steps, config.checkpoint_every)
+    epochs, interval = runs.fit_intervals(config.steps, config.checkpoint_every)
     history = trainer.fit(
         sources.batches(split, config.batch_size, config.crop_size, training=True, sigma_255=config.sigma,
                         seed=config.seed),
         epochs=epochs,
         steps_per_epoch=interval,
-        callbacks=[training.backup_callback(os.path.join(config.model_dir, "backup"))],
+        callbacks=[runs.backup_callback(os.path.join(config.model_dir, "backup"))],
         verbose=config.verbose,
     )
     atomic.save_model(denoiser, os.path.join(config.model_dir, "denoiser.keras"))

@@ -30,8 +30,6 @@ import numpy as np
 from keras_semdenoise import atomic, metrics, noise, precision, runs
 from keras_semdenoise.config_flags import check_choices, setting
 from keras_semdenoise.data import patches
-from keras_semdenoise.data.roots import default_data_root  # noqa: F401 - temporary re-export for task side (tools/reproduce.py)
-from keras_semdenoise.runs import backup_callback, fit_intervals, make_strategy  # noqa: F401 - temporary re-export for task side
 
 logger = logging.getLogger(__name__)
 

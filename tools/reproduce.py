@@ -19,7 +19,8 @@ from absl import app, flags
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)  # the stages run `python -m train.*`, `tools.*` from the repository root
 
-from keras_semdenoise import reproduction, training  # noqa: E402
+from keras_semdenoise import reproduction  # noqa: E402
+from keras_semdenoise.data.roots import default_data_root  # noqa: E402
 from keras_semdenoise.config_flags import config_from_flags, define_flags  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -35,7 +36,7 @@ def main(argv):
     os.chdir(REPO)
     try:
         config = config_from_flags(reproduction.ReproduceConfig, FLAGS,
-                                   data_root=FLAGS.data_root or training.default_data_root())
+                                   data_root=FLAGS.data_root or default_data_root())
     except ValueError as error:
         raise app.UsageError(str(error)) from None
     if FLAGS.report_only:

@@ -1,6 +1,6 @@
 """Training a head on clean images (``train/train_head.py`` fills ``HeadConfig`` from absl flags).
 
-Runs are resumable like denoiser training (``training.backup_callback``): an interrupted run goes on
+Runs are resumable like denoiser training (``runs.backup_callback``): an interrupted run goes on
 from its last checkpoint. The data may be any ``data.sources`` source, ``packed:DIR`` included (no
 TensorFlow needed, so heads train under ``KERAS_BACKEND=jax``).
 """
@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import os
 
-from keras_semdenoise import atomic, losses, tasks, training
+from keras_semdenoise import atomic, losses, runs, tasks
 from keras_semdenoise.config_flags import setting
 from keras_semdenoise.data import sources
 from keras_semdenoise.heads.factory import build_head
@@ -65,12 +65,12 @@ def run_head_training(config: HeadConfig):
     loss, metrics = _loss_and_metrics(config.task, split.ignore_index)
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, config.steps, alpha=0.01)
     head.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss, metrics=metrics)
-    epochs, interval = training.fit_intervals(config.steps, config.checkpoint_every)
+    epochs, interval = runs.fit_intervals(config.steps, config.checkpoint_every)
     head.fit(
         sources.batches(split, config.batch_size, config.crop_size, training=True, seed=config.seed),
         epochs=epochs,
         steps_per_epoch=interval,
-        callbacks=[training.backup_callback(os.path.join(config.model_dir, "backup"))],
+        callbacks=[runs.backup_callback(os.path.join(config.model_dir, "backup"))],
         verbose=config.verbose,
     )
     # The shipped head without the optimizer state (two thirds of the file; the backup keeps it).
