@@ -60,10 +60,18 @@ def field_default(field: dataclasses.Field):
     return None
 
 
+def _field(config_class, name: str) -> dataclasses.Field:
+    return next(f for f in dataclasses.fields(config_class) if f.name == name)
+
+
 def choices(config_class, name: str) -> tuple | None:
     """The values a field allows (its ``choices`` metadata), None for any."""
-    field = next(f for f in dataclasses.fields(config_class) if f.name == name)
-    return field.metadata.get(CHOICES)
+    return _field(config_class, name).metadata.get(CHOICES)
+
+
+def help_text(config_class, name: str) -> str:
+    """A field's help text (its ``help`` metadata)."""
+    return _field(config_class, name).metadata.get(HELP, "")
 
 
 def check_choices(config) -> None:

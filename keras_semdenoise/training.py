@@ -44,7 +44,8 @@ class TrainConfig:
     another folder, are the images each checkpoint is evaluated and chosen on.
     """
 
-    data_dir: str = setting(help="Training images: DIR[:WEIGHT],DIR[:WEIGHT],... (folders or packed:FILE.npz).")
+    data_dir: str = setting(help="Training images: DIR[:WEIGHT],DIR[:WEIGHT],... (folders, packed:FILE.npz or "
+                                 "tfds:DATA_DIR of a prepared data.tfds_folder dataset).")
     model_dir: str = setting(help="Run folder: checkpoints, logs, final model.")
     sigma: float | None = setting(noise.DEFAULT_SIGMA_255, "Noise level on the 0..255 scale (one model per sigma; "
                                   "not used with --sigma_range).")

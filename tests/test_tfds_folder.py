@@ -1,4 +1,5 @@
 import importlib.util
+import os
 import logging
 
 import numpy as np
@@ -113,3 +114,28 @@ def test_running_the_module_twice_does_not_fail():
     spec.loader.exec_module(module)  # a second registration of "denoising_image_folder" would raise
     assert module.DenoisingImageFolder.name == "denoising_image_folder"
     assert tfds.builder_cls("denoising_image_folder") is DenoisingImageFolder
+
+
+def test_prepared_folder_is_a_training_source_with_the_folders_pixels(tmp_path):
+    from keras_semdenoise import training
+    from keras_semdenoise.data import patches
+
+    folder = tmp_path / "images"
+    write_images(str(folder), count=3, size=(40, 32))
+    _prepare(tmp_path / "tfds", folder)
+    from_tfds = dict(patches.read_source(patches.Source(f"tfds:{tmp_path / 'tfds'}")))
+    from_folder = dict(patches.read_source(patches.Source(str(folder))))
+    assert sorted(from_tfds) == sorted(from_folder)
+    for name, image in from_folder.items():
+        np.testing.assert_array_equal(from_tfds[name], image)
+    patches.check_sources(patches.parse_sources(f"tfds:{tmp_path / 'tfds'}:2"))
+    with pytest.raises(FileNotFoundError, match="training data folder not found"):
+        patches.check_sources(patches.parse_sources(f"tfds:{tmp_path / 'nowhere'}"))
+    with pytest.raises(FileNotFoundError, match="no prepared denoising_image_folder"):
+        tfds_folder.read_split(str(folder))
+    config = training.TrainConfig(data_dir=f"tfds:{tmp_path / 'tfds'}", model_dir=str(tmp_path / "run"), steps=2,
+                                  batch_size=2, patch_size=16, checkpoint_every=2, eval_images=0, holdout=False,
+                                  stem_filters=8, encoder_filters=(8, 8), decoder_filters=(16,), warmup_steps=0,
+                                  dtype_policy="float32", verbose=0, seed=0)
+    training.run_training(config)
+    assert os.path.exists(tmp_path / "run" / "final.keras")

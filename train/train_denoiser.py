@@ -19,13 +19,12 @@ from absl import app, flags
 
 from keras_semdenoise import training
 from keras_semdenoise.data.roots import default_data_root
-from keras_semdenoise.config_flags import config_from_flags, define_flags
+from keras_semdenoise.config_flags import config_from_flags, define_flags, help_text
 
 FLAGS = flags.FLAGS
 define_flags(training.TrainConfig, data_dir={
     "required": False,
-    "help": "Training images: DIR[:WEIGHT],DIR[:WEIGHT],... (folders or packed:FILE.npz; "
-            "default: <shared data>/CBSD432).",
+    "help": help_text(training.TrainConfig, "data_dir") + " Default: <shared data>/CBSD432.",
 })
 
 

@@ -10,9 +10,11 @@ tf.data, ``PatchDataset`` here on numpy for any Keras backend):
 4. ``clean`` in [0, 1] float32 plus ``noise.add_gaussian_noise_np`` with sigma fixed, or for blind
    training drawn uniformly from ``[low, high]`` per patch (``draw_sigmas``).
 
-Sources (``parse_sources``): ``"DIR[:WEIGHT],DIR[:WEIGHT],..."``; ``DIR`` is an image folder or
+Sources (``parse_sources``): ``"DIR[:WEIGHT],DIR[:WEIGHT],..."``; ``DIR`` is an image folder,
 ``packed:FILE.npz`` made by ``pack_image_folder`` (the images byte for byte, so a GPU machine without
-TensorFlow and with a 64 MiB transfer limit gets exactly the same pixels).
+TensorFlow and with a 64 MiB transfer limit gets exactly the same pixels), or ``tfds:DATA_DIR``, a
+tensorflow-datasets ``data_dir`` where ``data.tfds_folder.DenoisingImageFolder`` was prepared (its
+``train`` split; the images stored as 8-bit PNG, so the same pixels as the folder it was made from).
 
 Validation (``VALIDATION_IDS``): 16 CBSD432 images held out of training for checkpoint selection and
 learning curves; test sets (CBSD68, Kodak24, ...) are never used to choose anything.
@@ -36,11 +38,12 @@ VALIDATION_IDS = (
 )
 NUM_DIHEDRAL = 8
 PACKED_PREFIX = "packed:"
+TFDS_PREFIX = "tfds:"
 
 
 @dataclasses.dataclass(frozen=True)
 class Source:
-    """One training source: an image folder or ``packed:FILE.npz``, and its sampling weight."""
+    """One training source: an image folder, ``packed:FILE.npz`` or ``tfds:DATA_DIR``, and its sampling weight."""
 
     path: str
     weight: float = 1.0
@@ -48,6 +51,18 @@ class Source:
     @property
     def packed(self) -> bool:
         return self.path.startswith(PACKED_PREFIX)
+
+    @property
+    def tfds(self) -> bool:
+        return self.path.startswith(TFDS_PREFIX)
+
+    @property
+    def location(self) -> str:
+        """The file or folder behind the source, without its ``packed:`` / ``tfds:`` prefix."""
+        for prefix in (PACKED_PREFIX, TFDS_PREFIX):
+            if self.path.startswith(prefix):
+                return self.path[len(prefix):]
+        return self.path
 
 
 def parse_sources(spec: str) -> list[Source]:
@@ -79,9 +94,9 @@ def parse_sources(spec: str) -> list[Source]:
 
 
 def check_sources(sources: list[Source]) -> None:
-    """Raises FileNotFoundError for a source folder or packed file that does not exist."""
+    """Raises FileNotFoundError for a source folder, packed file or tfds data_dir that does not exist."""
     for source in sources:
-        path = source.path[len(PACKED_PREFIX):] if source.packed else source.path
+        path = source.location
         exists = os.path.isfile(path) if source.packed else os.path.isdir(path)
         if not exists:
             raise FileNotFoundError(f"training data folder not found: {path}")
@@ -126,9 +141,12 @@ def read_source(source: Source, patch_size: int = 1, keep=None) -> list[tuple[st
     ``keep(name) -> bool`` (optional) chooses files by name before anything is decoded.
     """
     keep = keep or (lambda name: True)
-    if source.packed:
-        path = source.path[len(PACKED_PREFIX):]
-        with np.load(path) as arrays:
+    if source.tfds:
+        from keras_semdenoise.data import tfds_folder
+
+        items = [(n, im) for n, im in tfds_folder.read_split(source.location) if keep(n)]
+    elif source.packed:
+        with np.load(source.location) as arrays:
             names, offsets, data = [str(n) for n in arrays["names"]], arrays["offsets"], arrays["data"]
             items = [(n, _decode(data[offsets[i]:offsets[i + 1]].tobytes())) for i, n in enumerate(names) if keep(n)]
     else:

@@ -11,7 +11,8 @@ Prepare once, then read with tfds (no network is used)::
     train = noisy_pairs(builder.as_dataset(split="train"), sigma_255=25)
 
 After that (and after importing this module), ``tfds.load("denoising_image_folder",
-data_dir=..., download=False)`` reads the same data.
+data_dir=..., download=False)`` reads the same data, and the denoiser trains from it with
+``--data_dir tfds:~/tensorflow_datasets`` (``data.patches``; ``read_split`` below).
 
 ``manual_dir`` holds the images directly (one ``train`` split) or in ``train/`` and
 ``test/`` subfolders (one split each). Images are decoded by ``imageio.load_image``
@@ -132,6 +133,23 @@ except ValueError as error:
     class DenoisingImageFolder(_DenoisingImageFolderBase, skip_registration=True):
         __doc__ = _DenoisingImageFolderBase.__doc__
         name = BUILDER_NAME
+
+
+def read_split(data_dir: str, split: str = "train") -> list[tuple[str, np.ndarray]]:
+    """``[(file name, uint8 (H, W, 3))]`` of a prepared split under ``data_dir`` (nothing is prepared or downloaded).
+
+    Raises:
+        FileNotFoundError: no prepared ``denoising_image_folder`` under ``data_dir``.
+    """
+    data_dir = os.path.expanduser(data_dir)
+    builder = DenoisingImageFolder(data_dir=data_dir)
+    if not os.path.isdir(builder.data_dir) or not builder.info.splits:
+        raise FileNotFoundError(f"no prepared {BUILDER_NAME} dataset in {data_dir}: prepare it first (this "
+                                "module's docstring)")
+    if split not in builder.info.splits:
+        raise ValueError(f"{data_dir} has splits {sorted(builder.info.splits)}, not {split!r}")
+    return [(example["name"].decode() + ".png", example["image"])
+            for example in tfds.as_numpy(builder.as_dataset(split=split, shuffle_files=False))]
 
 
 def noisy_pairs(dataset, patch_size: int = 48, batch_size: int = 32, sigma_255: float = noise.DEFAULT_SIGMA_255):
