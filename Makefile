@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: venv demo test evaluate bench reproduce clean
+.PHONY: venv demo test test-quick evaluate bench reproduce clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	sh tools/ensure_chromium.sh
 	$(PY) -m pytest -q tests
+
+# The quick loop: everything but the tests marked slow (more than about 10 s each on a 2-core CPU).
+test-quick: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" tests
 
 evaluate: $(STAMP)
 	$(PY) -m tools.evaluate_denoiser --sigmas 15,25,50 --out docs/evaluation

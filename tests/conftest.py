@@ -1,6 +1,26 @@
-"""Shared fixtures: tiny models and tiny image folders, so every test runs in seconds."""
+"""Shared fixtures and helpers: tiny models, tiny image and task folders, so every test runs in seconds.
+
+Where a test lives (one rule, so the tests of a module are found by its name):
+
+- ``keras_semdenoise/X.py`` is tested in ``tests/test_X.py``; a subpackage's ``keras_semdenoise/P/X.py`` in
+  ``tests/test_P_X.py`` (``heads/training.py``: ``test_heads_training.py``).
+- An entry point ``tools/X.py`` or ``train/X.py`` is tested in ``tests/test_tools_X.py`` or
+  ``tests/test_train_X.py``; ``bench/`` is one benchmark in three small modules and has one file, ``test_bench.py``.
+- A test goes to the module whose behaviour it asserts; one that runs a module through its entry point
+  (``python -m tools.X``) goes to the entry point's file.
+- Behaviour that no single module owns keeps a file named after the behaviour: ``test_any_backend.py``
+  (training without TensorFlow), ``test_quiet.py`` (quiet start-up), ``test_registration.py`` (loading after
+  ``import keras_semdenoise``), ``test_wheel.py`` (the installed wheel).
+- Files the tests use that are not tests do not start with ``test_``: scripts run in a subprocess
+  (``cascade_step_script.py``, ``multiworker_script.py``) and test doubles (``serving_double.py``, a loopback
+  stand-in for TF Serving). Helpers used by more than one test file live here.
+
+Tests that take more than about 10 s on a 2-core CPU are marked ``@pytest.mark.slow``: ``make test-quick``
+(``pytest -m "not slow"``) leaves them out for a quick loop; ``make test`` runs everything.
+"""
 
 import os
+import subprocess
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -19,6 +39,20 @@ SHARED_DATA = os.path.join(os.path.dirname(REPO), "shared", "data")
 @pytest.fixture
 def tiny_kwargs():
     return dict(TINY)
+
+
+@pytest.fixture(scope="module")
+def tiny_random_model():
+    """A tiny denoiser whose output convolution is not zero, so it is not the identity."""
+    from keras_semdenoise.denoiser import build_denoiser
+
+    return build_denoiser(zero_init_output=False, **TINY)
+
+
+def run_module(args, timeout=300):
+    """Runs ``python -m <args>`` in the checkout with TensorFlow's start-up lines silenced; text output."""
+    return subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
 
 
 def write_images(folder, count=4, size=(40, 32), seed=0, fmt="png"):
@@ -40,3 +74,50 @@ def image_folder(tmp_path):
     folder = tmp_path / "images"
     write_images(str(folder))
     return str(folder)
+
+
+def classification_folder(root, classes=3, per_class=4, size=16):
+    """A class-per-folder task set: ``root/{train,test}/class<i>/<k>.png``, one mean brightness per class."""
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        for index in range(classes):
+            folder = os.path.join(root, split, f"class{index}")
+            os.makedirs(folder)
+            for k in range(per_class):
+                pixels = np.clip(rng.normal(60 + 60 * index, 20, (size, size, 3)), 0, 255).astype(np.uint8)
+                Image.fromarray(pixels).save(os.path.join(folder, f"{k}.png"))
+    return root
+
+
+def segmentation_folder(root, count=4, size=(24, 20), void=3):
+    """A segmentation task set: ``root/<split>/f<k>.png`` and labels 0..2 in ``root/<split>annot``, void rows."""
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        os.makedirs(os.path.join(root, split))
+        os.makedirs(os.path.join(root, f"{split}annot"))
+        for k in range(count):
+            label = rng.integers(0, 3, (size[1] // 4, size[0] // 4)).repeat(4, 0).repeat(4, 1).astype(np.uint8)
+            label[:2] = void
+            image = (label[..., None] * 80 + rng.integers(0, 30, label.shape + (3,))).astype(np.uint8)
+            Image.fromarray(image).save(os.path.join(root, split, f"f{k}.png"))
+            Image.fromarray(label, "L").save(os.path.join(root, f"{split}annot", f"f{k}.png"))
+    return root
+
+
+@pytest.fixture(scope="session")
+def trained_classification_head(tmp_path_factory):
+    """A tiny classification head trained 2 steps on a 32-pixel class folder, and untrained tiny denoisers
+    ``{separate,joint}_s{15,30}.keras`` beside it; returns (root folder, data folder)."""
+    from keras_semdenoise.denoiser import build_denoiser
+    from keras_semdenoise.heads.training import HeadConfig, run_head_training
+
+    root = tmp_path_factory.mktemp("task")
+    data = classification_folder(str(root / "cls"), size=32, per_class=2)
+    config = HeadConfig(task="classification", data=data, model_dir=str(root / "head"), width_divisor=16,
+                        hidden_units=8, crop_size=32, batch_size=3, steps=2, checkpoint_every=2,
+                        eval_split=None, verbose=0, seed=0)
+    run_head_training(config)
+    for name in ("separate", "joint"):
+        for sigma in (15, 30):
+            build_denoiser(zero_init_output=False, **TINY).save(str(root / f"{name}_s{sigma}.keras"))
+    return root, data

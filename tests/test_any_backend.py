@@ -1,5 +1,5 @@
 """Training without TensorFlow: the GPU runbook (tools/gpu_train.sh) under KERAS_BACKEND=jax with TensorFlow
-hidden, as on the lent GPU machine, and the zoo queue it runs."""
+hidden, as on the lent GPU machine."""
 
 import json
 import os
@@ -14,7 +14,6 @@ import pytest
 from conftest import REPO, write_images
 from keras_semdenoise import inference
 from keras_semdenoise.data import patches
-from tools import train_zoo
 
 pytest.importorskip("jax", reason="jax comes with the test extras (pip install -e '.[test]')")
 
@@ -76,23 +75,3 @@ def test_gpu_runbook_trains_the_smoke_queue_under_jax_without_tensorflow(tmp_pat
     tf_output = np.asarray(inference.load_denoiser(str(model_path))(noisy))
     np.testing.assert_allclose(tf_output, np.load(tmp_path / "jax.npy"), atol=1e-5)
     assert np.abs(tf_output - noisy).max() > 1e-4  # trained: not the identity it starts as
-
-
-def test_zoo_queue_skips_done_stages_and_waits_for_its_init(tmp_path):
-    stages = train_zoo.QUEUES["smoke"]
-    work, models = str(tmp_path / "work"), str(tmp_path / "models")
-    first, second = stages
-    assert train_zoo.init_path(work, models, first) is None
-    assert train_zoo.init_path(work, models, second) == os.path.join(models, "a.keras")  # no stage run yet
-    os.makedirs(os.path.join(work, "a"))
-    assert train_zoo.init_path(work, models, second) == os.path.join(work, "a", "best.weights.h5")
-    with pytest.raises(FileNotFoundError, match="run a first"):
-        train_zoo.run_queue([second], work, models)
-    open(os.path.join(work, "a", "final.weights.h5"), "w").close()
-    assert train_zoo.is_done(work, first) and not train_zoo.is_done(work, second)
-    line = train_zoo.command(work, models, second, ["--data_dir=x"])
-    assert line[1:3] == ["-m", "train.train_denoiser"] and "--data_dir=x" in line and "--sigma_range=0,75" in line
-    for queue in train_zoo.QUEUES.values():  # every stage's init names an earlier stage or a shipped model
-        names = [s.name for s in queue]
-        for index, stage in enumerate(queue):
-            assert stage.init is None or stage.init in names[:index] or stage.init.startswith("denoiser_")

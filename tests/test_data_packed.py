@@ -14,16 +14,13 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import TINY
+from conftest import REPO, TINY, classification_folder, segmentation_folder
 from keras_semdenoise import imageio
 from keras_semdenoise.data import packed, sources, tasks
 from keras_semdenoise.heads import load_head
 from keras_semdenoise.denoiser import build_denoiser
 from keras_semdenoise.heads.training import HeadConfig, run_head_training
 from keras_semdenoise.joint_training import JointConfig, run_joint_training
-from test_task_training import _classification_folder, _segmentation_folder
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _folder_pixels(paths):
@@ -31,7 +28,7 @@ def _folder_pixels(paths):
 
 
 def test_classification_pack_keeps_bytes_pixels_labels_and_the_fixed_order(tmp_path):
-    data = _classification_folder(str(tmp_path / "cls"), classes=3, per_class=5)
+    data = classification_folder(str(tmp_path / "cls"), classes=3, per_class=5)
     summary = packed.pack_split("classification", data, "train", str(tmp_path / "p" / "train.npz"))
     assert summary["images"] == 15
     split = packed.load_split(f"packed:{tmp_path / 'p'}", "train", "classification")
@@ -48,7 +45,7 @@ def test_classification_pack_keeps_bytes_pixels_labels_and_the_fixed_order(tmp_p
 
 
 def test_segmentation_pack_and_batches(tmp_path):
-    data = _segmentation_folder(str(tmp_path / "seg"))
+    data = segmentation_folder(str(tmp_path / "seg"))
     packed.pack_split("segmentation", data, "train", str(tmp_path / "p" / "train.npz"), 3, 3)
     split = packed.load_split(f"packed:{tmp_path / 'p'}", "train")
     reference = tasks.load_split("segmentation", data, "train", 3, 3)
@@ -65,7 +62,7 @@ def test_segmentation_pack_and_batches(tmp_path):
 
 
 def test_classification_training_crops_are_reflect_padded_shifts_and_flips(tmp_path):
-    data = _classification_folder(str(tmp_path / "cls"), classes=2, per_class=4, size=16)
+    data = classification_folder(str(tmp_path / "cls"), classes=2, per_class=4, size=16)
     packed.pack_split("classification", data, "train", str(tmp_path / "p" / "train.npz"))
     split = packed.load_split(f"packed:{tmp_path / 'p'}", "train")
     images, labels = next(packed.batches(split, 8, 16, training=True, seed=1))
@@ -83,9 +80,9 @@ def test_classification_training_crops_are_reflect_padded_shifts_and_flips(tmp_p
 
 
 def test_train_head_reads_packed_data_and_ships_the_head_without_optimizer_state(tmp_path):
-    data = _classification_folder(str(tmp_path / "cls"))
+    data = classification_folder(str(tmp_path / "cls"))
     pack = subprocess.run([sys.executable, "-m", "tools.pack_task_data", "--task=classification", f"--data={data}",
-                           "--splits=train,test", f"--out={tmp_path / 'p'}"], cwd=ROOT, capture_output=True, text=True)
+                           "--splits=train,test", f"--out={tmp_path / 'p'}"], cwd=REPO, capture_output=True, text=True)
     assert pack.returncode == 0, pack.stderr[-2000:]
     assert "12 images" in pack.stdout
     config = HeadConfig(

@@ -13,15 +13,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from conftest import REPO, TINY
+from conftest import REPO
 from keras_semdenoise import export, imageio
-from keras_semdenoise.denoiser import build_denoiser
-from keras_semdenoise.serving import BadRequest, SavedModelServer
+from serving_double import BadRequest, SavedModelServer
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    model = build_denoiser(zero_init_output=False, **TINY)
+def exported(tiny_random_model, tmp_path_factory):
+    model = tiny_random_model
     base = str(tmp_path_factory.mktemp("serving"))
     return model, base, export.export_savedmodel(model, base, "semdenoise")
 
@@ -159,3 +158,53 @@ def test_fuzz_bytes_signature_and_cli_loader(server, tmp_path_factory, data):
         assert loaded.pixels.ndim == 3 and loaded.pixels.shape[-1] == 3
     except imageio.ImageReadError as error:
         assert str(path) in str(error)
+
+
+# TFLite: export.export_tflite and export.TFLiteDenoiser.
+def test_fp32_and_fp16_match_keras_at_any_size(tiny_random_model, tmp_path):
+    for precision, tolerance in (("fp32", 1e-5), ("fp16", 1e-2)):
+        path = export.export_tflite(tiny_random_model, str(tmp_path / f"m_{precision}.tflite"), precision)
+        runner = export.TFLiteDenoiser(path)
+        for height, width in ((13, 9), (1, 1), (32, 48)):
+            x = np.random.default_rng(height).uniform(size=(height, width, 3)).astype("float32")
+            expected = np.asarray(tiny_random_model(x[None]))[0]
+            assert np.abs(runner(x) - expected).max() <= tolerance, (precision, height)
+
+
+@pytest.fixture(scope="module")
+def int8_path(tiny_random_model, tmp_path_factory):
+    rng = np.random.default_rng(0)
+    calibration = [rng.uniform(size=(16, 16, 3)).astype("float32") for _ in range(8)]
+    path = str(tmp_path_factory.mktemp("int8") / "m_int8.tflite")
+    return export.export_tflite(tiny_random_model, path, "int8", calibration)
+
+
+def test_int8_is_fully_integer_and_close(tiny_random_model, int8_path, tmp_path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    details = Interpreter(model_path=int8_path).get_tensor_details()
+    assert any(d["dtype"] == np.int8 for d in details)
+    x = np.random.default_rng(1).uniform(size=(20, 24, 3)).astype("float32")
+    difference = np.abs(export.TFLiteDenoiser(int8_path)(x) - np.asarray(tiny_random_model(x[None]))[0])
+    assert difference.mean() < 0.05
+    with pytest.raises(ValueError, match="representative"):
+        export.export_tflite(tiny_random_model, str(tmp_path / "x.tflite"), "int8")
+    with pytest.raises(ValueError, match="precision"):
+        export.export_tflite(tiny_random_model, str(tmp_path / "x.tflite"), "int4")
+
+
+def test_every_conv_concat_and_add_runs_in_xnnpack_at_any_size(tiny_random_model, int8_path, tmp_path):
+    heavy = {"CONV_2D", "TRANSPOSE_CONV", "DEPTH_TO_SPACE", "CONCATENATION", "ADD", "PAD"}
+    for path in (int8_path, export.export_tflite(tiny_random_model, str(tmp_path / "m.tflite"))):
+        runner = export.TFLiteDenoiser(path)
+        for height, width in ((13, 9), (32, 48)):
+            runner(np.zeros((height, width, 3), np.float32))
+            outside = set(runner.undelegated_ops())
+            assert outside and not outside & heavy, (path, outside)  # only the pad/crop size arithmetic is left
+
+
+def test_calibration_images_are_seeded_training_patches(image_folder):
+    first = export.calibration_images(image_folder, 25, count=6, size=16)
+    assert len(first) == 6 and first[0].shape == (16, 16, 3) and first[0].dtype == np.float32
+    np.testing.assert_array_equal(np.stack(first), np.stack(export.calibration_images(image_folder, 25, count=6, size=16)))
+    assert not np.array_equal(np.stack(first), np.stack(export.calibration_images(image_folder, 25, 6, 16, seed=1)))

@@ -1,11 +1,7 @@
-import os
-import subprocess
-import sys
-
 import numpy as np
 from PIL import Image
 
-from conftest import REPO, TINY
+from conftest import TINY, run_module
 from keras_semdenoise.denoiser import build_denoiser
 
 
@@ -13,9 +9,7 @@ def test_demo_writes_pictures(tmp_path):
     model_path = str(tmp_path / "tiny.keras")
     build_denoiser(**TINY).save(model_path)
     out = tmp_path / "demo"
-    result = subprocess.run([sys.executable, "-m", "tools.demo", f"--out={out}", f"--model={model_path}"],
-                            cwd=REPO, capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    result = run_module(["tools.demo", f"--out={out}", f"--model={model_path}"])
     assert result.returncode == 0, result.stderr
     assert "astronaut, sigma 25" in result.stdout
     for name in ("clean.png", "noisy.png", "denoised.png"):

@@ -1,0 +1,9 @@
+import numpy as np
+
+from keras_semdenoise import baselines, metrics, noise
+
+
+def test_cbm3d_beats_the_noisy_input():
+    clean = np.tile(np.linspace(0.2, 0.8, 32, dtype=np.float32)[None, :, None], (32, 1, 3))
+    noisy = noise.add_seeded_gaussian_noise(clean, 25, "ramp")
+    assert metrics.psnr_uint8(clean, baselines.cbm3d_denoise(noisy, 25)) > metrics.psnr_uint8(clean, noisy) + 5
