@@ -10,10 +10,11 @@ import pytest
 from absl import flags
 
 from conftest import REPO
-from keras_semdenoise import config_flags, joint_training, noise, reproduction, training
+from keras_semdenoise import config_flags, joint_training, noise, training
 from keras_semdenoise.evaluation import tasks as task_evaluation
 from keras_semdenoise.heads import training as head_training
 from keras_semdenoise.config_flags import setting
+from tools.reproduce.config import ReproduceConfig
 
 
 @dataclasses.dataclass
@@ -74,7 +75,7 @@ ENTRY_POINTS = {
     "train.train_head": (head_training.HeadConfig, (), ()),
     "train.train_joint": (joint_training.JointConfig, (), ()),
     "tools.evaluate_task": (task_evaluation.TaskEvaluationConfig, (), ()),
-    "tools.reproduce": (reproduction.ReproduceConfig, ("python",), ("data_root",)),
+    "tools.reproduce.__main__": (ReproduceConfig, (), ("data_root",)),
 }
 _DUMP = """
 import importlib, json, sys

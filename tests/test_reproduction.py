@@ -3,9 +3,11 @@ import os
 
 import pytest
 
-from conftest import TINY, write_images
-from keras_semdenoise import reproduction
-from test_task_training import _classification_folder, _segmentation_folder
+from conftest import TINY, classification_folder, segmentation_folder, write_images
+from keras_semdenoise.evaluation.tasks import TaskEvaluationConfig
+from keras_semdenoise.joint_training import JointConfig
+from tools import reproduce
+from tools.reproduce import findings
 
 
 def _config(root, **overrides):
@@ -19,20 +21,30 @@ def _config(root, **overrides):
         separate_batch=4, separate_patch=16, separate_eval_images=0, joint_steps=2, cls_eval_images=8,
         seg_eval_images=2, checkpoint_every=2)
     values.update(overrides)
-    return reproduction.ReproduceConfig(**values)
+    return reproduce.ReproduceConfig(**values)
 
 
 def test_plan_wires_every_stage_to_the_shipped_outputs_of_the_ones_before(tmp_path):
     config = _config(tmp_path, sigmas=(15, 60))
-    stages = reproduction.plan(config)
+    stages = reproduce.plan(config)
     names = [s.name for s in stages]
     assert names == ["head_cls", "head_seg", "separate_s15", "separate_s60", "joint_cls_s15", "joint_cls_s60",
                      "joint_seg_s15", "joint_seg_s60", "evaluate_cls", "evaluate_seg"]
-    joint = stages[names.index("joint_seg_s60")].command
-    assert f"--denoiser_init={config.denoiser_path('separate', 60)}" in joint
-    assert f"--head={config.head_path('segmentation')}" in joint and "--ignore_index=3" in joint
-    evaluate = stages[names.index("evaluate_cls")].command
-    assert f"--cross={config.models_dir}/joint_seg_s{{sigma}}.keras" in evaluate and "--sigmas=15,60" in evaluate
+    joint = stages[names.index("joint_seg_s60")]
+    assert isinstance(joint.config, JointConfig) and joint.config.sigma == 60.0
+    assert joint.config.denoiser_init == config.denoiser_path("separate", 60)
+    assert joint.config.head == config.head_path("segmentation") and joint.config.ignore_index == 3
+    evaluate = stages[names.index("evaluate_cls")]
+    assert isinstance(evaluate.config, TaskEvaluationConfig) and evaluate.config.sigmas == (15.0, 60.0)
+    assert evaluate.config.cross == f"{config.models_dir}/joint_seg_s{{sigma}}.keras"
+    assert evaluate.config.max_batches == 2  # 8 images in batches of 4
+    # Each stage is also one command of its entry point, with the flags the plan sets.
+    assert f"--denoiser_init={config.denoiser_path('separate', 60)}" in joint.command()
+    assert "--ignore_index=3" in joint.command() and "--sigma=60" in joint.command()
+    assert evaluate.command()[:3] == ["python", "-m", "tools.evaluate_task"] and "--sigmas=15,60" in evaluate.command()
+    head = stages[names.index("head_cls")].command()
+    assert "--batch_norm" in head and "--learning_rate=0.001" in head and "--hidden_units=8" in head
+    assert "--nobatch_norm" in reproduce.plan(_config(tmp_path, head_batch_norm=False))[0].command()
     with pytest.raises(ValueError, match="sigmas"):
         _config(tmp_path, sigmas=(0,))
 
@@ -43,7 +55,7 @@ def test_findings_are_checked_against_the_numbers():
                        "cbm3d": {"15": cell(79, 29.5), "60": cell(48, 23.5)},
                        "joint": {"15": cell(81, 29.8), "60": cell(56, 23.7)},
                        "cross": {"15": cell(80.8, 29.9), "60": cell(49, 23.9)}}}
-    lines = reproduction.findings("classification", state)
+    lines = findings.findings("classification", state)
     assert lines[0].startswith("Joint beats Separate and CBM3D at every sigma: MATCHED")
     assert lines[1].startswith("The gap grows with sigma: MATCHED (s15 +1.00 -> s60 +6.00")
     assert lines[2].startswith("Cross-task is closer to Joint than Separate is: NOT MATCHED")  # s60: 7 points off joint, separate 6
@@ -52,12 +64,12 @@ def test_findings_are_checked_against_the_numbers():
 
 
 def test_the_whole_pipeline_runs_resumes_and_reports(tmp_path):
-    _classification_folder(str(tmp_path / "cls"), size=16, per_class=3)
-    _segmentation_folder(str(tmp_path / "seg"), size=(24, 20))
+    classification_folder(str(tmp_path / "cls"), size=16, per_class=3)
+    segmentation_folder(str(tmp_path / "seg"), size=(24, 20))
     write_images(str(tmp_path / "train_images"), count=3, size=(40, 36))
     config = _config(tmp_path)
-    ran = reproduction.run(config, progress=False)
-    assert ran == [s.name for s in reproduction.plan(config)]
+    ran = reproduce.run(config, progress=False)
+    assert ran == [s.name for s in reproduce.plan(config)]
     for task in ("classification", "segmentation"):
         cells = json.load(open(tmp_path / "docs" / task / "results.json"))["cells"]
         assert set(cells) == {"clean", "noisy", "cbm3d", "separate", "joint", "cross"}
@@ -71,18 +83,23 @@ def test_the_whole_pipeline_runs_resumes_and_reports(tmp_path):
     assert "## Discussion" not in report
     # Everything is done: a second run does nothing but the report, which takes in a written discussion.
     (tmp_path / "docs" / "DISCUSSION.md").write_text("Why the cross-task cell fell.")
-    assert reproduction.run(config, progress=False) == []
+    assert reproduce.run(config, progress=False) == []
     assert "## Discussion" in (tmp_path / "docs" / "RESULTS.md").read_text()
     assert "Why the cross-task cell fell." in (tmp_path / "docs" / "RESULTS.md").read_text()
     # A failing stage names itself and its log.
     os.remove(tmp_path / "models" / "separate_s30.keras")
     with pytest.raises(RuntimeError, match="separate_s30 failed .* log"):
-        reproduction.run(_config(tmp_path, denoiser_data="missing"), progress=False, report=False)
+        reproduce.run(_config(tmp_path, denoiser_data="missing"), progress=False, report=False)
+    log = (tmp_path / "work" / "logs" / "separate_s30.log").read_text()
+    assert "$ python -m train.train_denoiser --model_dir=" in log and "Traceback" in log and "missing" in log
+    # Fixed, it goes on from there: only that stage runs again (its run resumes from its last checkpoint).
+    assert reproduce.run(config, progress=False, report=False) == ["separate_s30"]
+    assert (tmp_path / "models" / "separate_s30.keras").exists()
 
 
 def test_examples_are_picked_where_separate_and_joint_differ():
     scores = [(1, 1), (1, 0), (0, 1), (0, 0), (0, 1)]  # (separate right, joint right) per image
-    chosen, note = reproduction._pick_examples("classification", scores, 3)
+    chosen, note = findings.pick_examples("classification", scores, 3)
     assert chosen == [2, 4, 1] and "2 right only after joint and 1 only after separate" in note
-    chosen, note = reproduction._pick_examples("segmentation", [(80.0, 81.0), (70.0, 75.0), (60.0, 59.0)], 4)
+    chosen, note = findings.pick_examples("segmentation", [(80.0, 81.0), (70.0, 75.0), (60.0, 59.0)], 4)
     assert chosen == [1] and "first 3" in note

@@ -4,10 +4,11 @@ import dataclasses
 
 import pytest
 
-from keras_semdenoise import config_flags, joint_training, losses, noise, reproduction, tasks
+from keras_semdenoise import config_flags, joint_training, losses, noise, tasks
 from keras_semdenoise.data import sources
 from keras_semdenoise.evaluation import tasks as task_evaluation
 from keras_semdenoise.heads.training import HeadConfig
+from tools.reproduce import findings, stages
 
 
 def test_tasks_their_short_names_and_the_paper_weights():
@@ -25,8 +26,8 @@ def test_every_task_list_is_the_one_definition():
     for config_class in (HeadConfig, joint_training.JointConfig, task_evaluation.TaskEvaluationConfig,
                          sources.TaskDataConfig):
         assert config_flags.choices(config_class, "task") == tasks.TASKS
-    assert reproduction.TASKS is tasks.TASKS and reproduction.SHORT is tasks.SHORT
-    assert reproduction.SETTINGS is tasks.SETTINGS
+    assert stages.TASKS is tasks.TASKS and stages.SHORT is tasks.SHORT
+    assert findings.SETTINGS is tasks.SETTINGS
     defaults = {f.name: f.default for f in dataclasses.fields(task_evaluation.TaskEvaluationConfig)}
     assert defaults["settings"] == tasks.SETTINGS == ("noisy", "cbm3d", "separate", "joint", "cross")
     assert list(tasks.SETTING_TITLES) == ["clean", *tasks.SETTINGS]

@@ -1,0 +1,52 @@
+"""The CPU-scale reproduction of the paper's high-level findings (CIFAR-10, CamVid), one resumable command.
+
+    python -m tools.reproduce                # or: make reproduce
+    python -m tools.reproduce --report_only  # rewrite docs/RESULTS.md from the measured tables
+
+Trains the heads, the separate and joint denoisers for every sigma, ships them to saved_models/reproduce/,
+evaluates Tables IV/V-style tables and writes docs/RESULTS.md. Interrupt it at any time and run it again:
+finished stages are skipped and unfinished ones resume from their checkpoints. Every flag is a field of
+``tools/reproduce/config.py``'s ``ReproduceConfig``; ``tools/reproduce/stages.py`` has the stages.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from absl import app, flags
+
+from keras_semdenoise.config_flags import config_from_flags, define_flags
+from keras_semdenoise.data.roots import default_data_root
+from tools.reproduce import ReproduceConfig, run, write_report
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+FLAGS = flags.FLAGS
+define_flags(ReproduceConfig, data_root={
+    "required": False,
+    "help": "Folder holding cifar10-jpeg, camvid, CBSD432, CBSD68 (default: ../shared/data or $SEMDENOISE_DATA_DIR).",
+})
+flags.DEFINE_bool("report_only", False, "Only rewrite the report from the measured tables.")
+
+
+def main(argv):
+    del argv
+    os.chdir(REPO)  # the default folders (runs/, saved_models/, docs/) are the repository's
+    try:
+        config = config_from_flags(ReproduceConfig, FLAGS, data_root=FLAGS.data_root or default_data_root())
+    except ValueError as error:
+        raise app.UsageError(str(error)) from None
+    if FLAGS.report_only:
+        print(f"wrote {write_report(config)}")
+        return
+    try:
+        run(config)
+    except RuntimeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
+    print(f"wrote {config.results_path}")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,109 @@
+"""What the reproduction pipeline does: one dataclass, the one place of every setting, its default and help.
+
+The defaults are the CPU-scale run reported in ``docs/RESULTS.md``; ``python -m tools.reproduce`` has one
+flag per field (``config_flags.define_flags``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from keras_semdenoise.config_flags import setting
+from keras_semdenoise.tasks import CLASSIFICATION, SHORT, check_task
+
+
+def per_task(task: str, classification, segmentation):
+    """The classification or the segmentation setting, whichever ``task`` is (``check_task``'s error otherwise):
+    ``per_task(task, config.cls_crop, config.seg_crop)``."""
+    return classification if check_task(task) == CLASSIFICATION.name else segmentation
+
+
+@dataclasses.dataclass
+class ReproduceConfig:
+    """Everything the pipeline does; the defaults are the CPU-scale run reported in RESULTS.md.
+
+    The heads are the VGG16 / DeepLab-LargeFOV layer patterns at reduced widths. The shipped heads were
+    trained with these settings on a lent GPU (Keras on JAX, data packed by tools/pack_task_data.py); on a
+    CPU the same stages take hours.
+    """
+
+    data_root: str = setting(help="Folder holding the data sets the *_data settings name (relative names are "
+                                  "under it).")
+    work_dir: str = setting("runs/reproduce", "Training runs (resumable checkpoints) and the stage logs.")
+    models_dir: str = setting("saved_models/reproduce", "Where the trained heads and denoisers are shipped; "
+                                                        "the evaluation reads them from here.")
+    docs_dir: str = setting("docs/reproduce", "Measured tables, plots and example figures.")
+    results_path: str = setting("docs/RESULTS.md", "The report.")
+    sigmas: tuple[float, ...] = setting((15.0, 30.0, 45.0, 60.0), "Noise levels (0..255 scale): one separate "
+                                                                  "and one joint denoiser per task each.")
+    cls_data: str = setting("cifar10-jpeg", "Classification data (class folders), under data_root unless absolute.")
+    seg_data: str = setting("camvid", "Segmentation data (CamVid layout), under data_root unless absolute.")
+    seg_num_classes: int = setting(11, "Segmentation classes.")
+    seg_ignore_index: int = setting(11, "Segmentation void label.")
+    cls_width_divisor: int = setting(2, "Classification head: VGG16 widths divided by this.")
+    seg_width_divisor: int = setting(4, "Segmentation head: DeepLab-LargeFOV widths divided by this.")
+    head_batch_norm: bool = setting(True, "Batch norm after each head conv (from scratch, plain VGG16 without BN "
+                                          "trains poorly).")
+    cls_hidden_units: int = setting(512, "Classification head: hidden dense width.")
+    seg_fc_units: int = setting(256, "Segmentation head: fc6/fc7 width.")
+    cls_head_steps: int = setting(20000, "Classification head training steps.")
+    seg_head_steps: int = setting(6000, "Segmentation head training steps.")
+    cls_head_batch: int = setting(128, "Classification head batch size.")
+    seg_head_batch: int = setting(16, "Segmentation head batch size.")
+    seg_head_crop: int = setting(320, "Segmentation head training crop.")
+    head_learning_rate: float = setting(1e-3, "Heads' peak Adam learning rate.")
+    cls_crop: int = setting(32, "Classification input size (head training, joint training, evaluation).")
+    seg_crop: int = setting(160, "Segmentation joint-training crop.")
+    cls_batch: int = setting(64, "Classification joint-training (and evaluation) batch size.")
+    seg_batch: int = setting(8, "Segmentation joint-training batch size.")
+    denoiser_data: str = setting("CBSD432", "Separate denoiser training images, under data_root unless absolute.")
+    stem_filters: int = setting(32, "Denoiser conv0 width (one reduced-width architecture for every setting).")
+    encoder_filters: tuple[int, ...] = setting((64, 64), "Denoiser encoder widths.")
+    decoder_filters: tuple[int, ...] = setting((128,), "Denoiser decoder widths.")
+    separate_steps: int = setting(750, "Separate denoiser training steps (whole checkpoint intervals: rounded up "
+                                       "to them).")
+    separate_batch: int = setting(32, "Separate denoiser batch size.")
+    separate_patch: int = setting(48, "Separate denoiser patch side.")
+    separate_eval_images: int = setting(6, "Held-out images the separate runs are evaluated on per checkpoint.")
+    joint_steps: int = setting(120, "Joint training steps (from the separate denoiser).")
+    joint_learning_rate: float = setting(1e-4, "Joint training Adam learning rate.")
+    cls_eval_images: int = setting(1000, "Classification test images per table cell (0: the whole test split).")
+    seg_eval_images: int = setting(16, "Segmentation test frames per table cell (0: the whole test split; CBM3D "
+                                       "is the slow part).")
+    checkpoint_every: int = setting(250, "Steps between resumable checkpoints of every training stage.")
+    seed: int = setting(0, "Random seed of every training stage.")
+
+    def __post_init__(self):
+        self.sigmas = tuple(float(s) for s in self.sigmas)
+        self.encoder_filters = tuple(int(f) for f in self.encoder_filters)
+        self.decoder_filters = tuple(int(f) for f in self.decoder_filters)
+        if not self.sigmas or any(not 0 < s <= 255 for s in self.sigmas):
+            raise ValueError(f"sigmas must be in (0, 255], got {self.sigmas}")
+
+    def _under_root(self, name: str) -> str:
+        return name if os.path.isabs(name) else os.path.join(self.data_root, name)
+
+    def data(self, task: str) -> str:
+        return self._under_root(per_task(task, self.cls_data, self.seg_data))
+
+    def denoiser_data_dir(self) -> str:
+        return self._under_root(self.denoiser_data)
+
+    def eval_batches(self, task: str) -> tuple[int, int]:
+        """Evaluation ``(batch size, batches)``; 0 batches: the whole split. CamVid frames go one by one
+        (any size)."""
+        batch = per_task(task, self.cls_batch, 1)
+        images = per_task(task, self.cls_eval_images, self.seg_eval_images)
+        return batch, (-(-images // batch) if images else 0)
+
+    def head_path(self, task: str) -> str:
+        return os.path.join(self.models_dir, f"head_{SHORT[task]}.keras")
+
+    def denoiser_path(self, kind: str, sigma) -> str:
+        """Shipped denoiser: kind is 'separate', 'joint_cls' or 'joint_seg'; sigma may be '{sigma}'."""
+        sigma_text = sigma if isinstance(sigma, str) else f"{sigma:g}"
+        return os.path.join(self.models_dir, f"{kind}_s{sigma_text}.keras")
+
+    def eval_dir(self, task: str) -> str:
+        return os.path.join(self.docs_dir, task)

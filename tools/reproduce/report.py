@@ -1,0 +1,123 @@
+"""``RESULTS.md``: the setup, the heads' clean scores, the measured tables with the findings checked on
+each, the score-vs-sigma plot, example images, a person's discussion, and every stage as a command."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from keras_semdenoise import atomic
+from keras_semdenoise.tasks import CLASSIFICATION, SHORT, TASKS
+from tools.reproduce.config import ReproduceConfig
+from tools.reproduce.findings import example_figure, findings, plot_scores
+from tools.reproduce.stages import plan
+
+# Where the data root is written in the report, so that it reads the same from any checkout.
+SHARED_DATA_TEXT = "../shared/data"
+
+
+def load_results(config: ReproduceConfig) -> dict:
+    """``{task: results state}`` of the evaluations measured so far (``evaluation.tasks.evaluate_cells``)."""
+    results = {}
+    for task in TASKS:
+        path = os.path.join(config.eval_dir(task), "results.json")
+        if os.path.exists(path):
+            with open(path) as handle:
+                results[task] = json.load(handle)
+    return results
+
+
+def head_quality(config: ReproduceConfig) -> dict:
+    """Each head's clean test result (``run_head_training``'s eval.json), kept under ``docs_dir`` so that the
+    report can be rewritten from a checkout without the training runs."""
+    quality = {}
+    for task in TASKS:
+        kept = os.path.join(config.docs_dir, f"head_{SHORT[task]}_clean.json")
+        measured = os.path.join(config.work_dir, f"head_{SHORT[task]}", "eval.json")
+        if os.path.exists(measured):
+            atomic.copy_file(measured, kept)
+        if os.path.exists(kept):
+            with open(kept) as handle:
+                quality[task] = json.load(handle)
+    return quality
+
+
+def _setup(config: ReproduceConfig) -> list[str]:
+    return [
+        "## Setup", "",
+        f"- Heads trained on clean data{' with batch norm after each conv' if config.head_batch_norm else ''}: "
+        f"VGG16 layer pattern with widths divided by {config.cls_width_divisor} ({config.cls_head_steps} steps "
+        f"of {config.cls_head_batch} {config.cls_crop}x{config.cls_crop} crops) and DeepLab-LargeFOV layer "
+        f"pattern with widths divided by {config.seg_width_divisor} ({config.seg_head_steps} steps of "
+        f"{config.seg_head_batch} {config.seg_head_crop}x{config.seg_head_crop} crops). Joint training "
+        f"uses batches of {config.cls_batch} {config.cls_crop}x{config.cls_crop} (classification) and "
+        f"{config.seg_batch} {config.seg_crop}x{config.seg_crop} crops (segmentation).",
+        f"- One reduced-width denoiser for every setting: stem {config.stem_filters}, encoders "
+        f"{list(config.encoder_filters)}, decoder {list(config.decoder_filters)}. Separate: MSE, "
+        f"{config.separate_steps} steps on {config.denoiser_data} patches. Joint: from the separate model, "
+        f"{config.joint_steps} steps through the frozen head with the paper's lambdas.",
+        f"- Sigmas {', '.join(f'{s:g}' for s in config.sigmas)}; evaluation noise seeded per image.", ""]
+
+
+def _heads(config: ReproduceConfig, docs: str) -> list[str]:
+    clean = head_quality(config)
+    if not clean:
+        return []
+    lines = ["## Heads on clean test images", ""]
+    for task, result in clean.items():
+        value = (f"top-1 {result['top1']:.2f}%, top-5 {result['top5']:.2f}% (aim: 85% top-1)"
+                 if task == CLASSIFICATION.name else f"mIoU {result['miou']:.2f}% (aim: 45%)")
+        lines.append(f"- {task}: {value} on all {result['images']} test images.")
+    trained_here = [t for t in TASKS if os.path.exists(os.path.join(config.work_dir, f"head_{SHORT[t]}", "eval.json"))]
+    how = os.path.join(config.docs_dir, "HEADS.md")
+    if not trained_here and os.path.exists(how):
+        lines.append(f"- The heads were not trained by this pipeline run: [{os.path.relpath(how, docs)}]"
+                     f"({os.path.relpath(how, docs)}) says where and how they were.")
+    return lines + [""]
+
+
+def _tables(config: ReproduceConfig, docs: str, data_root: str) -> list[str]:
+    results = load_results(config)
+    if not results:
+        return []
+    plot_path = os.path.join(config.docs_dir, "scores_vs_sigma.png")
+    plot_scores(results, plot_path)
+    lines = ["## Tables", ""]
+    for task, state in results.items():
+        with open(os.path.join(config.eval_dir(task), "results.md")) as handle:
+            table = handle.read().strip().replace(data_root, SHARED_DATA_TEXT)
+        lines += [f"### {task}", "", table, "", "Findings checked on this table:", ""]
+        lines += [f"- {line}" for line in findings(task, state)] + [""]
+    return lines + ["## Score vs sigma", "", f"![scores]({os.path.relpath(plot_path, docs)})", ""]
+
+
+def _examples(config: ReproduceConfig, docs: str) -> list[str]:
+    examples = []
+    for task in TASKS:
+        path = example_figure(config, task, os.path.join(config.docs_dir, f"examples_{SHORT[task]}.png"))
+        if path:
+            examples.append(f"![{task} examples]({os.path.relpath(path, docs)})")
+    return ["## Examples (largest sigma)", ""] + examples + [""] if examples else []
+
+
+def _discussion(config: ReproduceConfig, docs: str) -> list[str]:
+    discussion = os.path.join(config.docs_dir, "DISCUSSION.md")
+    if not os.path.exists(discussion):  # written by a person who read the tables; kept across report rewrites
+        return []
+    with open(discussion) as handle:
+        return ["## Discussion", "", f"(From `{os.path.relpath(discussion, docs)}`.)", "", handle.read().strip(), ""]
+
+
+def write_report(config: ReproduceConfig) -> str:
+    """Writes ``results_path`` (RESULTS.md) from the measured tables; returns its path."""
+    docs = os.path.dirname(os.path.abspath(config.results_path))
+    data_root = os.path.abspath(config.data_root)
+    lines = ["# High-level findings at CPU scale: CIFAR-10 and CamVid", "",
+             "Generated by `python -m tools.reproduce` from the measured tables in "
+             f"`{config.docs_dir}/*/results.json`; the shipped weights are in `{config.models_dir}/`.", ""]
+    lines += _setup(config) + _heads(config, docs) + _tables(config, docs, data_root) + _examples(config, docs)
+    lines += _discussion(config, docs)
+    lines += ["## Commands", "", "```bash", "python -m tools.reproduce   # resumable: re-run to go on", ""]
+    lines += [" ".join(stage.command()).replace(data_root, SHARED_DATA_TEXT) for stage in plan(config)]
+    lines += ["```", ""]
+    return atomic.write_text(config.results_path, "\n".join(lines))

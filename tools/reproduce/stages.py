@@ -1,0 +1,226 @@
+"""The pipeline's stages and running them: heads on clean data, separate and joint denoisers per sigma, the
+Tables IV/V evaluation.
+
+Each stage is one library call with a config dataclass (``heads.training.run_head_training``,
+``training.run_training``, ``joint_training.run_joint_training``, ``evaluation.tasks.evaluate_cells``), run
+in this process with its output (Python, Keras progress, TensorFlow's own lines) in
+``<work_dir>/logs/<stage>.log``. A stage is skipped once its output exists; the library calls resume from
+their checkpoints, so an interrupted pipeline loses at most one checkpoint interval when re-run. Trained
+weights are shipped (copied) under ``models_dir`` and the evaluation reads them from there.
+
+A stage's config holds the fields of its entry point's flags (``train/train_head.py`` ...), so each stage
+is also one command line (``Stage.command``), which the report lists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import sys
+import time
+import traceback
+from typing import Any, Callable
+
+from keras_semdenoise import atomic, joint_training, training
+from keras_semdenoise.evaluation import tasks as task_evaluation
+from keras_semdenoise.heads import training as head_training
+from keras_semdenoise.tasks import CLASSIFICATION, SEGMENTATION, SHORT, TASKS
+from tools.reproduce.config import ReproduceConfig, per_task
+
+
+def evaluate_task(config: task_evaluation.TaskEvaluationConfig) -> dict:
+    """One task's table, as ``tools/evaluate_task.py`` measures it (results.json and results.md in ``out``)."""
+    return task_evaluation.evaluate_cells(config, *task_evaluation.open_evaluation(config))
+
+
+# Entry point (the module whose flags are the config's fields) -> (its config class, the library call).
+ENTRY_POINTS: dict[str, tuple[type, Callable]] = {
+    "train.train_head": (head_training.HeadConfig, head_training.run_head_training),
+    "train.train_denoiser": (training.TrainConfig, training.run_training),
+    "train.train_joint": (joint_training.JointConfig, joint_training.run_joint_training),
+    "tools.evaluate_task": (task_evaluation.TaskEvaluationConfig, evaluate_task),
+}
+
+
+def _flag_text(value) -> str:
+    """A value as its flag writes it: floats short (``15``, ``0.001``), lists comma-separated."""
+    if isinstance(value, tuple):
+        return ",".join(map(_flag_text, value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+@dataclasses.dataclass
+class Stage:
+    """One step: the library call of ``entry_point`` on ``config``, whose finished product is ``output``
+    (shipped to ``ship_to`` if set). ``given``: the fields the plan sets, in the order ``command`` lists them."""
+
+    name: str
+    entry_point: str
+    config: Any
+    given: tuple[str, ...]
+    output: str
+    ship_to: str | None = None
+
+    def done(self) -> bool:
+        return os.path.exists(self.ship_to or self.output)
+
+    def run(self):
+        return ENTRY_POINTS[self.entry_point][1](self.config)
+
+    def command(self) -> list[str]:
+        """The same run as one command: ``python -m <entry point>`` and a flag per field the plan sets."""
+        flags = []
+        for name in self.given:
+            value = getattr(self.config, name)
+            if isinstance(value, bool):
+                flags.append(f"--{name}" if value else f"--no{name}")
+            else:
+                flags.append(f"--{name}={_flag_text(value)}")
+        return ["python", "-m", self.entry_point, *flags]
+
+
+def _stage(name: str, entry_point: str, values: dict, output: str, ship_to: str | None = None) -> Stage:
+    config_class = ENTRY_POINTS[entry_point][0]
+    return Stage(name, entry_point, config_class(**values), tuple(values), output, ship_to)
+
+
+def _task_values(config: ReproduceConfig, task: str) -> dict:
+    values = {"task": task, "data": config.data(task)}
+    if task == SEGMENTATION.name:
+        values.update(num_classes=config.seg_num_classes, ignore_index=config.seg_ignore_index)
+    return values
+
+
+def _head_stage(config: ReproduceConfig, task: str) -> Stage:
+    run = os.path.join(config.work_dir, f"head_{SHORT[task]}")
+    width = per_task(task, {"hidden_units": config.cls_hidden_units}, {"fc_units": config.seg_fc_units})
+    values = {**_task_values(config, task), "model_dir": run,
+              "width_divisor": per_task(task, config.cls_width_divisor, config.seg_width_divisor),
+              "batch_norm": config.head_batch_norm,
+              "crop_size": per_task(task, config.cls_crop, config.seg_head_crop),
+              "batch_size": per_task(task, config.cls_head_batch, config.seg_head_batch),
+              "steps": per_task(task, config.cls_head_steps, config.seg_head_steps),
+              "learning_rate": config.head_learning_rate, "checkpoint_every": config.checkpoint_every,
+              "eval_split": "test", "eval_batches": 0, "seed": config.seed, "verbose": 2, **width}
+    return _stage(f"head_{SHORT[task]}", "train.train_head", values, os.path.join(run, "head.keras"),
+                  config.head_path(task))
+
+
+def _separate_stage(config: ReproduceConfig, sigma: float) -> Stage:
+    run = os.path.join(config.work_dir, f"separate_s{sigma:g}")
+    values = {"model_dir": run, "data_dir": config.denoiser_data_dir(), "sigma": sigma,
+              "steps": config.separate_steps, "batch_size": config.separate_batch,
+              "patch_size": config.separate_patch, "checkpoint_every": config.checkpoint_every,
+              "eval_images": config.separate_eval_images, "stem_filters": config.stem_filters,
+              "encoder_filters": config.encoder_filters, "decoder_filters": config.decoder_filters,
+              "seed": config.seed, "verbose": 2}
+    return _stage(f"separate_s{sigma:g}", "train.train_denoiser", values, os.path.join(run, "final.keras"),
+                  config.denoiser_path("separate", sigma))
+
+
+def _joint_stage(config: ReproduceConfig, task: str, sigma: float) -> Stage:
+    kind = f"joint_{SHORT[task]}"
+    run = os.path.join(config.work_dir, f"{kind}_s{sigma:g}")
+    values = {**_task_values(config, task), "model_dir": run, "head": config.head_path(task),
+              "denoiser_init": config.denoiser_path("separate", sigma), "sigma": sigma,
+              "crop_size": per_task(task, config.cls_crop, config.seg_crop),
+              "batch_size": per_task(task, config.cls_batch, config.seg_batch),
+              "steps": config.joint_steps, "learning_rate": config.joint_learning_rate,
+              "checkpoint_every": config.checkpoint_every, "seed": config.seed, "verbose": 2}
+    return _stage(f"{kind}_s{sigma:g}", "train.train_joint", values, os.path.join(run, "denoiser.keras"),
+                  config.denoiser_path(kind, sigma))
+
+
+def _evaluation_stage(config: ReproduceConfig, task: str) -> Stage:
+    """The task's table from the shipped models (cross: the denoisers trained jointly with the other task)."""
+    other = per_task(task, SEGMENTATION.name, CLASSIFICATION.name)
+    batch, max_batches = config.eval_batches(task)
+    values = {**_task_values(config, task), "split": "test", "head": config.head_path(task),
+              "sigmas": config.sigmas, "separate": config.denoiser_path("separate", "{sigma}"),
+              "joint": config.denoiser_path(f"joint_{SHORT[task]}", "{sigma}"),
+              "cross": config.denoiser_path(f"joint_{SHORT[other]}", "{sigma}"),
+              "crop_size": per_task(task, config.cls_crop, 0),
+              "batch_size": batch, "max_batches": max_batches, "out": config.eval_dir(task)}
+    return _stage(f"evaluate_{SHORT[task]}", "tools.evaluate_task", values,
+                  os.path.join(config.eval_dir(task), "results.md"))
+
+
+def plan(config: ReproduceConfig) -> list[Stage]:
+    """All stages in order: heads, separate denoisers, joint denoisers, evaluations."""
+    return ([_head_stage(config, task) for task in TASKS]
+            + [_separate_stage(config, sigma) for sigma in config.sigmas]
+            + [_joint_stage(config, task, sigma) for task in TASKS for sigma in config.sigmas]
+            + [_evaluation_stage(config, task) for task in TASKS])
+
+
+@contextlib.contextmanager
+def _output_into(log_path: str):
+    """Everything printed meanwhile goes to ``log_path`` (appended), as when a stage ran as its own command:
+    Python's streams, the descriptors 1 and 2 (TensorFlow's C++ lines), and log records from INFO up."""
+    os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
+    root, level = logging.getLogger(), logging.getLogger().level
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    # A log grows while its stage runs (to follow it, and to keep what an interrupted stage printed), so it
+    # is appended to in place rather than written atomically.
+    with open(log_path, "a", buffering=1) as log:
+        try:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            root.setLevel(logging.INFO)
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+                yield log
+        finally:
+            root.setLevel(level)
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for descriptor in saved:
+                os.close(descriptor)
+
+
+def run_stage(stage: Stage, log_path: str) -> None:
+    """Runs one stage with its output in ``log_path``, then ships its output.
+
+    Raises ``RuntimeError`` naming the stage and its log (last lines included) when it fails.
+    """
+    import keras
+
+    failure = None
+    with _output_into(log_path) as log:
+        log.write(f"\n$ {' '.join(stage.command())}\n")
+        try:
+            stage.run()
+        except Exception as error:  # noqa: BLE001 - any failure of a stage is reported with its log
+            failure = error
+            log.write(traceback.format_exc())
+        finally:
+            keras.backend.clear_session()  # the next stage starts from a fresh Keras state
+    if failure is not None or not os.path.exists(stage.output):
+        with open(log_path) as handle:
+            tail = "".join(handle.readlines()[-15:])
+        reason = type(failure).__name__ if failure is not None else f"no {stage.output}"
+        raise RuntimeError(f"stage {stage.name} failed ({reason}); log {log_path}:\n{tail}") from failure
+    if stage.ship_to:
+        atomic.copy_file(stage.output, stage.ship_to)
+
+
+def run_stages(config: ReproduceConfig, progress: bool = True) -> list[str]:
+    """Runs every stage not yet done; returns the names of the stages run. Re-running after a failure (or
+    an interruption) goes on from there."""
+    from tqdm import tqdm
+
+    atomic.write_json(os.path.join(config.work_dir, "config.json"), dataclasses.asdict(config))
+    ran = []
+    bar = tqdm(plan(config), desc="reproduce", unit="stage", disable=not progress)
+    for stage in bar:
+        bar.set_postfix_str(stage.name)
+        if stage.done():
+            continue
+        start = time.time()
+        run_stage(stage, os.path.join(config.work_dir, "logs", f"{stage.name}.log"))
+        ran.append(stage.name)
+        bar.write(f"{stage.name}: done in {time.time() - start:.0f} s")
+    return ran
