@@ -79,6 +79,7 @@ def test_classification_training_crops_are_reflect_padded_shifts_and_flips(tmp_p
         next(packed.batches(split, 2, 8, training=True))
 
 
+@pytest.mark.slow
 def test_train_head_reads_packed_data_and_ships_the_head_without_optimizer_state(tmp_path):
     data = classification_folder(str(tmp_path / "cls"))
     pack = subprocess.run([sys.executable, "-m", "tools.pack_task_data", "--task=classification", f"--data={data}",

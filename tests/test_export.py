@@ -51,6 +51,7 @@ def test_layout_versions_and_atomicity(exported, monkeypatch):
     assert sorted(os.listdir(os.path.join(base, "semdenoise"))) == ["1"]  # no half-written version, no temp
 
 
+@pytest.mark.slow
 def test_signatures_match_keras(exported, server):
     model, _, path = exported
     x = np.random.default_rng(0).uniform(size=(2, 13, 9, 3)).astype("float32")

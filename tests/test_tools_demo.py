@@ -1,10 +1,12 @@
 import numpy as np
+import pytest
 from PIL import Image
 
 from conftest import TINY, run_module
 from keras_semdenoise.denoiser import build_denoiser
 
 
+@pytest.mark.slow
 def test_demo_writes_pictures(tmp_path):
     model_path = str(tmp_path / "tiny.keras")
     build_denoiser(**TINY).save(model_path)

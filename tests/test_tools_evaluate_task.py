@@ -1,8 +1,11 @@
 import json
 
+import pytest
+
 from conftest import run_module
 
 
+@pytest.mark.slow
 def test_evaluate_task_tool_fills_the_paper_table(trained_classification_head):
     root, data = trained_classification_head
     out = root / "eval"

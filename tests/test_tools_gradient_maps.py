@@ -1,6 +1,7 @@
 import os
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from conftest import TINY, run_module
@@ -9,6 +10,7 @@ from keras_semdenoise.denoiser import build_denoiser
 from keras_semdenoise.heads import load_head
 
 
+@pytest.mark.slow
 def test_gradient_maps_of_every_term(trained_classification_head):
     root, data = trained_classification_head
     head = load_head(str(root / "head" / "head.keras"))

@@ -1,10 +1,12 @@
 import numpy as np
+import pytest
 from PIL import Image
 
 from conftest import run_module
 from keras_semdenoise import export
 
 
+@pytest.mark.slow
 def test_tflite_demo_tool(tiny_random_model, tmp_path):
     path = export.export_tflite(tiny_random_model, str(tmp_path / "m.tflite"))
     Image.fromarray(np.full((10, 12, 3), 90, np.uint8)).save(tmp_path / "in.png")
