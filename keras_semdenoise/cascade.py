@@ -1,11 +1,18 @@
 """Joint training: the denoiser cascaded into a frozen high-level head (paper Sec. III-B).
 
-``CascadeTrainer`` is a ``keras.Model`` whose custom ``train_step`` (TensorFlow backend, a
-``tf.GradientTape``) computes L = L_D + lambda_P L_P + lambda_H L_H (``losses.joint_loss_terms``)
-and updates only the denoiser; the head runs in inference mode (BN statistics and dropout frozen)
-and its weights never change. ``fit()`` still gives callbacks, progress bars and distribution
-(MirroredStrategy): the loss is a mean over the *global* batch (each replica's sum divided by the
-global batch size), and the optimizer sums the replicas' gradients.
+``CascadeTrainer`` is a ``keras.Model`` whose custom ``train_step`` computes L = lambda_D L_D +
+lambda_P L_P + lambda_H L_H (``losses.joint_loss_terms``) and updates only the denoiser; the head runs
+in inference mode (BN statistics and dropout frozen) and its weights never change. ``fit()`` still gives
+callbacks, progress bars and distribution. Two steps, one loss (``loss_terms``):
+
+- TensorFlow: a ``tf.GradientTape`` step; under MirroredStrategy the loss is a mean over the *global*
+  batch (each replica's sum divided by the global batch size), and the optimizer sums the replicas'
+  gradients.
+- JAX: Keras 3's stateless step (``train_step(state, data) -> (logs, state)``, as in the keras-io guide
+  "custom_train_step_in_jax"): ``loss_terms`` runs in a ``keras.StatelessScope`` over the state's
+  variables, ``jax.value_and_grad`` differentiates it with respect to the denoiser's trainable values,
+  ``optimizer.stateless_apply`` updates them, and the denoiser's BN statistics come back as the new
+  non-trainable state. One device (no JAX data parallelism here).
 
 ``distributed_train_loop`` runs the same step in a plain custom loop, for
 ``MultiWorkerMirroredStrategy`` where Keras 3 ``fit`` fails (keras-team/keras#20585).
@@ -82,7 +89,15 @@ class CascadeTrainer(keras.Model):
             tracker.update_state(ops.mean(terms[name]))
         return {tracker.name: tracker.result() for tracker in self.trackers.values()}
 
-    def train_step(self, data):
+    def train_step(self, *args):
+        """One optimizer step: ``train_step(data)`` on TensorFlow, ``train_step(state, data)`` on JAX."""
+        if keras.backend.backend() == "jax":
+            return self._jax_train_step(*args)
+        if keras.backend.backend() != "tensorflow":
+            raise NotImplementedError(f"joint training runs on TensorFlow or JAX, not {keras.backend.backend()}")
+        return self._tf_train_step(*args)
+
+    def _tf_train_step(self, data):
         import tensorflow as tf
 
         (noisy, clean), labels = data
@@ -94,8 +109,49 @@ class CascadeTrainer(keras.Model):
         self.optimizer.apply_gradients(zip(gradients, variables))
         return self._update_trackers(terms)
 
-    def test_step(self, data):
+    def _stateless_terms(self, trainable_values, non_trainable_values, noisy, clean, labels, training: bool):
+        """``loss_terms`` over the given variable values; returns the terms and the new non-trainable values."""
+        mapping = [*zip(self.trainable_variables, trainable_values),
+                   *zip(self.non_trainable_variables, non_trainable_values)]
+        with keras.StatelessScope(state_mapping=mapping) as scope:
+            terms = self.loss_terms(noisy, clean, labels, training=training)
+        return terms, [scope.get_current_value(v) for v in self.non_trainable_variables]
+
+    def _stateless_trackers(self, metrics_values, terms):
+        logs, new_values, start = {}, [], 0
+        for name, tracker in self.trackers.items():
+            count = len(tracker.variables)
+            values = tracker.stateless_update_state(metrics_values[start:start + count], ops.mean(terms[name]))
+            logs[tracker.name] = tracker.stateless_result(values)
+            new_values.extend(values)
+            start += count
+        return logs, new_values
+
+    def _jax_train_step(self, state, data):
+        import jax
+
+        trainable, non_trainable, optimizer_values, metrics_values = state
         (noisy, clean), labels = data
+
+        def loss(trainable_values):
+            terms, new_non_trainable = self._stateless_terms(trainable_values, non_trainable, noisy, clean, labels,
+                                                             training=True)
+            return ops.mean(terms["total"]), (terms, new_non_trainable)
+
+        (_, (terms, non_trainable)), gradients = jax.value_and_grad(loss, has_aux=True)(trainable)
+        trainable, optimizer_values = self.optimizer.stateless_apply(optimizer_values, gradients, trainable)
+        logs, metrics_values = self._stateless_trackers(metrics_values, terms)
+        return logs, (trainable, non_trainable, optimizer_values, metrics_values)
+
+    def test_step(self, *args):
+        if keras.backend.backend() == "jax":
+            state, data = args
+            trainable, non_trainable, metrics_values = state
+            (noisy, clean), labels = data
+            terms, _ = self._stateless_terms(trainable, non_trainable, noisy, clean, labels, training=False)
+            logs, metrics_values = self._stateless_trackers(metrics_values, terms)
+            return logs, (trainable, non_trainable, metrics_values)
+        (noisy, clean), labels = args[0]
         return self._update_trackers(self.loss_terms(noisy, clean, labels, training=False))
 
 

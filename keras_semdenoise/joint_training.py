@@ -27,8 +27,13 @@ class JointConfig(sources.TaskDataConfig):
     head: str = setting(help="Frozen head (.keras from train_head.py).")
     denoiser_init: str | None = setting(None, "Start from this .keras denoiser (separate training; default: fresh).")
     sigma: float = setting(noise.DEFAULT_SIGMA_255, "Noise level on the 0..255 scale.")
-    lambda_p: float | None = setting(None, "Perceptual weight (default: paper, 0.5).")
-    lambda_h: float | None = setting(None, "Task weight (default: paper, 0.25 cls / 0.5 seg).")
+    loss_scale: str = setting("paper", "Loss scale: paper (MSE on [0, 1], the paper's lambdas) or official (the "
+                              "official Caffe code: 0.5 x summed squared error on 0..255, weight 5e-9 seg / 0 cls, no "
+                              "perceptual term, task weight 1). See keras_semdenoise/losses.py.",
+                              choices=losses.LOSS_SCALES)
+    lambda_d: float | None = setting(None, "Reconstruction weight (default: 1 paper; 5e-9 seg / 0 cls official).")
+    lambda_p: float | None = setting(None, "Perceptual weight (default: 0.5 paper; 0 official).")
+    lambda_h: float | None = setting(None, "Task weight (default: 0.25 cls / 0.5 seg paper; 1 official).")
     crop_size: int | None = setting(224, "Training crop.")
     batch_size: int = setting(10, "Global batch size.")
     steps: int = setting(1000, "Training steps.")
@@ -40,12 +45,10 @@ class JointConfig(sources.TaskDataConfig):
     verbose: int = setting(1, "Keras fit verbosity.")
 
     def loss_weights(self) -> losses.JointLossWeights:
-        """The paper's weights for the task, with ``lambda_p`` / ``lambda_h`` where given."""
-        paper = losses.JointLossWeights.paper(self.task)
-        return losses.JointLossWeights(
-            paper.lambda_p if self.lambda_p is None else self.lambda_p,
-            paper.lambda_h if self.lambda_h is None else self.lambda_h,
-        )
+        """The weights of ``loss_scale`` for the task, with ``lambda_d`` / ``lambda_p`` / ``lambda_h`` where given."""
+        base = losses.JointLossWeights.for_scale(self.task, self.loss_scale)
+        given = {name: getattr(self, name) for name in ("lambda_d", "lambda_p", "lambda_h")}
+        return dataclasses.replace(base, **{name: value for name, value in given.items() if value is not None})
 
 
 def run_joint_training(config: JointConfig):
@@ -60,13 +63,13 @@ def run_joint_training(config: JointConfig):
     noise.check_sigma(config.sigma)
     if config.seed is not None:
         keras.utils.set_random_seed(config.seed)
-    strategy = runs.make_strategy(config.strategy, config.logical_cpus)
+    strategy = runs.backend_strategy(config.strategy, config.logical_cpus)  # None off TensorFlow (JAX: one device)
     split = config.load_split(config.train_split)
     weights = config.loss_weights()
     atomic.write_json(os.path.join(config.model_dir, "config.json"),
-                      {**dataclasses.asdict(config), "lambda_p": weights.lambda_p, "lambda_h": weights.lambda_h},
+                      {**dataclasses.asdict(config), **dataclasses.asdict(weights)},
                       indent=2)
-    with strategy.scope():
+    with runs.strategy_scope(strategy):
         denoiser = inference.load_denoiser(config.denoiser_init) if config.denoiser_init else build_denoiser()
         head = load_head(config.head)
         trainer = CascadeTrainer(denoiser, head, config.task, weights, split.ignore_index)

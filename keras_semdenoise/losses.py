@@ -7,6 +7,21 @@ L = L_D + lambda_P * L_P + lambda_H * L_H with
 
 Every loss returns one value per example (shape (N,)), so callers choose how to reduce (a mean over
 the global batch under a distribution strategy).
+
+Two loss scales (``JointLossWeights.scale``):
+
+- ``paper``: L_D is the mean squared error on the [0, 1] scale, with lambda_D = 1 and the paper's
+  lambda_P / lambda_H (``tasks.Task``).
+- ``official``: as the official Caffe code (``Ding-Liu/DeepDenoising``, ``exper/config/``) computes it.
+  ``train_seg.prototxt``: ``layer { name: "recon_loss" type: "EuclideanLoss" bottom: "prediction"
+  bottom: "data_crop" loss_weight: 5e-9 }``; Caffe's ``EuclideanLoss`` is ``1 / (2 N) * sum ||pred -
+  target||^2`` over the batch's pixels on the 0..255 scale (the mean subtraction of ``transform_param``
+  cancels in the difference), i.e. per example half the *sum* of squared errors in 0..255 units
+  (``reconstruction_loss(..., scale="official")``), and the task term is a ``SoftmaxWithLoss`` of weight
+  1. ``train_cls.prototxt`` has the reconstruction weight at 0. Neither has a perceptual term, so
+  lambda_P = 0 (``JointLossWeights.official``). The per-example mean of the task term matches Caffe's
+  for classification; for segmentation Caffe averages over the batch's valid pixels, here each image's
+  valid pixels are averaged and then the images (the same when images have equal valid counts).
 """
 
 from __future__ import annotations
@@ -19,10 +34,23 @@ from keras import ops
 from keras_semdenoise import tasks
 
 
+LOSS_SCALES = ("paper", "official")
+# 0.5 * sum over pixels and channels of the squared error in 0..255 units = this times the (N,) sum on [0, 1].
+OFFICIAL_SCALE = 0.5 * 255.0 ** 2
+
+
 @dataclasses.dataclass(frozen=True)
 class JointLossWeights:
+    """L = lambda_D L_D + lambda_P L_P + lambda_H L_H, with L_D on ``scale`` (see the module docstring)."""
+
     lambda_p: float
     lambda_h: float
+    lambda_d: float = 1.0
+    scale: str = "paper"
+
+    def __post_init__(self):
+        if self.scale not in LOSS_SCALES:
+            raise ValueError(f"loss scale must be one of {', '.join(LOSS_SCALES)}, got {self.scale!r}")
 
     @classmethod
     def paper(cls, task: str) -> "JointLossWeights":
@@ -30,14 +58,31 @@ class JointLossWeights:
         described = tasks.get_task(task)
         return cls(described.lambda_p, described.lambda_h)
 
+    @classmethod
+    def official(cls, task: str) -> "JointLossWeights":
+        """The official code's loss for ``task``: 0.5 x summed squared error on 0..255 weighted by
+        ``tasks.Task.official_lambda_d``, no perceptual term, the task term with weight 1."""
+        return cls(lambda_p=0.0, lambda_h=1.0, lambda_d=tasks.get_task(task).official_lambda_d, scale="official")
+
+    @classmethod
+    def for_scale(cls, task: str, scale: str) -> "JointLossWeights":
+        """``paper(task)`` or ``official(task)``."""
+        if scale not in LOSS_SCALES:
+            raise ValueError(f"loss scale must be one of {', '.join(LOSS_SCALES)}, got {scale!r}")
+        return cls.paper(task) if scale == "paper" else cls.official(task)
+
 
 def _per_example_mean(x):
     return ops.mean(ops.reshape(x, (ops.shape(x)[0], -1)), axis=-1)
 
 
-def reconstruction_loss(clean, denoised):
-    """L_D per example: mean squared error over H, W, C. Inputs (N, H, W, C) -> (N,)."""
-    return _per_example_mean(ops.square(denoised - clean))
+def reconstruction_loss(clean, denoised, scale: str = "paper"):
+    """L_D per example, inputs (N, H, W, C) in [0, 1] -> (N,): the mean squared error over H, W, C
+    (``paper``), or half the summed squared error in 0..255 units (``official``, Caffe's EuclideanLoss)."""
+    squared = ops.square(denoised - clean)
+    if scale == "official":
+        return OFFICIAL_SCALE * ops.sum(ops.reshape(squared, (ops.shape(squared)[0], -1)), axis=-1)
+    return _per_example_mean(squared)
 
 
 def perceptual_loss(features_clean, features_denoised):
@@ -96,16 +141,18 @@ def joint_loss_terms(
     weights: JointLossWeights,
     ignore_index: int | None = None,
 ) -> dict:
-    """All terms per example (each (N,)): 'reconstruction', 'perceptual', 'task' and 'total'.
+    """All terms per example (each (N,)): 'reconstruction' (on ``weights.scale``), 'perceptual', 'task'
+    and 'total' = lambda_D L_D + lambda_P L_P + lambda_H L_H.
 
     A term whose weight is 0 is still reported (so its gradient map can be drawn) but adds nothing.
     """
     terms = {
-        "reconstruction": reconstruction_loss(clean, denoised),
+        "reconstruction": reconstruction_loss(clean, denoised, weights.scale),
         "perceptual": perceptual_loss(features_clean, features_denoised),
         "task": task_loss(task, labels, logits, ignore_index),
     }
-    terms["total"] = terms["reconstruction"] + weights.lambda_p * terms["perceptual"] + weights.lambda_h * terms["task"]
+    terms["total"] = (weights.lambda_d * terms["reconstruction"] + weights.lambda_p * terms["perceptual"]
+                      + weights.lambda_h * terms["task"])
     return terms
 
 

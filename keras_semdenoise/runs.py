@@ -32,6 +32,20 @@ def make_strategy(name: str, logical_cpus: int = 0):
     return tf.distribute.MirroredStrategy(devices=devices)
 
 
+def backend_strategy(name: str, logical_cpus: int = 0):
+    """``make_strategy`` on the TensorFlow backend; None on the others (JAX runs on one device here)."""
+    import keras
+
+    return make_strategy(name, logical_cpus) if keras.backend.backend() == "tensorflow" else None
+
+
+def strategy_scope(strategy):
+    """``strategy.scope()``, or a do-nothing context for None (``backend_strategy`` off TensorFlow)."""
+    import contextlib
+
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
+
+
 def has_tensorflow() -> bool:
     """Whether TensorFlow is installed (TensorBoard logs need it; other Keras backends may run without)."""
     try:

@@ -12,17 +12,20 @@ import os
 
 @dataclasses.dataclass(frozen=True)
 class Task:
-    """One high-level task: its name, its short name (file names: ``head_cls.keras``) and the paper's
-    joint-loss weights (Sec. III-B: L = L_D + lambda_P L_P + lambda_H L_H)."""
+    """One high-level task: its name, its short name (file names: ``head_cls.keras``), the paper's
+    joint-loss weights (Sec. III-B: L = L_D + lambda_P L_P + lambda_H L_H) and the official code's
+    weight of its reconstruction term (``losses.OFFICIAL_SCALE``: train_seg.prototxt ``recon_loss``
+    ``loss_weight: 5e-9``; train_cls.prototxt 0)."""
 
     name: str
     short: str
     lambda_p: float
     lambda_h: float
+    official_lambda_d: float
 
 
-CLASSIFICATION = Task("classification", "cls", lambda_p=0.5, lambda_h=0.25)
-SEGMENTATION = Task("segmentation", "seg", lambda_p=0.5, lambda_h=0.5)
+CLASSIFICATION = Task("classification", "cls", lambda_p=0.5, lambda_h=0.25, official_lambda_d=0.0)
+SEGMENTATION = Task("segmentation", "seg", lambda_p=0.5, lambda_h=0.5, official_lambda_d=5e-9)
 _BY_NAME = {task.name: task for task in (CLASSIFICATION, SEGMENTATION)}
 
 TASKS = tuple(_BY_NAME)

@@ -17,7 +17,6 @@ any point restarts from the last completed epoch (``runs``: the plumbing every r
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
@@ -259,7 +258,7 @@ def run_training(config: TrainConfig):
     pipeline = config.resolved_pipeline()
     policy = precision.resolve_policy(config.dtype_policy)
     tf_backend = keras.backend.backend() == "tensorflow"
-    strategy = runs.make_strategy(config.strategy, config.logical_cpus) if tf_backend else None
+    strategy = runs.backend_strategy(config.strategy, config.logical_cpus)
     os.makedirs(config.model_dir, exist_ok=True)
     config_path = os.path.join(config.model_dir, "config.json")
     previous = None
@@ -302,7 +301,7 @@ def run_training(config: TrainConfig):
     else:
         eval_images = []
 
-    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+    with runs.strategy_scope(strategy):
         model = build_model(config, dtype_policy=policy)
         if config.init_weights:
             model.load_weights(config.init_weights)

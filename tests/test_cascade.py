@@ -112,6 +112,50 @@ def test_one_step_on_two_replicas_equals_one_replica(tmp_path, mode):
     assert max_diff < 1e-5, max_diff
 
 
+def test_one_step_under_jax_equals_the_tensorflow_step(tmp_path):
+    """The same weights and batch, one SGD step of the joint loss under each backend: same denoiser update."""
+    keras.utils.set_random_seed(0)
+    build_denoiser(zero_init_output=False, **TINY).save(str(tmp_path / "denoiser.keras"))
+    build_vgg16_classifier(3, input_shape=(16, 16, 3), width_divisor=16, top="gap", hidden_units=8).save(
+        str(tmp_path / "head.keras"))
+    rng = np.random.default_rng(0)
+    clean = rng.uniform(size=(4, 16, 16, 3)).astype("float32")
+    np.savez(tmp_path / "batch.npz", clean=clean, noisy=clean + rng.normal(0, 0.1, clean.shape).astype("float32"),
+             labels=np.array([0, 1, 2, 1]))
+    script = os.path.join(REPO, "tests", "cascade_backend_script.py")
+    updated = {}
+    for backend in ("tensorflow", "jax"):
+        env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": REPO, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        run = subprocess.run([sys.executable, script, str(tmp_path), "paper"], capture_output=True, text=True,
+                             timeout=300, env=env, cwd=REPO)
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert run.stdout.startswith(backend)
+        updated[backend] = np.load(tmp_path / f"{backend}_paper.npz")
+    before = keras.saving.load_model(str(tmp_path / "denoiser.keras")).weights
+    tf_weights, jax_weights = updated["tensorflow"], updated["jax"]
+    assert len(tf_weights.files) == len(jax_weights.files) == len(before)
+    moved = max(float(np.abs(tf_weights[k] - np.asarray(w)).max()) for k, w in zip(tf_weights.files, before))
+    assert moved > 1e-4  # the step changed the denoiser...
+    differ = max(float(np.abs(tf_weights[k] - jax_weights[k]).max()) for k in tf_weights.files)
+    assert differ < 1e-5 * max(moved, 1.0), (differ, moved)  # ...and both backends changed it alike
+
+
+def test_official_loss_scale_follows_the_caffe_euclidean_loss():
+    rng = np.random.default_rng(1)
+    clean = rng.uniform(size=(2, 4, 5, 3)).astype("float32")
+    denoised = clean + rng.normal(0, 0.05, clean.shape).astype("float32")
+    official = np.asarray(losses.reconstruction_loss(clean, denoised, "official"))
+    expected = 0.5 * np.sum(((denoised - clean) * 255.0) ** 2, axis=(1, 2, 3))
+    np.testing.assert_allclose(official, expected, rtol=1e-5)
+    paper = np.asarray(losses.reconstruction_loss(clean, denoised))
+    np.testing.assert_allclose(paper, np.mean((denoised - clean) ** 2, axis=(1, 2, 3)), rtol=1e-5)
+    seg, cls = losses.JointLossWeights.official("segmentation"), losses.JointLossWeights.official("classification")
+    assert (seg.lambda_d, seg.lambda_p, seg.lambda_h, seg.scale) == (5e-9, 0.0, 1.0, "official")
+    assert cls.lambda_d == 0.0 and losses.JointLossWeights.for_scale("classification", "paper").lambda_d == 1.0
+    with pytest.raises(ValueError, match="loss scale"):
+        losses.JointLossWeights.for_scale("classification", "caffe")
+
+
 def _free_port():
     import socket
 
