@@ -29,6 +29,7 @@ def _no_tensorflow_env(tmp_path, **extra):
     return env
 
 
+@pytest.mark.slow
 def test_gpu_runbook_trains_the_smoke_queue_under_jax_without_tensorflow(tmp_path):
     data = tmp_path / "images"
     write_images(str(data), count=3, size=(24, 24))

@@ -92,6 +92,7 @@ def _expected_default(field):
     return default
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module", sorted(ENTRY_POINTS))
 def test_entry_point_flags_are_the_config_fields_and_help_works(module):
     config_class, skipped, resolved = ENTRY_POINTS[module]
@@ -117,6 +118,7 @@ def test_entry_point_flags_are_the_config_fields_and_help_works(module):
         assert f"--{name}" in helped.stdout or f"--[no]{name}" in helped.stdout, name
 
 
+@pytest.mark.slow
 def test_train_denoiser_sigma_defaults_to_the_paper_level_unless_training_blind():
     script = ("import sys; from absl import flags; from train import train_denoiser as t; "
               "flags.FLAGS(['prog', '--model_dir=m', '--data_dir=d', *sys.argv[1:]]); print(t.denoiser_config().sigma)")

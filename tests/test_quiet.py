@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO, write_images
 
 NOISE = ("oneDNN", "cuInit", "cuda drivers", "absl::InitializeLog")
@@ -16,6 +18,7 @@ def _run(args, **env):
                           timeout=300)
 
 
+@pytest.mark.slow
 def test_tools_and_cli_print_only_their_own_lines(tmp_path):
     write_images(str(tmp_path / "in"), count=1, size=(12, 10))
     tool = _run(["-m", "tools.pack_images", f"--data={tmp_path / 'in'}", f"--out={tmp_path / 'p.npz'}"])

@@ -166,6 +166,7 @@ def test_serve_help_does_not_start_tensorflow():
     assert "--max-megapixels" in shown.stdout and "--port" in shown.stdout
 
 
+@pytest.mark.slow
 def test_the_page_in_a_browser(tmp_path):
     """The real command on the shipped models, driven in headless chromium: a clean crop with sigma-25 noise
     added by the page comes back with a higher PSNR; then a file that is not an image shows the message."""

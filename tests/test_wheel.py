@@ -15,6 +15,7 @@ import sysconfig
 import zipfile
 
 import numpy as np
+import pytest
 import skimage.data
 from PIL import Image
 
@@ -38,6 +39,7 @@ def _expected_model_files() -> set[str]:
     return names | {shipping.BLIND_MODEL, "MODELS.json"}
 
 
+@pytest.mark.slow
 def test_wheel_installed_outside_the_checkout_denoises_with_its_shipped_models(tmp_path):
     env = {key: value for key, value in os.environ.items()
            if key not in (shipping.MODELS_ENV, "PYTHONPATH", "PYTHONHOME")}
