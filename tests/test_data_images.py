@@ -6,7 +6,7 @@ from PIL import Image
 
 from conftest import SHARED_DATA, write_images
 from keras_semdenoise import imageio
-from keras_semdenoise.data import images
+from keras_semdenoise.data import images, patches
 
 
 def _batch(dataset):
@@ -45,9 +45,9 @@ def test_small_and_unreadable_images_are_skipped_and_empty_folders_fail(tmp_path
     write_images(str(tmp_path / "small"), count=1, size=(8, 8))
     os.replace(tmp_path / "small" / "img00.png", folder / "tiny.png")
     (folder / "broken.png").write_bytes(b"not an image")
-    assert [os.path.basename(p) for p in images.usable_training_files(str(folder), 16)] == ["img00.png"]
+    assert [os.path.basename(p) for p in patches.usable_training_files(str(folder), 16)] == ["img00.png"]
     with pytest.raises(ValueError, match="no usable training image"):
-        images.usable_training_files(str(folder), 64)
+        patches.usable_training_files(str(folder), 64)
     with pytest.raises(FileNotFoundError):
         images.training_dataset(str(tmp_path / "missing"), sigma_255=25)
     with pytest.raises(ValueError):

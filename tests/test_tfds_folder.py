@@ -11,7 +11,8 @@ from PIL import Image
 from conftest import write_images
 from keras_semdenoise import imageio
 from keras_semdenoise.data import tfds_folder
-from keras_semdenoise.data.tfds_folder import DenoisingImageFolder, noisy_pairs
+from keras_semdenoise.data.images import noisy_pairs
+from keras_semdenoise.data.tfds_folder import DenoisingImageFolder
 
 
 def _prepare(data_dir, manual_dir):

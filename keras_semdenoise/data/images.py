@@ -8,42 +8,10 @@ Gaussian noise on the fly (``keras_semdenoise.noise``).
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
-from PIL import Image
 
 from keras_semdenoise import imageio, noise
 from keras_semdenoise.data import patches
-
-logger = logging.getLogger(__name__)
-
-
-def usable_training_files(folder: str, patch_size: int) -> list[str]:
-    """Image files in ``folder`` at least ``patch_size`` on each side (smaller ones are skipped with a warning).
-
-    Raises:
-        FileNotFoundError: the folder does not exist.
-        ValueError: it holds no usable image.
-    """
-    files = imageio.list_image_files(folder)
-    usable = []
-    for path in files:
-        try:
-            with Image.open(path) as image:
-                width, height = image.size
-        except Exception as error:  # noqa: BLE001 - any unreadable file is skipped the same way
-            logger.warning("skipping %s: %s", path, error)
-            continue
-        if min(width, height) < patch_size:
-            logger.warning("skipping %s: %dx%d is smaller than the %d px patch", path, width, height, patch_size)
-            continue
-        usable.append(path)
-    if not usable:
-        raise ValueError(
-            f"no usable training image in {folder}: need PNG/JPEG/TIFF files at least {patch_size}x{patch_size}"
-        )
-    return usable
 
 
 def random_dihedral(patch, tf):
@@ -169,3 +137,44 @@ def evaluation_images(folder: str, limit: int | None = None) -> list[tuple[str, 
     import os
 
     return [(os.path.splitext(os.path.basename(p))[0], imageio.load_image(p).pixels) for p in files]
+
+
+def noisy_pairs(dataset, patch_size: int = 48, batch_size: int = 32, sigma_255: float = noise.DEFAULT_SIGMA_255):
+    """Maps a ``data.tfds_folder.DenoisingImageFolder`` split to an infinite dataset of ``(noisy, clean)`` batches.
+
+    One random ``patch_size`` crop per image per pass, shuffled, with the same flips/rotations
+    and noise model as ``training_dataset``.
+
+    Args:
+        dataset: ``builder.as_dataset(split=...)``: dicts with ``image`` uint8 (H, W, 3).
+        patch_size: side of the square crops; smaller images are skipped (if all are, the
+            returned dataset is empty).
+        batch_size: patches per batch.
+        sigma_255: noise standard deviation on the 0..255 scale.
+
+    Returns:
+        ``tf.data.Dataset`` of ``(noisy, clean)``, each float32 ``(batch_size, patch_size,
+        patch_size, 3)``; clean in [0, 1], noisy = clean + N(0, (sigma_255 / 255)^2), unclipped.
+    """
+    import tensorflow as tf
+
+    if patch_size < 1 or batch_size < 1:
+        raise ValueError(f"patch_size and batch_size must be >= 1, got {patch_size} and {batch_size}")
+    augment = augment_and_noise(sigma_255, None)  # checks sigma_255
+
+    def large_enough(example):
+        shape = tf.shape(example["image"])
+        return tf.logical_and(shape[0] >= patch_size, shape[1] >= patch_size)
+
+    def crop(example):
+        return tf.image.random_crop(example["image"], [patch_size, patch_size, 3])
+
+    return (
+        dataset.filter(large_enough)
+        .repeat()
+        .map(crop, num_parallel_calls=tf.data.AUTOTUNE)
+        .shuffle(max(16 * batch_size, 256))
+        .map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+        .batch(batch_size, drop_remainder=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )

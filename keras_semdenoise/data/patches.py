@@ -24,11 +24,15 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import logging
 import os
 
 import numpy as np
+from PIL import Image
 
 from keras_semdenoise import imageio, metrics, noise
+
+logger = logging.getLogger(__name__)
 
 # 16 CBSD432 ids held out for validation: the first 16 of a permutation of the sorted ids drawn with
 # numpy's default_rng(20261201), listed here so the split never depends on code.
@@ -130,6 +134,33 @@ def pack_image_folder(folder: str, out_path: str) -> dict:
     return {"images": len(paths), "bytes": os.path.getsize(out_path)}
 
 
+def usable_training_files(folder: str, patch_size: int) -> list[str]:
+    """Image files in ``folder`` at least ``patch_size`` on each side (smaller ones are skipped with a warning).
+
+    Raises:
+        FileNotFoundError: the folder does not exist.
+        ValueError: it holds no usable image.
+    """
+    files = imageio.list_image_files(folder)
+    usable = []
+    for path in files:
+        try:
+            with Image.open(path) as image:
+                width, height = image.size
+        except Exception as error:  # noqa: BLE001 - any unreadable file is skipped the same way
+            logger.warning("skipping %s: %s", path, error)
+            continue
+        if min(width, height) < patch_size:
+            logger.warning("skipping %s: %dx%d is smaller than the %d px patch", path, width, height, patch_size)
+            continue
+        usable.append(path)
+    if not usable:
+        raise ValueError(
+            f"no usable training image in {folder}: need PNG/JPEG/TIFF files at least {patch_size}x{patch_size}"
+        )
+    return usable
+
+
 def _decode(blob: bytes) -> np.ndarray:
     """The same decode as for a file (``imageio.load_image``: EXIF, 16-bit, grey), from bytes."""
     return metrics.to_uint8(imageio.load_image(io.BytesIO(blob)).pixels)
@@ -150,9 +181,7 @@ def read_source(source: Source, patch_size: int = 1, keep=None) -> list[tuple[st
             names, offsets, data = [str(n) for n in arrays["names"]], arrays["offsets"], arrays["data"]
             items = [(n, _decode(data[offsets[i]:offsets[i + 1]].tobytes())) for i, n in enumerate(names) if keep(n)]
     else:
-        from keras_semdenoise.data import images
-
-        files = [p for p in images.usable_training_files(source.path, patch_size) if keep(os.path.basename(p))]
+        files = [p for p in usable_training_files(source.path, patch_size) if keep(os.path.basename(p))]
         items = [(os.path.basename(p), metrics.to_uint8(imageio.load_image(p).pixels)) for p in files]
     return [(n, im) for n, im in items if min(im.shape[:2]) >= patch_size]
 

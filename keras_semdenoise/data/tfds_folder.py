@@ -3,7 +3,8 @@
 Prepare once, then read with tfds (no network is used)::
 
     import tensorflow_datasets as tfds
-    from keras_semdenoise.data.tfds_folder import DenoisingImageFolder, noisy_pairs
+    from keras_semdenoise.data.images import noisy_pairs
+    from keras_semdenoise.data.tfds_folder import DenoisingImageFolder
 
     builder = DenoisingImageFolder(data_dir="~/tensorflow_datasets")
     builder.download_and_prepare(
@@ -81,7 +82,7 @@ class _DenoisingImageFolderBase(tfds.core.GeneratorBasedBuilder, skip_registrati
 
     def _info(self) -> tfds.core.DatasetInfo:
         return self.dataset_info_from_configs(
-            description="A folder of clean images for denoising; noise is added on the fly (see noisy_pairs).",
+            description="A folder of clean images for denoising; noise is added on the fly (data.images.noisy_pairs).",
             features=tfds.features.FeaturesDict(
                 {
                     "image": tfds.features.Image(shape=(None, None, 3), dtype=np.uint8, encoding_format="png"),
@@ -150,46 +151,3 @@ def read_split(data_dir: str, split: str = "train") -> list[tuple[str, np.ndarra
         raise ValueError(f"{data_dir} has splits {sorted(builder.info.splits)}, not {split!r}")
     return [(example["name"].decode() + ".png", example["image"])
             for example in tfds.as_numpy(builder.as_dataset(split=split, shuffle_files=False))]
-
-
-def noisy_pairs(dataset, patch_size: int = 48, batch_size: int = 32, sigma_255: float = noise.DEFAULT_SIGMA_255):
-    """Maps a ``DenoisingImageFolder`` split to an infinite dataset of ``(noisy, clean)`` batches.
-
-    One random ``patch_size`` crop per image per pass, shuffled, with the same flips/rotations
-    and noise model as ``data.images.training_dataset``.
-
-    Args:
-        dataset: ``builder.as_dataset(split=...)``: dicts with ``image`` uint8 (H, W, 3).
-        patch_size: side of the square crops; smaller images are skipped (if all are, the
-            returned dataset is empty).
-        batch_size: patches per batch.
-        sigma_255: noise standard deviation on the 0..255 scale.
-
-    Returns:
-        ``tf.data.Dataset`` of ``(noisy, clean)``, each float32 ``(batch_size, patch_size,
-        patch_size, 3)``; clean in [0, 1], noisy = clean + N(0, (sigma_255 / 255)^2), unclipped.
-    """
-    import tensorflow as tf
-
-    from keras_semdenoise.data import images
-
-    if patch_size < 1 or batch_size < 1:
-        raise ValueError(f"patch_size and batch_size must be >= 1, got {patch_size} and {batch_size}")
-    augment = images.augment_and_noise(sigma_255, None)  # checks sigma_255
-
-    def large_enough(example):
-        shape = tf.shape(example["image"])
-        return tf.logical_and(shape[0] >= patch_size, shape[1] >= patch_size)
-
-    def crop(example):
-        return tf.image.random_crop(example["image"], [patch_size, patch_size, 3])
-
-    return (
-        dataset.filter(large_enough)
-        .repeat()
-        .map(crop, num_parallel_calls=tf.data.AUTOTUNE)
-        .shuffle(max(16 * batch_size, 256))
-        .map(augment, num_parallel_calls=tf.data.AUTOTUNE)
-        .batch(batch_size, drop_remainder=True)
-        .prefetch(tf.data.AUTOTUNE)
-    )
