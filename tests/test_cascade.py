@@ -94,6 +94,7 @@ def test_bad_arguments():
         losses.JointLossWeights.paper("detection")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["fit", "loop"])
 def test_one_step_on_two_replicas_equals_one_replica(tmp_path, mode):
     script = os.path.join(REPO, "tests", "cascade_step_script.py")
@@ -112,6 +113,7 @@ def test_one_step_on_two_replicas_equals_one_replica(tmp_path, mode):
     assert max_diff < 1e-5, max_diff
 
 
+@pytest.mark.slow
 def test_one_step_under_jax_equals_the_tensorflow_step(tmp_path):
     """The same weights and batch, one SGD step of the joint loss under each backend: same denoiser update."""
     keras.utils.set_random_seed(0)
@@ -164,6 +166,7 @@ def _free_port():
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_custom_loop_under_multi_worker_mirrored_strategy_with_two_workers():
     import json
 

@@ -24,6 +24,7 @@ def _config(tmp_path, image_folder, **overrides):
     return training.TrainConfig(**values)
 
 
+@pytest.mark.slow
 def test_training_run_writes_checkpoints_history_logs_and_model(tmp_path, image_folder):
     config = _config(tmp_path, image_folder)
     training.run_training(config)
@@ -144,6 +145,7 @@ def _env():
     return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
 
 
+@pytest.mark.slow
 def test_sigkilled_run_resumes_from_its_checkpoint(tmp_path):
     data = str(tmp_path / "data")
     write_images(data, count=3, size=(24, 24))
@@ -173,6 +175,7 @@ def test_sigkilled_run_resumes_from_its_checkpoint(tmp_path):
     assert int(model.optimizer.iterations) == 300
 
 
+@pytest.mark.slow
 def test_training_under_mirrored_strategy_with_two_logical_cpus(tmp_path):
     data = str(tmp_path / "data")
     write_images(data, count=3, size=(24, 24))

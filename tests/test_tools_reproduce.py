@@ -63,6 +63,7 @@ def test_findings_are_checked_against_the_numbers():
     assert "standard error of up to 15.8 points" in lines[4]  # 50% of 10 images: sqrt(.25 / 10)
 
 
+@pytest.mark.slow
 def test_the_whole_pipeline_runs_resumes_and_reports(tmp_path):
     classification_folder(str(tmp_path / "cls"), size=16, per_class=3)
     segmentation_folder(str(tmp_path / "seg"), size=(24, 20))

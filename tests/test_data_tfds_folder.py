@@ -117,6 +117,7 @@ def test_running_the_module_twice_does_not_fail():
     assert tfds.builder_cls("denoising_image_folder") is DenoisingImageFolder
 
 
+@pytest.mark.slow
 def test_prepared_folder_is_a_training_source_with_the_folders_pixels(tmp_path):
     from keras_semdenoise import training
     from keras_semdenoise.data import patches

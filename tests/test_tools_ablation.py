@@ -3,6 +3,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO, write_images
 
 TINY_WIDTHS = "--widths=8,16,16,8"
@@ -20,6 +22,7 @@ def _ablation(tmp_path, *extra):
     return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_ablation_trains_evaluates_and_reports_the_table_i_designs(tmp_path):
     listed = _ablation(tmp_path, "--list")
     assert listed.returncode == 0, listed.stderr
