@@ -36,6 +36,7 @@ def test_ablation_trains_evaluates_and_reports_the_table_i_designs(tmp_path):
     assert [row.split("`")[1] for row in measured] == ["s2_e8_skip", "s2_e8_noskip"]
     assert "the global skip is better**: holds in" in report and "of 1 pairs" in report
     assert "more scales is better: no pair measured yet" in report
+    assert "**Budget**: 3 steps (`--steps 3` run in whole checkpoint intervals of 1 steps)" in report
     assert os.path.getsize(tmp_path / "docs" / "ablation" / "psnr_vs_parameters.png") > 1000
     results = json.load(open(tmp_path / "docs" / "ablation" / "results.json"))
     assert results["budget"]["steps"] == 3 and len(results["designs"]) == 12

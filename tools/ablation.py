@@ -100,11 +100,11 @@ def _trained(model_dir: str) -> bool:
     return os.path.exists(os.path.join(model_dir, "final.weights.h5"))
 
 
-def seconds_per_step(model_dir: str) -> float | None:
-    """Mean training seconds per step over the run's checkpoint intervals (``history.json``)."""
+def run_speed(model_dir: str) -> dict:
+    """``{"steps_trained", "seconds_per_step"}`` of a run (``history.json``; None where unknown)."""
     path = os.path.join(model_dir, "history.json")
     if not os.path.exists(path):
-        return None
+        return {"steps_trained": None, "seconds_per_step": None}
     with open(path) as handle:
         history = json.load(handle)
     seconds = steps = previous = 0
@@ -113,7 +113,7 @@ def seconds_per_step(model_dir: str) -> float | None:
             seconds += entry["train_seconds"]
             steps += entry["step"] - previous
         previous = entry["step"]
-    return seconds / steps if steps > 0 else None
+    return {"steps_trained": previous, "seconds_per_step": seconds / steps if steps > 0 else None}
 
 
 def run(all_designs, to_train, work: str, data_dir: str, test_dir: str, out: str) -> dict:
@@ -139,12 +139,13 @@ def run(all_designs, to_train, work: str, data_dir: str, test_dir: str, out: str
             methods[design.name] = (lambda sigma, m=model, p=best: evaluation.with_identity(
                 evaluation.denoiser_method(m), evaluation.file_identity(p)))
         facts[design.name] = {"trainable": int(sum(int(w.numpy().size) for w in model.trainable_weights)),
-                              "seconds_per_step": seconds_per_step(config.model_dir)}
+                              **run_speed(config.model_dir)}
     test = {"Kodak24": image_data.evaluation_images(test_dir, FLAGS.limit or None)}
     results_path = os.path.join(out, "ablation", "results.json")
     state = evaluation.evaluate(test, [FLAGS.sigma], methods, results_path, with_ssim=False)
     state["designs"] = facts
-    state["budget"] = {"steps": FLAGS.steps, "batch_size": FLAGS.batch_size, "patch_size": FLAGS.patch_size,
+    state["budget"] = {"steps": FLAGS.steps, "checkpoint_every": train_config(all_designs[0], work, data_dir).checkpoint_every,
+                       "batch_size": FLAGS.batch_size, "patch_size": FLAGS.patch_size,
                        "learning_rate": FLAGS.learning_rate, "seed": FLAGS.seed, "dtype_policy": FLAGS.dtype_policy,
                        "data": shipping.data_description(data_dir)}
     atomic.write_json(results_path, state)
@@ -216,6 +217,16 @@ def plot(state: dict, designs, path: str) -> None:
     plt.close(figure)
 
 
+def _steps_line(state: dict, designs) -> str:
+    """'1,064 steps (--steps 800 in whole checkpoint intervals of 266)', from what the runs really did."""
+    budget = state["budget"]
+    trained = sorted({state["designs"][d.name]["steps_trained"] for d in designs
+                      if state["designs"][d.name].get("steps_trained")})
+    done = " or ".join(f"{s:,}" for s in trained) if trained else "no"
+    return (f"{done} steps (`--steps {budget['steps']}` run in whole checkpoint intervals of "
+            f"{budget.get('checkpoint_every', '?')} steps)")
+
+
 def write_report(state: dict, designs, out: str) -> str:
     """Writes ``<out>/ABLATION.md`` (and the plot); returns its text."""
     table_i, budget = paper.TABLE_I, state["budget"]
@@ -246,7 +257,7 @@ def write_report(state: dict, designs, out: str) -> str:
         f"Twelve designs of the multi-scale denoiser trained with one recipe and one budget, evaluated on Kodak24 "
         f"at sigma {FLAGS.sigma:g} with the protocol of every table here ({evaluation.PROTOCOL}).",
         "",
-        f"**Budget**: {budget['steps']} steps of batch {budget['batch_size']} x {budget['patch_size']}x"
+        f"**Budget**: {_steps_line(state, designs)} of batch {budget['batch_size']} x {budget['patch_size']}x"
         f"{budget['patch_size']} patches from scratch, Adam {budget['learning_rate']:g} with cosine decay and "
         f"10% warm-up, seed {budget['seed']}, precision {budget['dtype_policy']}, data {budget['data']} "
         f"(the 16 validation images held out and used to pick each design's checkpoint). "
