@@ -51,6 +51,13 @@ _DATA = {
 }
 _DATA_CMP = ("--steps=1000", "--learning_rate=3e-4", "--checkpoint_every=500", "--seed=4")
 
+# The learned peers of Tables II/III (issue: "trained with the same data and budget as our sigma-25 model"):
+# 13,000 steps of batch 32 x 48x48 CBSD432 patches at sigma 25 (ours: 10,000 from scratch + 3,000 continued),
+# Adam 1e-3 with cosine decay, bf16 where native. The same stages in the CPU and the GPU queue.
+_PEERS = tuple(Stage(f"{arch}25", (*_sigma_flags(25), f"--architecture={arch}", "--steps=13000", "--batch_size=32",
+                                   "--patch_size=48", "--learning_rate=1e-3", "--checkpoint_every=500", "--seed=8"))
+               for arch in ("ffdnet", "dncnn"))
+
 # The CPU queue (2-core AVX512_BF16 EPYC): first the bf16-vs-fp32 measurement (two runs that differ only
 # in precision), then fine-tuning from the shipped sigma-25 model: a sigma-35 model (none shipped yet) and a
 # longer sigma-25 continuation.
@@ -75,6 +82,7 @@ QUEUES = {
                           "--eval_sigma=25", "--seed=5"), init="denoiser_blind"),
         *(Stage(f"sigma{s}_cont", (*_sigma_flags(s), "--steps=3000", "--learning_rate=2e-4",
                                    "--checkpoint_every=500", "--seed=6"), init="denoiser_sigma25") for s in (15, 50)),
+        *_PEERS,
     ),
     # The GPU queue (JAX, bf16, one H200; steps/s not yet measured there): one long sigma-25 run at a
     # GPU-sized batch from the shipped model, then the other sigmas and the blind model fine-tuned from it.
@@ -84,6 +92,7 @@ QUEUES = {
         *(Stage(f"sigma{s}", (*_sigma_flags(s), *_GPU, "--steps=40000", "--learning_rate=2e-4"), init="sigma25")
           for s in (35, 50, 15)),
         Stage("blind", (*_sigma_flags("blind"), *_GPU, "--steps=60000", "--learning_rate=2e-4"), init="sigma25"),
+        *_PEERS,
     ),
     # A tiny queue that exercises the whole path (tests, and a first check on a new machine).
     "smoke": (
