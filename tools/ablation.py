@@ -144,7 +144,9 @@ def run(all_designs, to_train, work: str, data_dir: str, test_dir: str, out: str
     results_path = os.path.join(out, "ablation", "results.json")
     state = evaluation.evaluate(test, [FLAGS.sigma], methods, results_path, with_ssim=False)
     state["designs"] = facts
-    state["budget"] = {"steps": FLAGS.steps, "checkpoint_every": train_config(all_designs[0], work, data_dir).checkpoint_every,
+    recipe = train_config(all_designs[0], work, data_dir)
+    state["budget"] = {"steps": FLAGS.steps, "checkpoint_every": recipe.checkpoint_every,
+                       "warmup_steps": recipe.warmup_steps,
                        "batch_size": FLAGS.batch_size, "patch_size": FLAGS.patch_size,
                        "learning_rate": FLAGS.learning_rate, "seed": FLAGS.seed, "dtype_policy": FLAGS.dtype_policy,
                        "data": shipping.data_description(data_dir)}
@@ -191,10 +193,12 @@ def orderings(state: dict, designs) -> list[str]:
 def plot(state: dict, designs, path: str) -> None:
     import matplotlib
 
+    import matplotlib.ticker
+
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(6.4, 4.2), dpi=100)
+    figure, axis = plt.subplots(figsize=(8.0, 4.2), dpi=100)
     colours = {2: "tab:blue", 3: "tab:orange", 4: "tab:green"}
     wide = max(d.encoder for d in designs)
     for design in designs:
@@ -208,10 +212,12 @@ def plot(state: dict, designs, path: str) -> None:
     axis.axhspan(*paper.TABLE_I["psnr_range"], color="grey", alpha=0.15, label="paper's Table I range")
     axis.scatter(chosen["parameters"] / 1e3, chosen["psnr"], marker="*", s=160, color="black", label="paper, chosen design")
     axis.set_xscale("log")
+    axis.set_xticks([100, 200, 500, 1000, 2000, 4000], ["100", "200", "500", "1,000", "2,000", "4,000"])
+    axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     axis.set_xlabel("trainable parameters (thousands, log scale)")
     axis.set_ylabel(f"PSNR on Kodak24, sigma {FLAGS.sigma:g} (dB)")
     axis.set_title("Table I designs (filled: global skip; large: wide encoder)", fontsize=10)
-    axis.legend(fontsize=8, loc="lower right")
+    axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figure.tight_layout()
     atomic.save_figure(figure, path)
     plt.close(figure)
@@ -258,8 +264,8 @@ def write_report(state: dict, designs, out: str) -> str:
         f"at sigma {FLAGS.sigma:g} with the protocol of every table here ({evaluation.PROTOCOL}).",
         "",
         f"**Budget**: {_steps_line(state, designs)} of batch {budget['batch_size']} x {budget['patch_size']}x"
-        f"{budget['patch_size']} patches from scratch, Adam {budget['learning_rate']:g} with cosine decay and "
-        f"10% warm-up, seed {budget['seed']}, precision {budget['dtype_policy']}, data {budget['data']} "
+        f"{budget['patch_size']} patches from scratch, Adam {budget['learning_rate']:g} with a "
+        f"{budget.get('warmup_steps', '?')}-step warm-up and cosine decay over the whole run, seed {budget['seed']}, precision {budget['dtype_policy']}, data {budget['data']} "
         f"(the 16 validation images held out and used to pick each design's checkpoint). "
         f"Machine: {state['machine']}. The paper trained each design for hundreds of thousands of iterations.",
         "",
@@ -269,6 +275,9 @@ def write_report(state: dict, designs, out: str) -> str:
         "early training, not about capacity; rerun with `--steps` larger (a GPU) to test the paper's claims.",
         "",
         *rows,
+        "",
+        "Seconds per step are each run's own training wall time on the machine above; a run that shared the "
+        "cores with other jobs (the CPU queue, a test suite) is slower, so compare them loosely.",
         "",
         "Design names: `s<scales>_e<encoder width>_<skip|noskip>`. Encoder modules are (W, W/4, W/4, W) "
         "bottleneck residual blocks at every downsampled scale; the decoder modules (at every scale between "
