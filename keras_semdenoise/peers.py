@@ -30,6 +30,9 @@ DNCNN_DEPTH = 17
 DNCNN_FILTERS = 64
 FFDNET_DEPTH = 12
 FFDNET_FILTERS = 96
+# The papers' initialisations: DnCNN "the method in He et al. (2015)", FFDNet orthogonal.
+DNCNN_INITIALIZER = "he_normal"
+FFDNET_INITIALIZER = "orthogonal"
 
 
 @keras.saving.register_keras_serializable(package="keras_semdenoise")
@@ -98,14 +101,16 @@ class NoiseLevelMap(layers.Layer):
         return {**super().get_config(), "noise_level_255": self.noise_level_255}
 
 
-def _plain_cnn(x, depth: int, filters: int, out_channels: int, inner, prefix: str):
-    """conv+ReLU, (depth - 2) x (conv without bias + BN + ReLU), conv to ``out_channels`` (float32)."""
-    x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"{prefix}conv1", dtype=inner)(x)
+def _plain_cnn(x, depth: int, filters: int, out_channels: int, inner, initializer: str):
+    """conv+ReLU, (depth - 2) x (conv without bias + BN + ReLU), conv to ``out_channels`` (float32); every
+    kernel starts from ``initializer``."""
+    conv = dict(padding="same", kernel_initializer=initializer)
+    x = layers.Conv2D(filters, 3, activation="relu", name="conv1", dtype=inner, **conv)(x)
     for index in range(2, depth):
-        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{prefix}conv{index}", dtype=inner)(x)
-        x = layers.BatchNormalization(epsilon=denoiser.BN_EPSILON, name=f"{prefix}bn{index}", dtype=inner)(x)
-        x = layers.ReLU(name=f"{prefix}relu{index}", dtype=inner)(x)
-    return layers.Conv2D(out_channels, 3, padding="same", name=f"{prefix}conv{depth}", dtype=denoiser.FLOAT32)(x)
+        x = layers.Conv2D(filters, 3, use_bias=False, name=f"conv{index}", dtype=inner, **conv)(x)
+        x = layers.BatchNormalization(epsilon=denoiser.BN_EPSILON, name=f"bn{index}", dtype=inner)(x)
+        x = layers.ReLU(name=f"relu{index}", dtype=inner)(x)
+    return layers.Conv2D(out_channels, 3, name=f"conv{depth}", dtype=denoiser.FLOAT32, **conv)(x)
 
 
 class _PeerModel(keras.Model):
@@ -126,7 +131,7 @@ class DnCNN(_PeerModel):
         if depth < 3 or filters < 1:
             raise ValueError(f"DnCNN needs depth >= 3 and filters >= 1, got {depth}, {filters}")
         inputs = keras.Input(shape=(None, None, channels), name="noisy")
-        residual = _plain_cnn(inputs, depth, filters, channels, dtype_policy, prefix="")
+        residual = _plain_cnn(inputs, depth, filters, channels, dtype_policy, DNCNN_INITIALIZER)
         outputs = layers.Subtract(name="subtract_noise", dtype=denoiser.FLOAT32)([inputs, residual])
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
         self._arguments = dict(depth=int(depth), filters=int(filters), channels=int(channels),
@@ -147,7 +152,7 @@ class FFDNetStyle(_PeerModel):
         x = denoiser.SymmetricPadToMultiple(2, name="pad", dtype=denoiser.FLOAT32)(inputs)
         x = PixelUnshuffle(2, name="unshuffle", dtype=denoiser.FLOAT32)(x)
         x = NoiseLevelMap(noise_level_255, name="noise_map", dtype=denoiser.FLOAT32)(x)
-        x = _plain_cnn(x, depth, filters, 4 * channels, dtype_policy, prefix="")
+        x = _plain_cnn(x, depth, filters, 4 * channels, dtype_policy, FFDNET_INITIALIZER)
         x = PixelShuffle(2, name="shuffle", dtype=denoiser.FLOAT32)(x)
         outputs = denoiser.CropLike(name="crop", dtype=denoiser.FLOAT32)(x, inputs)
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
