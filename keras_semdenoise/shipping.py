@@ -23,6 +23,9 @@ INSTALLED_MODELS_DIR = os.path.join(_PACKAGE_DIR, "saved_models")
 CHECKOUT_MODELS_DIR = os.path.join(os.path.dirname(_PACKAGE_DIR), "saved_models")
 _SHIPPED_PATTERN = re.compile(r"denoiser_sigma(\d+(?:\.\d+)?)\.keras$")
 BLIND_MODEL = "denoiser_blind.keras"
+# The learned peers trained here (DnCNN, FFDNet-style) are shipped in this subfolder of the models folder
+# (with a MODELS.json of their own), so the per-sigma lookup of our models never picks one.
+PEERS_FOLDER = "peers"
 
 
 def models_dir() -> str:
@@ -316,6 +319,7 @@ def ship_run(model_dir: str, out_dir: str, name: str, hardware: str, use_best: b
     resolved = config.get("resolved") or {}
     entry = {
         "file": os.path.basename(out_path),
+        "architecture": config.get("architecture") or "multiscale",
         "sigma": config.get("sigma"),
         "sigma_range": config.get("sigma_range"),
         "steps_trained": (step or 0) + steps_before,

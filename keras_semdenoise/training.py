@@ -33,6 +33,10 @@ from keras_semdenoise.data import patches
 logger = logging.getLogger(__name__)
 
 
+# The networks ``--architecture`` trains, with the names tables give them.
+ARCHITECTURES = {"multiscale": "ours (multi-scale)", "dncnn": "DnCNN", "ffdnet": "FFDNet-style"}
+
+
 @dataclasses.dataclass
 class TrainConfig:
     """Everything a separate-training run needs. Sigmas are on the 0..255 scale.
@@ -71,7 +75,7 @@ class TrainConfig:
     logical_cpus: int = setting(0, "Split the CPU into N logical devices (tests the mirrored path).")
     architecture: str = setting("multiscale", "Network: multiscale (the paper's), or a peer of Tables II/III: dncnn "
                                 "(colour DnCNN), ffdnet (FFDNet-style; needs --sigma). See keras_semdenoise/peers.py.",
-                                choices=("multiscale", "dncnn", "ffdnet"))
+                                choices=tuple(ARCHITECTURES))
     num_scales: int = setting(3, "Scales of the denoiser, 2..4.")
     stem_filters: int = setting(64, "conv0 width.")
     encoder_filters: tuple[int, ...] = setting((128, 128), "Encoder widths (num_scales - 1).")

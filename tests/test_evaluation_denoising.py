@@ -75,3 +75,22 @@ def test_a_changed_model_is_measured_afresh_and_an_unchanged_one_is_not(tmp_path
     after = evaluation.evaluate(_sets(), [25], methods, path, progress=False)["results"]["CBSD68"]["25"]["ours"]
     assert len(calls) == 6 and after["identity"] == second and after["count"] == 3
     assert after["mean_psnr"] != pytest.approx(before["mean_psnr"])
+
+
+def test_time_per_megapixel_is_the_median_over_images_and_old_entries_get_their_sizes(tmp_path):
+    from keras_semdenoise.evaluation import denoising
+
+    path = str(tmp_path / "r.json")
+    state = evaluation.evaluate(_sets(), [25], {"noisy input": lambda s: (lambda n, _: n),
+                                                "m": lambda s: (lambda n, _: n)}, path, progress=False)
+    entries = state["results"]["CBSD68"]["25"]["m"]["images"]
+    assert all(e["pixels"] == 16 * 12 for e in entries.values())
+    for index, entry in enumerate(entries.values()):
+        entry["seconds"] = [1.0, 2.0, 100.0][index] * 16 * 12 / 1e6  # 1, 2 and 100 s/MP: the median is 2
+        del entry["pixels"]  # as measured before sizes were recorded
+    json.dump(state, open(path, "w"))
+    state = evaluation.evaluate(_sets(), [25], {"m": lambda s: (lambda n, _: n)}, path, progress=False)
+    assert denoising.seconds_per_megapixel([state["results"]["CBSD68"]["25"]["m"]]) == pytest.approx(2.0)
+    table = evaluation.markdown_tables(state, per_image=False)
+    assert "| m | 2.00 |" in table and "| noisy input | " not in table.split("### Time")[1]
+    assert denoising.seconds_per_megapixel([{"images": {"a": {"seconds": 1.0}}}]) is None

@@ -20,12 +20,23 @@ def test_results_block_replaces_only_the_marked_part_and_shows_models_and_tables
     readme = f"# T\n\nbefore\n{tool.BEGIN}\nold stuff\n{tool.END}\nafter\n"
     updated = tool.replace_block(readme, tool.results_block(index, _state()))
     assert updated.startswith("# T\n\nbefore\n") and updated.endswith("after\n") and "old stuff" not in updated
-    assert ("| `denoiser_sigma15.keras` | sigma 15 | 11,000 (1,000 in its last run) | denoiser_sigma25 | "
+    assert ("| `denoiser_sigma15.keras` | ours (multi-scale) | sigma 15 | 11,000 (1,000 in its last run) | denoiser_sigma25 | "
             "CBSD432:0.71,T91:0.15 | bf16 (mixed) | 1.5 h |") in updated
     assert "blind, sigma in [0, 55] | 500 | scratch | CBSD432 | fp32 | not logged |" in updated
     assert "| CBM3D | 30.80 |" in updated and "| paper: Proposed | 31.32 |" in updated
     # Idempotent: running it again gives the same README.
     assert tool.replace_block(updated, tool.results_block(index, _state())) == updated
+
+
+def test_peers_trained_here_are_listed_with_their_network_and_budget():
+    peers = {"dncnn_sigma25": {"file": "dncnn_sigma25.keras", "architecture": "dncnn", "sigma": 25.0,
+                               "sigma_range": None, "steps_trained": 13000, "steps_this_run": 13000,
+                               "eval_psnr_db": 31.0, "eval": "16 held-out CBSD432 validation images, sigma 25",
+                               "hardware": "2-core CPU", "precision": "mixed_bfloat16", "data": "CBSD432",
+                               "train_seconds": 7200.0}}
+    table = tool.models_table({}, peers)
+    assert ("| `peers/dncnn_sigma25.keras` | DnCNN | sigma 25 | 13,000 | scratch | CBSD432 | bf16 (mixed) | "
+            "2.0 h | 31.00") in table
 
 
 def test_missing_markers_are_an_error():

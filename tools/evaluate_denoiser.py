@@ -18,6 +18,7 @@ from absl import app, flags
 from keras_semdenoise import atomic, baselines, evaluation, inference, shipping
 from keras_semdenoise.data import images as image_data
 from keras_semdenoise.data.roots import default_data_root
+from keras_semdenoise.evaluation.denoising import NOISY_METHOD
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_root", None, "Folder holding the test sets (default: ../shared/data or $SEMDENOISE_DATA_DIR).")
@@ -60,7 +61,7 @@ def build_methods(names, extra_models, tile_size, precision="fp32"):
     methods = {}
     for name in names:
         if name == "noisy":
-            methods["noisy input"] = lambda sigma: (lambda noisy, _sigma: noisy)
+            methods[NOISY_METHOD] = lambda sigma: (lambda noisy, _sigma: noisy)
         elif name == "cbm3d":
             methods["CBM3D"] = lambda sigma: baselines.cbm3d_denoise
         elif name in ("proposed", "proposed_x8"):

@@ -3,8 +3,9 @@
     python -m tools.update_readme_results   # after tools.evaluate_denoiser --out docs/evaluation
 
 Replaces the text between ``<!-- results:begin -->`` and ``<!-- results:end -->`` in README.md with
-the shipped models (saved_models/MODELS.json: steps, hardware, start point) and the per-set mean
-tables of docs/evaluation/results.json (CBM3D from the same run, the paper's numbers beside).
+the shipped models (saved_models/MODELS.json: steps, hardware, start point), the learned peers trained
+here (saved_models/peers/MODELS.json, when there), and the per-set mean tables of
+docs/evaluation/results.json (CBM3D from the same run, the paper's numbers beside, seconds per megapixel).
 """
 
 from __future__ import annotations
@@ -15,21 +16,27 @@ import os
 from absl import app, flags
 
 from keras_semdenoise import atomic, evaluation, shipping
+from keras_semdenoise.training import ARCHITECTURES
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("readme", "README.md", "README to update.")
 flags.DEFINE_string("results", "docs/evaluation/results.json", "results.json of tools.evaluate_denoiser.")
 flags.DEFINE_string("models", None, "MODELS.json (default: the shipped models folder's).")
+flags.DEFINE_string("peers", None, "MODELS.json of the peers trained here (default: the shipped models folder's "
+                    f"{shipping.PEERS_FOLDER}/, if there).")
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
-def models_table(index: dict) -> str:
-    """Markdown table of shipped models: what each was trained on, for how long, on what."""
-    lines = ["| model | noise | steps (total) | started from | data | precision | last run's time | "
+def models_table(index: dict, peers: dict | None = None) -> str:
+    """Markdown table of shipped models (then ``peers``' models, files under ``shipping.PEERS_FOLDER``): network, what
+    each was trained on, for how long, on what."""
+    lines = ["| model | network | noise | steps (total) | started from | data | precision | last run's time | "
              "eval PSNR at ship (dB) | hardware |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for name, entry in sorted(index.items()):
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    rows = [(entry["file"], entry) for _, entry in sorted(index.items())]
+    rows += [(f"{shipping.PEERS_FOLDER}/{entry['file']}", entry) for _, entry in sorted((peers or {}).items())]
+    for file_name, entry in rows:
         noise_text = (f"blind, sigma in [{entry['sigma_range'][0]:g}, {entry['sigma_range'][1]:g}]"
                       if entry.get("sigma_range") else f"sigma {entry['sigma']:g}")
         steps = f"{entry['steps_trained']:,}"
@@ -39,19 +46,20 @@ def models_table(index: dict) -> str:
         seconds = entry.get("train_seconds")
         duration = f"{seconds / 3600:.1f} h" if seconds else "not logged"
         precision = "bf16 (mixed)" if "bfloat16" in entry.get("precision", "") else "fp32"
-        lines.append(f"| `{entry['file']}` | {noise_text} | {steps} | {entry.get('init_from') or 'scratch'} | "
+        network = ARCHITECTURES.get(entry.get("architecture") or "multiscale", entry.get("architecture"))
+        lines.append(f"| `{file_name}` | {network} | {noise_text} | {steps} | {entry.get('init_from') or 'scratch'} | "
                      f"{entry.get('data') or 'CBSD432'} | {precision} | {duration} | {psnr} | "
                      f"{entry.get('hardware', '')} |")
     return "\n".join(lines)
 
 
-def results_block(index: dict, state: dict) -> str:
+def results_block(index: dict, state: dict, peers: dict | None = None) -> str:
     return "\n".join([
         BEGIN,
         "Shipped models (`saved_models/MODELS.json`; each model's curve is in `saved_models/<name>.history.json`"
         " where the run was kept):",
         "",
-        models_table(index),
+        models_table(index, peers),
         "",
         evaluation.markdown_tables(state, per_image=False).rstrip(),
         "",
@@ -72,12 +80,17 @@ def main(argv):
     del argv
     with open(FLAGS.models or os.path.join(shipping.models_dir(), "MODELS.json")) as handle:
         index = json.load(handle)
+    peers_path = FLAGS.peers or os.path.join(shipping.models_dir(), shipping.PEERS_FOLDER, "MODELS.json")
+    peers = {}
+    if os.path.exists(peers_path):
+        with open(peers_path) as handle:
+            peers = json.load(handle)
     with open(FLAGS.results) as handle:
         state = json.load(handle)
     with open(FLAGS.readme) as handle:
         text = handle.read()
     try:
-        updated = replace_block(text, results_block(index, state))
+        updated = replace_block(text, results_block(index, state, peers))
     except ValueError as error:
         raise app.UsageError(str(error)) from None
     atomic.write_text(FLAGS.readme, updated)

@@ -26,6 +26,9 @@ PROTOCOL = (
     "(every method sees the same noisy input)"
 )
 
+# The method that returns its input (no time to speak of).
+NOISY_METHOD = "noisy input"
+
 # A method maps (noisy image, sigma_255) -> denoised image, both (H, W, 3) float32.
 Method = Callable[[np.ndarray, float], np.ndarray]
 
@@ -56,16 +59,17 @@ def denoiser_method(model, tile_size: int = inference.DEFAULT_TILE_SIZE, self_en
 
 def measure(method: Method, noisy: np.ndarray, clean: np.ndarray, sigma_255: float, with_ssim: bool = False,
             crop_border: int = 0) -> dict:
-    """``{"psnr", "seconds"[, "ssim"]}`` of ``method`` on one noisy image against its clean one.
+    """``{"psnr", "seconds", "pixels"[, "ssim"]}`` of ``method`` on one noisy image against its clean one.
 
     ``noisy`` and ``clean`` are (H, W, 3) float32, ``clean`` in [0, 1]; the output is clipped to [0, 1] and
     rounded to 8 bits before PSNR (dB) / SSIM (``metrics.psnr_uint8`` / ``ssim_uint8``); ``seconds`` times
-    the method alone.
+    the method alone, on ``pixels`` = H x W.
     """
     start = time.perf_counter()
     output = method(noisy, sigma_255)
     seconds = time.perf_counter() - start
-    entry = {"psnr": metrics.psnr_uint8(clean, output, crop_border), "seconds": seconds}
+    entry = {"psnr": metrics.psnr_uint8(clean, output, crop_border), "seconds": seconds,
+             "pixels": int(clean.shape[0] * clean.shape[1])}
     if with_ssim:
         entry["ssim"] = metrics.ssim_uint8(clean, output, crop_border)
     return entry
@@ -133,6 +137,9 @@ def evaluate(
                 for image_name, clean in images:
                     bar.set_postfix_str(f"{set_name} s{sigma_key} {method_name} {image_name}")
                     bar.update(1)
+                    if image_name in cell["images"]:
+                        # Entries measured before sizes were recorded get theirs (for seconds per megapixel).
+                        cell["images"][image_name].setdefault("pixels", int(clean.shape[0] * clean.shape[1]))
                     if method is None or image_name in cell["images"]:
                         continue
                     cell["images"][image_name] = measure_image(method, image_name, clean, sigma, with_ssim,
@@ -153,6 +160,35 @@ def _summarise(cell: dict, names: list[str]) -> None:
     if all("ssim" in e for e in entries):
         cell["mean_ssim"] = float(np.mean([e["ssim"] for e in entries]))
     cell["mean_seconds"] = float(np.mean([e["seconds"] for e in entries]))
+
+
+def seconds_per_megapixel(cells: list[dict]) -> float | None:
+    """Median over images of seconds per megapixel in ``cells`` (``evaluate`` cells; entries with ``pixels``).
+
+    A median, so an image timed while the machine was busy does not move it much; None without sizes.
+    """
+    rates = [1e6 * e["seconds"] / e["pixels"] for cell in cells for e in cell.get("images", {}).values()
+             if e.get("pixels")]
+    return float(np.median(rates)) if rates else None
+
+
+def speed_table(state: dict) -> str:
+    """Markdown: each method's seconds per megapixel (``seconds_per_megapixel`` over every set and sigma)."""
+    cells = {}
+    for by_sigma in state["results"].values():
+        for by_method in by_sigma.values():
+            for method, cell in by_method.items():
+                cells.setdefault(method, []).append(cell)
+    rows = [(m, seconds_per_megapixel(c)) for m, c in cells.items()]
+    rows = [(m, rate) for m, rate in rows if rate is not None and m != NOISY_METHOD]
+    if not rows:
+        return ""
+    lines = ["### Time (seconds per megapixel)", "",
+             "Median over every image and sigma of the table above, timed inside the evaluation on its machine "
+             "(not alone: `make bench` gives controlled timings).", "",
+             "| method | s/MP |", "| --- | --- |"]
+    lines += [f"| {method} | {rate:.2f} |" for method, rate in rows]
+    return "\n".join(lines) + "\n"
 
 
 def markdown_tables(state: dict, per_image: bool = True) -> str:
@@ -195,4 +231,7 @@ def markdown_tables(state: dict, per_image: bool = True) -> str:
                     row.append(f"{entry['psnr']:.2f}" if entry else "")
                 lines.append(f"| {name} | " + " | ".join(row) + " |")
             lines.append("")
+    speed = speed_table(state)
+    if speed:
+        lines += [speed]
     return "\n".join(lines)
