@@ -5,7 +5,7 @@ Measures, in one run on this machine:
   Keras fp32 and bf16 (tf.function graphs), the bf16 SavedModel, TFLite fp32 / int8 and CBM3D (PyPI bm3d);
 - seconds per megapixel of each: the median of ``--repeats`` timed passes (min and max shown) over the first
   ``--time_images`` images of each set, the same images for every method, CBM3D included (its PSNR is on
-  those images); a DnCNN-architecture network (untrained) for time only;
+  those images); a DnCNN (``peers.DnCNN``, untrained) for time only;
 - the peak rate of this CPU per precision, nominal (cpuinfo, detected core) and measured (``bench.peaks``), and
   the fraction of each that the model reaches in fp32, bf16 and int8;
 - training throughput, and peak memory of tiled bf16 inference on a 24-megapixel image;
@@ -60,18 +60,6 @@ def conv_flops_per_pixel(model, size: int = 64) -> float:
             positions = positions / (layer.strides[0] * layer.strides[1])  # each input position scatters once
         flops += 2.0 * kh * kw * cin * cout * positions
     return flops / (size * size)
-
-
-def build_dncnn(depth: int = 17, width: int = 64):
-    """DnCNN (Zhang et al. 2017) architecture in Keras: conv+ReLU, (depth-2) x conv+BN+ReLU, conv; residual."""
-    import keras
-    from keras import layers
-
-    inputs = keras.Input((None, None, 3))
-    x = layers.Conv2D(width, 3, padding="same", activation="relu")(inputs)
-    for _ in range(depth - 2):
-        x = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(width, 3, padding="same", use_bias=False)(x)))
-    return keras.Model(inputs, layers.Subtract()([inputs, layers.Conv2D(3, 3, padding="same")(x)]), name="dncnn")
 
 
 def noisy_sets(datasets: dict, sigma: float) -> dict:
@@ -217,7 +205,9 @@ def main(argv):
         cell["psnr"] = float(np.mean(list(cell["per_image"].values())))
     result["methods"]["CBM3D"] = {"precision": "fp64", "time": timing, "sets": cbm3d_sets}
     print(f"CBM3D: {timing['median']:.3f} s/MP", flush=True)
-    dncnn = build_dncnn()
+    from keras_semdenoise.peers import DnCNN
+
+    dncnn = DnCNN()  # untrained here: the trained peer's rows are in the README's tables
     dncnn_graph = tf.function(lambda x: dncnn(x, training=False), reduce_retracing=True)
     timing, _ = speed(lambda x: dncnn_graph(x[None])[0].numpy(), sets, FLAGS.time_images, FLAGS.repeats)
     result["methods"]["DnCNN architecture fp32 (untrained, time only)"] = {"precision": "fp32", "time": timing,

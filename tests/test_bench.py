@@ -3,6 +3,7 @@ import pytest
 
 from bench import peaks, report, run_bench
 from keras_semdenoise.denoiser import build_denoiser
+from keras_semdenoise.peers import DnCNN
 
 ZEN4_CPUINFO = """processor\t: 0
 vendor_id\t: AuthenticAMD
@@ -19,7 +20,7 @@ def test_flops_per_pixel_of_the_official_model_and_dncnn():
     assert run_bench.conv_flops_per_pixel(build_denoiser()) == pytest.approx(0.44e6, rel=0.02)
     # DnCNN: 17 layers of 3x3 convs, 64 channels: 2 * 9 * (3*64 + 15*64*64 + 64*3) per pixel.
     expected = 2 * 9 * (3 * 64 + 15 * 64 * 64 + 64 * 3)
-    assert run_bench.conv_flops_per_pixel(run_bench.build_dncnn()) == pytest.approx(expected, rel=1e-6)
+    assert run_bench.conv_flops_per_pixel(DnCNN()) == pytest.approx(expected, rel=1e-6)
 
 
 def test_nominal_peaks_know_zen4_runs_avx512_on_256_bit_datapaths(monkeypatch):
