@@ -9,16 +9,18 @@ The dataclass is the one place a setting, its default, its help text and its all
 follows the field's annotation: ``bool`` -> ``DEFINE_bool``, ``int`` -> ``DEFINE_integer``, ``float`` ->
 ``DEFINE_float``, ``str`` with ``choices`` -> ``DEFINE_enum``, other ``str`` -> ``DEFINE_string``, a tuple
 -> ``DEFINE_list`` (``--encoder_filters=128,128``). A field without a default is a required flag.
-``config_from_flags(Config)`` reads them back, lists as tuples of the element type.
+``config_from_flags(Config)`` reads them back, lists as tuples of the element type; ``entry_point(Config,
+run)`` is a whole ``main`` for ``absl.app.run``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import types
 import typing
 
-from absl import flags
+from absl import app, flags
 
 # The flags defined here belong to the module that calls define_flags (absl lists a program's own flags
 # in --help, the rest only in --helpfull).
@@ -139,3 +141,24 @@ def config_from_flags(config_class, flag_values=flags.FLAGS, **values):
             value = tuple(element(v) if element in (int, float) else v for v in value)
         read[field.name] = value
     return config_class(**{**read, **values})
+
+
+def entry_point(config_class, run, values=None, flag_values=flags.FLAGS):
+    """A ``main(argv)`` for ``absl.app.run``: ``run(config_class from the flags)`` with INFO logging.
+
+    Args:
+        run: ``f(config)``, the work (training, evaluation).
+        values: optional ``f() -> dict`` of fields the entry point fills itself (read after flag parsing).
+    A ValueError or FileNotFoundError (what a user gave wrong) becomes absl's usage error: its message
+    and the program's help, without a traceback.
+    """
+
+    def main(argv):
+        del argv
+        logging.getLogger().setLevel(logging.INFO)
+        try:
+            run(config_from_flags(config_class, flag_values, **(values() if values else {})))
+        except (ValueError, FileNotFoundError) as error:
+            raise app.UsageError(str(error)) from None
+
+    return main

@@ -61,6 +61,23 @@ def test_a_field_without_default_is_a_required_flag_unless_overridden():
         _tiny_flags(nothing={"default": 1})
 
 
+def test_entry_point_runs_the_config_and_turns_user_errors_into_usage_errors():
+    from absl import app
+
+    _, values = _tiny_flags()
+    values(["prog", "--path=x", "--steps=5"])
+    seen = []
+    main = config_flags.entry_point(_Tiny, seen.append, lambda: {"rate": 0.5}, flag_values=values)
+    assert main(["prog"]) is None  # app.run passes main's return value to sys.exit
+    assert seen == [_Tiny(path="x", steps=5, rate=0.5)]
+
+    def refuse(config):
+        raise FileNotFoundError(f"no {config.path}")
+
+    with pytest.raises(app.UsageError, match="no x"):
+        config_flags.entry_point(_Tiny, refuse, flag_values=values)(["prog"])
+
+
 def test_choices_are_checked_on_the_config():
     with pytest.raises(ValueError, match="mode must be one of a, b"):
         config_flags.check_choices(_Tiny(path="x", mode="c"))
@@ -121,7 +138,9 @@ def test_entry_point_flags_are_the_config_fields_and_help_works(module):
 @pytest.mark.slow
 def test_train_denoiser_sigma_defaults_to_the_paper_level_unless_training_blind():
     script = ("import sys; from absl import flags; from train import train_denoiser as t; "
-              "flags.FLAGS(['prog', '--model_dir=m', '--data_dir=d', *sys.argv[1:]]); print(t.denoiser_config().sigma)")
+              "from keras_semdenoise.config_flags import config_from_flags; "
+              "flags.FLAGS(['prog', '--model_dir=m', '--data_dir=d', *sys.argv[1:]]); "
+              "print(config_from_flags(t.training.TrainConfig, **t.denoiser_values()).sigma)")
     per_sigma = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
     blind = subprocess.run([sys.executable, "-c", script, "--sigma_range=0,75"], cwd=REPO, capture_output=True,
                            text=True, timeout=120)

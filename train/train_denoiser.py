@@ -12,14 +12,13 @@ Every flag is a field of ``training.TrainConfig`` (its default and help are writ
 
 from __future__ import annotations
 
-import logging
 import os
 
 from absl import app, flags
 
 from keras_semdenoise import training
 from keras_semdenoise.data.roots import default_data_root
-from keras_semdenoise.config_flags import config_from_flags, define_flags, help_text
+from keras_semdenoise.config_flags import define_flags, entry_point, help_text
 
 FLAGS = flags.FLAGS
 define_flags(training.TrainConfig, data_dir={
@@ -28,25 +27,17 @@ define_flags(training.TrainConfig, data_dir={
 })
 
 
-def denoiser_config() -> training.TrainConfig:
-    """``TrainConfig`` from the flags; the data folder defaults to the shared data root's CBSD432."""
+def denoiser_values() -> dict:
+    """The ``TrainConfig`` fields filled here: the data folder defaults to the shared data root's CBSD432."""
     values = {"data_dir": FLAGS.data_dir or os.path.join(default_data_root(), "CBSD432")}
     if FLAGS.sigma_range and not FLAGS["sigma"].present:
         values["sigma"] = None  # blind training: the default sigma is for per-sigma runs
     if not FLAGS.eval_images:
         values["eval_dir"] = None
-    return config_from_flags(training.TrainConfig, FLAGS, **values)
+    return values
 
 
-def main(argv):
-    del argv
-    logging.getLogger().setLevel(logging.INFO)
-    try:
-        config = denoiser_config()
-        training.run_training(config)
-    except (ValueError, FileNotFoundError) as error:
-        raise app.UsageError(str(error)) from None
-
+main = entry_point(training.TrainConfig, training.run_training, denoiser_values)
 
 if __name__ == "__main__":
     app.run(main)

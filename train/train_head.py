@@ -13,26 +13,15 @@ Every flag is a field of ``heads.training.HeadConfig`` (its default and help are
 
 from __future__ import annotations
 
-import logging
-
 from absl import app, flags
 
-from keras_semdenoise.config_flags import config_from_flags, define_flags
+from keras_semdenoise.config_flags import define_flags, entry_point
 from keras_semdenoise.heads import training as head_training
 
 FLAGS = flags.FLAGS
 define_flags(head_training.HeadConfig)
-
-
-def main(argv):
-    del argv
-    logging.getLogger().setLevel(logging.INFO)
-    try:
-        config = config_from_flags(head_training.HeadConfig, FLAGS, eval_split=FLAGS.eval_split or None)
-        head_training.run_head_training(config)
-    except (ValueError, FileNotFoundError) as error:
-        raise app.UsageError(str(error)) from None
-
+main = entry_point(head_training.HeadConfig, head_training.run_head_training,
+                   lambda: {"eval_split": FLAGS.eval_split or None})
 
 if __name__ == "__main__":
     app.run(main)

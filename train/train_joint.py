@@ -12,25 +12,13 @@ Every flag is a field of ``joint_training.JointConfig`` (its default and help ar
 
 from __future__ import annotations
 
-import logging
-
 from absl import app, flags
 
 from keras_semdenoise import joint_training
-from keras_semdenoise.config_flags import config_from_flags, define_flags
+from keras_semdenoise.config_flags import define_flags, entry_point
 
-FLAGS = flags.FLAGS
 define_flags(joint_training.JointConfig)
-
-
-def main(argv):
-    del argv
-    logging.getLogger().setLevel(logging.INFO)
-    try:
-        joint_training.run_joint_training(config_from_flags(joint_training.JointConfig, FLAGS))
-    except (ValueError, FileNotFoundError) as error:
-        raise app.UsageError(str(error)) from None
-
+main = entry_point(joint_training.JointConfig, joint_training.run_joint_training)
 
 if __name__ == "__main__":
     app.run(main)
