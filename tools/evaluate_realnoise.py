@@ -24,7 +24,7 @@ import numpy as np
 from absl import app, flags
 from tqdm import tqdm
 
-from keras_semdenoise import atomic, baselines, evaluation, imageio, inference, metrics, noise, shipping
+from keras_semdenoise import atomic, baselines, evaluation, imageio, inference, noise, shipping
 from keras_semdenoise.data import realnoise
 from keras_semdenoise.data.roots import default_data_root
 
@@ -84,12 +84,10 @@ def measure_pairs(root: str, sets: list[str], limit: int, models: dict[str, str]
             for method in identities:
                 if image_id in cells[method]["images"] or (method == CBM3D and cbm3d_limit and index >= cbm3d_limit):
                     continue
-                start = time.perf_counter()
-                output = run(method, noisy, estimates[image_id])
-                seconds = time.perf_counter() - start
-                cells[method]["images"][image_id] = {
-                    "psnr": metrics.psnr_uint8(clean, output), "ssim": metrics.ssim_uint8(clean, output),
-                    "seconds": seconds}
+                # The tables' per-image measurement: PSNR / SSIM of the 8-bit output, seconds, pixels.
+                cells[method]["images"][image_id] = evaluation.measure(
+                    lambda image, sigma, method=method: run(method, image, sigma), noisy, clean, estimates[image_id],
+                    with_ssim=True)
                 atomic.write_json(results_path, state)
         chosen = {}
         for image_id, _, _ in pairs:
