@@ -25,7 +25,7 @@ import keras  # noqa: E402
 
 from keras_semdenoise.cascade import CascadeTrainer, distributed_train_loop  # noqa: E402
 from keras_semdenoise.denoiser import build_denoiser  # noqa: E402
-from keras_semdenoise.heads import build_vgg16_classifier  # noqa: E402
+from keras_semdenoise.heads import VGG16Trunk, build_vgg16_classifier  # noqa: E402
 
 keras.utils.set_random_seed(0)
 rng = np.random.default_rng(index)  # each worker feeds its own half of the global batch
@@ -38,7 +38,8 @@ dataset = tf.data.Dataset.from_tensors(((noisy, clean), labels)).repeat().with_o
 with strategy.scope():
     denoiser = build_denoiser(stem_filters=8, encoder_filters=(8, 8), decoder_filters=(16,),
                               zero_init_output=False, synchronized_batchnorm=True)
-    head = build_vgg16_classifier(3, input_shape=(16, 16, 3), width_divisor=16, top="gap", hidden_units=8)
+    head = build_vgg16_classifier(3, trunk=VGG16Trunk(input_shape=(16, 16, 3), width_divisor=16), top="gap",
+                                  hidden_units=8)
     trainer = CascadeTrainer(denoiser, head, "classification")
     trainer.compile(optimizer=keras.optimizers.Adam(1e-3))
 losses = distributed_train_loop(strategy, trainer, dataset, steps=3)

@@ -11,7 +11,7 @@ from conftest import REPO, TINY
 from keras_semdenoise import losses
 from keras_semdenoise.cascade import CascadeTrainer
 from keras_semdenoise.denoiser import build_denoiser
-from keras_semdenoise.heads import build_deeplab_largefov, build_vgg16_classifier
+from keras_semdenoise.heads import VGG16Trunk, build_deeplab_largefov, build_vgg16_classifier
 
 
 def _classification_batch(n=4, size=16, classes=3, seed=0):
@@ -22,7 +22,8 @@ def _classification_batch(n=4, size=16, classes=3, seed=0):
 
 
 def _tiny_head(classes=3, size=16):
-    return build_vgg16_classifier(classes, input_shape=(size, size, 3), width_divisor=16, top="gap", hidden_units=8)
+    return build_vgg16_classifier(classes, trunk=VGG16Trunk(input_shape=(size, size, 3), width_divisor=16), top="gap",
+                                  hidden_units=8)
 
 
 def test_joint_training_updates_only_the_denoiser():
@@ -58,7 +59,7 @@ def test_task_gradient_reaches_the_denoiser_through_the_head():
 
 def test_segmentation_cascade_ignores_void_pixels():
     keras.utils.set_random_seed(1)
-    head = build_deeplab_largefov(4, input_shape=(None, None, 3), width_divisor=16, fc_units=32)
+    head = build_deeplab_largefov(4, trunk=VGG16Trunk(width_divisor=16), fc_units=32)
     trainer = CascadeTrainer(build_denoiser(**TINY), head, "segmentation", ignore_index=255)
     rng = np.random.default_rng(0)
     clean = rng.uniform(size=(2, 24, 20, 3)).astype("float32")
@@ -118,8 +119,7 @@ def test_one_step_under_jax_equals_the_tensorflow_step(tmp_path):
     """The same weights and batch, one SGD step of the joint loss under each backend: same denoiser update."""
     keras.utils.set_random_seed(0)
     build_denoiser(zero_init_output=False, **TINY).save(str(tmp_path / "denoiser.keras"))
-    build_vgg16_classifier(3, input_shape=(16, 16, 3), width_divisor=16, top="gap", hidden_units=8).save(
-        str(tmp_path / "head.keras"))
+    _tiny_head().save(str(tmp_path / "head.keras"))
     rng = np.random.default_rng(0)
     clean = rng.uniform(size=(4, 16, 16, 3)).astype("float32")
     np.savez(tmp_path / "batch.npz", clean=clean, noisy=clean + rng.normal(0, 0.1, clean.shape).astype("float32"),

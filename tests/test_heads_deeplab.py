@@ -1,7 +1,7 @@
 import keras
 import numpy as np
 
-from keras_semdenoise.heads import build_deeplab_largefov
+from keras_semdenoise.heads import VGG16Trunk, build_deeplab_largefov
 from keras_semdenoise.heads.vgg16 import VGG16_BLOCKS
 
 
@@ -21,7 +21,7 @@ def test_full_size_deeplab_largefov_parameter_count_and_output_stride():
     assert model.get_layer("fc6").dilation_rate == (12, 12)
     assert model.get_layer("block5_conv1").dilation_rate == (2, 2)
     assert [model.get_layer(f"block{i}_pool").strides for i in range(1, 6)] == [(2, 2)] * 3 + [(1, 1)] * 2
-    small = build_deeplab_largefov(11, width_divisor=16, fc_units=64)
+    small = build_deeplab_largefov(11, trunk=VGG16Trunk(width_divisor=16), fc_units=64)
     x = np.zeros((1, 67, 45, 3), "float32")
     intermediate = keras.Model(small.input, small.get_layer("fc8").output)
     assert tuple(intermediate(x).shape[1:3]) == (9, 6)  # output stride 8 (ceil)

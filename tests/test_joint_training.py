@@ -66,13 +66,13 @@ def test_joint_training_runs_under_jax_without_tensorflow_from_packed_data(tmp_p
 
     from conftest import REPO
     from keras_semdenoise.data import packed
-    from keras_semdenoise.heads import build_vgg16_classifier
+    from keras_semdenoise.heads import VGG16Trunk, build_vgg16_classifier
 
     packed.pack_split("classification", classification_folder(str(tmp_path / "cls")), "train",
                       str(tmp_path / "p" / "train.npz"))
     build_denoiser(**TINY).save(str(tmp_path / "init.keras"))
-    build_vgg16_classifier(3, input_shape=(16, 16, 3), width_divisor=16, top="gap", hidden_units=8).save(
-        str(tmp_path / "head.keras"))
+    build_vgg16_classifier(3, trunk=VGG16Trunk(input_shape=(16, 16, 3), width_divisor=16), top="gap",
+                           hidden_units=8).save(str(tmp_path / "head.keras"))
     flags = [f"--data=packed:{tmp_path / 'p'}", f"--head={tmp_path / 'head.keras'}", "--task=classification",
              f"--denoiser_init={tmp_path / 'init.keras'}", f"--model_dir={tmp_path / 'joint'}", "--sigma=25",
              "--crop_size=16", "--batch_size=2", "--steps=2", "--checkpoint_every=1", "--verbose=0", "--seed=0",

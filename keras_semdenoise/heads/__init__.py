@@ -6,7 +6,7 @@ Building and loading live here (``build_head``, ``load_head``); training a head 
 
 from keras_semdenoise.heads.deeplab import build_deeplab_largefov
 from keras_semdenoise.heads.factory import build_head, load_head
-from keras_semdenoise.heads.vgg16 import PERCEPTUAL_LAYER, build_vgg16_classifier, feature_extractor
+from keras_semdenoise.heads.vgg16 import PERCEPTUAL_LAYER, VGG16Trunk, build_vgg16_classifier, feature_extractor
 
-__all__ = ["PERCEPTUAL_LAYER", "build_deeplab_largefov", "build_head", "build_vgg16_classifier", "feature_extractor",
-           "load_head"]
+__all__ = ["PERCEPTUAL_LAYER", "VGG16Trunk", "build_deeplab_largefov", "build_head", "build_vgg16_classifier",
+           "feature_extractor", "load_head"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from keras_semdenoise.heads.vgg16 import head_input, load_vgg16_weights, vgg16_trunk
+from keras_semdenoise.heads.vgg16 import VGG16Trunk
 
 OUTPUT_STRIDE = 8
 
@@ -30,43 +30,33 @@ class ResizeLike(layers.Layer):
 
 def build_deeplab_largefov(
     num_classes: int = 21,
-    weights=None,
-    input_shape: tuple = (None, None, 3),
-    width_divisor: int = 1,
+    *,
+    trunk: VGG16Trunk = VGG16Trunk(),
     fc_units: int = 1024,
     fc6_dilation: int = 12,
     dropout: float = 0.5,
-    batch_norm: bool = False,
     name: str = "deeplab_largefov",
 ) -> keras.Model:
     """DeepLab-LargeFOV segmenter taking [0, 1] RGB images and returning per-pixel class logits.
 
     Args:
         num_classes: classes including background (21 for VOC, 11 for CamVid); void is not a class.
-        weights: None, 'imagenet' or a VGG16 ``.h5`` path (backbone only), or a ``.weights.h5``
-            of this model (everything).
-        input_shape: (H, W, 3); H and W may be None.
-        width_divisor: divides the backbone widths and ``fc_units`` (1 = the paper's network).
+        trunk: the VGG16 backbone (``VGG16Trunk``); its ``input_shape`` defaults to (None, None, 3)
+            here (any H, W), its ``width_divisor`` divides ``fc_units`` too, and a ``.weights.h5``
+            of this model as its ``weights`` loads everything, not only the backbone.
         fc_units: width of fc6 and fc7 (1024 in LargeFOV).
         fc6_dilation: dilation of the 3x3 fc6 (12 = the "large field of view").
         dropout: dropout after fc6 and fc7.
-        batch_norm: conv -> batch norm -> ReLU in the backbone (for training from scratch; not with
-            VGG16's pretrained weights).
+        name: the model's name.
 
     Returns:
         ``keras.Model``: (N, H, W, 3) float32 in [0, 1] -> (N, H, W, num_classes) logits.
         ``block3_conv3`` is relu3_3 for the perceptual loss.
     """
-    inputs, caffe, blocks = head_input(num_classes, weights, input_shape, width_divisor, batch_norm)
-    units = max(fc_units // width_divisor, 1)
-    x = vgg16_trunk(
-        caffe,
-        blocks,
-        pool_strides=(2, 2, 2, 1, 1),
-        pool_size=3,
-        block_dilations=(1, 1, 1, 1, 2),
-        batch_norm=batch_norm,
+    inputs, x = trunk.build(
+        num_classes, (None, None, 3), pool_strides=(2, 2, 2, 1, 1), pool_size=3, block_dilations=(1, 1, 1, 1, 2)
     )
+    units = max(fc_units // trunk.width_divisor, 1)
     x = layers.Conv2D(units, 3, padding="same", dilation_rate=fc6_dilation, activation="relu", name="fc6")(x)
     x = layers.Dropout(dropout, name="fc6_dropout")(x)
     x = layers.Conv2D(units, 1, activation="relu", name="fc7")(x)
@@ -74,5 +64,5 @@ def build_deeplab_largefov(
     x = layers.Conv2D(num_classes, 1, name="fc8")(x)
     logits = ResizeLike(name="upsample")(x, inputs)
     model = keras.Model(inputs, logits, name=name)
-    load_vgg16_weights(model, weights)
+    trunk.load_weights(model)
     return model

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import keras
 
 from keras_semdenoise import tasks
 from keras_semdenoise.heads.deeplab import build_deeplab_largefov
-from keras_semdenoise.heads.vgg16 import build_vgg16_classifier
+from keras_semdenoise.heads.vgg16 import VGG16Trunk, build_vgg16_classifier
 
 
 def build_head(config, num_classes: int) -> keras.Model:
@@ -17,14 +18,13 @@ def build_head(config, num_classes: int) -> keras.Model:
     Classification: a VGG16 classifier of input ``(crop_size, crop_size, 3)``; segmentation:
     DeepLab-LargeFOV of any input size. Both take [0, 1] RGB and return logits.
     """
+    trunk = VGG16Trunk(weights=config.weights, width_divisor=config.width_divisor, batch_norm=config.batch_norm)
     if tasks.check_task(config.task) == tasks.CLASSIFICATION.name:
         if config.crop_size is None:
             raise ValueError("classification heads need a fixed crop_size")
-        return build_vgg16_classifier(num_classes, config.weights, (config.crop_size, config.crop_size, 3),
-                                      config.width_divisor, config.top, config.hidden_units,
-                                      batch_norm=config.batch_norm)
-    return build_deeplab_largefov(num_classes, config.weights, (None, None, 3), config.width_divisor,
-                                  config.fc_units, batch_norm=config.batch_norm)
+        trunk = dataclasses.replace(trunk, input_shape=(config.crop_size, config.crop_size, 3))
+        return build_vgg16_classifier(num_classes, trunk=trunk, top=config.top, hidden_units=config.hidden_units)
+    return build_deeplab_largefov(num_classes, trunk=trunk, fc_units=config.fc_units)
 
 
 def load_head(path: str) -> keras.Model:

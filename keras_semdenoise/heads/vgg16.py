@@ -8,6 +8,7 @@ so every head takes [0, 1] RGB like the denoiser's output and the conversion liv
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Sequence
 
@@ -80,17 +81,6 @@ def vgg16_trunk(
     return x
 
 
-def head_input(num_classes: int, weights, input_shape: tuple, width_divisor: int, batch_norm: bool):
-    """The start every VGG16-based head shares: its arguments checked, the [0, 1] RGB input ``images``
-    and its caffe conversion. Returns ``(inputs, caffe-converted inputs, block widths)``."""
-    if num_classes < 2:
-        raise ValueError(f"num_classes must be >= 2, got {num_classes}")
-    check_weights_argument(weights, batch_norm)
-    blocks = scaled_blocks(width_divisor)
-    inputs = keras.Input(shape=input_shape, name="images")
-    return inputs, CaffeInput(name="caffe_input")(inputs), blocks
-
-
 def load_vgg16_weights(model: keras.Model, weights, include_top: bool = False) -> None:
     """Copies VGG16 weights ('imagenet' via keras.applications, or a file) into ``model`` by layer name.
 
@@ -119,31 +109,62 @@ def load_vgg16_weights(model: keras.Model, weights, include_top: bool = False) -
         raise ValueError(f"no VGG16 layer of {weights!r} matches a layer of {model.name}")
 
 
+@dataclasses.dataclass(frozen=True)
+class VGG16Trunk:
+    """The VGG16 conv trunk (conv1..conv5) a head is built on: its input, width, normalisation and weights.
+
+    Attributes:
+        weights: None (random), 'imagenet' (Keras' VGG16 weights; needs them in the Keras cache
+            since nothing is downloaded here), a path to a VGG16 ``.h5`` (the trunk only) or a
+            ``.weights.h5`` of the whole head (everything).
+        input_shape: (H, W, 3) of the head's [0, 1] RGB input; None means the head's default.
+        width_divisor: divides every conv width (1 = VGG16; 4 or 8 for CIFAR-scale heads); must divide 64.
+        batch_norm: conv -> batch norm -> ReLU in the trunk (for training from scratch; not with
+            VGG16's pretrained weights).
+    """
+
+    weights: str | None = None
+    input_shape: tuple | None = None
+    width_divisor: int = 1
+    batch_norm: bool = False
+
+    def build(self, num_classes: int, default_input_shape: tuple, **layout):
+        """The start every VGG16-based head shares: its arguments checked, the [0, 1] RGB input
+        ``images`` (N, H, W, 3), its caffe conversion and conv1..conv5 (``layout``: the pooling and
+        dilation keywords of ``vgg16_trunk``). Returns ``(inputs, last trunk tensor)``."""
+        if num_classes < 2:
+            raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+        check_weights_argument(self.weights, self.batch_norm)
+        blocks = scaled_blocks(self.width_divisor)
+        inputs = keras.Input(shape=default_input_shape if self.input_shape is None else self.input_shape, name="images")
+        caffe = CaffeInput(name="caffe_input")(inputs)
+        return inputs, vgg16_trunk(caffe, blocks, batch_norm=self.batch_norm, **layout)
+
+    def load_weights(self, head: keras.Model, include_top: bool = False) -> None:
+        """Loads ``weights`` into the built ``head`` (``load_vgg16_weights``); None leaves its init."""
+        load_vgg16_weights(head, self.weights, include_top)
+
+
 def build_vgg16_classifier(
     num_classes: int = 1000,
-    weights=None,
-    input_shape: tuple = (224, 224, 3),
-    width_divisor: int = 1,
+    *,
+    trunk: VGG16Trunk = VGG16Trunk(),
     top: str = "fc",
     hidden_units: int = 4096,
     dropout: float = 0.5,
-    batch_norm: bool = False,
     name: str = "vgg16_classifier",
 ) -> keras.Model:
     """VGG16 image classifier taking [0, 1] RGB images and returning class logits.
 
     Args:
         num_classes: classes of the new top (1000 with ``weights="imagenet"`` keeps the ImageNet top).
-        weights: None (random), 'imagenet' (Keras' VGG16 weights; needs them in the Keras cache
-            since nothing is downloaded here) or a path to a VGG16 ``.h5`` / our ``.weights.h5``.
-        input_shape: (H, W, 3); the 'fc' top needs fixed H, W (224 for ImageNet).
-        width_divisor: divides every conv width (1 = VGG16; 4 or 8 for CIFAR-scale heads).
+        trunk: the VGG16 trunk (``VGG16Trunk``); its ``input_shape`` defaults to (224, 224, 3) here,
+            and the 'fc' top needs fixed H, W (224 for ImageNet).
         top: 'fc' (flatten, two dense layers, as VGG16) or 'gap' (global average pooling, one
             hidden dense layer; any input size).
         hidden_units: width of the dense layers.
         dropout: dropout rate between dense layers.
-        batch_norm: conv -> batch norm -> ReLU in the trunk (for training from scratch; not with
-            VGG16's pretrained weights).
+        name: the model's name.
 
     Returns:
         ``keras.Model``: (N, H, W, 3) float32 in [0, 1] -> (N, num_classes) logits. The layer
@@ -151,8 +172,7 @@ def build_vgg16_classifier(
     """
     if top not in ("fc", "gap"):
         raise ValueError(f"top must be 'fc' or 'gap', got {top!r}")
-    inputs, caffe, blocks = head_input(num_classes, weights, input_shape, width_divisor, batch_norm)
-    x = vgg16_trunk(caffe, blocks, batch_norm=batch_norm)
+    inputs, x = trunk.build(num_classes, (224, 224, 3))
     if top == "fc":
         x = layers.Flatten(name="flatten")(x)
         x = layers.Dense(hidden_units, activation="relu", name="fc1")(x)
@@ -165,8 +185,8 @@ def build_vgg16_classifier(
         x = layers.Dropout(dropout, name="hidden_dropout")(x)
     logits = layers.Dense(num_classes, name="predictions")(x)
     model = keras.Model(inputs, logits, name=name)
-    keep_imagenet_top = weights == "imagenet" and num_classes == 1000 and top == "fc" and width_divisor == 1
-    load_vgg16_weights(model, weights, include_top=keep_imagenet_top)
+    keep_imagenet_top = trunk.weights == "imagenet" and num_classes == 1000 and top == "fc" and trunk.width_divisor == 1
+    trunk.load_weights(model, include_top=keep_imagenet_top)
     return model
 
 
