@@ -1,4 +1,17 @@
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import classification_folder, segmentation_folder
+from keras_semdenoise import baselines, metrics, noise
+from keras_semdenoise.data import sources
+from keras_semdenoise.evaluation import intervals, store
 from keras_semdenoise.evaluation import tasks as task_evaluation
+from keras_semdenoise.evaluation.cbm3d_cache import Cbm3dCache
+from keras_semdenoise.heads import VGG16Trunk, build_deeplab_largefov, build_vgg16_classifier
 
 
 def test_evaluate_task_table_with_only_the_clean_cell():
@@ -7,3 +20,119 @@ def test_evaluate_task_table_with_only_the_clean_cell():
     table = task_evaluation.markdown_table(state, "classification")
     assert "| setting | no noise |" in table and "| clean input (no noise) | 87.4 / 99.5 |" in table
     assert "7 images per cell" in table
+
+
+@pytest.fixture(scope="module")
+def classification_setup(tmp_path_factory):
+    """Six 16x16 test images of three classes and an untrained tiny VGG head: (split, head)."""
+    data = classification_folder(str(tmp_path_factory.mktemp("cls") / "data"), classes=3, per_class=2, size=16)
+    keras.utils.set_random_seed(0)
+    head = build_vgg16_classifier(3, trunk=VGG16Trunk(input_shape=(16, 16, 3), width_divisor=16), top="gap",
+                                  hidden_units=8)
+    return sources.load_split("classification", data, "test"), head
+
+
+def _config(split, out, **overrides):
+    values = dict(task="classification", data="tiny", head="tiny.keras", sigmas=(15.0,), settings=("noisy", "cbm3d"),
+                  crop_size=16, batch_size=4, out=str(out))
+    return task_evaluation.TaskEvaluationConfig(**{**values, **overrides})
+
+
+@pytest.fixture
+def counted_cbm3d(monkeypatch):
+    """CBM3D replaced by a cheap smoothing that counts its calls."""
+    calls = []
+
+    def fake(noisy, sigma_255):
+        calls.append(sigma_255)
+        return 0.5 * np.clip(noisy, 0, 1) + 0.25
+
+    monkeypatch.setattr(baselines, "cbm3d_denoise", fake)
+    return calls
+
+
+def test_records_are_kept_per_cell_and_read_back_on_resume(classification_setup, counted_cbm3d, tmp_path,
+                                                           monkeypatch):
+    split, head = classification_setup
+    config = _config(split, tmp_path / "eval", cbm3d_cache=str(tmp_path / "cache"))
+    state = task_evaluation.evaluate_cells(config, split, head, progress=False)
+    assert set(state["cells"]) == {"clean", "noisy", "cbm3d"}
+    for setting, key in (("clean", "clean"), ("noisy", "15"), ("cbm3d", "15")):
+        records = store.load_records(store.records_path(config.out, setting, key))
+        cell = state["cells"][setting][key]
+        assert records["top1"].shape == records["top5"].shape == (6,) and records["top1"].dtype == bool
+        assert cell["top1"] == pytest.approx(100.0 * records["top1"].mean())
+        assert cell["top5"] == pytest.approx(100.0 * records["top5"].mean())
+        assert ("psnr" in records) == (key != "clean")
+    noisy_psnr = store.load_records(store.records_path(config.out, "noisy", "15"))["psnr"]
+    assert state["cells"]["noisy"]["15"]["psnr"] == pytest.approx(noisy_psnr.mean()) and noisy_psnr.shape == (6,)
+    markdown = (tmp_path / "eval" / "results.md").read_text()
+    difference = intervals.paired_bootstrap(
+        *(store.load_records(store.records_path(config.out, s, "15")) for s in ("cbm3d", "noisy")), "top1")
+    assert "#### Differences (95% bootstrap intervals over images)" in markdown
+    assert f"| cbm3d - noisy | {difference.text()} |" in markdown
+    # Resuming measures nothing again and reads the records back for the same section.
+    monkeypatch.setattr(task_evaluation, "measure_head", lambda *args: pytest.fail("measured again"))
+    assert task_evaluation.evaluate_cells(config, split, head, progress=False) == state
+    assert (tmp_path / "eval" / "results.md").read_text() == markdown
+    # A cell measured before records were kept is still shown; its differences say n/a.
+    os.remove(store.records_path(config.out, "cbm3d", "15"))
+    task_evaluation.evaluate_cells(config, split, head, progress=False)
+    markdown = (tmp_path / "eval" / "results.md").read_text()
+    assert "| cbm3d - noisy | n/a |" in markdown and "| CBM3D + head |" in markdown
+    assert json.load(open(config.results_path()))["cells"] == state["cells"]
+
+
+def test_cbm3d_estimates_are_computed_once_and_shared(classification_setup, counted_cbm3d, tmp_path):
+    split, head = classification_setup
+    cache = str(tmp_path / "cache")
+    first = task_evaluation.evaluate_cells(_config(split, tmp_path / "a", cbm3d_cache=cache, settings=("cbm3d",)),
+                                           split, head, progress=False)
+    assert len(counted_cbm3d) == 6
+    # Another table (another output folder) over the same images reads them back.
+    second = task_evaluation.evaluate_cells(_config(split, tmp_path / "b", cbm3d_cache=cache, settings=("cbm3d",)),
+                                            split, head, progress=False)
+    assert len(counted_cbm3d) == 6 and second["cells"] == first["cells"]
+    assert open(os.path.join(cache, ".gitignore")).read() == "*\n"
+    # The default cache lives in the output folder; another sigma or crop is another key.
+    task_evaluation.evaluate_cells(_config(split, tmp_path / "c", settings=("cbm3d",), sigmas=(15.0, 30.0)),
+                                   split, head, progress=False)
+    assert len(counted_cbm3d) == 18 and os.path.isdir(tmp_path / "c" / "cbm3d_cache" / "classification")
+
+
+def test_the_cached_estimate_is_a_fresh_cbm3d_estimate(tmp_path, monkeypatch):
+    clean = np.tile(np.linspace(0.2, 0.8, 16, dtype=np.float32)[None, :, None], (16, 1, 3))
+    noisy = noise.add_seeded_gaussian_noise(clean, 25, "classification:3")
+    cache = Cbm3dCache(str(tmp_path), "classification", "test", 16)
+    estimate = cache.denoise(noisy[None], [3], 25)[0]
+    fresh = metrics.to_uint8(baselines.cbm3d_denoise(noisy, 25))
+    np.testing.assert_array_equal(metrics.to_uint8(estimate), fresh)
+    path = cache.path(3, 25, noisy)
+    assert path.startswith(os.path.join(str(tmp_path), "classification", "test", "crop16", "sigma25", "000003-"))
+    monkeypatch.setattr(baselines, "cbm3d_denoise", lambda *args: pytest.fail("computed again"))
+    np.testing.assert_array_equal(cache.denoise(noisy[None], [3], 25)[0], estimate)
+    assert cache.path(3, 25, noisy + 0.01) != path  # another noisy input (data, crop, noise) is another key
+
+
+@pytest.mark.slow
+def test_parallel_workers_give_the_same_cells(classification_setup, tmp_path):
+    split, head = classification_setup
+    states = [task_evaluation.evaluate_cells(
+        _config(split, tmp_path / str(workers), settings=("cbm3d",), batch_size=1, max_batches=2, workers=workers),
+        split, head, progress=False) for workers in (1, 2)]
+    assert states[0]["cells"] == states[1]["cells"] and states[0]["cells"]["cbm3d"]["15"]["images"] == 2
+    folders = [tmp_path / str(workers) / "cbm3d_cache" / "classification" / "test" / "crop16" / "sigma15"
+               for workers in (1, 2)]
+    assert sorted(os.listdir(folders[0])) == sorted(os.listdir(folders[1])) and len(os.listdir(folders[0])) == 2
+
+
+def test_segmentation_records_are_per_image_confusion_matrices(tmp_path):
+    data = segmentation_folder(str(tmp_path / "seg"), count=3)
+    split = sources.load_split("segmentation", data, "test", ignore_index=3, num_classes=3)
+    keras.utils.set_random_seed(0)
+    head = build_deeplab_largefov(3, trunk=VGG16Trunk(width_divisor=16), fc_units=8)
+    result, records = task_evaluation.measure_head(head, split, 1, None, sigma_255=15.0)
+    assert records["confusion"].shape == (3, 3, 3) and records["psnr"].shape == (3,)
+    assert records["confusion"].sum() == 3 * (20 - 2) * 24  # every pixel but the two void rows
+    assert result["miou"] == pytest.approx(100.0 * metrics.mean_iou(records["confusion"].sum(0)))
+    assert result["images"] == 3

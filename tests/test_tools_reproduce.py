@@ -1,9 +1,11 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 from conftest import TINY, classification_folder, segmentation_folder, write_images
+from keras_semdenoise.evaluation import intervals
 from keras_semdenoise.evaluation.tasks import TaskEvaluationConfig
 from keras_semdenoise.joint_training import JointConfig
 from tools import reproduce
@@ -63,6 +65,25 @@ def test_findings_are_checked_against_the_numbers():
     assert "standard error of up to 15.8 points" in lines[4]  # 50% of 10 images: sqrt(.25 / 10)
 
 
+def test_findings_quote_each_difference_with_its_interval_when_records_exist():
+    rng = np.random.default_rng(0)
+    right = {"separate": 0.6, "cbm3d": 0.55, "joint": 0.7, "cross": 0.68}
+    records = {(setting, "30"): {"top1": rng.random(200) < rate, "top5": np.ones(200, bool),
+                                 "psnr": rng.normal(25.0 - 0.5 * (setting == "joint"), 0.1, 200)}
+               for setting, rate in right.items()}
+    state = {"cells": {setting: {"30": {"images": 200, "psnr": float(records[setting, "30"]["psnr"].mean()),
+                                        "top1": 100.0 * records[setting, "30"]["top1"].mean(), "top5": 100.0}}
+                       for setting in right}}
+    lines = findings.findings("classification", state, lambda setting, key: records.get((setting, key)))
+    joint_separate = intervals.paired_bootstrap(records["joint", "30"], records["separate", "30"], "top1").text(2)
+    assert f"(joint - separate: s30 {joint_separate}; joint - CBM3D: s30 +" in lines[0]
+    assert f"(s30 {joint_separate} -> s30 {joint_separate} points)" in lines[1]
+    assert "(cross - joint " in lines[2] and " dB)." in lines[3] and "[-0." in lines[3]
+    assert lines[-1].startswith("In brackets: 95% intervals of a paired bootstrap over the 200 images")
+    # Without records (results measured before they were kept) the same lines, without brackets.
+    assert not any("[" in line for line in findings.findings("classification", state, lambda *key: None))
+
+
 @pytest.mark.slow
 def test_the_whole_pipeline_runs_resumes_and_reports(tmp_path):
     classification_folder(str(tmp_path / "cls"), size=16, per_class=3)
@@ -79,6 +100,8 @@ def test_the_whole_pipeline_runs_resumes_and_reports(tmp_path):
     report = (tmp_path / "docs" / "RESULTS.md").read_text()
     assert "### classification" in report and "### segmentation" in report and "| joint |" in report
     assert "scores_vs_sigma.png" in report and "examples_seg.png" in report and "MATCHED" in report
+    assert report.count("#### Differences (95% bootstrap intervals over images)") == 2
+    assert "| joint - separate | " in report and "In brackets: 95% intervals of a paired bootstrap" in report
     assert "## Heads on clean test images" in report and "(aim: 45%)" in report
     assert (tmp_path / "docs" / "examples_cls.png").stat().st_size > 1000
     assert "## Discussion" not in report

@@ -9,7 +9,11 @@
 Settings: noisy (head on the noisy input), cbm3d, separate, joint, cross (a denoiser jointly
 trained with the *other* task). ``{sigma}`` in a path is replaced per sigma; a missing file leaves
 the cell empty. Also reports the PSNR of each setting's head input. Writes results.json
-(resumable: cells already measured are kept) and results.md.
+(resumable: cells already measured are kept), each cell's per-image records in records/, and
+results.md: the table and the differences between settings with 95% bootstrap intervals over images
+(``--bootstrap_resamples``). CBM3D estimates are kept per image in ``--cbm3d_cache`` (default
+<out>/cbm3d_cache; point several evaluations at one folder to share them) and computed by
+``--workers`` processes, e.g. ``--workers=16`` on a 16-core machine for the whole CIFAR-10 test set.
 
 Every flag is a field of ``evaluation.tasks.TaskEvaluationConfig`` (its default and help are written there).
 """
@@ -33,7 +37,7 @@ def main(argv):
     except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error)) from None
     state = task_evaluation.evaluate_cells(config, split, head)
-    print(task_evaluation.markdown_table(state, config.task))
+    print(task_evaluation.results_markdown(state, config))
 
 
 if __name__ == "__main__":

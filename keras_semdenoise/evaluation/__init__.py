@@ -1,6 +1,7 @@
-"""Evaluation: denoisers (PSNR/SSIM tables, ``denoising``) and, beside them, high-level tasks."""
+"""Evaluation: denoisers (PSNR/SSIM tables, ``denoising``) and, beside them, high-level tasks (``tasks``, with
+bootstrap intervals over images in ``intervals`` and CBM3D estimates kept in ``cbm3d_cache``)."""
 
-from keras_semdenoise.evaluation import store  # noqa: F401
+from keras_semdenoise.evaluation import intervals, store  # noqa: F401
 from keras_semdenoise.evaluation.denoising import (  # noqa: F401
     PROTOCOL,
     Method,

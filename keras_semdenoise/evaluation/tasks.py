@@ -3,8 +3,11 @@ clean inputs and, per sigma, on noisy inputs run through each setting (``tasks.S
 
 Protocol: the evaluation noise of ``noise.add_seeded_gaussian_noise``, seeded per task and image index
 (``tasks.noise_name``), so every setting sees the same noisy images. Cells are kept in
-``<out>/results.json`` (``evaluation.store``) after each one, so an interrupted evaluation resumes; the
-table is written as ``<out>/results.md``. ``tools/evaluate_task.py`` fills ``TaskEvaluationConfig``.
+``<out>/results.json`` (``evaluation.store``) after each one, so an interrupted evaluation resumes, and
+each cell's per-image records beside it (``<out>/records/``), from which ``evaluation.intervals`` gives
+the differences between settings with bootstrap intervals over images; the table and those differences
+are written as ``<out>/results.md``. CBM3D estimates are computed once per image and kept
+(``evaluation.cbm3d_cache``). ``tools/evaluate_task.py`` fills ``TaskEvaluationConfig``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import numpy as np
 from keras_semdenoise import atomic, metrics, noise, tasks
 from keras_semdenoise.config_flags import setting
 from keras_semdenoise.data import sources
-from keras_semdenoise.evaluation import store
+from keras_semdenoise.evaluation import intervals, store
+from keras_semdenoise.evaluation.cbm3d_cache import Cbm3dCache
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -35,75 +39,109 @@ class TaskEvaluationConfig(sources.TaskDataConfig):
     batch_size: int = setting(32, "Batch size.")
     max_batches: int = setting(0, "Evaluate only this many batches (0: the whole split).")
     out: str = setting("docs/task_evaluation", "Output folder.")
+    cbm3d_cache: str | None = setting(
+        None, "Folder keeping each image's CBM3D estimate (8-bit PNG, keyed by task, split, crop, sigma, image "
+        "index and the noisy input) for later evaluations to reuse; default <out>/cbm3d_cache.")
+    workers: int = setting(1, "Processes computing CBM3D estimates in parallel (CPU bound: up to the cores).")
+    bootstrap_resamples: int = setting(intervals.RESAMPLES, "Resamples of the images for the difference "
+                                       "intervals in results.md (paired bootstrap, seeded).")
 
     def results_path(self) -> str:
         return os.path.join(self.out, "results.json")
 
+    def cbm3d_cache_folder(self) -> str:
+        return self.cbm3d_cache or os.path.join(self.out, "cbm3d_cache")
 
-def evaluate_head(head, split, batch_size: int, crop_size: int | None, max_batches: int | None = None,
-                  sigma_255: float | None = None, denoise=None) -> dict:
-    """Top-1/top-5 or mIoU of ``head`` on ``split``, optionally on seeded-noise inputs run through ``denoise``.
+
+def noisy_batches(split, batch_size: int, crop_size: int | None, max_batches: int | None = None,
+                  sigma_255: float | None = None):
+    """One evaluation pass over ``split`` in order: ``(indices, clean, inputs, labels)`` per batch, where
+    ``indices`` are the images' indices in the split (``range``), ``clean`` (N, H, W, 3) float32 in [0, 1],
+    ``inputs`` the clean images or, with ``sigma_255``, the evaluation noise seeded by each index added."""
+    count = 0
+    for index, (images, labels) in enumerate(sources.batches(split, batch_size, crop_size, training=False)):
+        if max_batches and index >= max_batches:
+            break
+        clean = np.asarray(images)
+        indices = range(count, count + len(clean))
+        inputs = clean if sigma_255 is None else np.stack([
+            noise.add_seeded_gaussian_noise(image, sigma_255, tasks.noise_name(split.task, i))
+            for i, image in zip(indices, clean)])
+        yield indices, clean, inputs, np.asarray(labels)
+        count += len(clean)
+
+
+def measure_head(head, split, batch_size: int, crop_size: int | None, max_batches: int | None = None,
+                 sigma_255: float | None = None, denoise=None) -> tuple[dict, dict]:
+    """``head`` on ``split``, optionally on seeded-noise inputs run through ``denoise``: summary and records.
 
     Args:
         split: from ``data.sources.load_split``.
         sigma_255: if set, each image gets the evaluation noise seeded by its index in the split.
-        denoise: optional ``f(noisy batch (N, H, W, 3)) -> batch``: the setting being measured.
+        denoise: optional ``f(noisy batch (N, H, W, 3), the images' indices in the split) -> batch``: the
+            setting being measured.
     Returns:
-        ``{"images": n, "top1": %, "top5": %}`` or ``{"images": n, "miou": %}``, plus ``"psnr"``
-        (mean dB of the head's input against the clean image) when ``sigma_255`` is set.
+        ``(result, records)``: ``result`` is ``{"images": n, "top1": %, "top5": %}`` or ``{"images": n,
+        "miou": %}``, plus ``"psnr"`` (mean dB of the head's input against the clean image) when
+        ``sigma_255`` is set; ``records`` the per-image values they come from (``evaluation.intervals``).
     """
-    correct1 = correct5 = count = 0
-    confusion = None
-    psnrs = []
     classification = tasks.check_task(split.task) == tasks.CLASSIFICATION.name
-    for index, (images, labels) in enumerate(sources.batches(split, batch_size, crop_size, training=False)):
-        if max_batches and index >= max_batches:
-            break
-        clean = images = np.asarray(images)
-        if sigma_255 is not None:
-            images = np.stack([
-                noise.add_seeded_gaussian_noise(image, sigma_255, tasks.noise_name(split.task, count + i))
-                for i, image in enumerate(images)
-            ])
+    top1, top5, confusions, psnrs = [], [], [], []
+    count = 0
+    for indices, clean, images, labels in noisy_batches(split, batch_size, crop_size, max_batches, sigma_255):
         if denoise is not None:
-            images = np.asarray(denoise(images))
+            images = np.asarray(denoise(images, indices))
         if sigma_255 is not None:
             psnrs += [metrics.psnr_uint8(c, d) for c, d in zip(clean, images)]
         logits = np.asarray(head(images, training=False))
-        labels = np.asarray(labels)
         if classification:
-            correct1 += int(metrics.top_k_correct(labels, logits, 1).sum())
-            correct5 += int(metrics.top_k_correct(labels, logits, min(5, logits.shape[-1])).sum())
+            top1.append(metrics.top_k_correct(labels, logits, 1))
+            top5.append(metrics.top_k_correct(labels, logits, min(5, logits.shape[-1])))
         else:
-            matrix = metrics.confusion_matrix(labels, logits.argmax(-1), split.num_classes, split.ignore_index)
-            confusion = matrix if confusion is None else confusion + matrix
+            confusions += [metrics.confusion_matrix(label, prediction, split.num_classes, split.ignore_index)
+                           for label, prediction in zip(labels, logits.argmax(-1))]
         count += len(images)
+    if classification:
+        records = {"top1": np.concatenate(top1 or [np.zeros(0, bool)]),
+                   "top5": np.concatenate(top5 or [np.zeros(0, bool)])}
+    else:
+        classes = split.num_classes
+        records = {"confusion": np.stack(confusions) if confusions else np.zeros((0, classes, classes), np.int64)}
     result = {"images": count}
     if psnrs:
-        result["psnr"] = float(np.mean(psnrs))
-    if classification:
-        return {**result, "top1": 100.0 * correct1 / max(count, 1), "top5": 100.0 * correct5 / max(count, 1)}
-    return {**result, "miou": 100.0 * metrics.mean_iou(confusion)}
+        records["psnr"] = np.asarray(psnrs, dtype=np.float64)
+        result["psnr"] = intervals.cell_score(records, "psnr")
+    names = ("top1", "top5") if classification else ("miou",)
+    return {**result, **{name: intervals.cell_score(records, name) for name in names}}, records
 
 
-def setting_denoiser(setting_name: str, sigma_255: float, paths: dict):
-    """``f(noisy batch) -> batch`` of a setting at ``sigma_255``, or None when it has nothing for this sigma.
+def evaluate_head(head, split, batch_size: int, crop_size: int | None, max_batches: int | None = None,
+                  sigma_255: float | None = None, denoise=None) -> dict:
+    """``measure_head``'s summary alone: ``{"images", "top1", "top5"}`` or ``{"images", "miou"}`` (+ ``"psnr"``)."""
+    return measure_head(head, split, batch_size, crop_size, max_batches, sigma_255, denoise)[0]
+
+
+def setting_denoiser(setting_name: str, sigma_255: float, paths: dict, cbm3d: Cbm3dCache | None = None):
+    """``f(noisy batch, the images' indices) -> batch`` of a setting at ``sigma_255``, or None when it has
+    nothing for this sigma.
 
     ``paths`` maps the trained settings (separate, joint, cross) to ``.keras`` paths with ``{sigma}`` in
-    them; a setting without a path or file is skipped.
+    them; a setting without a path or file is skipped. ``cbm3d`` keeps and reuses the CBM3D estimates (None:
+    computed here, not kept; rounded to 8 bits either way).
     """
-    from keras_semdenoise import baselines, inference
+    from keras_semdenoise import inference
 
     if setting_name == "noisy":
-        return lambda batch: batch
+        return lambda batch, indices: batch
     if setting_name == "cbm3d":
-        return lambda batch: np.stack([baselines.cbm3d_denoise(image, sigma_255) for image in batch])
+        cbm3d = cbm3d or Cbm3dCache(None, "", "", None)
+        return lambda batch, indices: cbm3d.denoise(batch, indices, sigma_255)
     pattern = paths.get(setting_name)
     path = pattern.replace("{sigma}", f"{sigma_255:g}") if pattern else None
     if not path or not os.path.exists(path):
         return None
     model = inference.load_denoiser(path)
-    return lambda batch: np.stack([inference.denoise(model, image) for image in batch])
+    return lambda batch, indices: np.stack([inference.denoise(model, image) for image in batch])
 
 
 def open_evaluation(config: TaskEvaluationConfig):
@@ -113,6 +151,9 @@ def open_evaluation(config: TaskEvaluationConfig):
     """
     from keras_semdenoise.heads import load_head
 
+    if config.workers < 1 or config.bootstrap_resamples < 1:
+        raise ValueError(f"workers and bootstrap_resamples must be at least 1, got {config.workers} and "
+                         f"{config.bootstrap_resamples}")
     split = sources.load_split(config.task, config.data, config.split, config.ignore_index, config.num_classes,
                                config.data_dir, config.manual_dir)
     head = load_head(config.head)
@@ -124,7 +165,9 @@ def evaluate_cells(config: TaskEvaluationConfig, split, head, progress: bool = T
     """Measures every cell not yet in ``results.json``: clean once, then each setting at each sigma.
 
     Returns the results state ``{"head", "data", "split", "cells": {setting: {sigma or "clean": result}}}``
-    (``evaluate_head``'s results), also written to ``results.json`` and, as a table, to ``results.md``.
+    (``measure_head``'s summaries), also written to ``results.json``, with each cell's records in
+    ``<out>/records/`` (written first: a cell in the JSON has its records), and, as a table with the
+    differences between settings, to ``results.md``.
     """
     from tqdm import tqdm
 
@@ -134,18 +177,41 @@ def evaluate_cells(config: TaskEvaluationConfig, split, head, progress: bool = T
     crop = config.crop_size or None
     batches = config.max_batches or None
     jobs = [("clean", None)] + [(s, sigma) for sigma in config.sigmas for s in config.settings]
-    for setting_name, sigma in tqdm(jobs, desc="settings", unit="cell", disable=not progress):
-        key = "clean" if sigma is None else f"{sigma:g}"
-        if key in state["cells"].get(setting_name, {}):
-            continue
-        denoise = None if sigma is None else setting_denoiser(setting_name, sigma, paths)
-        if sigma is not None and denoise is None:
-            continue
-        state["cells"].setdefault(setting_name, {})[key] = evaluate_head(
-            head, split, config.batch_size, crop, batches, sigma, denoise)
-        store.save(config.results_path(), state)
-    atomic.write_text(os.path.join(config.out, "results.md"), markdown_table(state, config.task) + "\n")
+    with Cbm3dCache(config.cbm3d_cache_folder(), split.task, config.split, crop, config.workers) as cbm3d:
+        for setting_name, sigma in tqdm(jobs, desc="settings", unit="cell", disable=not progress):
+            key = "clean" if sigma is None else f"{sigma:g}"
+            if key in state["cells"].get(setting_name, {}):
+                continue
+            denoise = None if sigma is None else setting_denoiser(setting_name, sigma, paths, cbm3d)
+            if sigma is not None and denoise is None:
+                continue
+            if setting_name == "cbm3d":
+                _fill_cbm3d(cbm3d, split, config.batch_size, crop, batches, sigma, progress)
+            result, records = measure_head(head, split, config.batch_size, crop, batches, sigma, denoise)
+            store.save_records(store.records_path(config.out, setting_name, key), records)
+            state["cells"].setdefault(setting_name, {})[key] = result
+            store.save(config.results_path(), state)
+    atomic.write_text(os.path.join(config.out, "results.md"), results_markdown(state, config) + "\n")
     return state
+
+
+def _fill_cbm3d(cbm3d: Cbm3dCache, split, batch_size: int, crop_size: int | None, max_batches: int | None,
+                sigma_255: float, progress: bool) -> None:
+    """Every CBM3D estimate of a cell computed and kept before the head's pass reads them, so that all
+    workers are busy whatever the batch size (whole CamVid frames come one per batch)."""
+    from tqdm import tqdm
+
+    passes = noisy_batches(split, batch_size, crop_size, max_batches, sigma_255)
+    noisy = ((i, image) for indices, _, inputs, _ in passes for i, image in zip(indices, inputs))
+    cbm3d.fill(tqdm(noisy, desc=f"CBM3D sigma {sigma_255:g}", unit="image", leave=False, disable=not progress),
+               sigma_255)
+
+
+def results_markdown(state: dict, config: TaskEvaluationConfig) -> str:
+    """``results.md``: the table, then the differences between settings with their intervals (when any)."""
+    differences = intervals.differences_markdown(state, config.task, store.records_reader(config.out),
+                                                 config.bootstrap_resamples)
+    return markdown_table(state, config.task) + (f"\n\n{differences}" if differences else "")
 
 
 def _score_text(task: str, cell: dict) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 from keras_semdenoise import atomic
+from keras_semdenoise.evaluation import intervals
 from keras_semdenoise.tasks import CLASSIFICATION, SETTINGS, SHORT, noise_name
 from tools.reproduce.config import ReproduceConfig
 
@@ -15,14 +16,34 @@ def score(task: str, cell: dict) -> float:
     return cell["top1"] if task == CLASSIFICATION.name else cell["miou"]
 
 
-def findings(task: str, state: dict) -> list[str]:
-    """The paper's claims checked on one task's measured table, one line each (MATCHED / NOT MATCHED)."""
+def findings(task: str, state: dict, records_of: intervals.RecordsReader | None = None,
+             resamples: int = intervals.RESAMPLES) -> list[str]:
+    """The paper's claims checked on one task's measured table, one line each (MATCHED / NOT MATCHED).
+
+    With ``records_of`` (``evaluation.store.records_reader`` of the evaluation's folder), each quoted
+    difference between two cells that have per-image records gets its 95% paired bootstrap interval over
+    images (``evaluation.intervals``), as ``+1.00 [+0.40, +1.60]``; the verdicts stay on the point values.
+    """
     cells = state["cells"]
     sigmas = sorted({s for c in cells.values() for s in c if s != "clean"}, key=float)
     lines = []
+    measured = {}
 
     def verdict(ok: bool) -> str:
         return "MATCHED" if ok else "NOT MATCHED"
+
+    def interval(first: str, second: str, sigma: str, metric: str):
+        """first - second with its interval, or None without records."""
+        if records_of is None:
+            return None
+        if (first, second, sigma, metric) not in measured:
+            measured[first, second, sigma, metric] = intervals.cell_difference(
+                records_of, first, second, sigma, metric, resamples)
+        return measured[first, second, sigma, metric]
+
+    def quoted(first: str, second: str, sigma: str, value: float, metric: str | None = None) -> str:
+        difference = interval(first, second, sigma, metric or intervals.headline_metric(task))
+        return difference.text(2) if difference else f"{value:+.2f}"
 
     both = [s for s in sigmas if all(s in cells.get(k, {}) for k in ("joint", "separate", "cbm3d"))]
     if both:
@@ -30,25 +51,34 @@ def findings(task: str, state: dict) -> list[str]:
         over_cbm3d = {s: score(task, cells["joint"][s]) - score(task, cells["cbm3d"][s]) for s in both}
         ok = all(g > 0 for g in gaps.values()) and all(g > 0 for g in over_cbm3d.values())
         lines.append(f"Joint beats Separate and CBM3D at every sigma: {verdict(ok)} (joint - separate: "
-                     + ", ".join(f"s{s} {g:+.2f}" for s, g in gaps.items()) + "; joint - CBM3D: "
-                     + ", ".join(f"s{s} {g:+.2f}" for s, g in over_cbm3d.items()) + " points).")
+                     + ", ".join(f"s{s} {quoted('joint', 'separate', s, g)}" for s, g in gaps.items())
+                     + "; joint - CBM3D: "
+                     + ", ".join(f"s{s} {quoted('joint', 'cbm3d', s, g)}" for s, g in over_cbm3d.items())
+                     + " points).")
         first, last = gaps[both[0]], gaps[both[-1]]
-        lines.append(f"The gap grows with sigma: {verdict(last > first)} (s{both[0]} {first:+.2f} -> "
-                     f"s{both[-1]} {last:+.2f} points).")
+        lines.append(f"The gap grows with sigma: {verdict(last > first)} (s{both[0]} "
+                     f"{quoted('joint', 'separate', both[0], first)} -> s{both[-1]} "
+                     f"{quoted('joint', 'separate', both[-1], last)} points).")
     cross = [s for s in sigmas if s in cells.get("cross", {}) and s in cells.get("joint", {})
              and s in cells.get("separate", {})]
     if cross:
         closer = {s: abs(score(task, cells["joint"][s]) - score(task, cells["cross"][s]))
                   <= abs(score(task, cells["joint"][s]) - score(task, cells["separate"][s])) for s in cross}
+
+        def cross_text(s: str) -> str:
+            difference = interval("cross", "joint", s, intervals.headline_metric(task))
+            return (f"s{s} cross {score(task, cells['cross'][s]):.2f} vs joint {score(task, cells['joint'][s]):.2f}"
+                    + (f" (cross - joint {difference.text(2)})" if difference else ""))
+
         lines.append(f"Cross-task is closer to Joint than Separate is: {verdict(all(closer.values()))} ("
-                     + ", ".join(f"s{s} cross {score(task, cells['cross'][s]):.2f} vs joint "
-                                 f"{score(task, cells['joint'][s]):.2f}" for s in cross) + ").")
+                     + ", ".join(cross_text(s) for s in cross) + ").")
     psnr = [s for s in both if "psnr" in cells["joint"][s] and "psnr" in cells["separate"][s]]
     if psnr:
         costs = {s: cells["joint"][s]["psnr"] - cells["separate"][s]["psnr"] for s in psnr}
         ok = all(-1.0 <= c <= 0.05 for c in costs.values())
         lines.append(f"Joint costs a little PSNR (0 to 1 dB): {verdict(ok)} (joint - separate: "
-                     + ", ".join(f"s{s} {c:+.2f} dB" for s, c in costs.items()) + ").")
+                     + ", ".join(f"s{s} {quoted('joint', 'separate', s, c, 'psnr')} dB" for s, c in costs.items())
+                     + ").")
     scored = [c for setting, c_by_sigma in cells.items() if setting != "clean" for c in c_by_sigma.values()]
     if task == CLASSIFICATION.name and scored:
         count = scored[0]["images"]
@@ -56,6 +86,11 @@ def findings(task: str, state: dict) -> list[str]:
         lines.append(f"Noise: one cell's top-1 on {count} images has a binomial standard error of up to "
                      f"{error:.1f} points; all settings see the same images and noise, so differences between "
                      "them are less noisy than that, but gaps under about one point are not conclusive.")
+    shown = [d for d in measured.values() if d is not None]
+    if shown:
+        lines.append(f"In brackets: 95% intervals of a paired bootstrap over the {shown[0].images} images "
+                     f"({resamples} resamples, both cells on the same resampled images); a difference whose "
+                     "interval contains 0 is not conclusive.")
     return lines
 
 

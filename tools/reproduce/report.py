@@ -7,6 +7,7 @@ import json
 import os
 
 from keras_semdenoise import atomic
+from keras_semdenoise.evaluation import store
 from keras_semdenoise.tasks import CLASSIFICATION, SHORT, TASKS
 from tools.reproduce.config import ReproduceConfig
 from tools.reproduce.findings import example_figure, findings, plot_scores
@@ -87,7 +88,8 @@ def _tables(config: ReproduceConfig, docs: str, data_root: str) -> list[str]:
         with open(os.path.join(config.eval_dir(task), "results.md")) as handle:
             table = handle.read().strip().replace(data_root, SHARED_DATA_TEXT)
         lines += [f"### {task}", "", table, "", "Findings checked on this table:", ""]
-        lines += [f"- {line}" for line in findings(task, state)] + [""]
+        records_of = store.records_reader(config.eval_dir(task))
+        lines += [f"- {line}" for line in findings(task, state, records_of)] + [""]
     return lines + ["## Score vs sigma", "", f"![scores]({os.path.relpath(plot_path, docs)})", ""]
 
 
