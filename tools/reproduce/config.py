@@ -71,6 +71,8 @@ class ReproduceConfig:
     cls_eval_images: int = setting(1000, "Classification test images per table cell (0: the whole test split).")
     seg_eval_images: int = setting(16, "Segmentation test frames per table cell (0: the whole test split; CBM3D "
                                        "is the slow part).")
+    eval_workers: int = setting(1, "Processes computing CBM3D in the evaluation (its estimates are cached in "
+                                    "<work_dir>/cbm3d_cache for every later table).")
     checkpoint_every: int = setting(250, "Steps between resumable checkpoints of every training stage.")
     seed: int = setting(0, "Random seed of every training stage.")
 

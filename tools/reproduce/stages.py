@@ -142,7 +142,8 @@ def _evaluation_stage(config: ReproduceConfig, task: str) -> Stage:
               "joint": config.denoiser_path(f"joint_{SHORT[task]}", "{sigma}"),
               "cross": config.denoiser_path(f"joint_{SHORT[other]}", "{sigma}"),
               "crop_size": per_task(task, config.cls_crop, 0),
-              "batch_size": batch, "max_batches": max_batches, "out": config.eval_dir(task)}
+              "batch_size": batch, "max_batches": max_batches, "out": config.eval_dir(task),
+              "cbm3d_cache": os.path.join(config.work_dir, "cbm3d_cache"), "workers": config.eval_workers}
     return _stage(f"evaluate_{SHORT[task]}", "tools.evaluate_task", values,
                   os.path.join(config.eval_dir(task), "results.md"))
 
