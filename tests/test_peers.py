@@ -33,12 +33,23 @@ def test_tiny_peers_keep_any_image_size(height, width):
         assert model.predict(image, verbose=0).shape == image.shape
 
 
-def test_dncnn_subtracts_the_predicted_noise():
-    model = peers.DnCNN(depth=3, filters=4)
+@pytest.mark.parametrize("model", [peers.DnCNN(depth=3, filters=4), peers.FFDNetStyle(depth=3, filters=4)],
+                         ids=["dncnn", "ffdnet"])
+def test_residual_peers_subtract_the_predicted_noise(model):
     last = model.get_layer("conv3")
     last.set_weights([np.zeros_like(w) for w in last.get_weights()])
     image = np.random.default_rng(1).random((1, 9, 6, 3), dtype=np.float32)
     np.testing.assert_allclose(model.predict(image, verbose=0), image, atol=1e-6)
+
+
+def test_ffdnet_as_in_its_paper_outputs_the_image():
+    model = peers.FFDNetStyle(depth=3, filters=4, residual=False)
+    assert "subtract_noise" not in [layer.name for layer in model.layers]
+    last = model.get_layer("conv3")
+    last.set_weights([np.zeros_like(w) for w in last.get_weights()])
+    image = np.random.default_rng(1).random((1, 9, 6, 3), dtype=np.float32)
+    np.testing.assert_allclose(model.predict(image, verbose=0), 0.0, atol=1e-6)
+    assert peers.with_noise_level(model, 50).get_config()["residual"] is False
 
 
 def test_pixel_shuffle_inverts_unshuffle_in_space_to_depth_order():
