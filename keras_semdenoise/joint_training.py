@@ -3,19 +3,37 @@
 
 L = L_D + lambda_P L_P + lambda_H L_H (``losses.joint_loss_terms``) with the paper's weights per task
 (``tasks.Task``) unless overridden. The step is ``cascade.CascadeTrainer``'s; the data any
-``data.sources`` source, ``packed:DIR`` included. Runs are resumable (``runs.backup_callback``).
+``data.sources`` source, ``packed:DIR`` included, and any split of it, sliced or not (``data.splits``).
+Runs are resumable (``runs.backup_callback``).
+
+Each checkpoint (``checkpoint_every`` steps) appends a record to ``history.json`` at once (step, time, the
+train losses), so a resumed run keeps its curve. With ``val_split`` the record also holds the denoiser +
+frozen head on the validation images (the task metric and the PSNR of the denoised inputs, with the
+evaluation's seeded noise at ``sigma``: ``evaluation.tasks.evaluate_head``), the starting denoiser is
+recorded first as step 0, the best checkpoint by the task metric is kept in ``best.weights.h5``, and that
+checkpoint, not the last one, is shipped as ``denoiser.keras``. Test splits are for reporting only.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import logging
 import os
+import time
 
 import numpy as np
 
 from keras_semdenoise import atomic, losses, noise, runs
 from keras_semdenoise.config_flags import setting
-from keras_semdenoise.data import sources
+from keras_semdenoise.data import sources, splits
+from keras_semdenoise.evaluation.intervals import headline_metric
+from keras_semdenoise.tasks import CLASSIFICATION
+
+logger = logging.getLogger(__name__)
+
+HISTORY = "history.json"
+BEST_WEIGHTS = "best.weights.h5"
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -23,7 +41,15 @@ class JointConfig(sources.TaskDataConfig):
     """Joint training of a denoiser through a frozen head (``train/train_joint.py``: one flag per field)."""
 
     model_dir: str = setting(help="Run folder; the denoiser is written as denoiser.keras.")
-    train_split: str = setting("train", "Training split.")
+    train_split: str = setting("train", "Training split; a slice of one, tfds-style, keeps the rest for validation "
+                                        "(train[:-5000]: keras_semdenoise/data/splits.py).")
+    val_split: str | None = setting(None, "Validation split, measured at step 0 and every checkpoint; the best "
+                                          "checkpoint by its task metric is shipped. E.g. 'train[-5000:]' for CIFAR-10 "
+                                          "(with --train_split='train[:-5000]'), 'val' for CamVid. Never a test "
+                                          "split. Default: none (the last weights are shipped).")
+    val_images: int = setting(500, "Validation images per checkpoint (0: the whole split; whole batches).")
+    val_crop: int | None = setting(None, "Validation input size / crop (default: crop_size for classification, "
+                                         "whole images for segmentation; 0: whole images).")
     head: str = setting(help="Frozen head (.keras from train_head.py).")
     denoiser_init: str | None = setting(None, "Start from this .keras denoiser (separate training; default: fresh).")
     sigma: float = setting(noise.DEFAULT_SIGMA_255, "Noise level on the 0..255 scale.")
@@ -31,6 +57,9 @@ class JointConfig(sources.TaskDataConfig):
                               "official Caffe code: 0.5 x summed squared error on 0..255, weight 5e-9 seg / 0 cls, no "
                               "perceptual term, task weight 1). See keras_semdenoise/losses.py.",
                               choices=losses.LOSS_SCALES)
+    loss_scale_file: str | None = setting(None, "JSON file whose 'chosen' maps each task to a loss scale (written by "
+                                                "tools.reproduce's choose_loss_scale stage); its scale for this task "
+                                                "replaces loss_scale.")
     lambda_d: float | None = setting(None, "Reconstruction weight (default: 1 paper; 5e-9 seg / 0 cls official).")
     lambda_p: float | None = setting(None, "Perceptual weight (default: 0.5 paper; 0 official).")
     lambda_h: float | None = setting(None, "Task weight (default: 0.25 cls / 0.5 seg paper; 1 official).")
@@ -44,15 +73,155 @@ class JointConfig(sources.TaskDataConfig):
     seed: int | None = setting(None, "Random seed.")
     verbose: int = setting(1, "Keras fit verbosity.")
 
+    def resolved_loss_scale(self) -> str:
+        """``loss_scale``, or the scale ``loss_scale_file`` chose for the task."""
+        if not self.loss_scale_file:
+            return self.loss_scale
+        if not os.path.exists(self.loss_scale_file):
+            raise FileNotFoundError(f"loss scale file not found: {self.loss_scale_file}")
+        with open(self.loss_scale_file) as handle:
+            chosen = json.load(handle).get("chosen", {})
+        if self.task not in chosen:
+            raise ValueError(f"{self.loss_scale_file} chooses no loss scale for {self.task} (it has "
+                             f"{', '.join(chosen) or 'none'})")
+        return chosen[self.task]
+
     def loss_weights(self) -> losses.JointLossWeights:
-        """The weights of ``loss_scale`` for the task, with ``lambda_d`` / ``lambda_p`` / ``lambda_h`` where given."""
-        base = losses.JointLossWeights.for_scale(self.task, self.loss_scale)
+        """The weights of the loss scale (``resolved_loss_scale``) for the task, with ``lambda_d`` /
+        ``lambda_p`` / ``lambda_h`` where given."""
+        base = losses.JointLossWeights.for_scale(self.task, self.resolved_loss_scale())
         given = {name: getattr(self, name) for name in ("lambda_d", "lambda_p", "lambda_h")}
         return dataclasses.replace(base, **{name: value for name, value in given.items() if value is not None})
 
+    def check_splits(self) -> None:
+        """Raises ValueError for a validation split that is a test split or holds training images by name."""
+        if self.val_split is None:
+            return
+        train, val = splits.parse(self.train_split), splits.parse(self.val_split)
+        if val[0] == "test":
+            raise ValueError(f"val_split {self.val_split!r} is a test split: test sets are for reporting only; "
+                             "validate on a split held out of training (e.g. 'train[-5000:]' with "
+                             "--train_split='train[:-5000]')")
+        if train[0] == val[0] and (train[1] is None or val[1] is None):
+            raise ValueError(f"val_split {self.val_split!r} and train_split {self.train_split!r} share images: "
+                             "slice the split apart (e.g. 'train[:-5000]' and 'train[-5000:]')")
+
+    def validation_crop(self) -> int | None:
+        """The validation crop: ``val_crop``, else ``crop_size`` (classification) or None (segmentation)."""
+        if self.val_crop is not None:
+            return self.val_crop or None
+        return self.crop_size if self.task == CLASSIFICATION.name else None
+
+
+def validation_metric(task: str) -> str:
+    """The history key of a task's validation metric, the one best checkpoints are chosen by:
+    ``val_top1`` (classification) or ``val_miou`` (segmentation), in %."""
+    return f"val_{headline_metric(task)}"
+
+
+def load_history(model_dir: str) -> list[dict]:
+    """The records ``history.json`` of a run holds so far (one per checkpoint; [] for a new run)."""
+    path = os.path.join(model_dir, HISTORY)
+    if not os.path.exists(path):
+        return []
+    with open(path) as handle:
+        history = json.load(handle)
+    # Earlier versions wrote one dict of per-epoch loss lists at the end of a run, without steps: nothing to
+    # resume a curve from.
+    return history if isinstance(history, list) else []
+
+
+def validate(config: JointConfig, denoiser, head, split) -> dict:
+    """The denoiser + frozen head on the first ``val_images`` images of ``split``, as the task evaluation
+    measures a setting (its per-image seeded noise at ``config.sigma``, whole-image denoising).
+
+    Returns ``{"val_top1", "val_top5"}`` or ``{"val_miou"}`` (%), plus ``"val_psnr"`` (mean dB of the denoised
+    inputs) and ``"val_images"``.
+    """
+    from keras_semdenoise import inference
+    from keras_semdenoise.evaluation.tasks import evaluate_head
+
+    crop = config.validation_crop()
+    batch_size = config.batch_size if crop else 1  # whole images may differ in size
+    max_batches = -(-config.val_images // batch_size) if config.val_images else None
+
+    def denoise(noisy, indices):
+        # A batch of images that each fit one tile takes one call: what inference.denoise gives per image
+        # (one whole-image call each), ten times faster on a CPU for CIFAR-sized images.
+        if max(noisy.shape[1:3]) <= inference.DEFAULT_TILE_SIZE + inference.DEFAULT_OVERLAP:
+            return np.asarray(denoiser(noisy.astype(np.float32), training=False))
+        return np.stack([inference.denoise(denoiser, image) for image in noisy])
+
+    result = evaluate_head(head, split, batch_size, crop, max_batches, sigma_255=config.sigma, denoise=denoise)
+    return {f"val_{name}": value for name, value in result.items()}
+
+
+def _history_callback(config: JointConfig, denoiser, head, val_split):
+    """The callback keeping ``history.json`` (and, with ``val_split``, the validation and ``best.weights.h5``)."""
+    import keras
+
+    history_path = os.path.join(config.model_dir, HISTORY)
+    best_path = os.path.join(config.model_dir, BEST_WEIGHTS)
+    metric = validation_metric(config.task)
+    interval = runs.fit_intervals(config.steps, config.checkpoint_every)[1]
+
+    class JointHistory(keras.callbacks.Callback):
+        """One record per checkpoint, written at once; the curve so far is read back when a run resumes."""
+
+        def __init__(self):
+            super().__init__()
+            self.history = load_history(config.model_dir)
+            self.epoch_start = time.time()
+
+        def _record(self, record: dict) -> None:
+            # A checkpoint redone after an interruption replaces its earlier record.
+            earlier = [h for h in self.history if h["step"] < record["step"]]
+            if val_split is not None:
+                start = time.time()
+                record.update(validate(config, denoiser, head, val_split), val_seconds=time.time() - start)
+                best = max((h[metric] for h in earlier if metric in h), default=None)
+                improved = best is None or record[metric] > best  # ties keep the earlier checkpoint
+                if improved:
+                    atomic.save_weights(denoiser, best_path)
+                logger.info("step %d: validation %s %.2f%%, PSNR %.2f dB (%d images of %s, sigma %g)%s",
+                            record["step"], metric[len("val_"):], record[metric], record["val_psnr"],
+                            record["val_images"], config.val_split, config.sigma, ": best so far" if improved else "")
+            self.history = earlier + [record]
+            atomic.write_json(history_path, self.history, indent=2)
+
+        def on_train_begin(self, logs=None):
+            if val_split is not None and not self.history:  # where the curve starts: the initial denoiser
+                self._record({"epoch": 0, "step": 0, "time": time.time()})
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch_start = time.time()
+
+        def on_epoch_end(self, epoch, logs=None):
+            record = {"epoch": epoch + 1, "step": (epoch + 1) * interval, "time": time.time(),
+                      "train_seconds": time.time() - self.epoch_start}
+            self._record({**record, **{name: float(value) for name, value in (logs or {}).items()}})
+
+    return JointHistory()
+
+
+def _ship(config: JointConfig, denoiser) -> None:
+    """Writes ``denoiser.keras``: the best checkpoint by validation when there was one, else the last weights."""
+    metric = validation_metric(config.task)
+    validated = [h for h in load_history(config.model_dir) if metric in h]
+    best_path = os.path.join(config.model_dir, BEST_WEIGHTS)
+    if validated and os.path.exists(best_path):
+        best = max(validated, key=lambda h: h[metric])  # the first of equal scores, as best.weights.h5 keeps
+        denoiser.load_weights(best_path)
+        logger.info("shipping the best checkpoint by validation: step %d (%s %.2f%%, PSNR %.2f dB on %s)",
+                    best["step"], metric[len("val_"):], best[metric], best["val_psnr"], config.val_split)
+    else:
+        logger.info("shipping the last weights (no validation split)")
+    atomic.save_model(denoiser, os.path.join(config.model_dir, "denoiser.keras"))
+
 
 def run_joint_training(config: JointConfig):
-    """Trains the denoiser through the frozen head; writes ``denoiser.keras`` and ``history.json`` in ``model_dir``."""
+    """Trains the denoiser through the frozen head; writes ``history.json`` (per checkpoint), ``best.weights.h5``
+    (with validation) and ``denoiser.keras`` in ``model_dir``; returns the shipped denoiser."""
     import keras
 
     from keras_semdenoise import inference
@@ -61,10 +230,12 @@ def run_joint_training(config: JointConfig):
     from keras_semdenoise.heads import load_head
 
     noise.check_sigma(config.sigma)
+    config.check_splits()
     if config.seed is not None:
         keras.utils.set_random_seed(config.seed)
     strategy = runs.backend_strategy(config.strategy, config.logical_cpus)  # None off TensorFlow (JAX: one device)
     split = config.load_split(config.train_split)
+    val_split = config.load_split(config.val_split) if config.val_split else None
     weights = config.loss_weights()
     atomic.write_json(os.path.join(config.model_dir, "config.json"),
                       {**dataclasses.asdict(config), **dataclasses.asdict(weights)},
@@ -76,15 +247,15 @@ def run_joint_training(config: JointConfig):
         trainer.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
         trainer(np.zeros((1, 32, 32, 3), "float32"))  # built before BackupAndRestore restores into it
     epochs, interval = runs.fit_intervals(config.steps, config.checkpoint_every)
-    history = trainer.fit(
+    trainer.fit(
         sources.batches(split, config.batch_size, config.crop_size, training=True, sigma_255=config.sigma,
                         seed=config.seed),
         epochs=epochs,
         steps_per_epoch=interval,
-        callbacks=[runs.backup_callback(os.path.join(config.model_dir, "backup"))],
+        # The backup first: a checkpoint is saved before its record, which a redone checkpoint replaces.
+        callbacks=[runs.backup_callback(os.path.join(config.model_dir, "backup")),
+                   _history_callback(config, denoiser, head, val_split)],
         verbose=config.verbose,
     )
-    atomic.save_model(denoiser, os.path.join(config.model_dir, "denoiser.keras"))
-    atomic.write_json(os.path.join(config.model_dir, "history.json"),
-                      {k: [float(v) for v in values] for k, values in history.history.items()})
+    _ship(config, denoiser)
     return denoiser

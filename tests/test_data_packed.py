@@ -61,6 +61,27 @@ def test_segmentation_pack_and_batches(tmp_path):
         packed.pack_split("segmentation", data, "train", str(tmp_path / "q.npz"))
 
 
+def test_sliced_packed_splits_hold_the_folders_sliced_images(tmp_path):
+    data = classification_folder(str(tmp_path / "cls"), classes=3, per_class=4)
+    packed.pack_split("classification", data, "train", str(tmp_path / "p" / "train.npz"))
+    for name in ("train[-5:]", "train[:-5]", "train[:25%]"):
+        split = packed.load_split(f"packed:{tmp_path / 'p'}", name, "classification")
+        paths, labels, classes = tasks.ordered_classification_files(data, name)
+        assert split.size == len(paths) and split.class_names == classes
+        np.testing.assert_array_equal(split.labels, labels)
+        for got, expected in zip(split.images, _folder_pixels(paths)):
+            np.testing.assert_array_equal(got, expected)
+    with pytest.raises(ValueError, match="selects no images"):
+        packed.load_split(f"packed:{tmp_path / 'p'}", "train[12:]")
+    segmentation = segmentation_folder(str(tmp_path / "seg"))
+    packed.pack_split("segmentation", segmentation, "train", str(tmp_path / "q" / "train.npz"), 3, 3)
+    whole = packed.load_split(f"packed:{tmp_path / 'q'}", "train")
+    tail = sources.load_split("segmentation", f"packed:{tmp_path / 'q'}", "train[-3:]")
+    assert tail.size == 3 and (tail.num_classes, tail.ignore_index) == (3, 3)
+    for got, expected in zip(tail.labels, whole.labels[-3:]):
+        np.testing.assert_array_equal(got, expected)
+
+
 def test_classification_training_crops_are_reflect_padded_shifts_and_flips(tmp_path):
     data = classification_folder(str(tmp_path / "cls"), classes=2, per_class=4, size=16)
     packed.pack_split("classification", data, "train", str(tmp_path / "p" / "train.npz"))
@@ -116,4 +137,5 @@ def test_train_head_reads_packed_data_and_ships_the_head_without_optimizer_state
                         batch_size=2, steps=2, checkpoint_every=1, verbose=0, seed=0)
     run_joint_training(joint)
     assert os.path.exists(tmp_path / "joint" / "denoiser.keras")
-    assert set(json.load(open(tmp_path / "joint" / "history.json"))) >= {"total_loss", "task_loss"}
+    history = json.load(open(tmp_path / "joint" / "history.json"))
+    assert [h["step"] for h in history] == [1, 2] and set(history[-1]) >= {"total_loss", "task_loss"}

@@ -18,6 +18,29 @@ def test_folder_splits_come_in_one_fixed_mixed_order(tmp_path):
     assert labels != sorted(labels) and len(set(labels[:6])) > 1  # not class by class, as the folders list them
 
 
+def test_sliced_splits_are_disjoint_parts_of_the_fixed_order(tmp_path):
+    data = classification_folder(str(tmp_path / "cls"), classes=3, per_class=4)
+    paths, labels, classes = tasks.ordered_classification_files(data, "train")
+    head_paths, head_labels, head_classes = tasks.ordered_classification_files(data, "train[:-5]")
+    val_paths, val_labels, _ = tasks.ordered_classification_files(data, "train[-5:]")
+    assert head_paths + val_paths == paths and head_classes == classes  # disjoint, and all of train together
+    assert list(head_labels) + list(val_labels) == list(labels)
+    split = tasks.load_split("classification", data, "train[-5:]")
+    assert split.size == 5 and split.num_classes == 3
+    assert [int(y) for _, y in split.dataset] == list(val_labels)
+    assert tasks.ordered_classification_files(data, "train[:25%]")[0] == paths[:3]
+    with pytest.raises(ValueError, match="selects no images"):
+        tasks.load_split("classification", data, "train[12:]")
+    with pytest.raises(ValueError, match="malformed"):
+        tasks.load_split("classification", data, "train[x:]")
+    with pytest.raises(FileNotFoundError, match="no val split"):
+        tasks.load_split("classification", data, "val[:2]")
+    segmentation = segmentation_folder(str(tmp_path / "seg"))
+    pairs = tasks.ordered_segmentation_files(segmentation, "train")
+    assert tasks.ordered_segmentation_files(segmentation, "train[1:3]") == pairs[1:3]
+    assert tasks.load_split("segmentation", segmentation, "train[-1:]", 3, 3).size == 1
+
+
 def test_segmentation_batches_keep_void_and_add_noise(tmp_path):
     data = segmentation_folder(str(tmp_path / "seg"))
     split = tasks.load_split("segmentation", data, "train", ignore_index=3, num_classes=3)

@@ -1,10 +1,12 @@
+import dataclasses
 import json
 import os
 
 import numpy as np
 import pytest
 
-from conftest import TINY, classification_folder, segmentation_folder, write_images
+from conftest import TINY, classification_folder, run_module, segmentation_folder, write_images
+from keras_semdenoise import losses
 from keras_semdenoise.evaluation import intervals
 from keras_semdenoise.evaluation.tasks import TaskEvaluationConfig
 from keras_semdenoise.joint_training import JointConfig
@@ -21,7 +23,9 @@ def _config(root, **overrides):
         cls_head_steps=2, seg_head_steps=2, cls_batch=4, seg_batch=2, cls_head_batch=4, seg_head_batch=2, seg_head_crop=16, stem_filters=TINY["stem_filters"],
         encoder_filters=TINY["encoder_filters"], decoder_filters=TINY["decoder_filters"], separate_steps=2,
         separate_batch=4, separate_patch=16, separate_eval_images=0, joint_steps=2, cls_eval_images=8,
-        seg_eval_images=2, checkpoint_every=2)
+        seg_eval_images=2, checkpoint_every=2, cls_train_split="train[:-3]", cls_val_split="train[-3:]",
+        seg_train_split="train[:-2]", seg_val_split="train[-2:]", cls_val_images=0, seg_val_images=0,
+        joint_validations=2)
     values.update(overrides)
     return reproduce.ReproduceConfig(**values)
 
@@ -30,12 +34,32 @@ def test_plan_wires_every_stage_to_the_shipped_outputs_of_the_ones_before(tmp_pa
     config = _config(tmp_path, sigmas=(15, 60))
     stages = reproduce.plan(config)
     names = [s.name for s in stages]
-    assert names == ["head_cls", "head_seg", "separate_s15", "separate_s60", "joint_cls_s15", "joint_cls_s60",
-                     "joint_seg_s15", "joint_seg_s60", "evaluate_cls", "evaluate_seg"]
+    assert names == ["head_cls", "head_seg", "separate_s15", "separate_s60", "loss_scale_cls_paper",
+                     "loss_scale_cls_official", "loss_scale_seg_paper", "loss_scale_seg_official", "choose_loss_scale",
+                     "joint_cls_s15", "joint_cls_s60", "joint_seg_s15", "joint_seg_s60", "evaluate_cls", "evaluate_seg"]
     joint = stages[names.index("joint_seg_s60")]
     assert isinstance(joint.config, JointConfig) and joint.config.sigma == 60.0
     assert joint.config.denoiser_init == config.denoiser_path("separate", 60)
     assert joint.config.head == config.head_path("segmentation") and joint.config.ignore_index == 3
+    assert (joint.config.train_split, joint.config.val_split) == ("train[:-2]", "train[-2:]")
+    assert joint.config.loss_scale_file == config.loss_scale_path() and joint.config.checkpoint_every == 1
+    # The loss scale is chosen at the largest sigma on the validation split, then read by the joint stages.
+    study = stages[names.index("loss_scale_cls_official")]
+    assert (study.config.sigma, study.config.loss_scale, study.config.val_split) == (60.0, "official", "train[-3:]")
+    assert study.config.denoiser_init == config.denoiser_path("separate", 60) and study.done_with
+    choose = stages[names.index("choose_loss_scale")]
+    assert choose.output == config.loss_scale_path()
+    assert choose.command() == ["python", "-m", "tools.reproduce.choose_loss_scale",
+                                "--runs=" + ",".join(stages[i].config.model_dir for i in range(4, 8)),
+                                f"--out={config.docs_dir}"]
+    assert f"--loss_scale_file={config.loss_scale_path()}" in joint.command()
+    forced = reproduce.plan(_config(tmp_path, sigmas=(15, 60), loss_scale="official"))
+    assert not any(s.name.startswith(("loss_scale", "choose")) for s in forced)
+    assert "--loss_scale=official" in forced[names.index("joint_seg_s60") - 5].command()
+    with pytest.raises(ValueError, match="loss_scale_sigma must be one of sigmas"):
+        _config(tmp_path, sigmas=(15, 60), loss_scale_sigma=30)
+    with pytest.raises(ValueError, match="loss_scale must be one of"):
+        _config(tmp_path, loss_scale="mean")
     evaluate = stages[names.index("evaluate_cls")]
     assert isinstance(evaluate.config, TaskEvaluationConfig) and evaluate.config.sigmas == (15.0, 60.0)
     assert evaluate.config.cross == f"{config.models_dir}/joint_seg_s{{sigma}}.keras"
@@ -98,6 +122,15 @@ def test_the_whole_pipeline_runs_resumes_and_reports(tmp_path):
     assert sorted(os.listdir(tmp_path / "models")) == [
         "head_cls.keras", "head_seg.keras", "joint_cls_s30.keras", "joint_seg_s30.keras", "separate_s30.keras"]
     report = (tmp_path / "docs" / "RESULTS.md").read_text()
+    choice = json.load(open(tmp_path / "docs" / "loss_scale.json"))
+    assert set(choice["chosen"]) == {"classification", "segmentation"}
+    assert "| official | 0 / 0 / 1 | 0 |" in (tmp_path / "docs" / "loss_scale.md").read_text()
+    assert "## Loss scale" in report and "(loss_scale.md)" in report and "'--val_split=train[-3:]'" in report
+    assert "## Joint training on validation data" in report and (tmp_path / "docs" / "joint_curves.png").exists()
+    joint = json.load(open(tmp_path / "work" / "joint_cls_s30" / "history.json"))
+    assert [h["step"] for h in joint] == [0, 1, 2] and all("val_top1" in h for h in joint)
+    assert json.load(open(tmp_path / "work" / "joint_cls_s30" / "config.json"))["scale"] == choice["chosen"][
+        "classification"]
     assert "### classification" in report and "### segmentation" in report and "| joint |" in report
     assert "scores_vs_sigma.png" in report and "examples_seg.png" in report and "MATCHED" in report
     assert report.count("#### Differences (95% bootstrap intervals over images)") == 2
@@ -127,3 +160,48 @@ def test_examples_are_picked_where_separate_and_joint_differ():
     assert chosen == [2, 4, 1] and "2 right only after joint and 1 only after separate" in note
     chosen, note = findings.pick_examples("segmentation", [(80.0, 81.0), (70.0, 75.0), (60.0, 59.0)], 4)
     assert chosen == [1] and "first 3" in note
+
+
+def _study_run(folder, task, scale, curve):
+    """A finished loss-scale run folder: its config.json and a history of (step, metric) validations."""
+    metric = "val_top1" if task == "classification" else "val_miou"
+    weights = losses.JointLossWeights.for_scale(task, scale)
+    os.makedirs(folder)
+    config = {"task": task, "scale": scale, "sigma": 60.0, "steps": 4, "train_split": "train[:-5000]",
+              "val_split": "train[-5000:]", "val_images": 500, **dataclasses.asdict(weights)}
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "history.json").write_text(json.dumps(
+        [{"step": step, metric: value, "val_psnr": 25.0 + step, "val_images": 500} for step, value in curve]))
+    return str(folder)
+
+
+def test_the_loss_scale_with_the_better_validation_metric_is_chosen_and_read_by_the_joint_runs(tmp_path):
+    from tools.reproduce import loss_scale
+
+    runs = [  # classification: paper peaks higher (55 at step 2) though official ends higher; segmentation: official
+        _study_run(tmp_path / "cls_paper", "classification", "paper", [(0, 50.0), (2, 55.0), (4, 52.0)]),
+        _study_run(tmp_path / "cls_official", "classification", "official", [(0, 50.0), (2, 53.0), (4, 54.0)]),
+        _study_run(tmp_path / "seg_paper", "segmentation", "paper", [(0, 30.0), (2, 31.0), (4, 31.0)]),
+        _study_run(tmp_path / "seg_official", "segmentation", "official", [(0, 30.0), (2, 35.0), (4, 33.0)])]
+    config = _config(tmp_path, docs_dir=str(tmp_path / "docs"))
+    # As the choose_loss_scale stage runs it, as one command.
+    chosen = run_module(["tools.reproduce.choose_loss_scale", f"--runs={','.join(runs)}", f"--out={config.docs_dir}"])
+    assert chosen.returncode == 0, chosen.stderr[-2000:]
+    choice = json.load(open(config.loss_scale_path()))
+    assert choice["chosen"] == {"classification": "paper", "segmentation": "official"}
+    page = (tmp_path / "docs" / "loss_scale.md").read_text()
+    assert "## classification: `paper`" in page and "paper 55.00% (step 2) vs official 54.00%." in page
+    assert "| official | 5e-09 / 0 / 1 | 4 | 33.00 | 29.00 |" in page and "| paper | 1 / 0.5 / 0.25 | 0 | 50.00 |" in page
+    assert (tmp_path / "docs" / "loss_scale.png").stat().st_size > 1000
+    assert loss_scale.choose({"official": {"best": 40.0}, "paper": {"best": 40.0}}) == "paper"  # ties: the paper's
+    # The joint stages read the choice for their task.
+    joint = next(s for s in reproduce.plan(config) if s.name == "joint_seg_s30")
+    assert joint.config.loss_weights().scale == "official"
+    report = (tmp_path / "docs" / "RESULTS.md")
+    reproduce.write_report(config)
+    text = report.read_text()
+    assert "## Loss scale" in text and "[loss_scale.md](loss_scale.md)" in text
+    assert "- classification: `paper`, best validation top1 55.00% at step 2 (vs official 54.00%)" in text
+    assert "head was trained on all of `train`, these validation images included" in text
+    with pytest.raises(ValueError, match="no validated checkpoint after step 0"):
+        loss_scale.read_runs([_study_run(tmp_path / "empty", "classification", "paper", [(0, 50.0)])])

@@ -24,6 +24,7 @@ import os
 import numpy as np
 
 from keras_semdenoise import noise
+from keras_semdenoise.data import splits
 from keras_semdenoise.tasks import check_task
 
 PREFIX = "packed:"
@@ -34,8 +35,8 @@ def is_packed(source: str) -> bool:
 
 
 def split_path(source: str, split: str) -> str:
-    """``packed:DIR`` and a split name -> ``DIR/<split>.npz``."""
-    return os.path.join(source[len(PREFIX):], f"{split}.npz")
+    """``packed:DIR`` and a split name -> ``DIR/<split>.npz`` (a sliced name's whole split: ``data.splits``)."""
+    return os.path.join(source[len(PREFIX):], f"{splits.base_name(split)}.npz")
 
 
 def _common_prefix(blobs: list[bytes]) -> bytes:
@@ -63,10 +64,12 @@ def _pack_files(paths: list[str], name: str) -> dict:
             f"{name}_bytes": np.frombuffer(b"".join(bodies), np.uint8)}
 
 
-def _unpack_files(arrays, name: str) -> list[bytes]:
+def _unpack_files(arrays, name: str, indices=None) -> list[bytes]:
+    """The files packed under ``name``, or those at ``indices`` (in that order)."""
     prefix = arrays[f"{name}_prefix"].tobytes()
     offsets, data = arrays[f"{name}_offsets"], arrays[f"{name}_bytes"]
-    return [prefix + data[offsets[i]:offsets[i + 1]].tobytes() for i in range(len(offsets) - 1)]
+    indices = range(len(offsets) - 1) if indices is None else indices
+    return [prefix + data[offsets[i]:offsets[i + 1]].tobytes() for i in indices]
 
 
 def pack_split(task: str, source: str, split: str, out_path: str, ignore_index: int | None = None,
@@ -116,7 +119,11 @@ def _decode(blob: bytes, rgb: bool) -> np.ndarray:
 
 
 def load_split(source: str, split: str, task: str | None = None) -> PackedSplit:
-    """Reads ``packed:DIR``'s ``<split>.npz``; ``task`` (if given) must match the packed one."""
+    """Reads ``packed:DIR``'s ``<split>.npz``; ``task`` (if given) must match the packed one.
+
+    ``split`` may be sliced (``train[-5000:]``, ``data.splits``): the slice of the packed order, which is
+    the folder's fixed order, so it holds the same images as the folder's split of that name.
+    """
     path = split_path(source, split)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no packed {split} split at {path} (make it with tools/pack_task_data.py)")
@@ -124,11 +131,12 @@ def load_split(source: str, split: str, task: str | None = None) -> PackedSplit:
         packed_task = str(arrays["task"])
         if task is not None and task != packed_task:
             raise ValueError(f"{path} holds a {packed_task} split, not {task}")
-        images = [_decode(b, rgb=True) for b in _unpack_files(arrays, "image")]
+        chosen = splits.indices(split, len(arrays["image_offsets"]) - 1)
+        images = [_decode(b, rgb=True) for b in _unpack_files(arrays, "image", chosen)]
         if packed_task == "classification":
-            labels = arrays["labels"].astype(np.int32)
+            labels = arrays["labels"].astype(np.int32)[chosen.start:chosen.stop]
         else:
-            labels = [_decode(b, rgb=False) for b in _unpack_files(arrays, "label")]
+            labels = [_decode(b, rgb=False) for b in _unpack_files(arrays, "label", chosen)]
         ignore = int(arrays["ignore_index"])
         return PackedSplit(packed_task, images, labels, int(arrays["num_classes"]), len(images),
                            None if ignore < 0 else ignore, tuple(str(c) for c in arrays["class_names"]))

@@ -12,7 +12,8 @@ classification, (H, W) for segmentation with ``ignore_index`` marking void.
 
 Folder splits come in one fixed shuffled order (``ORDER_SEED``), not in file order: class folders
 are listed class by class, so file order would fill training batches (and the first N images of an
-evaluation) with a single class.
+evaluation) with a single class. A split name may slice that order, tfds-style (``train[:-5000]``,
+``train[-5000:]``, ``train[:90%]``: ``data.splits``); ``tfds:`` sources slice with tfds itself.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from keras_semdenoise import imageio, noise
+from keras_semdenoise.data import splits
 from keras_semdenoise.tasks import check_task
 
 IMAGENET_MANUAL_FILES = ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar")
@@ -73,17 +75,25 @@ def classification_files(root: str, split: str) -> tuple[list[str], list[int], t
     return paths, labels, classes
 
 
+def _ordered(count: int, split: str) -> np.ndarray:
+    """The file indices ``split`` (a name ``splits.parse`` reads) selects, in the fixed order: the slice of
+    a sliced name is taken from the fixed order of its whole split."""
+    order = _fixed_order(count)
+    return order[np.asarray(splits.indices(split, count), dtype=np.int64)]
+
+
 def ordered_classification_files(root: str, split: str) -> tuple[list[str], np.ndarray, tuple[str, ...]]:
-    """``classification_files`` in the fixed order every reader uses: paths, int32 labels, class names."""
-    paths, labels, classes = classification_files(root, split)
-    order = _fixed_order(len(paths))
+    """``classification_files`` in the fixed order every reader uses: paths, int32 labels, class names.
+    ``split`` may be sliced (``train[:-5000]``, ``data.splits``)."""
+    paths, labels, classes = classification_files(root, splits.base_name(split))
+    order = _ordered(len(paths), split)
     return [paths[i] for i in order], np.asarray(labels, np.int32)[order], classes
 
 
 def ordered_segmentation_files(root: str, split: str) -> list[tuple[str, str]]:
-    """``segmentation_files`` in the fixed order every reader uses."""
-    pairs = segmentation_files(root, split)
-    return [pairs[i] for i in _fixed_order(len(pairs))]
+    """``segmentation_files`` in the fixed order every reader uses; ``split`` may be sliced (``data.splits``)."""
+    pairs = segmentation_files(root, splits.base_name(split))
+    return [pairs[i] for i in _ordered(len(pairs), split)]
 
 
 def segmentation_files(root: str, split: str) -> list[tuple[str, str]]:

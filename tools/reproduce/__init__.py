@@ -2,8 +2,11 @@
 segmentation) as one resumable pipeline, outside the library it drives:
 
 - ``config``:   ``ReproduceConfig``, every setting with its default and help (the command's flags);
-- ``stages``:   the plan (heads, separate and joint denoisers per sigma, the Tables IV/V evaluation), each
-  stage one library call with a config dataclass, and running the stages not yet done;
+- ``stages``:   the plan (heads, separate denoisers per sigma, the loss-scale choice, joint denoisers per
+  sigma, the Tables IV/V evaluation), each stage one library call with a config dataclass, and running the
+  stages not yet done;
+- ``loss_scale``: the joint loss scale chosen per task on validation data (``choose_loss_scale`` is its
+  command);
 - ``findings``: the paper's findings checked on the tables, the score-vs-sigma plot, example figures;
 - ``report``:   ``RESULTS.md`` from the measured tables.
 

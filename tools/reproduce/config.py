@@ -9,7 +9,8 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from keras_semdenoise.config_flags import setting
+from keras_semdenoise.config_flags import check_choices, setting
+from keras_semdenoise.losses import LOSS_SCALES
 from keras_semdenoise.tasks import CLASSIFICATION, SHORT, check_task
 
 
@@ -68,12 +69,29 @@ class ReproduceConfig:
     separate_eval_images: int = setting(6, "Held-out images the separate runs are evaluated on per checkpoint.")
     joint_steps: int = setting(120, "Joint training steps (from the separate denoiser).")
     joint_learning_rate: float = setting(1e-4, "Joint training Adam learning rate.")
+    joint_validations: int = setting(6, "Validated checkpoints per joint (and loss-scale) run: steps / this apart; "
+                                        "the best by validation is shipped.")
+    cls_train_split: str = setting("train[:-5000]", "Classification joint-training split (tfds-style slice of the "
+                                                    "fixed order: data/splits.py).")
+    cls_val_split: str = setting("train[-5000:]", "Classification validation split (CIFAR-10 has no other; the test "
+                                                  "split is for the tables only).")
+    seg_train_split: str = setting("train", "Segmentation joint-training split.")
+    seg_val_split: str = setting("val", "Segmentation validation split (CamVid val).")
+    cls_val_images: int = setting(500, "Classification validation images per checkpoint (0: the whole split).")
+    seg_val_images: int = setting(32, "Segmentation validation frames per checkpoint (whole frames; 0: the whole "
+                                      "split).")
+    loss_scale: str = setting("choose", "Joint loss scale: choose (the one with the better validation metric in "
+                                        "short runs of each, tools/reproduce/loss_scale.py), or paper / official "
+                                        "for both tasks.", choices=("choose", *LOSS_SCALES))
+    loss_scale_sigma: float | None = setting(None, "Sigma of the loss-scale runs (default: the largest of sigmas).")
+    loss_scale_steps: int = setting(0, "Steps of each loss-scale run (0: joint_steps, the runs it chooses for).")
     cls_eval_images: int = setting(1000, "Classification test images per table cell (0: the whole test split).")
     seg_eval_images: int = setting(16, "Segmentation test frames per table cell (0: the whole test split; CBM3D "
                                        "is the slow part).")
     eval_workers: int = setting(1, "Processes computing CBM3D in the evaluation (its estimates are cached in "
                                     "<work_dir>/cbm3d_cache for every later table).")
-    checkpoint_every: int = setting(250, "Steps between resumable checkpoints of every training stage.")
+    checkpoint_every: int = setting(250, "Steps between resumable checkpoints of the head and separate stages (joint "
+                                         "runs: joint_validations).")
     seed: int = setting(0, "Random seed of every training stage.")
 
     def __post_init__(self):
@@ -82,6 +100,12 @@ class ReproduceConfig:
         self.decoder_filters = tuple(int(f) for f in self.decoder_filters)
         if not self.sigmas or any(not 0 < s <= 255 for s in self.sigmas):
             raise ValueError(f"sigmas must be in (0, 255], got {self.sigmas}")
+        if self.loss_scale_sigma is not None and float(self.loss_scale_sigma) not in self.sigmas:
+            raise ValueError(f"loss_scale_sigma must be one of sigmas {self.sigmas} (the loss-scale runs start from "
+                             f"that sigma's separate denoiser), got {self.loss_scale_sigma}")
+        if self.joint_validations < 1:
+            raise ValueError(f"joint_validations must be at least 1, got {self.joint_validations}")
+        check_choices(self)
 
     def _under_root(self, name: str) -> str:
         return name if os.path.isabs(name) else os.path.join(self.data_root, name)
@@ -109,3 +133,18 @@ class ReproduceConfig:
 
     def eval_dir(self, task: str) -> str:
         return os.path.join(self.docs_dir, task)
+
+    def study_sigma(self) -> float:
+        """The sigma the loss scale is chosen at."""
+        return float(self.loss_scale_sigma) if self.loss_scale_sigma is not None else max(self.sigmas)
+
+    def study_steps(self) -> int:
+        return self.loss_scale_steps or self.joint_steps
+
+    def loss_scale_path(self) -> str:
+        """The choice of the loss-scale stage (``tools/reproduce/loss_scale.py``), read by the joint stages."""
+        return os.path.join(self.docs_dir, "loss_scale.json")
+
+    def joint_checkpoint_every(self, steps: int) -> int:
+        """Steps between the validated checkpoints of a joint run of ``steps`` steps."""
+        return max(1, -(-steps // self.joint_validations))

@@ -1,16 +1,21 @@
-"""``RESULTS.md``: the setup, the heads' clean scores, the measured tables with the findings checked on
-each, the score-vs-sigma plot, example images, a person's discussion, and every stage as a command."""
+"""``RESULTS.md``: the setup, the loss scale chosen on validation, the heads' clean scores, the joint runs'
+validation curves, the measured tables with the findings checked on each, the score-vs-sigma plot, example
+images, a person's discussion, and every stage as a command."""
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 
 from keras_semdenoise import atomic
+from keras_semdenoise.data import splits
 from keras_semdenoise.evaluation import store
+from keras_semdenoise.joint_training import validation_metric
 from keras_semdenoise.tasks import CLASSIFICATION, SHORT, TASKS
 from tools.reproduce.config import ReproduceConfig
 from tools.reproduce.findings import example_figure, findings, plot_scores
+from tools.reproduce.loss_scale import plot_curves, validation_curve
 from tools.reproduce.stages import plan
 
 # Where the data root is written in the report, so that it reads the same from any checkout.
@@ -56,8 +61,70 @@ def _setup(config: ReproduceConfig) -> list[str]:
         f"- One reduced-width denoiser for every setting: stem {config.stem_filters}, encoders "
         f"{list(config.encoder_filters)}, decoder {list(config.decoder_filters)}. Separate: MSE, "
         f"{config.separate_steps} steps on {config.denoiser_data} patches. Joint: from the separate model, "
-        f"{config.joint_steps} steps through the frozen head with the paper's lambdas.",
+        f"{config.joint_steps} steps through the frozen head (loss scale below) on `{config.cls_train_split}` "
+        f"(classification) and `{config.seg_train_split}` (segmentation), validated every "
+        f"{config.joint_checkpoint_every(config.joint_steps)} steps on {config.cls_val_images or 'all'} images of "
+        f"`{config.cls_val_split}` and {config.seg_val_images or 'all'} frames of `{config.seg_val_split}`; the "
+        "shipped joint denoiser is its run's best checkpoint by the validation task metric (step 0, the separate "
+        "model, included). Test splits are for the tables only.",
         f"- Sigmas {', '.join(f'{s:g}' for s in config.sigmas)}; evaluation noise seeded per image.", ""]
+
+
+def _loss_scale(config: ReproduceConfig, docs: str) -> list[str]:
+    """The loss scale of the joint runs: forced, or chosen on validation data (``loss_scale.md``)."""
+    if config.loss_scale != "choose":
+        return ["## Loss scale", "", f"`{config.loss_scale}` for both tasks, set by `--loss_scale`.", ""]
+    if not os.path.exists(config.loss_scale_path()):
+        return []
+    with open(config.loss_scale_path()) as handle:
+        choice = json.load(handle)
+    page = os.path.relpath(os.path.join(config.docs_dir, "loss_scale.md"), docs)
+    lines = ["## Loss scale", "", f"Chosen per task on validation data, never a test split ([{os.path.basename(page)}]"
+             f"({page}): every checkpoint and the curves), by {choice['criterion']}:", ""]
+    heads = {stage.config.task: stage.config.train_split for stage in plan(config) if stage.name.startswith("head_")}
+    for task, chosen in choice["chosen"].items():
+        scales = choice["tasks"][task]
+        summary = scales[chosen]
+        others = "; ".join(f"{scale} {s['best']:.2f}%" for scale, s in scales.items() if scale != chosen)
+        lines.append(f"- {task}: `{chosen}`, best validation {summary['metric'][len('val_'):]} "
+                     f"{summary['best']:.2f}% at step {summary['best_step']}" + (f" (vs {others})" if others else "")
+                     + f", {summary['steps']} steps at sigma {summary['sigma']:g}, {summary['val_images']} images of "
+                     f"`{summary['val_split']}`.")
+        head_split = splits.parse(heads.get(task, ""))
+        if head_split[1] is None and head_split[0] == splits.base_name(summary["val_split"]):
+            lines.append(f"  The {task} head was trained on all of `{head_split[0]}`, these validation images "
+                         "included, so its validation scores read high; the scales are compared on equal terms.")
+    return lines + [""]
+
+
+def _joint_curves(config: ReproduceConfig, docs: str) -> list[str]:
+    """The joint runs' validation curves, their histories kept under ``docs_dir/joint_curves/``."""
+    panels, rows = {}, []
+    for task in TASKS:
+        metric = validation_metric(task)
+        for sigma in config.sigmas:
+            name = f"joint_{SHORT[task]}_s{sigma:g}"
+            kept = os.path.join(config.docs_dir, "joint_curves", f"{name}.history.json")
+            measured = os.path.join(config.work_dir, name, "history.json")
+            if os.path.exists(measured):
+                atomic.copy_file(measured, kept)
+            if not os.path.exists(kept):
+                continue
+            with open(kept) as handle:
+                curve = validation_curve(json.load(handle), metric)
+            if not curve:
+                continue
+            panels.setdefault(task, {})[f"sigma {sigma:g}"] = curve
+            best = max(curve, key=lambda point: point[metric])
+            rows.append(f"| {name} | {curve[0]['step']}: {curve[0][metric]:.2f} | {best['step']}: {best[metric]:.2f} "
+                        f"({best['val_psnr']:.2f} dB) | {curve[-1]['step']}: {curve[-1][metric]:.2f} |")
+    if not panels:
+        return []
+    path = plot_curves(panels, os.path.join(config.docs_dir, "joint_curves.png"))
+    return ["## Joint training on validation data", "",
+            "Validation top-1 (classification) / mIoU (segmentation), % (step: value); the best checkpoint is shipped.",
+            "", "| run | first | best (PSNR) | last |", "| --- | --- | --- | --- |", *rows, "",
+            f"![joint validation curves]({os.path.relpath(path, docs)})", ""]
 
 
 def _heads(config: ReproduceConfig, docs: str) -> list[str]:
@@ -117,9 +184,10 @@ def write_report(config: ReproduceConfig) -> str:
     lines = ["# High-level findings at CPU scale: CIFAR-10 and CamVid", "",
              "Generated by `python -m tools.reproduce` from the measured tables in "
              f"`{config.docs_dir}/*/results.json`; the shipped weights are in `{config.models_dir}/`.", ""]
-    lines += _setup(config) + _heads(config, docs) + _tables(config, docs, data_root) + _examples(config, docs)
+    lines += _setup(config) + _loss_scale(config, docs) + _heads(config, docs) + _joint_curves(config, docs)
+    lines += _tables(config, docs, data_root) + _examples(config, docs)
     lines += _discussion(config, docs)
     lines += ["## Commands", "", "```bash", "python -m tools.reproduce   # resumable: re-run to go on", ""]
-    lines += [" ".join(stage.command()).replace(data_root, SHARED_DATA_TEXT) for stage in plan(config)]
+    lines += [shlex.join(stage.command()).replace(data_root, SHARED_DATA_TEXT) for stage in plan(config)]
     lines += ["```", ""]
     return atomic.write_text(config.results_path, "\n".join(lines))

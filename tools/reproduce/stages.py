@@ -1,12 +1,14 @@
-"""The pipeline's stages and running them: heads on clean data, separate and joint denoisers per sigma, the
-Tables IV/V evaluation.
+"""The pipeline's stages and running them: heads on clean data, separate denoisers per sigma, the loss scale
+chosen on validation data (short joint runs per scale, then ``tools/reproduce/loss_scale.py``), joint
+denoisers per sigma (validated at every checkpoint, the best shipped), the Tables IV/V evaluation.
 
 Each stage is one library call with a config dataclass (``heads.training.run_head_training``,
 ``training.run_training``, ``joint_training.run_joint_training``, ``evaluation.tasks.evaluate_cells``), run
 in this process with its output (Python, Keras progress, TensorFlow's own lines) in
-``<work_dir>/logs/<stage>.log``. A stage is skipped once its output exists; the library calls resume from
-their checkpoints, so an interrupted pipeline loses at most one checkpoint interval when re-run. Trained
-weights are shipped (copied) under ``models_dir`` and the evaluation reads them from there.
+``<work_dir>/logs/<stage>.log``. A stage is skipped once its output exists (a loss-scale run also once the
+choice it serves is made); the library calls resume from their checkpoints, so an interrupted pipeline loses
+at most one checkpoint interval when re-run. Trained weights are shipped (copied) under ``models_dir`` and
+the evaluation reads them from there.
 
 A stage's config holds the fields of its entry point's flags (``train/train_head.py`` ...), so each stage
 is also one command line (``Stage.command``), which the report lists.
@@ -18,6 +20,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import shlex
 import sys
 import time
 import traceback
@@ -26,7 +29,9 @@ from typing import Any, Callable
 from keras_semdenoise import atomic, joint_training, training
 from keras_semdenoise.evaluation import tasks as task_evaluation
 from keras_semdenoise.heads import training as head_training
+from keras_semdenoise.losses import LOSS_SCALES
 from keras_semdenoise.tasks import CLASSIFICATION, SEGMENTATION, SHORT, TASKS
+from tools.reproduce import loss_scale
 from tools.reproduce.config import ReproduceConfig, per_task
 
 
@@ -41,6 +46,7 @@ ENTRY_POINTS: dict[str, tuple[type, Callable]] = {
     "train.train_denoiser": (training.TrainConfig, training.run_training),
     "train.train_joint": (joint_training.JointConfig, joint_training.run_joint_training),
     "tools.evaluate_task": (task_evaluation.TaskEvaluationConfig, evaluate_task),
+    "tools.reproduce.choose_loss_scale": (loss_scale.LossScaleChoiceConfig, loss_scale.choose_loss_scale),
 }
 
 
@@ -54,7 +60,8 @@ def _flag_text(value) -> str:
 @dataclasses.dataclass
 class Stage:
     """One step: the library call of ``entry_point`` on ``config``, whose finished product is ``output``
-    (shipped to ``ship_to`` if set). ``given``: the fields the plan sets, in the order ``command`` lists them."""
+    (shipped to ``ship_to`` if set). ``given``: the fields the plan sets, in the order ``command`` lists them.
+    ``done_with``: a later product that makes this stage needless once it exists (a loss-scale run's choice)."""
 
     name: str
     entry_point: str
@@ -62,9 +69,10 @@ class Stage:
     given: tuple[str, ...]
     output: str
     ship_to: str | None = None
+    done_with: str | None = None
 
     def done(self) -> bool:
-        return os.path.exists(self.ship_to or self.output)
+        return os.path.exists(self.ship_to or self.output) or bool(self.done_with and os.path.exists(self.done_with))
 
     def run(self):
         return ENTRY_POINTS[self.entry_point][1](self.config)
@@ -81,9 +89,10 @@ class Stage:
         return ["python", "-m", self.entry_point, *flags]
 
 
-def _stage(name: str, entry_point: str, values: dict, output: str, ship_to: str | None = None) -> Stage:
+def _stage(name: str, entry_point: str, values: dict, output: str, ship_to: str | None = None,
+           done_with: str | None = None) -> Stage:
     config_class = ENTRY_POINTS[entry_point][0]
-    return Stage(name, entry_point, config_class(**values), tuple(values), output, ship_to)
+    return Stage(name, entry_point, config_class(**values), tuple(values), output, ship_to, done_with)
 
 
 def _task_values(config: ReproduceConfig, task: str) -> dict:
@@ -120,15 +129,47 @@ def _separate_stage(config: ReproduceConfig, sigma: float) -> Stage:
                   config.denoiser_path("separate", sigma))
 
 
+def _joint_values(config: ReproduceConfig, task: str, sigma: float, run: str, steps: int, scale: dict) -> dict:
+    """A joint run from the separate denoiser at ``sigma``, validated at each checkpoint; ``scale``: its
+    ``loss_scale`` or ``loss_scale_file`` setting."""
+    return {**_task_values(config, task), "model_dir": run, "head": config.head_path(task),
+            "denoiser_init": config.denoiser_path("separate", sigma), "sigma": sigma, **scale,
+            "train_split": per_task(task, config.cls_train_split, config.seg_train_split),
+            "val_split": per_task(task, config.cls_val_split, config.seg_val_split),
+            "val_images": per_task(task, config.cls_val_images, config.seg_val_images),
+            "crop_size": per_task(task, config.cls_crop, config.seg_crop),
+            "batch_size": per_task(task, config.cls_batch, config.seg_batch),
+            "steps": steps, "learning_rate": config.joint_learning_rate,
+            "checkpoint_every": config.joint_checkpoint_every(steps), "seed": config.seed, "verbose": 2}
+
+
+def _loss_scale_run(config: ReproduceConfig, task: str, scale: str) -> str:
+    return os.path.join(config.work_dir, "loss_scale", f"{SHORT[task]}_{scale}")
+
+
+def _loss_scale_stages(config: ReproduceConfig) -> list[Stage]:
+    """Short joint runs per task and scale at ``study_sigma``, then the choice (none when a scale is forced)."""
+    if config.loss_scale != "choose":
+        return []
+    sigma = config.study_sigma()
+    study = []
+    for task in TASKS:
+        for scale in LOSS_SCALES:
+            run = _loss_scale_run(config, task, scale)
+            values = _joint_values(config, task, sigma, run, config.study_steps(), {"loss_scale": scale})
+            study.append(_stage(f"loss_scale_{SHORT[task]}_{scale}", "train.train_joint", values,
+                                os.path.join(run, "denoiser.keras"), done_with=config.loss_scale_path()))
+    values = {"runs": tuple(stage.config.model_dir for stage in study), "out": config.docs_dir}
+    return study + [_stage("choose_loss_scale", "tools.reproduce.choose_loss_scale", values,
+                           config.loss_scale_path())]
+
+
 def _joint_stage(config: ReproduceConfig, task: str, sigma: float) -> Stage:
     kind = f"joint_{SHORT[task]}"
     run = os.path.join(config.work_dir, f"{kind}_s{sigma:g}")
-    values = {**_task_values(config, task), "model_dir": run, "head": config.head_path(task),
-              "denoiser_init": config.denoiser_path("separate", sigma), "sigma": sigma,
-              "crop_size": per_task(task, config.cls_crop, config.seg_crop),
-              "batch_size": per_task(task, config.cls_batch, config.seg_batch),
-              "steps": config.joint_steps, "learning_rate": config.joint_learning_rate,
-              "checkpoint_every": config.checkpoint_every, "seed": config.seed, "verbose": 2}
+    scale = ({"loss_scale_file": config.loss_scale_path()} if config.loss_scale == "choose"
+             else {"loss_scale": config.loss_scale})
+    values = _joint_values(config, task, sigma, run, config.joint_steps, scale)
     return _stage(f"{kind}_s{sigma:g}", "train.train_joint", values, os.path.join(run, "denoiser.keras"),
                   config.denoiser_path(kind, sigma))
 
@@ -149,9 +190,10 @@ def _evaluation_stage(config: ReproduceConfig, task: str) -> Stage:
 
 
 def plan(config: ReproduceConfig) -> list[Stage]:
-    """All stages in order: heads, separate denoisers, joint denoisers, evaluations."""
+    """All stages in order: heads, separate denoisers, the loss-scale choice, joint denoisers, evaluations."""
     return ([_head_stage(config, task) for task in TASKS]
             + [_separate_stage(config, sigma) for sigma in config.sigmas]
+            + _loss_scale_stages(config)
             + [_joint_stage(config, task, sigma) for task in TASKS for sigma in config.sigmas]
             + [_evaluation_stage(config, task) for task in TASKS])
 
@@ -191,7 +233,7 @@ def run_stage(stage: Stage, log_path: str) -> None:
 
     failure = None
     with _output_into(log_path) as log:
-        log.write(f"\n$ {' '.join(stage.command())}\n")
+        log.write(f"\n$ {shlex.join(stage.command())}\n")
         try:
             stage.run()
         except Exception as error:  # noqa: BLE001 - any failure of a stage is reported with its log

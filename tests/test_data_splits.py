@@ -1,0 +1,31 @@
+import pytest
+
+from keras_semdenoise.data import splits
+
+
+def test_names_and_slices_select_positions_of_the_fixed_order():
+    assert splits.parse("val") == ("val", None)
+    assert splits.parse("train[-5000:]") == ("train", ("-5000", ""))
+    assert list(splits.indices("val", 4)) == [0, 1, 2, 3]
+    assert splits.indices("train[:-5000]", 50000) == range(0, 45000)
+    assert splits.indices("train[-5000:]", 50000) == range(45000, 50000)
+    assert splits.indices("train[10:20]", 50) == range(10, 20)
+    assert splits.indices("train[:]", 7) == range(0, 7)
+    # Percentages round to the nearest image (tfds): 90% of 15 is 13.5 -> 14.
+    assert splits.indices("train[:90%]", 15) == range(0, 14)
+    assert splits.indices("train[90%:]", 15) == range(14, 15)
+    assert splits.indices("train[-10%:]", 15) == range(13, 15)  # 1.5 -> 2 from the end
+    assert splits.indices("train[10:-10%]", 100) == range(10, 90)
+    assert splits.base_name("train[:90%]") == "train"
+
+
+@pytest.mark.parametrize("name, message", [
+    ("train[5]", "malformed"), ("train[a:b]", "malformed"), ("train[1:2:3]", "malformed"), ("[1:2]", "malformed"),
+    ("train[:5]x", "malformed"), ("train[1.5:]", "malformed"),
+    ("train[5:5]", "selects no images"), ("train[8:2]", "selects no images"), ("train[-2:-3]", "selects no images"),
+    ("train[:0%]", "selects no images"), ("train[:11]", r"beyond 10 \(the split has 10 images\)"),
+    ("train[-11:]", "beyond 10"), ("train[:101%]", "beyond 100%"),
+])
+def test_malformed_out_of_range_or_empty_slices_are_refused(name, message):
+    with pytest.raises(ValueError, match=message):
+        splits.indices(name, 10)
