@@ -193,6 +193,9 @@ def test_the_loss_scale_with_the_better_validation_metric_is_chosen_and_read_by_
     assert "## classification: `paper`" in page and "paper 55.00% (step 2) vs official 54.00%." in page
     assert "| official | 5e-09 / 0 / 1 | 4 | 33.00 | 29.00 |" in page and "| paper | 1 / 0.5 / 0.25 | 0 | 50.00 |" in page
     assert (tmp_path / "docs" / "loss_scale.png").stat().st_size > 1000
+    # A margin within the curves' own checkpoint-to-checkpoint jumps is called inconclusive; a larger one is not.
+    assert "Not conclusive: the margin (1.00 points) is within the jumps" in page and "(up to 3.00)" in page
+    assert "The margin (4.00 points) exceeds every jump between consecutive checkpoints (2.00)." in page
     assert loss_scale.choose({"official": {"best": 40.0}, "paper": {"best": 40.0}}) == "paper"  # ties: the paper's
     # The joint stages read the choice for their task.
     joint = next(s for s in reproduce.plan(config) if s.name == "joint_seg_s30")

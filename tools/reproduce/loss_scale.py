@@ -118,7 +118,8 @@ def markdown(choice: dict) -> str:
                   f"Best validation {name} after step 0: {chosen} {scales[chosen]['best']:.2f}% (step "
                   f"{scales[chosen]['best_step']})" + (f" vs {against}." if against else "."),
                   f"Sigma {first['sigma']:g}, {first['steps']} steps on `{first['train_split']}`, validated on "
-                  f"{first['val_images']} images of `{first['val_split']}` with the evaluation's seeded noise.", "",
+                  f"{first['val_images']} images of `{first['val_split']}` with the evaluation's seeded noise.",
+                  _conclusiveness(scales, chosen), "",
                   f"| scale | lambda_D / lambda_P / lambda_H | step | validation {name} (%) | validation PSNR (dB) |",
                   "| --- | --- | --- | --- | --- |"]
         for scale, summary in scales.items():
@@ -146,3 +147,19 @@ def choose_loss_scale(config: LossScaleChoiceConfig) -> dict:
     atomic.write_text(os.path.join(config.out, "loss_scale.md"), markdown(choice))
     atomic.write_json(os.path.join(config.out, "loss_scale.json"), choice, indent=2)
     return choice
+
+
+def _conclusiveness(scales: dict, chosen: str) -> str:
+    """Whether the winning margin is larger than the checkpoint-to-checkpoint jumps of the curves themselves."""
+    others = [summary["best"] for scale, summary in scales.items() if scale != chosen]
+    if not others:
+        return ""
+    margin = scales[chosen]["best"] - max(others)
+    jumps = [abs(b[s["metric"]] - a[s["metric"]]) for s in scales.values()
+             for a, b in zip(s["curve"][1:], s["curve"][2:])]
+    largest = max(jumps, default=0.0)
+    if margin > largest:
+        return f"The margin ({margin:.2f} points) exceeds every jump between consecutive checkpoints ({largest:.2f})."
+    return (f"Not conclusive: the margin ({margin:.2f} points) is within the jumps between consecutive checkpoints "
+            f"of the curves themselves (up to {largest:.2f}); the rule above decides, and a longer or larger "
+            "validation could reverse it.")
