@@ -20,7 +20,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	sh tools/ensure_chromium.sh
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=15 tests
 
 # The quick loop: everything but the tests marked slow (more than about 10 s each on a 2-core CPU).
 test-quick: $(STAMP)
