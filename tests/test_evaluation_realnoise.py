@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import TINY, write_images
+from conftest import TINY, run_module, write_images
 from keras_semdenoise import metrics, noise
 from keras_semdenoise.denoiser import build_denoiser
-from tools import evaluate_realnoise as tool
+from keras_semdenoise.evaluation import realnoise as tool
 
 
 def _nam25(root, count=2, size=(24, 16)):
@@ -49,3 +49,16 @@ def test_measure_pairs_measures_every_method_resumes_and_tables(tmp_path, monkey
     assert len(calls) == 2 and again["results"]["Nam25"]["sigma15"] == cells["sigma15"]
     table = tool.markdown(again, "python -m tools.evaluate_realnoise")
     assert "| Nam25 (2 pairs) |" in table.replace("| method | ", "| ") and "(best fixed)" in table
+
+
+@pytest.mark.slow
+def test_the_tool_writes_the_table_from_the_command_line(tmp_path):
+    root, models_dir, out = str(tmp_path / "data"), tmp_path / "models", tmp_path / "out"
+    _nam25(root)
+    models_dir.mkdir()
+    build_denoiser(**TINY).save(str(models_dir / "denoiser_sigma15.keras"))
+    result = run_module(["tools.evaluate_realnoise", f"--data_root={root}", "--sets=Nam25", "--nogrid", "--nocbm3d",
+                         f"--models_dir={models_dir}", "--precision=fp32", f"--out={out}"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    table = (out / "results.md").read_text()
+    assert "| ours: sigma15 model | " in table and "(best fixed)" in table and "| CBM3D (estimated sigma) |" not in table
