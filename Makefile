@@ -20,11 +20,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	sh tools/ensure_chromium.sh
-	$(PY) -m pytest -q --durations=15 tests
+	$(PY) -m pytest -q -n auto --durations=15 tests
 
 # The quick loop: everything but the tests marked slow (more than about 10 s each on a 2-core CPU).
 test-quick: $(STAMP)
-	$(PY) -m pytest -q -m "not slow" tests
+	$(PY) -m pytest -q -n auto -m "not slow" tests
 
 evaluate: $(STAMP)
 	$(PY) -m tools.evaluate_denoiser --sigmas 15,25,50 --out docs/evaluation
