@@ -145,14 +145,8 @@ def validate(config: JointConfig, denoiser, head, split) -> dict:
     batch_size = config.batch_size if crop else 1  # whole images may differ in size
     max_batches = -(-config.val_images // batch_size) if config.val_images else None
 
-    def denoise(noisy, indices):
-        # A batch of images that each fit one tile takes one call: what inference.denoise gives per image
-        # (one whole-image call each), ten times faster on a CPU for CIFAR-sized images.
-        if max(noisy.shape[1:3]) <= inference.DEFAULT_TILE_SIZE + inference.DEFAULT_OVERLAP:
-            return np.asarray(denoiser(noisy.astype(np.float32), training=False))
-        return np.stack([inference.denoise(denoiser, image) for image in noisy])
-
-    result = evaluate_head(head, split, batch_size, crop, max_batches, sigma_255=config.sigma, denoise=denoise)
+    result = evaluate_head(head, split, batch_size, crop, max_batches, sigma_255=config.sigma,
+                           denoise=lambda noisy, indices: inference.denoise_batch(denoiser, noisy))
     return {f"val_{name}": value for name, value in result.items()}
 
 

@@ -22,6 +22,16 @@ def test_tiled_inference_matches_whole_image(model):
     np.testing.assert_allclose(tiled, whole, atol=1e-4)
 
 
+def test_a_batch_gives_what_each_image_gives_alone(model):
+    images = np.random.default_rng(1).uniform(size=(3, 20, 28, 3)).astype(np.float32)
+    alone = np.stack([inference.denoise(model, image) for image in images])
+    np.testing.assert_allclose(inference.denoise_batch(model, images), alone, atol=1e-5)  # one call
+    np.testing.assert_allclose(inference.denoise_batch(model, images, tile_size=8, overlap=4),
+                               np.stack([inference.denoise(model, image, 8, 4) for image in images]), atol=1e-6)
+    with pytest.raises(ValueError, match="batch"):
+        inference.denoise_batch(model, images[0])
+
+
 def test_tiles_cover_the_image_with_aligned_origins():
     for height, width in [(10, 10), (700, 513), (1000, 1203)]:
         covered = np.zeros((height, width), int)

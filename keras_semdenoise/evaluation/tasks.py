@@ -141,7 +141,7 @@ def setting_denoiser(setting_name: str, sigma_255: float, paths: dict, cbm3d: Cb
     if not path or not os.path.exists(path):
         return None
     model = inference.load_denoiser(path)
-    return lambda batch, indices: np.stack([inference.denoise(model, image) for image in batch])
+    return lambda batch, indices: inference.denoise_batch(model, batch)
 
 
 def open_evaluation(config: TaskEvaluationConfig):
