@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from keras_semdenoise import baselines, imageio, metrics
+from keras_semdenoise import atomic, baselines, imageio, metrics
 
 
 def _as_float(image: np.ndarray) -> np.ndarray:
@@ -106,9 +106,7 @@ class Cbm3dCache:
     def _keep(self, path: str, image: np.ndarray) -> None:
         ignore = os.path.join(self.folder, ".gitignore")
         if not os.path.exists(ignore):  # a cache is never committed, wherever it is
-            os.makedirs(self.folder, exist_ok=True)
-            with open(ignore, "w") as handle:
-                handle.write("*\n")
+            atomic.write_text(ignore, "*\n")
         imageio.save_png(path, image)
 
     def close(self, terminate: bool = False) -> None:
