@@ -12,6 +12,8 @@
   network outputs the image (``residual=False``). Measured here with our sigma-25 recipe (13,000-step
   budget, batch 32 of 48x48, Adam 1e-3, bf16): the image-output network reached only 22.47 dB validation
   PSNR after 2,000 steps (the noisy input is about 20.2 dB), far too slow for this budget.
+  Trained so, it fails on saturated colours (a flat red leaves more error than the noise it was given;
+  Kodak24's red kodim02): see ``evaluation.flat_colours``.
 
   Here the noise level is a constructor argument (``noise_level_255``), not a second input, so the model
   has the same one-image interface as every other denoiser of the package (training, tiling, exports).
