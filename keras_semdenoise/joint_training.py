@@ -32,9 +32,6 @@ from keras_semdenoise.tasks import CLASSIFICATION
 
 logger = logging.getLogger(__name__)
 
-HISTORY = "history.json"
-BEST_WEIGHTS = "best.weights.h5"
-
 
 @dataclasses.dataclass(kw_only=True)
 class JointConfig(sources.TaskDataConfig):
@@ -119,18 +116,6 @@ def validation_metric(task: str) -> str:
     return f"val_{headline_metric(task)}"
 
 
-def load_history(model_dir: str) -> list[dict]:
-    """The records ``history.json`` of a run holds so far (one per checkpoint; [] for a new run)."""
-    path = os.path.join(model_dir, HISTORY)
-    if not os.path.exists(path):
-        return []
-    with open(path) as handle:
-        history = json.load(handle)
-    # Earlier versions wrote one dict of per-epoch loss lists at the end of a run, without steps: nothing to
-    # resume a curve from.
-    return history if isinstance(history, list) else []
-
-
 def validate(config: JointConfig, denoiser, head, split) -> dict:
     """The denoiser + frozen head on the first ``val_images`` images of ``split``, as the task evaluation
     measures a setting (its per-image seeded noise at ``config.sigma``, whole-image denoising).
@@ -151,58 +136,31 @@ def validate(config: JointConfig, denoiser, head, split) -> dict:
 
 
 def _history_callback(config: JointConfig, denoiser, head, val_split):
-    """The callback keeping ``history.json`` (and, with ``val_split``, the validation and ``best.weights.h5``)."""
-    import keras
-
-    history_path = os.path.join(config.model_dir, HISTORY)
-    best_path = os.path.join(config.model_dir, BEST_WEIGHTS)
+    """``runs.history_callback`` for joint training: with ``val_split``, each checkpoint (and step 0, the
+    starting denoiser) is validated and the best by the task metric kept in ``best.weights.h5``."""
     metric = validation_metric(config.task)
-    interval = runs.fit_intervals(config.steps, config.checkpoint_every)[1]
 
-    class JointHistory(keras.callbacks.Callback):
-        """One record per checkpoint, written at once; the curve so far is read back when a run resumes."""
+    def evaluate() -> dict:
+        start = time.time()
+        return {**validate(config, denoiser, head, val_split), "val_seconds": time.time() - start}
 
-        def __init__(self):
-            super().__init__()
-            self.history = load_history(config.model_dir)
-            self.epoch_start = time.time()
+    def log(record: dict, improved: bool) -> None:
+        if metric in record:
+            logger.info("step %d: validation %s %.2f%%, PSNR %.2f dB (%d images of %s, sigma %g)%s",
+                        record["step"], metric[len("val_"):], record[metric], record["val_psnr"],
+                        record["val_images"], config.val_split, config.sigma, ": best so far" if improved else "")
 
-        def _record(self, record: dict) -> None:
-            # A checkpoint redone after an interruption replaces its earlier record.
-            earlier = [h for h in self.history if h["step"] < record["step"]]
-            if val_split is not None:
-                start = time.time()
-                record.update(validate(config, denoiser, head, val_split), val_seconds=time.time() - start)
-                best = max((h[metric] for h in earlier if metric in h), default=None)
-                improved = best is None or record[metric] > best  # ties keep the earlier checkpoint
-                if improved:
-                    atomic.save_weights(denoiser, best_path)
-                logger.info("step %d: validation %s %.2f%%, PSNR %.2f dB (%d images of %s, sigma %g)%s",
-                            record["step"], metric[len("val_"):], record[metric], record["val_psnr"],
-                            record["val_images"], config.val_split, config.sigma, ": best so far" if improved else "")
-            self.history = earlier + [record]
-            atomic.write_json(history_path, self.history, indent=2)
-
-        def on_train_begin(self, logs=None):
-            if val_split is not None and not self.history:  # where the curve starts: the initial denoiser
-                self._record({"epoch": 0, "step": 0, "time": time.time()})
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch_start = time.time()
-
-        def on_epoch_end(self, epoch, logs=None):
-            record = {"epoch": epoch + 1, "step": (epoch + 1) * interval, "time": time.time(),
-                      "train_seconds": time.time() - self.epoch_start}
-            self._record({**record, **{name: float(value) for name, value in (logs or {}).items()}})
-
-    return JointHistory()
+    validating = val_split is not None
+    return runs.history_callback(config.model_dir, runs.fit_intervals(config.steps, config.checkpoint_every)[1],
+                                 denoiser, evaluate=evaluate if validating else None,
+                                 score=metric if validating else None, record_start=validating, on_record=log)
 
 
 def _ship(config: JointConfig, denoiser) -> None:
     """Writes ``denoiser.keras``: the best checkpoint by validation when there was one, else the last weights."""
     metric = validation_metric(config.task)
-    validated = [h for h in load_history(config.model_dir) if metric in h]
-    best_path = os.path.join(config.model_dir, BEST_WEIGHTS)
+    validated = [h for h in runs.load_history(config.model_dir) if metric in h]
+    best_path = os.path.join(config.model_dir, runs.BEST_WEIGHTS)
     if validated and os.path.exists(best_path):
         best = max(validated, key=lambda h: h[metric])  # the first of equal scores, as best.weights.h5 keeps
         denoiser.load_weights(best_path)

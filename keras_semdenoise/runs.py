@@ -84,3 +84,74 @@ def backup_callback(backup_dir: str):
             atomic.write_json(self._training_metadata_path, {"epoch": self._current_epoch, "batch": 0}, indent=2)
 
     return AtomicBackupAndRestore(backup_dir, save_freq="epoch", delete_checkpoint=False)
+
+
+HISTORY = "history.json"
+BEST_WEIGHTS = "best.weights.h5"
+
+
+def load_history(model_dir: str) -> list[dict]:
+    """The records ``history.json`` of a run holds so far (one per checkpoint; [] for a new run)."""
+    path = os.path.join(model_dir, HISTORY)
+    if not os.path.exists(path):
+        return []
+    with open(path) as handle:
+        history = json.load(handle)
+    # Earlier versions of joint training wrote one dict of per-epoch loss lists at the end of a run, without
+    # steps: nothing to resume a curve from.
+    return history if isinstance(history, list) else []
+
+
+def history_callback(model_dir: str, interval: int, weights_model, evaluate=None, score: str | None = None,
+                     record_start: bool = False, on_record=None):
+    """The callback keeping a run's curve: one record per checkpoint in ``<model_dir>/history.json``.
+
+    A record is ``{"epoch", "step", "time", "train_seconds", <fit's logs>, <evaluate()>}``, written at once
+    (atomically); the curve so far is read back when a run resumes, and a checkpoint redone after an
+    interruption replaces its earlier record. With ``evaluate`` (a function of no arguments returning a dict
+    of floats) and ``score`` (one of its keys, higher is better), ``weights_model``'s weights go to
+    ``<model_dir>/best.weights.h5`` whenever the score beats every earlier checkpoint's (ties keep the
+    earlier one). ``record_start`` also records step 0 (the starting weights, evaluated; only with
+    ``evaluate``) when there is no curve yet. ``on_record(record, improved)`` is called after each record
+    (log lines, summaries).
+    """
+    import time
+
+    import keras
+
+    history_path, best_path = os.path.join(model_dir, HISTORY), os.path.join(model_dir, BEST_WEIGHTS)
+
+    class CheckpointHistory(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.history = load_history(model_dir)
+            self.epoch_start = time.time()
+
+        def _record(self, record: dict) -> None:
+            earlier = [h for h in self.history if h["step"] < record["step"]]
+            improved = False
+            if evaluate is not None:
+                record.update(evaluate())
+                if score is not None:
+                    best = max((h[score] for h in earlier if score in h), default=None)
+                    improved = best is None or record[score] > best
+                    if improved:
+                        atomic.save_weights(weights_model, best_path)
+            self.history = earlier + [record]
+            atomic.write_json(history_path, self.history, indent=2)
+            if on_record is not None:
+                on_record(record, improved)
+
+        def on_train_begin(self, logs=None):
+            if record_start and evaluate is not None and not self.history:
+                self._record({"epoch": 0, "step": 0, "time": time.time()})
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch_start = time.time()
+
+        def on_epoch_end(self, epoch, logs=None):
+            record = {"epoch": epoch + 1, "step": (epoch + 1) * interval, "time": time.time(),
+                      "train_seconds": time.time() - self.epoch_start}
+            self._record({**record, **{name: float(value) for name, value in (logs or {}).items()}})
+
+    return CheckpointHistory()

@@ -22,7 +22,6 @@ import json
 import logging
 import math
 import os
-import time
 
 import numpy as np
 
@@ -188,64 +187,40 @@ def _callbacks(config: TrainConfig, model, eval_images, triplet_batch):
     if runs.has_tensorflow():
         import tensorflow as tf
     backup_dir = os.path.join(config.model_dir, "backup")
-    history_path = os.path.join(config.model_dir, "history.json")
     eval_sigma = config.eval_sigma if config.eval_sigma is not None else (config.sigma or noise.DEFAULT_SIGMA_255)
 
     def eval_psnr(model) -> float:
         return evaluation.mean_psnr(evaluation.denoiser_method(model), eval_images, eval_sigma)
 
-    class EvaluateAndLog(keras.callbacks.Callback):
-        """At each checkpoint: PSNR on held-out images, best weights, image triplets in TensorBoard."""
+    writer = tf.summary.create_file_writer(os.path.join(config.model_dir, "logs", "eval")) if tf else None
 
-        def __init__(self):
-            super().__init__()
-            self.writer = tf.summary.create_file_writer(os.path.join(config.model_dir, "logs", "eval")) if tf else None
-            self.history = []
-            if os.path.exists(history_path):
-                with open(history_path) as handle:
-                    self.history = json.load(handle)
+    def evaluate() -> dict:
+        return {"eval_psnr": eval_psnr(model)}
 
-        def on_train_begin(self, logs=None):
-            # A run that starts from other weights records them as step 0 (the mark to beat).
-            if config.init_weights and eval_images and not self.history:
-                record = {"epoch": 0, "step": 0, "time": time.time(),
-                          "eval_psnr": eval_psnr(self.model)}
-                atomic.save_weights(self.model, os.path.join(config.model_dir, "best.weights.h5"))
-                logger.info("step 0 (%s): eval PSNR %.2f dB (sigma %g)", config.init_weights, record["eval_psnr"],
-                            eval_sigma)
-                self.history.append(record)
-                atomic.write_json(history_path, self.history, indent=2)
+    def log(record: dict, improved: bool) -> None:
+        """The log line and, where TensorFlow is installed, the PSNR and image triplets in TensorBoard."""
+        step = record["step"]
+        if "eval_psnr" in record:
+            source = f" ({config.init_weights})" if step == 0 else ""
+            logger.info("step %d%s: eval PSNR %.2f dB (sigma %g)", step, source, record["eval_psnr"], eval_sigma)
+        if writer is not None and step > 0:
+            with writer.as_default(step=step):
+                if "eval_psnr" in record:
+                    tf.summary.scalar("eval_psnr_db", record["eval_psnr"])
+                noisy, clean = triplet_batch
+                denoised = np.clip(np.asarray(model(noisy, training=False)), 0, 1)
+                triplets = np.concatenate([np.clip(noisy, 0, 1), denoised, clean], axis=2)
+                tf.summary.image("noisy_denoised_clean", triplets, max_outputs=len(triplets))
+            writer.flush()
 
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch_start = time.time()
-
-        def on_epoch_end(self, epoch, logs=None):
-            step = (epoch + 1) * config.checkpoint_every
-            record = {"epoch": epoch + 1, "step": step, "time": time.time(),
-                      "train_seconds": time.time() - self.epoch_start}
-            record.update({k: float(v) for k, v in (logs or {}).items()})
-            if eval_images:
-                record["eval_psnr"] = eval_psnr(self.model)
-                best = max((h.get("eval_psnr", -1) for h in self.history), default=-1)
-                if record["eval_psnr"] > best:
-                    atomic.save_weights(self.model, os.path.join(config.model_dir, "best.weights.h5"))
-                logger.info("step %d: eval PSNR %.2f dB (sigma %g)", step, record["eval_psnr"], eval_sigma)
-            if self.writer is not None:
-                with self.writer.as_default(step=step):
-                    if "eval_psnr" in record:
-                        tf.summary.scalar("eval_psnr_db", record["eval_psnr"])
-                    noisy, clean = triplet_batch
-                    denoised = np.clip(np.asarray(self.model(noisy, training=False)), 0, 1)
-                    triplets = np.concatenate([np.clip(noisy, 0, 1), denoised, clean], axis=2)
-                    tf.summary.image("noisy_denoised_clean", triplets, max_outputs=len(triplets))
-                self.writer.flush()
-            self.history.append(record)
-            atomic.write_json(history_path, self.history, indent=2)
-
+    # A run that starts from other weights records them as step 0 (the mark to beat).
+    history = runs.history_callback(config.model_dir, config.checkpoint_every, model,
+                                    evaluate=evaluate if eval_images else None, score="eval_psnr",
+                                    record_start=bool(config.init_weights and eval_images), on_record=log)
     callbacks = [runs.backup_callback(backup_dir)]
     if tf is not None:
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(config.model_dir, "logs"), update_freq=50))
-    return callbacks + [EvaluateAndLog()]
+    return callbacks + [history]
 
 
 def run_training(config: TrainConfig):

@@ -191,7 +191,7 @@ def test_splits_and_loss_scale_file_are_checked_before_training(tmp_path):
 
 
 def test_a_history_written_by_earlier_versions_starts_a_new_curve(tmp_path):
-    from keras_semdenoise.joint_training import load_history
+    from keras_semdenoise.runs import load_history
 
     assert load_history(str(tmp_path)) == []
     (tmp_path / "history.json").write_text(json.dumps({"total_loss": [1.0, 0.5]}))  # per-epoch lists, no steps

@@ -15,7 +15,8 @@ import os
 
 from keras_semdenoise import atomic, losses
 from keras_semdenoise.config_flags import setting
-from keras_semdenoise.joint_training import load_history, validation_metric
+from keras_semdenoise.joint_training import validation_metric
+from keras_semdenoise.runs import load_history
 from keras_semdenoise.tasks import TASKS
 
 CRITERION = ("the best validation task metric over a run's checkpoints after step 0 (ties: the paper's scale), "

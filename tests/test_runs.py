@@ -1,0 +1,56 @@
+"""runs.history_callback: the one curve keeper of separate and joint training."""
+
+import json
+import os
+
+import keras
+import numpy as np
+
+from keras_semdenoise import runs
+
+
+def _model():
+    inputs = keras.Input((2,))
+    return keras.Model(inputs, keras.layers.Dense(1)(inputs))
+
+
+def _drive(callback, model, epochs: list[int], start: bool = True):
+    callback.set_model(model)
+    if start:
+        callback.on_train_begin()
+    for epoch in epochs:
+        callback.on_epoch_begin(epoch)
+        callback.on_epoch_end(epoch, {"loss": np.float32(0.5)})
+
+
+def test_records_best_weights_ties_and_redone_checkpoints(tmp_path):
+    model, scores, logged = _model(), iter([1.0, 3.0, 3.0, 2.0, 5.0]), []
+    callback = runs.history_callback(str(tmp_path), 10, model, evaluate=lambda: {"score": next(scores)},
+                                     score="score", record_start=True,
+                                     on_record=lambda record, improved: logged.append((record["step"], improved)))
+    _drive(callback, model, [0, 1, 2])
+    history = json.loads((tmp_path / runs.HISTORY).read_text())
+    assert [h["step"] for h in history] == [0, 10, 20, 30]
+    assert [h["score"] for h in history] == [1.0, 3.0, 3.0, 2.0]
+    assert history[1]["loss"] == 0.5 and "train_seconds" in history[1]
+    assert logged == [(0, True), (10, True), (20, False), (30, False)]  # a tie keeps the earlier checkpoint
+    assert os.path.exists(tmp_path / runs.BEST_WEIGHTS)
+
+    # Resumed after an interruption: the curve is read back (no second step 0) and a redone checkpoint
+    # replaces its record and every later one.
+    resumed = runs.history_callback(str(tmp_path), 10, model, evaluate=lambda: {"score": next(scores)},
+                                    score="score", record_start=True)
+    _drive(resumed, model, [1])
+    assert [(h["step"], h["score"]) for h in runs.load_history(str(tmp_path))] == [(0, 1.0), (10, 3.0), (20, 5.0)]
+
+
+def test_without_evaluation_only_the_curve(tmp_path):
+    model = _model()
+    _drive(runs.history_callback(str(tmp_path), 5, model, record_start=True), model, [0, 1])
+    assert [h["step"] for h in runs.load_history(str(tmp_path))] == [5, 10]  # nothing to evaluate at step 0
+    assert not os.path.exists(tmp_path / runs.BEST_WEIGHTS)
+
+
+def test_old_history_format_is_no_curve(tmp_path):
+    (tmp_path / runs.HISTORY).write_text(json.dumps({"loss": [1.0, 0.5]}))
+    assert runs.load_history(str(tmp_path)) == []
