@@ -225,7 +225,7 @@ def export_shipped_model(model_dir: str, out_path: str, use_best: bool = True) -
     """Writes a run's best (or final) weights as a standalone ``.keras`` model at ``out_path``; returns the
     weights file used. The file holds the network alone (uncompiled: no optimizer state), whichever weights
     it came from: ``best.weights.h5``, ``final.weights.h5`` or, for a run that never finished, the backup."""
-    from keras_semdenoise.training import TrainConfig, build_model
+    from keras_semdenoise.training import TrainConfig, build_model, make_optimizer
 
     with open(os.path.join(model_dir, "config.json")) as handle:
         config = TrainConfig.from_saved(json.load(handle))
@@ -238,7 +238,7 @@ def export_shipped_model(model_dir: str, out_path: str, use_best: bool = True) -
         # The backup holds the optimizer's variables too: load it into a compiled copy, ship the network.
         weights = os.path.join(model_dir, "backup", "latest.weights.h5")
         trained = build_model(config)
-        trained.compile(optimizer="adam", loss="mse")
+        trained.compile(optimizer=make_optimizer(config), loss="mse")
         trained.optimizer.build(trained.trainable_variables)
         trained.load_weights(weights)
         model.set_weights(trained.get_weights())

@@ -177,6 +177,14 @@ def learning_rate_schedule(config: TrainConfig):
     return keras.optimizers.schedules.CosineDecay(config.learning_rate, total, alpha=config.min_lr_ratio)
 
 
+def make_optimizer(config: TrainConfig):
+    """The run's optimizer: Adam on ``learning_rate_schedule(config)``. Its variables are part of a backup, so
+    loading a backup needs this same optimizer (a constant rate adds one variable a schedule does not have)."""
+    import keras
+
+    return keras.optimizers.Adam(learning_rate_schedule(config))
+
+
 def _callbacks(config: TrainConfig, model, eval_images, triplet_batch):
     """Backup, evaluation + history + best weights; TensorBoard logs where TensorFlow is installed."""
     import keras
@@ -286,7 +294,7 @@ def run_training(config: TrainConfig):
             model.load_weights(config.init_weights)
             logger.info("initialised from %s", config.init_weights)
         model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate_schedule(config)),
+            optimizer=make_optimizer(config),
             loss="mse",
             metrics=[metrics.psnr_float],
             jit_compile=False if tf_backend else "auto",
