@@ -15,6 +15,7 @@ import numpy as np
 DEFAULT_TILE_SIZE = 512
 DEFAULT_OVERLAP = 96
 PRECISIONS = ("auto", "bf16", "fp32")
+SELF_ENSEMBLE_VIEWS = 8  # the flips x rotations of ``denoise(..., self_ensemble=True)``
 
 
 def resolve_precision(precision: str) -> str:
@@ -168,7 +169,12 @@ def denoise(model, image: np.ndarray, tile_size: int = DEFAULT_TILE_SIZE, overla
         for flip in (False, True):
             for rotations in range(4):
                 view = np.rot90(image[:, ::-1] if flip else image, rotations)
-                result = np.rot90(denoise(model, np.ascontiguousarray(view), tile_size, overlap), -rotations)
+                # One progress over the 8 views: view k's tiles count after the k views done before it.
+                done_views = len(outputs)
+                view_progress = None if progress is None else (
+                    lambda done, total, k=done_views: progress(k * total + done, SELF_ENSEMBLE_VIEWS * total))
+                result = np.rot90(denoise(model, np.ascontiguousarray(view), tile_size, overlap, view_progress),
+                                  -rotations)
                 outputs.append(result[:, ::-1] if flip else result)
         return np.mean(outputs, axis=0)
     height, width = image.shape[:2]

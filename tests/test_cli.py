@@ -190,6 +190,20 @@ def test_large_images_are_tiled_with_a_tile_progress_callback(tmp_path, models_d
     np.testing.assert_array_equal(read(tmp_path / "out" / "img00_denoised.png"), read(tmp_path / "in" / "img00.png"))
 
 
+def test_self_ensemble_averages_the_eight_views(tmp_path, models_dir, monkeypatch):
+    from keras_semdenoise import inference
+
+    write_images(str(tmp_path / "in"), count=1, size=(40, 24))
+    seen = []
+    original = inference.denoise
+    monkeypatch.setattr(inference, "denoise", lambda *args, **kwargs: (seen.append(kwargs.get("self_ensemble")),
+                                                                      original(*args, **kwargs))[1])
+    assert denoise(tmp_path / "in", "--sigma", 25, "--out", tmp_path / "out", "--self-ensemble") == 0
+    assert seen[0] is True
+    # Untrained identity model: every view gives the input back, so does their mean.
+    np.testing.assert_array_equal(read(tmp_path / "out" / "img00_denoised.png"), read(tmp_path / "in" / "img00.png"))
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--tile-size", "100", "--overlap", "60"], "at least twice --overlap"),
     (["--tile-size", "130", "--overlap", "48"], "multiples of 4"),

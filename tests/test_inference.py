@@ -57,3 +57,15 @@ def test_self_ensemble_inverts_every_transform(model):
     ensembled = inference.denoise(model, image, self_ensemble=True)
     assert ensembled.shape == image.shape
     assert np.abs(ensembled - inference.denoise(model, image)).max() > 1e-4
+
+
+def test_self_ensemble_reports_one_progress_over_the_eight_views(model):
+    calls = []
+    image = np.random.default_rng(4).uniform(size=(90, 70, 3)).astype(np.float32)
+    result = inference.denoise(model, image, tile_size=32, overlap=8, self_ensemble=True,
+                               progress=lambda done, total: calls.append((done, total)))
+    assert result.shape == image.shape
+    totals = {total for _, total in calls}
+    assert len(totals) == 1 and calls[-1][0] == calls[-1][1] == totals.pop()
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)  # never goes back
+    assert calls[-1][1] % inference.SELF_ENSEMBLE_VIEWS == 0
