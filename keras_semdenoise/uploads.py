@@ -51,6 +51,17 @@ def parse_noise_level(fields: dict, field: str) -> float | None:
         raise RequestError(400, f"{_FIELD_NAMES[field]}: {error}") from None
 
 
+def parse_flag(fields: dict, field: str) -> bool:
+    """An on/off form field (a checkbox): absent, empty, ``0``, ``false`` or ``off`` is off; ``1``, ``true``
+    or ``on`` is on. Raises ``RequestError`` 400 with the field's name for anything else."""
+    text = (fields.get(field) or "").strip().lower()
+    if text in ("", "0", "false", "off"):
+        return False
+    if text in ("1", "true", "on"):
+        return True
+    raise RequestError(400, f"{field}: expected on or off, got {text!r}")
+
+
 def _too_many_bytes(what: str, limits: Limits) -> RequestError:
     return RequestError(413, f"{what}; this server takes at most {limits.max_upload_bytes / 1e6:g} MB "
                              "(--max-upload-mb)")

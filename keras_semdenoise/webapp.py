@@ -32,7 +32,7 @@ import threading
 import time
 
 from keras_semdenoise import imageio, inference, noise, quiet, shipping
-from keras_semdenoise.uploads import Limits, RequestError, parse_noise_level, read_upload
+from keras_semdenoise.uploads import Limits, RequestError, parse_flag, parse_noise_level, read_upload
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -71,7 +71,7 @@ _compute_lock = threading.Lock()  # one image at a time: two at once would be no
 
 
 def denoise_upload(data: bytes, filename: str, sigma_255: float | None, added_noise_255: float | None,
-                   models: ModelCache, precision: str, limits: Limits) -> dict:
+                   models: ModelCache, precision: str, limits: Limits, self_ensemble: bool = False) -> dict:
     """Denoises one uploaded file held in memory (runs in a worker thread).
 
     Args:
@@ -81,12 +81,13 @@ def denoise_upload(data: bytes, filename: str, sigma_255: float | None, added_no
             (``noise.estimate_sigma``) and pick as ``--sigma auto`` does (both ``shipping.resolve_model``).
         added_noise_255: None, or the upload is clean and seeded Gaussian noise of this level is added first.
         precision: ``"bf16"`` or ``"fp32"`` (already resolved).
+        self_ensemble: average over the 8 flips/rotations (``inference.denoise``; 8x the time).
 
     Returns:
         A JSON-ready dict: ``filename`` (the download's name), ``width``, ``height``, ``notes``,
         ``estimated_sigma`` (of the image the model saw), ``sigma`` (as given, None for auto), ``model``
-        (file name), ``model_reason`` (why that model, as the CLI's notes say it), ``precision``, ``seconds``
-        (denoising alone), ``added_noise_sigma``,
+        (file name), ``model_reason`` (why that model, as the CLI's notes say it), ``precision``,
+        ``self_ensemble``, ``seconds`` (denoising alone), ``added_noise_sigma``,
         ``psnr_noisy_db`` / ``psnr_denoised_db`` (dB against the clean upload; None without added noise),
         ``psnr_change_db`` (dB between what the model saw and its output), and ``before_png`` /
         ``after_png``: base64 PNGs in the upload's form (grayscale, alpha, 16-bit, ICC and EXIF kept), of the
@@ -113,7 +114,7 @@ def denoise_upload(data: bytes, filename: str, sigma_255: float | None, added_no
     model = models.get(choice.path, precision)
     with _compute_lock:
         start = time.perf_counter()
-        output = inference.denoise(model, seen)
+        output = inference.denoise(model, seen, self_ensemble=self_ensemble)
         seconds = time.perf_counter() - start
     height, width = seen.shape[:2]
     return {
@@ -126,6 +127,7 @@ def denoise_upload(data: bytes, filename: str, sigma_255: float | None, added_no
         "model": os.path.basename(choice.path),
         "model_reason": choice.reason,
         "precision": precision,
+        "self_ensemble": self_ensemble,
         "seconds": round(seconds, 3),
         "added_noise_sigma": added_noise_255,
         "psnr_noisy_db": None if clean is None else _psnr_or_none(clean, seen),
@@ -170,8 +172,9 @@ def create_app(precision: str = "auto", max_megapixels: float = DEFAULT_MAX_MEGA
         try:
             data, filename, fields = await read_upload(request, limits)
             sigma_255, added_noise_255 = parse_noise_level(fields, "sigma"), parse_noise_level(fields, "add_noise")
+            self_ensemble = parse_flag(fields, "self_ensemble")
             result = await run_in_threadpool(denoise_upload, data, filename, sigma_255, added_noise_255, models,
-                                             precision, limits)
+                                             precision, limits, self_ensemble)
         except RequestError as error:
             return JSONResponse({"error": error.message}, status_code=error.status)
         except FileNotFoundError as error:  # the shipped models went away while serving

@@ -99,6 +99,21 @@ def test_upload_gives_pngs_and_the_numbers(client, tiny_models):
     assert decode(gray["after_png"]).mode == "L" and gray["notes"]
 
 
+def test_self_ensemble_is_a_checkbox(client, monkeypatch):
+    from keras_semdenoise import inference
+
+    seen = []
+    original = inference.denoise
+    monkeypatch.setattr(inference, "denoise", lambda *args, **kwargs: (seen.append(kwargs.get("self_ensemble")),
+                                                                      original(*args, **kwargs))[1])
+    image = noisy_image()
+    plain = post(client, png_bytes(image)).json()
+    both = post(client, png_bytes(image), self_ensemble="on").json()
+    assert (plain["self_ensemble"], both["self_ensemble"]) == (False, True) and seen[:2] == [False, True]
+    # The tiny untrained model is the identity: the mean of its 8 views is the input too.
+    np.testing.assert_array_equal(np.asarray(decode(both["after_png"])), image)
+
+
 @pytest.mark.parametrize("data, fields, status, message", [
     (b"hello, I am text", {}, 415, "notes.txt: not an image file"),
     (b"", {}, 400, "notes.txt is empty"),
@@ -106,6 +121,7 @@ def test_upload_gives_pngs_and_the_numbers(client, tiny_models):
     (png_bytes(np.random.default_rng(0).integers(0, 255, (150, 150, 3), dtype=np.uint8)), {}, 413, "at most 0.05 MB"),
     (png_bytes(noisy_image()), {"sigma": "loud"}, 400, "noise level: sigma must be a number"),
     (png_bytes(noisy_image()), {"add_noise": "300"}, 400, "added noise: sigma must be in [0, 255]"),
+    (png_bytes(noisy_image()), {"self_ensemble": "maybe"}, 400, "self_ensemble: expected on or off"),
 ])
 def test_bad_uploads_are_4xx_with_a_message(client, data, fields, status, message):
     response = post(client, data, name="notes.txt", **fields)
