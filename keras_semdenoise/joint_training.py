@@ -27,7 +27,7 @@ import numpy as np
 from keras_semdenoise import atomic, losses, noise, runs
 from keras_semdenoise.config_flags import setting
 from keras_semdenoise.data import sources, splits
-from keras_semdenoise.evaluation.intervals import headline_metric
+from keras_semdenoise.evaluation.intervals import validation_metric
 from keras_semdenoise.tasks import CLASSIFICATION
 
 logger = logging.getLogger(__name__)
@@ -108,12 +108,6 @@ class JointConfig(sources.TaskDataConfig):
         if self.val_crop is not None:
             return self.val_crop or None
         return self.crop_size if self.task == CLASSIFICATION.name else None
-
-
-def validation_metric(task: str) -> str:
-    """The history key of a task's validation metric, the one best checkpoints are chosen by:
-    ``val_top1`` (classification) or ``val_miou`` (segmentation), in %."""
-    return f"val_{headline_metric(task)}"
 
 
 def validate(config: JointConfig, denoiser, head, split) -> dict:

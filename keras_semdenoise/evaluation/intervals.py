@@ -60,6 +60,12 @@ def headline_metric(task: str) -> str:
     return "top1" if tasks.check_task(task) == tasks.CLASSIFICATION.name else "miou"
 
 
+def validation_metric(task: str) -> str:
+    """The history key of a task's validation metric, the one best checkpoints are chosen by (joint training,
+    heads): ``val_top1`` (classification) or ``val_miou`` (segmentation), in %."""
+    return f"val_{headline_metric(task)}"
+
+
 def _per_image(records: dict, metric: str) -> np.ndarray:
     """(N, K) float64 per-image values whose sum over images gives the metric: K = 1, or C * C for mIoU."""
     if metric not in METRICS:

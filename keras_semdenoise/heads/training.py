@@ -14,9 +14,13 @@ import os
 from keras_semdenoise import atomic, losses, runs, tasks
 from keras_semdenoise.config_flags import setting
 from keras_semdenoise.data import sources
+from keras_semdenoise.evaluation.intervals import validation_metric
 from keras_semdenoise.heads.factory import build_head
 
 logger = logging.getLogger(__name__)
+
+LR_SCHEDULES = ("cosine", "poly")
+POLY_POWER = 0.9  # DeepLab's poly learning-rate policy (Chen et al.)
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -34,8 +38,13 @@ class HeadConfig(sources.TaskDataConfig):
     crop_size: int | None = setting(224, "Training crop (classification: also the input size).")
     batch_size: int = setting(32, "Batch size.")
     steps: int = setting(1000, "Training steps.")
-    learning_rate: float = setting(1e-3, "Peak Adam learning rate (cosine decay).")
+    learning_rate: float = setting(1e-3, "Peak Adam learning rate.")
+    lr_schedule: str = setting("cosine", "Learning-rate schedule over the run: cosine (to 1% of the peak) or poly "
+                               "(DeepLab's: peak x (1 - step / steps) ^ 0.9).", choices=LR_SCHEDULES)
     checkpoint_every: int = setting(200, "Steps between resumable checkpoints.")
+    val_split: str | None = setting(None, "Split measured (clean) at every checkpoint, e.g. val or train[-5000:]; "
+                                    "the best checkpoint by its top-1 / mIoU is shipped (none: the last).")
+    val_batches: int = setting(0, "Batches of val_split measured (0: all; segmentation: whole frames, one a batch).")
     eval_split: str | None = setting("test", "Split for the clean accuracy / mIoU at the end ('' for none).")
     eval_batches: int = setting(20, "Batches evaluated (0: all).")
     seed: int | None = setting(None, "Random seed.")
@@ -51,36 +60,79 @@ def _loss_and_metrics(task: str, ignore_index: int | None):
     return losses.SegmentationCrossEntropy(ignore_index), []
 
 
-def run_head_training(config: HeadConfig):
-    """Trains a head on clean images; writes ``head.keras`` and ``eval.json`` (accuracy or mIoU)."""
+def learning_rate_schedule(config: HeadConfig):
+    """The peak ``learning_rate`` decayed over ``steps``: cosine to 1% of it, or DeepLab's poly (power 0.9) to 0."""
     import keras
 
+    if config.lr_schedule == "poly":
+        return keras.optimizers.schedules.PolynomialDecay(config.learning_rate, config.steps, end_learning_rate=0.0,
+                                                          power=POLY_POWER)
+    return keras.optimizers.schedules.CosineDecay(config.learning_rate, config.steps, alpha=0.01)
+
+
+def _measure(config: HeadConfig, head, split, max_batches: int) -> dict:
+    """Clean top-1 / top-5 or mIoU (%) of ``head`` on ``split``: classification in batches of crops, segmentation
+    on whole frames one at a time (any size), as ``tools/evaluate_task.py`` measures them."""
     from keras_semdenoise.evaluation import tasks as task_evaluation
+
+    if config.task == tasks.CLASSIFICATION.name:
+        return task_evaluation.evaluate_head(head, split, config.batch_size, config.crop_size, max_batches)
+    return task_evaluation.evaluate_head(head, split, 1, None, max_batches)
+
+
+def _history_callback(config: HeadConfig, head, val):
+    """``runs.history_callback`` for heads: with a validation split, every checkpoint is measured on it and
+    the best by ``validation_metric`` is kept in ``best.weights.h5``."""
+    metric = validation_metric(config.task)
+
+    def evaluate() -> dict:
+        return {f"val_{name}": value for name, value in _measure(config, head, val, config.val_batches).items()}
+
+    def log(record: dict, improved: bool) -> None:
+        if metric in record:
+            logger.info("step %d: validation %s %.2f%% on %s%s", record["step"], metric[len("val_"):], record[metric],
+                        config.val_split, ": best so far" if improved else "")
+
+    interval = runs.fit_intervals(config.steps, config.checkpoint_every)[1]
+    return runs.history_callback(config.model_dir, interval, head, evaluate=evaluate if val else None,
+                                 score=metric if val else None, on_record=log)
+
+
+def run_head_training(config: HeadConfig):
+    """Trains a head on clean images; writes ``head.keras`` (the best checkpoint by ``val_split`` when given,
+    else the last), ``history.json`` (one record per checkpoint) and ``eval.json`` (accuracy or mIoU)."""
+    import keras
 
     if config.seed is not None:
         keras.utils.set_random_seed(config.seed)
     split = config.load_split(config.train_split)
+    val = config.load_split(config.val_split, split.ignore_index, split.num_classes) if config.val_split else None
     atomic.write_json(os.path.join(config.model_dir, "config.json"), dataclasses.asdict(config), indent=2)
     head = build_head(config, split.num_classes)
     loss, metrics = _loss_and_metrics(config.task, split.ignore_index)
-    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, config.steps, alpha=0.01)
-    head.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss, metrics=metrics)
+    head.compile(optimizer=keras.optimizers.Adam(learning_rate_schedule(config)), loss=loss, metrics=metrics)
     epochs, interval = runs.fit_intervals(config.steps, config.checkpoint_every)
     head.fit(
         sources.batches(split, config.batch_size, config.crop_size, training=True, seed=config.seed),
         epochs=epochs,
         steps_per_epoch=interval,
-        callbacks=[runs.backup_callback(os.path.join(config.model_dir, "backup"))],
+        # The backup first: a checkpoint is saved before its record.
+        callbacks=[runs.backup_callback(os.path.join(config.model_dir, "backup")),
+                   _history_callback(config, head, val)],
         verbose=config.verbose,
     )
+    metric = validation_metric(config.task)
+    validated = [h for h in runs.load_history(config.model_dir) if metric in h]
+    if validated:
+        best = max(validated, key=lambda h: h[metric])  # the first of equal scores, as best.weights.h5 keeps
+        head.load_weights(os.path.join(config.model_dir, runs.BEST_WEIGHTS))
+        logger.info("shipping the best checkpoint by validation: step %d (%s %.2f%% on %s)", best["step"],
+                    metric[len("val_"):], best[metric], config.val_split)
     # The shipped head without the optimizer state (two thirds of the file; the backup keeps it).
     atomic.save_model(keras.Model(head.input, head.output, name=head.name), os.path.join(config.model_dir, "head.keras"))
     if config.eval_split:
         test = config.load_split(config.eval_split, split.ignore_index, split.num_classes)
-        if config.task == tasks.CLASSIFICATION.name:
-            result = task_evaluation.evaluate_head(head, test, config.batch_size, config.crop_size, config.eval_batches)
-        else:  # whole frames, one at a time (any size), as tools/evaluate_task.py measures them
-            result = task_evaluation.evaluate_head(head, test, 1, None, config.eval_batches)
+        result = _measure(config, head, test, config.eval_batches)
         atomic.write_json(os.path.join(config.model_dir, "eval.json"), result, indent=2)
         logger.info("clean %s: %s", config.eval_split, result)
     return head

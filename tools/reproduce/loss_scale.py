@@ -15,7 +15,7 @@ import os
 
 from keras_semdenoise import atomic, losses
 from keras_semdenoise.config_flags import setting
-from keras_semdenoise.joint_training import validation_metric
+from keras_semdenoise.evaluation.intervals import validation_metric
 from keras_semdenoise.runs import load_history
 from keras_semdenoise.tasks import TASKS
 

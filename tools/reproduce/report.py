@@ -11,7 +11,7 @@ import shlex
 from keras_semdenoise import atomic
 from keras_semdenoise.data import splits
 from keras_semdenoise.evaluation import store
-from keras_semdenoise.joint_training import validation_metric
+from keras_semdenoise.evaluation.intervals import validation_metric
 from keras_semdenoise.tasks import CLASSIFICATION, SHORT, TASKS
 from tools.reproduce.config import ReproduceConfig
 from tools.reproduce.findings import example_figure, findings, plot_scores

@@ -1,0 +1,60 @@
+"""Head training: the learning-rate schedules, and checkpoints chosen on a validation split."""
+
+import dataclasses
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import segmentation_folder
+from keras_semdenoise import runs
+from keras_semdenoise.config_flags import check_choices
+from keras_semdenoise.heads import training
+from keras_semdenoise.heads.training import HeadConfig, run_head_training
+
+
+def _config(tmp_path, **overrides):
+    data = segmentation_folder(str(tmp_path / "seg"))
+    fields = dict(task="segmentation", data=data, model_dir=str(tmp_path / "head"), num_classes=3, ignore_index=3,
+                  width_divisor=16, fc_units=16, crop_size=16, batch_size=2, steps=4, checkpoint_every=4,
+                  eval_split=None, verbose=0, seed=0)
+    return HeadConfig(**{**fields, **overrides})
+
+
+def test_poly_and_cosine_schedules(tmp_path):
+    config = _config(tmp_path, learning_rate=1e-3, steps=100)
+    poly = training.learning_rate_schedule(dataclasses.replace(config, lr_schedule="poly"))
+    assert float(poly(0)) == pytest.approx(1e-3)
+    assert float(poly(50)) == pytest.approx(1e-3 * 0.5 ** training.POLY_POWER, rel=1e-5)
+    assert float(poly(100)) == pytest.approx(0.0, abs=1e-12)
+    assert float(training.learning_rate_schedule(config)(100)) == pytest.approx(1e-5, rel=1e-4)  # cosine to 1%
+    with pytest.raises(ValueError, match="lr_schedule"):
+        check_choices(dataclasses.replace(config, lr_schedule="step"))
+
+
+def test_the_best_checkpoint_by_validation_is_shipped(tmp_path, monkeypatch):
+    scores = iter([20.0, 50.0, 30.0, 40.0])  # step 2 is the best
+    saved = {}
+    original_history = training._history_callback
+
+    def history_with_snapshots(config, head, val):
+        callback = original_history(config, head, val)
+        record = callback._record
+
+        def snapshot(entry):
+            record(entry)
+            saved[entry["step"]] = [w.copy() for w in head.get_weights()]
+        callback._record = snapshot
+        return callback
+
+    monkeypatch.setattr(training, "_measure", lambda config, head, split, batches: {"miou": next(scores), "images": 4})
+    monkeypatch.setattr(training, "_history_callback", history_with_snapshots)
+    run_head_training(_config(tmp_path, val_split="train[-2:]", lr_schedule="poly", checkpoint_every=1))
+    history = runs.load_history(str(tmp_path / "head"))
+    assert [(h["step"], h["val_miou"]) for h in history] == [(1, 20.0), (2, 50.0), (3, 30.0), (4, 40.0)]
+    shipped = keras.saving.load_model(str(tmp_path / "head" / "head.keras")).get_weights()
+    for ours, best in zip(shipped, saved[2]):
+        np.testing.assert_array_equal(ours, best)
+    assert any(not np.array_equal(a, b) for a, b in zip(shipped, saved[4]))
+    assert json.load(open(tmp_path / "head" / "config.json"))["val_split"] == "train[-2:]"
