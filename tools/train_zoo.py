@@ -83,6 +83,14 @@ QUEUES = {
         *(Stage(f"sigma{s}_cont", (*_sigma_flags(s), "--steps=3000", "--learning_rate=2e-4",
                                    "--checkpoint_every=500", "--seed=6"), init="denoiser_sigma25") for s in (15, 50)),
         *_PEERS,
+        # Next, after the peers (2026-12-02): the blind model is the farthest from its aim (0.5 dB below the
+        # sigma-15 model at sigma 15 on CBSD68; the issue wants 0.2), then a long sigma-25 continuation
+        # (+0.07 dB validation per 3,000 steps last time). Each is a few hours here, resumable.
+        Stage("blind75_long", (*_sigma_flags("blind"), "--steps=10000", "--learning_rate=2e-4",
+                               "--checkpoint_every=1000", "--warmup_steps=200", "--eval_sigma=25", "--seed=10"),
+              init="denoiser_blind"),
+        Stage("sigma25_long", (*_sigma_flags(25), "--steps=20000", "--learning_rate=2e-4", "--checkpoint_every=1000",
+                               "--warmup_steps=200", "--seed=9"), init="denoiser_sigma25"),
     ),
     # The GPU queue (JAX, bf16, one H200; steps/s not yet measured there): one long sigma-25 run at a
     # GPU-sized batch from the shipped model, then the other sigmas and the blind model fine-tuned from it.
