@@ -94,7 +94,8 @@ QUEUES = {
     ),
     # The GPU queue (JAX, bf16, one H200; steps/s not yet measured there): one long sigma-25 run at a
     # GPU-sized batch from the shipped model, then the other sigmas and the blind model fine-tuned from it.
-    # A slot of ~30 min runs part of it; the next slot resumes (tools/gpu_train.sh).
+    # A slot (15 device-minutes a session at present, start-up included: one run of about 540 s) runs part of
+    # it; the next slot resumes (tools/gpu_train.sh).
     "gpu": (
         Stage("sigma25", (*_sigma_flags(25), *_GPU, "--steps=200000", "--learning_rate=5e-4"), init="denoiser_sigma25"),
         *(Stage(f"sigma{s}", (*_sigma_flags(s), *_GPU, "--steps=40000", "--learning_rate=2e-4"), init="sigma25")
