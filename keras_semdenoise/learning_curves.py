@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 
-from keras_semdenoise import atomic, noise
+from keras_semdenoise import atomic
+from keras_semdenoise.training import describe_sigmas, evaluation_sigmas
 
 
 def load_curve(run: str) -> tuple[list[int], list[float], dict, str]:
@@ -35,8 +36,7 @@ def load_curve(run: str) -> tuple[list[int], list[float], dict, str]:
     policy = (config.get("resolved") or {}).get("dtype_policy", "float32")
     precision = "bf16" if "bfloat16" in policy else "fp32"
     where = os.path.basename(config["eval_dir"].rstrip("/")) if config.get("eval_dir") else "validation"
-    sigma = config.get("eval_sigma") or config.get("sigma") or noise.DEFAULT_SIGMA_255
-    label = f"{name} ({precision}, {where} at sigma {sigma:g})"
+    label = f"{name} ({precision}, {where} at {describe_sigmas(evaluation_sigmas(config))})"
     return [h["step"] + offset for h in history], [h["eval_psnr"] for h in history], config, label
 
 

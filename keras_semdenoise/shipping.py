@@ -264,12 +264,14 @@ def _train_seconds(history: list, step) -> float | None:
     return round(sum(h["train_seconds"] for h in timed), 1)
 
 
-def _eval_description(config: dict, eval_sigma: float) -> str:
+def _eval_description(config: dict) -> str:
+    from keras_semdenoise.training import describe_sigmas, evaluation_sigmas
+
     if config.get("eval_dir"):
         where = f"first {config.get('eval_images')} images of {os.path.basename(str(config['eval_dir']))}"
     else:
         where = f"{config.get('eval_images')} held-out CBSD432 validation images"
-    return f"{where}, sigma {eval_sigma:g}"
+    return f"{where}, {describe_sigmas(evaluation_sigmas(config))}"
 
 
 def run_record(model_dir: str) -> dict:
@@ -315,7 +317,6 @@ def ship_run(model_dir: str, out_dir: str, name: str, hardware: str, use_best: b
             index = json.load(handle)
     parent = os.path.splitext(os.path.basename(config.get("init_weights") or ""))[0]
     steps_before = (index[parent].get("steps_trained") or 0) if parent in index else 0
-    eval_sigma = config.get("eval_sigma") or config.get("sigma") or noise.DEFAULT_SIGMA_255
     resolved = config.get("resolved") or {}
     entry = {
         "file": os.path.basename(out_path),
@@ -329,7 +330,7 @@ def ship_run(model_dir: str, out_dir: str, name: str, hardware: str, use_best: b
         "patch_size": config.get("patch_size"),
         "learning_rate": config.get("learning_rate"),
         "eval_psnr_db": best["eval_psnr"] if best else None,
-        "eval": _eval_description(config, eval_sigma),
+        "eval": _eval_description(config),
         "hardware": hardware,
         "precision": resolved.get("dtype_policy", "float32"),
         "data": data_description(config.get("data_dir") or ""),

@@ -65,6 +65,8 @@ class TrainConfig:
     eval_images: int = setting(16, "How many eval images (0: no evaluation).")
     eval_sigma: float | None = setting(None, f"Noise level for evaluation (default: --sigma, or "
                                              f"{noise.DEFAULT_SIGMA_255:g}).")
+    eval_sigmas: tuple[float, ...] = setting((), "Several noise levels for evaluation instead of eval_sigma: a "
+                                             "checkpoint's score is their mean PSNR (a blind model, e.g. 15,25,50).")
     holdout: bool = setting(True, "Leave the 16 validation images (data/patches.VALIDATION_IDS) out of training.")
     dtype_policy: str = setting("auto", "Compute precision; auto: mixed_bfloat16 where the CPU/GPU has native bf16.",
                                 choices=("auto", *precision.POLICIES))
@@ -87,8 +89,9 @@ class TrainConfig:
     def validate(self) -> None:
         if (self.sigma is None) == (self.sigma_range is None):
             raise ValueError("give exactly one of sigma and sigma_range")
-        if self.sigma is not None:
-            noise.check_sigma(self.sigma)
+        for level in (self.sigma, *self.eval_sigmas):
+            if level is not None:
+                noise.check_sigma(level)
         if self.steps < 1 or self.checkpoint_every < 1 or self.batch_size < 1 or self.patch_size < 4:
             raise ValueError("steps, checkpoint_every, batch_size must be >= 1 and patch_size >= 4")
         check_choices(self)
@@ -136,6 +139,20 @@ class TrainConfig:
         """The config a run folder's ``config.json`` holds; fields it predates take their defaults."""
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in saved.items() if k in names})
+
+
+def evaluation_sigmas(config: dict) -> tuple[float, ...]:
+    """The noise levels a run's checkpoints are evaluated at, from its saved ``config.json`` (or
+    ``dataclasses.asdict`` of a ``TrainConfig``): ``eval_sigmas``, else ``eval_sigma``, else ``sigma``, else
+    the default level; its ``eval_psnr`` is the mean PSNR over them."""
+    levels = tuple(float(s) for s in config.get("eval_sigmas") or ())
+    return levels or (float(config.get("eval_sigma") or config.get("sigma") or noise.DEFAULT_SIGMA_255),)
+
+
+def describe_sigmas(levels: tuple[float, ...]) -> str:
+    """``"sigma 25"`` or ``"mean over sigma 15, 25, 50"``."""
+    joined = ", ".join(f"{level:g}" for level in levels)
+    return f"sigma {joined}" if len(levels) == 1 else f"mean over sigma {joined}"
 
 
 def build_model(config: TrainConfig, dtype_policy: str | None = None):
@@ -195,22 +212,22 @@ def _callbacks(config: TrainConfig, model, eval_images, triplet_batch):
     if runs.has_tensorflow():
         import tensorflow as tf
     backup_dir = os.path.join(config.model_dir, "backup")
-    eval_sigma = config.eval_sigma if config.eval_sigma is not None else (config.sigma or noise.DEFAULT_SIGMA_255)
-
-    def eval_psnr(model) -> float:
-        return evaluation.mean_psnr(evaluation.denoiser_method(model), eval_images, eval_sigma)
+    levels = evaluation_sigmas(dataclasses.asdict(config))
 
     writer = tf.summary.create_file_writer(os.path.join(config.model_dir, "logs", "eval")) if tf else None
 
     def evaluate() -> dict:
-        return {"eval_psnr": eval_psnr(model)}
+        """``{"eval_psnr": mean over the levels}``, plus ``eval_psnr_s<level>`` each where there are several."""
+        method = evaluation.denoiser_method(model)
+        each = {f"eval_psnr_s{level:g}": evaluation.mean_psnr(method, eval_images, level) for level in levels}
+        return {"eval_psnr": float(np.mean(list(each.values()))), **(each if len(levels) > 1 else {})}
 
     def log(record: dict, improved: bool) -> None:
         """The log line and, where TensorFlow is installed, the PSNR and image triplets in TensorBoard."""
         step = record["step"]
         if "eval_psnr" in record:
             source = f" ({config.init_weights})" if step == 0 else ""
-            logger.info("step %d%s: eval PSNR %.2f dB (sigma %g)", step, source, record["eval_psnr"], eval_sigma)
+            logger.info("step %d%s: eval PSNR %.2f dB (%s)", step, source, record["eval_psnr"], describe_sigmas(levels))
         if writer is not None and step > 0:
             with writer.as_default(step=step):
                 if "eval_psnr" in record:

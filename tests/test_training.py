@@ -92,9 +92,27 @@ def test_a_run_from_other_weights_records_them_as_step_0(tmp_path, image_folder)
         evaluation.mean_psnr(evaluation.denoiser_method(model), clean, 25.0), abs=1e-6)
 
 
+@pytest.mark.slow
+def test_a_blind_run_is_chosen_on_the_mean_over_several_levels(tmp_path, image_folder):
+    config = _config(tmp_path, image_folder, sigma=None, sigma_range=(0.0, 55.0), steps=2, eval_sigmas=(15.0, 50.0),
+                     dtype_policy="float32")
+    model = training.run_training(config)
+    record = json.load(open(os.path.join(config.model_dir, "history.json")))[-1]
+    from keras_semdenoise.data import images
+
+    clean, method = images.evaluation_images(image_folder, 2), evaluation.denoiser_method(model)
+    each = [evaluation.mean_psnr(method, clean, level) for level in (15.0, 50.0)]
+    assert [record["eval_psnr_s15"], record["eval_psnr_s50"]] == pytest.approx(each, abs=1e-6)
+    assert record["eval_psnr"] == pytest.approx(np.mean(each), abs=1e-6)
+    entry = shipping.ship_run(config.model_dir, str(tmp_path / "shipped"), "blind", hardware="test CPU")
+    assert entry["eval"].endswith("mean over sigma 15, 50")
+
+
 def test_config_errors_are_clear(tmp_path, image_folder):
     with pytest.raises(ValueError, match="sigma"):
         _config(tmp_path, image_folder, sigma=300.0).validate()
+    with pytest.raises(ValueError, match="sigma"):
+        _config(tmp_path, image_folder, eval_sigmas=(15.0, -5.0)).validate()
     with pytest.raises(ValueError, match="exactly one"):
         _config(tmp_path, image_folder, sigma=None).validate()
     with pytest.raises(FileNotFoundError, match="training data"):
