@@ -153,11 +153,8 @@ def _history_callback(config: JointConfig, denoiser, head, val_split):
 def _ship(config: JointConfig, denoiser) -> None:
     """Writes ``denoiser.keras``: the best checkpoint by validation when there was one, else the last weights."""
     metric = validation_metric(config.task)
-    validated = [h for h in runs.load_history(config.model_dir) if metric in h]
-    best_path = os.path.join(config.model_dir, runs.BEST_WEIGHTS)
-    if validated and os.path.exists(best_path):
-        best = max(validated, key=lambda h: h[metric])  # the first of equal scores, as best.weights.h5 keeps
-        denoiser.load_weights(best_path)
+    best = runs.load_best(config.model_dir, denoiser, metric)
+    if best is not None:
         logger.info("shipping the best checkpoint by validation: step %d (%s %.2f%%, PSNR %.2f dB on %s)",
                     best["step"], metric[len("val_"):], best[metric], best["val_psnr"], config.val_split)
     else:

@@ -102,6 +102,17 @@ def load_history(model_dir: str) -> list[dict]:
     return history if isinstance(history, list) else []
 
 
+def load_best(model_dir: str, model, score: str) -> dict | None:
+    """Loads ``<model_dir>/best.weights.h5`` (kept by ``history_callback``) into ``model`` and returns its
+    record, the first of the best ``score`` in the history; None (``model`` untouched) when no record has it."""
+    scored = [h for h in load_history(model_dir) if score in h]
+    best_path = os.path.join(model_dir, BEST_WEIGHTS)
+    if not scored or not os.path.exists(best_path):
+        return None
+    model.load_weights(best_path)
+    return max(scored, key=lambda h: h[score])  # the first of equal scores, as best.weights.h5 keeps
+
+
 def history_callback(model_dir: str, interval: int, weights_model, evaluate=None, score: str | None = None,
                      record_start: bool = False, on_record=None):
     """The callback keeping a run's curve: one record per checkpoint in ``<model_dir>/history.json``.

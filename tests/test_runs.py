@@ -35,6 +35,8 @@ def test_records_best_weights_ties_and_redone_checkpoints(tmp_path):
     assert history[1]["loss"] == 0.5 and "train_seconds" in history[1]
     assert logged == [(0, True), (10, True), (20, False), (30, False)]  # a tie keeps the earlier checkpoint
     assert os.path.exists(tmp_path / runs.BEST_WEIGHTS)
+    assert runs.load_best(str(tmp_path), _model(), "score")["step"] == 10  # the first of the equal best
+    assert runs.load_best(str(tmp_path), _model(), "other") is None
 
     # Resumed after an interruption: the curve is read back (no second step 0) and a redone checkpoint
     # replaces its record and every later one.

@@ -122,10 +122,8 @@ def run_head_training(config: HeadConfig):
         verbose=config.verbose,
     )
     metric = validation_metric(config.task)
-    validated = [h for h in runs.load_history(config.model_dir) if metric in h]
-    if validated:
-        best = max(validated, key=lambda h: h[metric])  # the first of equal scores, as best.weights.h5 keeps
-        head.load_weights(os.path.join(config.model_dir, runs.BEST_WEIGHTS))
+    best = runs.load_best(config.model_dir, head, metric)
+    if best is not None:
         logger.info("shipping the best checkpoint by validation: step %d (%s %.2f%% on %s)", best["step"],
                     metric[len("val_"):], best[metric], config.val_split)
     # The shipped head without the optimizer state (two thirds of the file; the backup keeps it).
