@@ -71,6 +71,15 @@ def test_plan_wires_every_stage_to_the_shipped_outputs_of_the_ones_before(tmp_pa
     head = stages[names.index("head_cls")].command()
     assert "--batch_norm" in head and "--learning_rate=0.001" in head and "--hidden_units=8" in head
     assert "--nobatch_norm" in reproduce.plan(_config(tmp_path, head_batch_norm=False))[0].command()
+    # The shipped heads: the last checkpoint of a cosine run on all of train; opt-in: poly, chosen on validation.
+    assert "--lr_schedule=cosine" in head and not any(f.startswith("--val_split") for f in head)
+    chosen = {s.name: s.config for s in reproduce.plan(_config(tmp_path, head_validation=True,
+                                                               head_lr_schedule="poly"))[:2]}
+    assert (chosen["head_cls"].train_split, chosen["head_cls"].val_split) == ("train[:-3]", "train[-3:]")
+    assert (chosen["head_seg"].train_split, chosen["head_seg"].val_split) == ("train[:-2]", "train[-2:]")
+    assert chosen["head_seg"].lr_schedule == "poly"
+    with pytest.raises(ValueError, match="head_lr_schedule must be one of"):
+        _config(tmp_path, head_lr_schedule="step")
     with pytest.raises(ValueError, match="sigmas"):
         _config(tmp_path, sigmas=(0,))
 

@@ -54,6 +54,11 @@ class ReproduceConfig:
     seg_head_batch: int = setting(16, "Segmentation head batch size.")
     seg_head_crop: int = setting(320, "Segmentation head training crop.")
     head_learning_rate: float = setting(1e-3, "Heads' peak Adam learning rate.")
+    head_lr_schedule: str = setting("cosine", "Heads' learning-rate schedule: cosine (the shipped heads) or poly "
+                                              "(DeepLab's).", choices=("cosine", "poly"))
+    head_validation: bool = setting(False, "Choose each head's checkpoint on the task's validation split "
+                                           "(cls_val_split / seg_val_split, the classification head then trains on "
+                                           "cls_train_split) instead of keeping the last (the shipped heads).")
     cls_crop: int = setting(32, "Classification input size (head training, joint training, evaluation).")
     seg_crop: int = setting(160, "Segmentation joint-training crop.")
     cls_batch: int = setting(64, "Classification joint-training (and evaluation) batch size.")

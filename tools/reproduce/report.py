@@ -55,7 +55,11 @@ def _setup(config: ReproduceConfig) -> list[str]:
         f"VGG16 layer pattern with widths divided by {config.cls_width_divisor} ({config.cls_head_steps} steps "
         f"of {config.cls_head_batch} {config.cls_crop}x{config.cls_crop} crops) and DeepLab-LargeFOV layer "
         f"pattern with widths divided by {config.seg_width_divisor} ({config.seg_head_steps} steps of "
-        f"{config.seg_head_batch} {config.seg_head_crop}x{config.seg_head_crop} crops). Joint training "
+        f"{config.seg_head_batch} {config.seg_head_crop}x{config.seg_head_crop} crops), {config.head_lr_schedule} "
+        f"learning-rate schedule, "
+        + ("the checkpoint chosen on the validation split below. " if config.head_validation
+           else "the last checkpoint kept. ")
+        + f"Joint training "
         f"uses batches of {config.cls_batch} {config.cls_crop}x{config.cls_crop} (classification) and "
         f"{config.seg_batch} {config.seg_crop}x{config.seg_crop} crops (segmentation).",
         f"- One reduced-width denoiser for every setting: stem {config.stem_filters}, encoders "

@@ -112,7 +112,11 @@ def _head_stage(config: ReproduceConfig, task: str) -> Stage:
               "batch_size": per_task(task, config.cls_head_batch, config.seg_head_batch),
               "steps": per_task(task, config.cls_head_steps, config.seg_head_steps),
               "learning_rate": config.head_learning_rate, "checkpoint_every": config.checkpoint_every,
+              "lr_schedule": config.head_lr_schedule,
               "eval_split": "test", "eval_batches": 0, "seed": config.seed, "verbose": 2, **width}
+    if config.head_validation:  # the validation split is then never trained on
+        values.update(train_split=per_task(task, config.cls_train_split, config.seg_train_split),
+                      val_split=per_task(task, config.cls_val_split, config.seg_val_split))
     return _stage(f"head_{SHORT[task]}", "train.train_head", values, os.path.join(run, "head.keras"),
                   config.head_path(task))
 
