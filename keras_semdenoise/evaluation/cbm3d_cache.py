@@ -60,7 +60,8 @@ class Cbm3dCache:
 
                 self._pool = multiprocessing.get_context("spawn").Pool(self.workers)
             # by reference: a spawned worker imports only numpy, bm3d and this package's lazy __init__
-            return self._pool.starmap(baselines.cbm3d_denoise, jobs, chunksize=1)
+            # one bm3d thread per worker process (baselines.cbm3d_denoise: twice as fast on small images)
+            return self._pool.starmap(baselines.cbm3d_denoise, [(*job, 1) for job in jobs], chunksize=1)
         return [baselines.cbm3d_denoise(image, sigma) for image, sigma in jobs]
 
     def _compute(self, noisy: list[np.ndarray], paths: list[str] | None, sigma_255: float) -> list[np.ndarray]:
