@@ -80,6 +80,31 @@ def test_plan_wires_every_stage_to_the_shipped_outputs_of_the_ones_before(tmp_pa
     assert chosen["head_seg"].lr_schedule == "poly"
     with pytest.raises(ValueError, match="head_lr_schedule must be one of"):
         _config(tmp_path, head_lr_schedule="step")
+
+
+def test_separate_denoisers_can_start_from_the_shipped_models_and_heads_can_be_reused(tmp_path):
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    for name in ("denoiser_sigma15.keras", "denoiser_sigma50.keras", "denoiser_blind.keras"):
+        (shipped / name).write_bytes(b"")  # the plan only looks the files up
+    full = dict(stem_filters=64, encoder_filters=(128, 128), decoder_filters=(256,))
+    config = _config(tmp_path, sigmas=(15, 30, 45, 60), separate_init=str(shipped), separate_learning_rate=2e-4,
+                     heads_dir=str(tmp_path / "heads"), **full)
+    stages = {s.name: s for s in reproduce.plan(config)}
+    inits = {sigma: os.path.basename(stages[f"separate_s{sigma}"].config.init_weights) for sigma in (15, 30, 45, 60)}
+    assert inits == {15: "denoiser_sigma15.keras", 30: "denoiser_sigma15.keras", 45: "denoiser_sigma50.keras",
+                     60: "denoiser_sigma50.keras"}
+    assert stages["separate_s30"].config.learning_rate == 2e-4
+    assert f"--init_weights={shipped / 'denoiser_sigma50.keras'}" in stages["separate_s60"].command()
+    assert stages["head_seg"].ship_to == str(tmp_path / "heads" / "head_seg.keras")
+    assert stages["joint_seg_s30"].config.head == str(tmp_path / "heads" / "head_seg.keras")
+    assert stages["separate_s30"].ship_to.startswith(str(tmp_path / "models"))
+    # From scratch by default; the shipped widths are required to start from the shipped models.
+    assert _config(tmp_path).separate_init == "" and not reproduce.plan(_config(tmp_path))[2].config.init_weights
+    with pytest.raises(ValueError, match="stem_filters=64, encoder_filters=128,128, decoder_filters=256"):
+        _config(tmp_path, separate_init=str(shipped))
+    with pytest.raises(ValueError, match="no shipped per-sigma denoiser"):
+        _config(tmp_path, separate_init=str(tmp_path / "heads"), **full)
     with pytest.raises(ValueError, match="sigmas"):
         _config(tmp_path, sigmas=(0,))
 
@@ -217,3 +242,25 @@ def test_the_loss_scale_with_the_better_validation_metric_is_chosen_and_read_by_
     assert "head was trained on all of `train`, these validation images included" in text
     with pytest.raises(ValueError, match="no validated checkpoint after step 0"):
         loss_scale.read_runs([_study_run(tmp_path / "empty", "classification", "paper", [(0, 50.0)])])
+
+
+def test_the_full_scale_flagfile_fine_tunes_the_shipped_denoisers_and_reuses_the_shipped_heads():
+    from absl import flags
+
+    from keras_semdenoise.config_flags import config_from_flags, define_flags
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    values = flags.FlagValues()
+    define_flags(reproduce.ReproduceConfig, values, data_root={"required": False, "help": "data"})
+    values(["reproduce", f"--flagfile={os.path.join(repo, 'tools', 'reproduce', 'full_scale.flags')}"])
+    config = config_from_flags(reproduce.ReproduceConfig, values, data_root="data")
+    assert (config.stem_filters, config.encoder_filters, config.decoder_filters) == (64, (128, 128), (256,))
+    assert config.models_dir != reproduce.ReproduceConfig.__dataclass_fields__["models_dir"].default
+    cwd = os.getcwd()
+    os.chdir(repo)  # the flagfile's folders are the checkout's
+    try:
+        stages = {s.name: s for s in reproduce.plan(config)}
+        assert stages["head_cls"].done() and stages["head_seg"].done()  # the shipped heads
+        assert all(os.path.exists(stages[f"separate_s{s:g}"].config.init_weights) for s in config.sigmas)
+    finally:
+        os.chdir(cwd)

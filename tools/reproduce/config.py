@@ -34,6 +34,8 @@ class ReproduceConfig:
     work_dir: str = setting("runs/reproduce", "Training runs (resumable checkpoints) and the stage logs.")
     models_dir: str = setting("saved_models/reproduce", "Where the trained heads and denoisers are shipped; "
                                                         "the evaluation reads them from here.")
+    heads_dir: str = setting("", "Where the heads are shipped and read, if not models_dir (a run of other "
+                                 "denoisers can reuse shipped heads: existing head files are not retrained).")
     docs_dir: str = setting("docs/reproduce", "Measured tables, plots and example figures.")
     results_path: str = setting("docs/RESULTS.md", "The report.")
     sigmas: tuple[float, ...] = setting((15.0, 30.0, 45.0, 60.0), "Noise levels (0..255 scale): one separate "
@@ -67,6 +69,10 @@ class ReproduceConfig:
     stem_filters: int = setting(32, "Denoiser conv0 width (one reduced-width architecture for every setting).")
     encoder_filters: tuple[int, ...] = setting((64, 64), "Denoiser encoder widths.")
     decoder_filters: tuple[int, ...] = setting((128,), "Denoiser decoder widths.")
+    separate_init: str = setting("", "Fine-tune each separate denoiser from the shipped per-sigma model nearest "
+                                     "its sigma in this folder (e.g. saved_models; the widths must then be the "
+                                     "shipped architecture's) instead of training it from scratch ('').")
+    separate_learning_rate: float = setting(1e-3, "Separate denoisers' peak Adam learning rate.")
     separate_steps: int = setting(750, "Separate denoiser training steps (whole checkpoint intervals: rounded up "
                                        "to them).")
     separate_batch: int = setting(32, "Separate denoiser batch size.")
@@ -110,7 +116,22 @@ class ReproduceConfig:
                              f"that sigma's separate denoiser), got {self.loss_scale_sigma}")
         if self.joint_validations < 1:
             raise ValueError(f"joint_validations must be at least 1, got {self.joint_validations}")
+        if self.separate_init:
+            self._check_separate_init()
         check_choices(self)
+
+    def _check_separate_init(self):
+        from keras_semdenoise import shipping
+        from keras_semdenoise.denoiser import DEFAULT_DECODER_FILTERS, DEFAULT_ENCODER_FILTERS, DEFAULT_STEM_FILTERS
+
+        if not shipping.shipped_models(self.separate_init):
+            raise ValueError(f"separate_init: no shipped per-sigma denoiser (denoiser_sigma<S>.keras) in "
+                             f"{self.separate_init}")
+        shipped = (DEFAULT_STEM_FILTERS, DEFAULT_ENCODER_FILTERS, DEFAULT_DECODER_FILTERS)
+        if (self.stem_filters, self.encoder_filters, self.decoder_filters) != shipped:
+            raise ValueError(f"separate_init fine-tunes the shipped denoisers, so the widths must be theirs: "
+                             f"stem_filters={shipped[0]}, encoder_filters={','.join(map(str, shipped[1]))}, "
+                             f"decoder_filters={','.join(map(str, shipped[2]))}")
 
     def _under_root(self, name: str) -> str:
         return name if os.path.isabs(name) else os.path.join(self.data_root, name)
@@ -129,7 +150,7 @@ class ReproduceConfig:
         return batch, (-(-images // batch) if images else 0)
 
     def head_path(self, task: str) -> str:
-        return os.path.join(self.models_dir, f"head_{SHORT[task]}.keras")
+        return os.path.join(self.heads_dir or self.models_dir, f"head_{SHORT[task]}.keras")
 
     def denoiser_path(self, kind: str, sigma) -> str:
         """Shipped denoiser: kind is 'separate', 'joint_cls' or 'joint_seg'; sigma may be '{sigma}'."""

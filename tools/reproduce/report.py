@@ -48,6 +48,13 @@ def head_quality(config: ReproduceConfig) -> dict:
     return quality
 
 
+def _reduced(config: ReproduceConfig) -> bool:
+    """Whether the denoiser is narrower than the shipped (the paper's) architecture."""
+    from keras_semdenoise.denoiser import DEFAULT_STEM_FILTERS
+
+    return config.stem_filters < DEFAULT_STEM_FILTERS
+
+
 def _setup(config: ReproduceConfig) -> list[str]:
     return [
         "## Setup", "",
@@ -62,9 +69,12 @@ def _setup(config: ReproduceConfig) -> list[str]:
         + f"Joint training "
         f"uses batches of {config.cls_batch} {config.cls_crop}x{config.cls_crop} (classification) and "
         f"{config.seg_batch} {config.seg_crop}x{config.seg_crop} crops (segmentation).",
-        f"- One reduced-width denoiser for every setting: stem {config.stem_filters}, encoders "
-        f"{list(config.encoder_filters)}, decoder {list(config.decoder_filters)}. Separate: MSE, "
-        f"{config.separate_steps} steps on {config.denoiser_data} patches. Joint: from the separate model, "
+        f"- One {'reduced-width ' if _reduced(config) else ''}denoiser architecture for every setting: stem "
+        f"{config.stem_filters}, encoders {list(config.encoder_filters)}, decoder {list(config.decoder_filters)}. "
+        f"Separate: MSE, {config.separate_steps} steps on {config.denoiser_data} patches"
+        + (f", fine-tuned from the shipped model nearest each sigma (`{config.separate_init}`)"
+           if config.separate_init else ", from scratch")
+        + f". Joint: from the separate model, "
         f"{config.joint_steps} steps through the frozen head (loss scale below) on `{config.cls_train_split}` "
         f"(classification) and `{config.seg_train_split}` (segmentation), validated every "
         f"{config.joint_checkpoint_every(config.joint_steps)} steps on {config.cls_val_images or 'all'} images of "

@@ -26,7 +26,7 @@ import time
 import traceback
 from typing import Any, Callable
 
-from keras_semdenoise import atomic, joint_training, training
+from keras_semdenoise import atomic, joint_training, shipping, training
 from keras_semdenoise.evaluation import tasks as task_evaluation
 from keras_semdenoise.heads import training as head_training
 from keras_semdenoise.losses import LOSS_SCALES
@@ -128,7 +128,9 @@ def _separate_stage(config: ReproduceConfig, sigma: float) -> Stage:
               "patch_size": config.separate_patch, "checkpoint_every": config.checkpoint_every,
               "eval_images": config.separate_eval_images, "stem_filters": config.stem_filters,
               "encoder_filters": config.encoder_filters, "decoder_filters": config.decoder_filters,
-              "seed": config.seed, "verbose": 2}
+              "learning_rate": config.separate_learning_rate, "seed": config.seed, "verbose": 2}
+    if config.separate_init:
+        values["init_weights"] = shipping.shipped_model_for_sigma(sigma, config.separate_init)[0]
     return _stage(f"separate_s{sigma:g}", "train.train_denoiser", values, os.path.join(run, "final.keras"),
                   config.denoiser_path("separate", sigma))
 
