@@ -145,7 +145,10 @@ def joint_loss_terms(
     and 'total' = lambda_D L_D + lambda_P L_P + lambda_H L_H.
 
     A term whose weight is 0 is still reported (so its gradient map can be drawn) but adds nothing.
+    Every term is computed in float32, whatever precision the networks ran in (``mixed_bfloat16``).
     """
+    clean, denoised, features_clean, features_denoised, logits = (
+        ops.cast(t, "float32") for t in (clean, denoised, features_clean, features_denoised, logits))
     terms = {
         "reconstruction": reconstruction_loss(clean, denoised, weights.scale),
         "perceptual": perceptual_loss(features_clean, features_denoised),

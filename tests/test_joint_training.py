@@ -120,11 +120,13 @@ def _weights(path):
 
 
 @pytest.mark.slow
-def test_validation_measures_every_checkpoint_from_step_0_and_ships_the_best(tmp_path):
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_validation_measures_every_checkpoint_from_step_0_and_ships_the_best(tmp_path, policy):
     from keras_semdenoise import joint_training
 
-    config = _tiny_cascade(tmp_path)
+    config = dataclasses.replace(_tiny_cascade(tmp_path), dtype_policy=policy)
     run_joint_training(config)
+    assert json.load(open(tmp_path / "joint" / "config.json"))["resolved"]["dtype_policy"] == policy
     history = json.load(open(tmp_path / "joint" / "history.json"))
     assert [h["step"] for h in history] == [0, 1, 2]
     assert "total_loss" not in history[0] and all(np.isfinite(h["total_loss"]) for h in history[1:])
@@ -141,6 +143,13 @@ def test_validation_measures_every_checkpoint_from_step_0_and_ships_the_best(tmp
     best.load_weights(str(tmp_path / "joint" / "best.weights.h5"))
     for shipped, kept in zip(_weights(str(tmp_path / "joint" / "denoiser.keras")), best.get_weights()):
         np.testing.assert_array_equal(shipped, kept)
+    # Trained in bf16 or not, the shipped file computes in float32, and its validation record is what the
+    # float32 networks score with its weights (validation runs in float32).
+    shipped = load_denoiser(str(tmp_path / "joint" / "denoiser.keras"))
+    assert {layer.dtype_policy.name for layer in shipped.layers} == {"float32"}
+    record = max(history, key=lambda h: h["val_top1"])  # the first of equal scores, as shipped
+    again = joint_training.validate(config, shipped, load_head(config.head), split)
+    assert {k: record[k] for k in again} == pytest.approx(again)
 
 
 @pytest.mark.slow
