@@ -33,28 +33,43 @@ def test_poly_and_cosine_schedules(tmp_path):
         check_choices(dataclasses.replace(config, lr_schedule="step"))
 
 
-def test_the_best_checkpoint_by_validation_is_shipped(tmp_path, monkeypatch):
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_the_best_checkpoint_by_validation_is_shipped(tmp_path, monkeypatch, policy):
     scores = iter([20.0, 50.0, 30.0, 40.0])  # step 2 is the best
-    saved = {}
+    saved, measured = {}, []
     original_history = training._history_callback
 
-    def history_with_snapshots(config, head, val):
-        callback = original_history(config, head, val)
+    def history_with_snapshots(config, trained, head, val):
+        callback = original_history(config, trained, head, val)
         record = callback._record
 
         def snapshot(entry):
             record(entry)
-            saved[entry["step"]] = [w.copy() for w in head.get_weights()]
+            saved[entry["step"]] = [w.copy() for w in trained.get_weights()]
         callback._record = snapshot
+        measured.append((trained, head))
         return callback
 
-    monkeypatch.setattr(training, "_measure", lambda config, head, split, batches: {"miou": next(scores), "images": 4})
+    def measure(config, head, split, batches):
+        trained = measured[0][0]
+        # What is measured is the float32 head holding the trained weights, whatever the training precision.
+        assert head is measured[0][1] and {layer.dtype_policy.name for layer in head.layers} == {"float32"}
+        for a, b in zip(head.get_weights(), trained.get_weights()):
+            np.testing.assert_array_equal(a, b)
+        return {"miou": next(scores), "images": 4}
+
+    monkeypatch.setattr(training, "_measure", measure)
     monkeypatch.setattr(training, "_history_callback", history_with_snapshots)
-    run_head_training(_config(tmp_path, val_split="train[-2:]", lr_schedule="poly", checkpoint_every=1))
+    run_head_training(_config(tmp_path, val_split="train[-2:]", lr_schedule="poly", checkpoint_every=1,
+                              dtype_policy=policy))
+    assert {layer.dtype_policy.name for layer in measured[0][0].layers[1:]} == {policy}  # after the input
     history = runs.load_history(str(tmp_path / "head"))
     assert [(h["step"], h["val_miou"]) for h in history] == [(1, 20.0), (2, 50.0), (3, 30.0), (4, 40.0)]
-    shipped = keras.saving.load_model(str(tmp_path / "head" / "head.keras")).get_weights()
+    shipped_head = keras.saving.load_model(str(tmp_path / "head" / "head.keras"))
+    assert {layer.dtype_policy.name for layer in shipped_head.layers} == {"float32"}
+    shipped = shipped_head.get_weights()
     for ours, best in zip(shipped, saved[2]):
         np.testing.assert_array_equal(ours, best)
     assert any(not np.array_equal(a, b) for a, b in zip(shipped, saved[4]))
-    assert json.load(open(tmp_path / "head" / "config.json"))["val_split"] == "train[-2:]"
+    config = json.load(open(tmp_path / "head" / "config.json"))
+    assert config["val_split"] == "train[-2:]" and config["resolved"]["dtype_policy"] == policy
