@@ -2,6 +2,7 @@
 nearly all of it, and a model that doubles the noise on reds only is flagged there."""
 
 import keras
+import matplotlib
 import numpy as np
 import pytest
 from keras import ops
@@ -43,3 +44,25 @@ def test_patch_mean_removes_the_noise_and_red_failures_are_bold():
 def test_bad_colour_is_an_error():
     with pytest.raises(ValueError, match="three values"):
         flat_colours.flat_colour_errors(_model(lambda x: x), 25.0, colours={"bad": (1.5, 0, 0)}, size=16)
+
+
+def test_the_figure_shows_each_patch_and_marks_added_error_in_red():
+    colours = {"grey 0.5": (0.5, 0.5, 0.5), "red": (0.8, 0.2, 0.1)}
+
+    def worse_on_red(x):  # doubles the noise where R is well above G and B, the patch mean elsewhere
+        red = ops.cast(x[..., :1] - ops.maximum(x[..., 1:2], x[..., 2:]) > 0.3, x.dtype)
+        smooth = ops.mean(x, axis=(1, 2), keepdims=True)
+        return red * (2 * x - smooth) + (1 - red) * (smooth + 0 * x)
+
+    patches = {name: flat_colours.flat_colour_patches(_model(function), 25.0, colours, size=16)
+               for name, function in (("identity", lambda x: x), ("red fails", worse_on_red))}
+    assert flat_colours.errors(patches["identity"])["red"]["output_rmse"] == pytest.approx(
+        flat_colours.flat_colour_errors(_model(lambda x: x), 25.0, colours, size=16)["red"]["output_rmse"])
+    figure = flat_colours.figure(patches, 25.0)
+    axes = np.array(figure.axes).reshape(2, 3)  # rows: colours; columns: noisy, identity, red fails
+    np.testing.assert_allclose(axes[1][0].images[0].get_array(), np.clip(patches["identity"]["red"]["noisy"], 0, 1))
+    red = (1.0, 0.0, 0.0, 1)
+    colour_of = lambda axis: matplotlib.colors.to_rgba(axis.title.get_color())  # noqa: E731
+    assert colour_of(axes[1][2]) == red and colour_of(axes[0][2]) != red  # worse on red only
+    assert colour_of(axes[1][1]) != red  # the identity adds nothing
+    assert axes[0][1].get_title().startswith("identity") and axes[1][0].get_ylabel() == "red"

@@ -4,7 +4,7 @@
         --model 'Proposed (ours)=saved_models/denoiser_sigma25.keras' \
         --model 'FFDNet-style (trained here)=saved_models/peers/ffdnet_style_sigma25.keras' --out docs/flat_colours
 
-Writes ``<out>/results.json`` and ``<out>/results.md``.
+Writes ``<out>/results.json``, ``<out>/results.md`` and ``<out>/patches.png`` (the patches themselves).
 """
 
 from __future__ import annotations
@@ -40,12 +40,15 @@ def _parse(entries: list[str]) -> dict[str, str]:
 def main(argv):
     del argv
     models = _parse(FLAGS.model)
-    results = {name: flat_colours.flat_colour_errors(inference.load_denoiser(path, FLAGS.precision), FLAGS.sigma)
+    patches = {name: flat_colours.flat_colour_patches(inference.load_denoiser(path, FLAGS.precision), FLAGS.sigma)
                for name, path in models.items()}
+    results = {name: flat_colours.errors(found) for name, found in patches.items()}
     atomic.write_json(os.path.join(FLAGS.out, "results.json"),
                       {"sigma_255": FLAGS.sigma, "precision": FLAGS.precision, "models": models, "results": results})
     table = flat_colours.markdown(results, FLAGS.sigma)
-    atomic.write_text(os.path.join(FLAGS.out, "results.md"), "# Flat colours\n\n" + table)
+    atomic.write_text(os.path.join(FLAGS.out, "results.md"),
+                      "# Flat colours\n\n" + table + "\n![the patches](patches.png)\n")
+    atomic.save_figure(flat_colours.figure(patches, FLAGS.sigma), os.path.join(FLAGS.out, "patches.png"), dpi=110)
     print(table)
 
 
