@@ -48,7 +48,7 @@ def main(argv):
     table = flat_colours.markdown(results, FLAGS.sigma)
     atomic.write_text(os.path.join(FLAGS.out, "results.md"),
                       "# Flat colours\n\n" + table + "\n![the patches](patches.png)\n")
-    atomic.save_figure(flat_colours.figure(patches, FLAGS.sigma), os.path.join(FLAGS.out, "patches.png"), dpi=110)
+    atomic.save_figure(flat_colours.figure(patches, FLAGS.sigma), os.path.join(FLAGS.out, "patches.png"), dpi=80)
     print(table)
 
 
