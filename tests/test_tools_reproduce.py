@@ -73,6 +73,9 @@ def test_plan_wires_every_stage_to_the_shipped_outputs_of_the_ones_before(tmp_pa
     assert "--nobatch_norm" in reproduce.plan(_config(tmp_path, head_batch_norm=False))[0].command()
     # The shipped heads: the last checkpoint of a cosine run on all of train; opt-in: poly, chosen on validation.
     assert "--lr_schedule=cosine" in head and not any(f.startswith("--val_split") for f in head)
+    assert all("--dtype_policy=auto" in s.command() for s in stages if s.entry_point.startswith("train."))
+    forced = reproduce.plan(_config(tmp_path, dtype_policy="float32"))
+    assert all(s.config.dtype_policy == "float32" for s in forced if s.entry_point.startswith("train."))
     chosen = {s.name: s.config for s in reproduce.plan(_config(tmp_path, head_validation=True,
                                                                head_lr_schedule="poly"))[:2]}
     assert (chosen["head_cls"].train_split, chosen["head_cls"].val_split) == ("train[:-3]", "train[-3:]")

@@ -11,6 +11,7 @@ import os
 
 from keras_semdenoise.config_flags import check_choices, setting
 from keras_semdenoise.losses import LOSS_SCALES
+from keras_semdenoise.precision import POLICIES
 from keras_semdenoise.tasks import CLASSIFICATION, SHORT, check_task
 
 
@@ -104,6 +105,10 @@ class ReproduceConfig:
     checkpoint_every: int = setting(250, "Steps between resumable checkpoints of the head and separate stages (joint "
                                          "runs: joint_validations).")
     seed: int = setting(0, "Random seed of every training stage.")
+    dtype_policy: str = setting("auto", "Training precision of every training stage (heads, separate, joint); "
+                                        "auto: mixed_bfloat16 where the CPU/GPU has native bf16. The shipped "
+                                        "reduced-width results ran in float32.",
+                                choices=("auto", *POLICIES))
 
     def __post_init__(self):
         self.sigmas = tuple(float(s) for s in self.sigmas)

@@ -81,6 +81,8 @@ def _setup(config: ReproduceConfig) -> list[str]:
         f"`{config.cls_val_split}` and {config.seg_val_images or 'all'} frames of `{config.seg_val_split}`; the "
         "shipped joint denoiser is its run's best checkpoint by the validation task metric (step 0, the separate "
         "model, included). Test splits are for the tables only.",
+        f"- Training precision `{config.dtype_policy}` (`auto`: mixed_bfloat16 where the hardware has bf16); "
+        "validation, evaluation and the shipped files in float32.",
         f"- Sigmas {', '.join(f'{s:g}' for s in config.sigmas)}; evaluation noise seeded per image.", ""]
 
 

@@ -112,7 +112,7 @@ def _head_stage(config: ReproduceConfig, task: str) -> Stage:
               "batch_size": per_task(task, config.cls_head_batch, config.seg_head_batch),
               "steps": per_task(task, config.cls_head_steps, config.seg_head_steps),
               "learning_rate": config.head_learning_rate, "checkpoint_every": config.checkpoint_every,
-              "lr_schedule": config.head_lr_schedule,
+              "lr_schedule": config.head_lr_schedule, "dtype_policy": config.dtype_policy,
               "eval_split": "test", "eval_batches": 0, "seed": config.seed, "verbose": 2, **width}
     if config.head_validation:  # the validation split is then never trained on
         values.update(train_split=per_task(task, config.cls_train_split, config.seg_train_split),
@@ -128,7 +128,8 @@ def _separate_stage(config: ReproduceConfig, sigma: float) -> Stage:
               "patch_size": config.separate_patch, "checkpoint_every": config.checkpoint_every,
               "eval_images": config.separate_eval_images, "stem_filters": config.stem_filters,
               "encoder_filters": config.encoder_filters, "decoder_filters": config.decoder_filters,
-              "learning_rate": config.separate_learning_rate, "seed": config.seed, "verbose": 2}
+              "learning_rate": config.separate_learning_rate, "dtype_policy": config.dtype_policy,
+              "seed": config.seed, "verbose": 2}
     if config.separate_init:
         values["init_weights"] = shipping.shipped_model_for_sigma(sigma, config.separate_init)[0]
     return _stage(f"separate_s{sigma:g}", "train.train_denoiser", values, os.path.join(run, "final.keras"),
@@ -146,7 +147,8 @@ def _joint_values(config: ReproduceConfig, task: str, sigma: float, run: str, st
             "crop_size": per_task(task, config.cls_crop, config.seg_crop),
             "batch_size": per_task(task, config.cls_batch, config.seg_batch),
             "steps": steps, "learning_rate": config.joint_learning_rate,
-            "checkpoint_every": config.joint_checkpoint_every(steps), "seed": config.seed, "verbose": 2}
+            "checkpoint_every": config.joint_checkpoint_every(steps), "dtype_policy": config.dtype_policy,
+            "seed": config.seed, "verbose": 2}
 
 
 def _loss_scale_run(config: ReproduceConfig, task: str, scale: str) -> str:
