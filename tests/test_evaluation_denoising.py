@@ -94,3 +94,15 @@ def test_time_per_megapixel_is_the_median_over_images_and_old_entries_get_their_
     table = evaluation.markdown_tables(state, per_image=False)
     assert "| m | 2.00 |" in table and "| noisy input | " not in table.split("### Time")[1]
     assert denoising.seconds_per_megapixel([{"images": {"a": {"seconds": 1.0}}}]) is None
+
+
+def test_named_models_from_model_flags(tmp_path):
+    model = tmp_path / "a.keras"
+    model.write_bytes(b"")
+    assert evaluation.named_models([f"ours={model}", "peer=x_s{sigma}.keras"], sigma_template=True) == {
+        "ours": str(model), "peer": "x_s{sigma}.keras"}  # in order; a template is not checked
+    assert list(evaluation.named_models([f"b={model}", f"a={model}"])) == ["b", "a"]
+    for entries, message in (([str(model)], "NAME=PATH"), ([f"={model}"], "NAME=PATH"), (["a="], "NAME=PATH"),
+                             ([f"a={model}", f"a={model}"], "twice"), (["a=missing.keras"], "no file")):
+        with pytest.raises(ValueError, match=message):
+            evaluation.named_models(entries)

@@ -75,10 +75,7 @@ def build_methods(names, extra_models, tile_size, precision="fp32"):
             )
         else:
             raise ValueError(f"unknown method {name!r}: use noisy, cbm3d, proposed, proposed_x8 or --model NAME=PATH")
-    for spec in extra_models:
-        if "=" not in spec:
-            raise ValueError(f"--model takes NAME=PATH, got {spec!r}")
-        name, path = spec.split("=", 1)
+    for name, path in evaluation.named_models(extra_models, sigma_template=True).items():
         methods[name + (f" ({precision})" if suffix else "")] = model_method(path, tile_size, precision=precision)
     return methods
 

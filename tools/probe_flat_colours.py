@@ -13,7 +13,7 @@ import os
 
 from absl import app, flags
 
-from keras_semdenoise import atomic, inference
+from keras_semdenoise import atomic, evaluation, inference
 from keras_semdenoise.evaluation import flat_colours
 
 FLAGS = flags.FLAGS
@@ -24,14 +24,10 @@ flags.DEFINE_string("out", "docs/flat_colours", "Output folder.")
 
 
 def _parse(entries: list[str]) -> dict[str, str]:
-    models = {}
-    for entry in entries:
-        name, sep, path = entry.partition("=")
-        if not sep or not name or not path:
-            raise app.UsageError(f"--model wants 'name=path', got {entry!r}")
-        if not os.path.exists(path):
-            raise app.UsageError(f"--model {name!r}: no file {path}")
-        models[name] = path
+    try:
+        models = evaluation.named_models(entries)
+    except ValueError as error:
+        raise app.UsageError(str(error)) from None
     if not models:
         raise app.UsageError("give at least one --model 'name=path'")
     return models

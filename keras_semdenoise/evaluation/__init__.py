@@ -13,5 +13,6 @@ from keras_semdenoise.evaluation.denoising import (  # noqa: F401
     mean_psnr,
     measure,
     measure_image,
+    named_models,
     with_identity,
 )

@@ -52,6 +52,29 @@ def file_identity(path: str) -> str:
     return f"{os.path.basename(path)} sha256:{digest.hexdigest()[:16]}"
 
 
+def named_models(entries, sigma_template: bool = False) -> dict[str, str]:
+    """``{name: path}`` from ``NAME=PATH`` strings (the tools' repeated ``--model`` flags), in their order.
+
+    With ``sigma_template`` a path may hold ``{sigma}``, filled per noise level (a level whose file is missing
+    is left out), so files are not checked here; otherwise each file must exist.
+
+    Raises:
+        ValueError: an entry without a name or a path, a name given twice, or (without ``sigma_template``)
+            a file that does not exist.
+    """
+    models: dict[str, str] = {}
+    for entry in entries:
+        name, separator, path = entry.partition("=")
+        if not separator or not name or not path:
+            raise ValueError(f"--model takes NAME=PATH, got {entry!r}")
+        if name in models:
+            raise ValueError(f"--model {name!r} is given twice")
+        if not sigma_template and not os.path.exists(path):
+            raise ValueError(f"--model {name!r}: no file {path}")
+        models[name] = path
+    return models
+
+
 def denoiser_method(model, tile_size: int = inference.DEFAULT_TILE_SIZE, self_ensemble: bool = False) -> Method:
     """A ``Method`` running a loaded denoiser (``inference.denoise``: whole image, or tiled above ``tile_size``)."""
     return lambda noisy, _sigma: inference.denoise(model, noisy, tile_size=tile_size, self_ensemble=self_ensemble)
