@@ -1,3 +1,4 @@
+import json
 import os
 
 import pytest
@@ -23,3 +24,15 @@ def test_zoo_queue_skips_done_stages_and_waits_for_its_init(tmp_path):
         names = [s.name for s in queue]
         for index, stage in enumerate(queue):
             assert stage.init is None or stage.init in names[:index] or stage.init.startswith("denoiser_")
+
+
+def test_a_started_stage_says_its_step_and_best_validation(tmp_path):
+    stage = train_zoo.Stage("s", ("--sigma=25", "--steps=13000"))
+    work = str(tmp_path)
+    assert train_zoo.progress(work, stage) == ""  # not started
+    os.makedirs(os.path.join(work, "s"))
+    history = [{"step": 500, "eval_psnr": 28.5}, {"step": 1000, "eval_psnr": 29.25}, {"step": 1500, "eval_psnr": 29.25},
+               {"step": 2000, "eval_psnr": 29.0}]
+    with open(os.path.join(work, "s", "history.json"), "w") as handle:
+        json.dump(history, handle)
+    assert train_zoo.progress(work, stage) == "step 2,000 of 13,000, best 29.25 dB at step 1,000"

@@ -21,6 +21,7 @@ import sys
 
 from absl import app, flags
 
+from keras_semdenoise import runs
 from keras_semdenoise.data.roots import default_data_root
 
 
@@ -129,6 +130,21 @@ def is_done(work: str, stage: Stage) -> bool:
     return os.path.exists(os.path.join(stage_dir(work, stage), "final.weights.h5"))
 
 
+def progress(work: str, stage: Stage) -> str:
+    """Where a stage's run is, from its ``history.json``: ``step 7,000 of 13,000, best 30.02 dB at step 6,500``
+    ('' before its first checkpoint)."""
+    history = runs.load_history(stage_dir(work, stage))
+    if not history:
+        return ""
+    total = next((int(f.split("=", 1)[1]) for f in stage.flags if f.startswith("--steps=")), None)
+    text = f"step {history[-1]['step']:,}" + (f" of {total:,}" if total else "")
+    scored = [h for h in history if "eval_psnr" in h]
+    if scored:
+        best = max(scored, key=lambda h: h["eval_psnr"])  # the first of equal scores, as the run keeps it
+        text += f", best {best['eval_psnr']:.2f} dB at step {best['step']:,}"
+    return text
+
+
 def init_path(work: str, models_dir: str, stage: Stage) -> str | None:
     """The weights a stage starts from: another stage's best weights or a shipped ``.keras`` model."""
     if stage.init is None:
@@ -174,7 +190,9 @@ def main(argv):
         for stage in stages:
             state = "done" if is_done(FLAGS.work, stage) else (
                 "started" if os.path.isdir(stage_dir(FLAGS.work, stage)) else "to do")
-            print(f"{stage.name:16s} {state:8s} {' '.join(stage.flags)}  init={stage.init}")
+            where = progress(FLAGS.work, stage)
+            print(f"{stage.name:16s} {state:8s} {f'({where}) ' if where else ''}{' '.join(stage.flags)}  "
+                  f"init={stage.init}")
         return
     run_queue(stages, FLAGS.work, FLAGS.models_dir, FLAGS.extra_flags)
 
