@@ -96,16 +96,7 @@ class JointConfig(sources.TaskDataConfig):
 
     def check_splits(self) -> None:
         """Raises ValueError for a validation split that is a test split or holds training images by name."""
-        if self.val_split is None:
-            return
-        train, val = splits.parse(self.train_split), splits.parse(self.val_split)
-        if val[0] == "test":
-            raise ValueError(f"val_split {self.val_split!r} is a test split: test sets are for reporting only; "
-                             "validate on a split held out of training (e.g. 'train[-5000:]' with "
-                             "--train_split='train[:-5000]')")
-        if train[0] == val[0] and (train[1] is None or val[1] is None):
-            raise ValueError(f"val_split {self.val_split!r} and train_split {self.train_split!r} share images: "
-                             "slice the split apart (e.g. 'train[:-5000]' and 'train[-5000:]')")
+        splits.check_validation(self.train_split, self.val_split)
 
     def validation_crop(self) -> int | None:
         """The validation crop: ``val_crop``, else ``crop_size`` (classification) or None (segmentation)."""

@@ -139,3 +139,26 @@ def test_train_head_reads_packed_data_and_ships_the_head_without_optimizer_state
     assert os.path.exists(tmp_path / "joint" / "denoiser.keras")
     history = json.load(open(tmp_path / "joint" / "history.json"))
     assert [h["step"] for h in history] == [1, 2] and set(history[-1]) >= {"total_loss", "task_loss"}
+
+
+def test_a_union_of_splits_reads_its_parts_in_order_from_folders_and_packed_data(tmp_path):
+    data = segmentation_folder(str(tmp_path / "seg"))  # train and test, 4 frames each
+    for split in ("train", "test"):
+        packed.pack_split("segmentation", data, split, str(tmp_path / "p" / f"{split}.npz"), 3, 3)
+    union = sources.load_split("segmentation", f"packed:{tmp_path / 'p'}", "train[:-1]+test")
+    parts = [packed.load_split(f"packed:{tmp_path / 'p'}", name) for name in ("train[:-1]", "test")]
+    assert union.size == 7 and (union.num_classes, union.ignore_index) == (3, 3)
+    for got, expected in zip(union.labels, parts[0].labels + parts[1].labels):
+        np.testing.assert_array_equal(got, expected)
+    folder = sources.load_split("segmentation", data, "train[:-1]+test", 3, 3)
+    assert folder.size == 7
+    examples = list(folder.dataset)
+    assert len(examples) == 7
+    for (image, label), got_image, got_label in zip(examples, union.images, union.labels):
+        np.testing.assert_array_equal(np.round(np.asarray(image) * 255).astype(np.uint8), got_image)
+        np.testing.assert_array_equal(np.asarray(label), got_label)
+    classification = classification_folder(str(tmp_path / "cls"), classes=3, per_class=4)
+    joined = sources.load_split("classification", classification, "train[:4]+train[-2:]")
+    assert joined.size == 6 and joined.num_classes == 3
+    with pytest.raises(ValueError, match="differ in classes"):
+        sources._joined([parts[0], packed.PackedSplit("segmentation", [], [], 5, 0, 3)], "a+b")

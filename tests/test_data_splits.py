@@ -29,3 +29,17 @@ def test_names_and_slices_select_positions_of_the_fixed_order():
 def test_malformed_out_of_range_or_empty_slices_are_refused(name, message):
     with pytest.raises(ValueError, match=message):
         splits.indices(name, 10)
+
+
+def test_unions_name_their_parts_and_overlaps_are_found_across_them():
+    assert splits.union_parts("val") == ["val"]
+    assert splits.union_parts("train+val") == ["train", "val"]
+    assert splits.union_parts(" train[:-30] + val ") == ["train[:-30]", "val"]
+    for name, message in (("train+", "empty part"), ("train++val", "empty part"), ("train+val+train", "twice"),
+                          ("train+va[l", "malformed")):
+        with pytest.raises(ValueError, match=message):
+            splits.union_parts(name)
+    assert splits.overlap("train+val", "val") and splits.overlap("train", "train[-5:]")
+    assert not splits.overlap("train[:-5]", "train[-5:]")  # slices of one split are taken apart by choice
+    assert not splits.overlap("train[:-5]+val", "train[-5:]") and splits.overlap("train[:-5]+val", "val[:2]")
+    assert not splits.overlap("train", "val")

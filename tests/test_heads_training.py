@@ -60,8 +60,8 @@ def test_the_best_checkpoint_by_validation_is_shipped(tmp_path, monkeypatch, pol
 
     monkeypatch.setattr(training, "_measure", measure)
     monkeypatch.setattr(training, "_history_callback", history_with_snapshots)
-    run_head_training(_config(tmp_path, val_split="train[-2:]", lr_schedule="poly", checkpoint_every=1,
-                              dtype_policy=policy))
+    run_head_training(_config(tmp_path, train_split="train[:-2]", val_split="train[-2:]", lr_schedule="poly",
+                              checkpoint_every=1, dtype_policy=policy))
     assert {layer.dtype_policy.name for layer in measured[0][0].layers[1:]} == {policy}  # after the input
     history = runs.load_history(str(tmp_path / "head"))
     assert [(h["step"], h["val_miou"]) for h in history] == [(1, 20.0), (2, 50.0), (3, 30.0), (4, 40.0)]
@@ -73,3 +73,11 @@ def test_the_best_checkpoint_by_validation_is_shipped(tmp_path, monkeypatch, pol
     assert any(not np.array_equal(a, b) for a, b in zip(shipped, saved[4]))
     config = json.load(open(tmp_path / "head" / "config.json"))
     assert config["val_split"] == "train[-2:]" and config["resolved"]["dtype_policy"] == policy
+
+
+def test_a_validation_split_must_be_held_out_and_not_a_test_split(tmp_path):
+    config = _config(tmp_path)
+    for val_split, message in (("test", "test split"), ("train[-2:]", "share images")):
+        with pytest.raises(ValueError, match=message):
+            run_head_training(dataclasses.replace(config, val_split=val_split))
+    assert not (tmp_path / "head").exists()

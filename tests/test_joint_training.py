@@ -183,6 +183,10 @@ def test_splits_and_loss_scale_file_are_checked_before_training(tmp_path):
         run_joint_training(config)
     with pytest.raises(ValueError, match="share images"):
         run_joint_training(dataclasses.replace(config, val_split="train[-3:]"))
+    with pytest.raises(ValueError, match="share images"):  # a union holding the validation split
+        run_joint_training(dataclasses.replace(config, train_split="train+val", val_split="val"))
+    with pytest.raises(ValueError, match="test split"):
+        run_joint_training(dataclasses.replace(config, val_split="val+test[:5]"))
     with pytest.raises(ValueError, match="malformed"):
         run_joint_training(dataclasses.replace(config, train_split="train[:-3]", val_split="train[-3]"))
     assert not os.path.exists(tmp_path / "joint")

@@ -242,7 +242,7 @@ def test_the_loss_scale_with_the_better_validation_metric_is_chosen_and_read_by_
     text = report.read_text()
     assert "## Loss scale" in text and "[loss_scale.md](loss_scale.md)" in text
     assert "- classification: `paper`, best validation top1 55.00% at step 2 (vs official 54.00%)" in text
-    assert "head was trained on all of `train`, these validation images included" in text
+    assert "head was trained on `train`, these validation images included" in text
     with pytest.raises(ValueError, match="no validated checkpoint after step 0"):
         loss_scale.read_runs([_study_run(tmp_path / "empty", "classification", "paper", [(0, 50.0)])])
 

@@ -8,16 +8,18 @@ Sources (the ``data`` setting):
   (no TensorFlow needed: heads train this way on a JAX machine).
 
 ``load_split`` gives a split of either kind and ``batches`` batches it, with the same augmentation and
-noise model for both.
+noise model for both. A union of splits (``train+val``) is read part by part and joined.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 from keras_semdenoise import tasks
 from keras_semdenoise.config_flags import setting
-from keras_semdenoise.data import packed
+from keras_semdenoise.data import packed, splits
 from keras_semdenoise.data import tasks as task_data
 
 DATA_HELP = "Data folder, tfds:imagenet2012, or packed:DIR (tools/pack_task_data.py; no TensorFlow needed)."
@@ -34,9 +36,32 @@ def load_split(task: str, source: str, split: str, ignore_index: int | None = No
         data_dir, manual_dir: tfds folders (``tfds:`` sources only).
     """
     tasks.check_task(task)
+    parts = [split] if source.startswith("tfds:") else splits.union_parts(split)  # tfds reads unions itself
+    if len(parts) > 1:
+        return _joined([load_split(task, source, part, ignore_index, num_classes, data_dir, manual_dir)
+                        for part in parts], split)
     if packed.is_packed(source):
         return packed.load_split(source, split, task)
     return task_data.load_split(task, source, split, ignore_index, num_classes, data_dir, manual_dir)
+
+
+def _joined(parts: list, name: str):
+    """The splits of a union (``train+val``) as one, in order: the first part's images, then the next's."""
+    first = parts[0]
+    for part in parts[1:]:
+        if (part.num_classes, part.ignore_index, part.class_names) != (
+                first.num_classes, first.ignore_index, first.class_names):
+            raise ValueError(f"split {name!r}: its parts differ in classes or void label")
+    size = sum(part.size for part in parts)
+    if isinstance(first, packed.PackedSplit):
+        labels = (np.concatenate([part.labels for part in parts]) if first.task == tasks.CLASSIFICATION.name
+                  else [label for part in parts for label in part.labels])
+        return dataclasses.replace(first, images=[image for part in parts for image in part.images], labels=labels,
+                                   size=size)
+    dataset = first.dataset
+    for part in parts[1:]:
+        dataset = dataset.concatenate(part.dataset)
+    return dataclasses.replace(first, dataset=dataset, size=size)
 
 
 def batches(split, batch_size: int, crop_size: int | None, training: bool, sigma_255: float | None = None,

@@ -4,7 +4,8 @@ The slice is taken from the split's fixed order (``data.tasks`` reads folder spl
 permutation; ``data.packed`` keeps that order), so ``train[:-5000]`` and ``train[-5000:]`` are disjoint
 and together the whole of ``train``: CIFAR-10, which has only train and test folders, gets a validation
 split without touching the test split. Bounds are ints (negative counts from the end) or percentages
-(``train[:90%]``, rounded to the nearest image as tfds does); either may be left out. No heavy imports.
+(``train[:90%]``, rounded to the nearest image as tfds does); either may be left out. Several splits joined
+by ``+`` (``train+val``) are read one after the other as one (``data.sources.load_split``). No heavy imports.
 """
 
 from __future__ import annotations
@@ -27,6 +28,48 @@ def parse(split: str) -> tuple[str, tuple[str, str] | None]:
     if not match or any(b and not _BOUND.match(b) for b in bounds or ()):
         raise ValueError(f"split {split!r} is malformed: use {FORMAT}")
     return match["base"].strip(), bounds
+
+
+def union_parts(split: str) -> list[str]:
+    """The splits a union names, tfds-style: ``"train+val"`` -> ``["train", "val"]``, ``"train[:-30]+val"`` ->
+    ``["train[:-30]", "val"]``; a single split gives itself. Each part is checked as ``parse`` checks it.
+
+    Raises:
+        ValueError: an empty part, a malformed one, or a part named twice.
+    """
+    parts = [part.strip() for part in split.split("+")] if isinstance(split, str) else [split]
+    for part in parts:
+        if not part:
+            raise ValueError(f"split {split!r} has an empty part: use NAME+NAME, each {FORMAT}")
+        parse(part)
+    if len(set(parts)) < len(parts):
+        raise ValueError(f"split {split!r} names a part twice")
+    return parts
+
+
+def overlap(first: str, second: str) -> bool:
+    """Whether two split names (unions allowed) may hold the same images: a part of each on the same base split,
+    unless both are slices of it (slices are taken apart by the caller's choice, e.g. train[:-5000] and
+    train[-5000:])."""
+    return any(a[0] == b[0] and (a[1] is None or b[1] is None)
+               for a in map(parse, union_parts(first)) for b in map(parse, union_parts(second)))
+
+
+def check_validation(train_split: str, val_split: str | None) -> None:
+    """Raises ValueError for a validation split that is (or holds) a test split or may hold training images.
+
+    Test sets are for reporting only; a validation split is held out of training, e.g. ``train[-5000:]``
+    with ``train[:-5000]`` for training.
+    """
+    if val_split is None:
+        return
+    if any(base_name(part) == "test" for part in union_parts(val_split)):
+        raise ValueError(f"val_split {val_split!r} is a test split: test sets are for reporting only; "
+                         "validate on a split held out of training (e.g. 'train[-5000:]' with "
+                         "--train_split='train[:-5000]')")
+    if overlap(train_split, val_split):
+        raise ValueError(f"val_split {val_split!r} and train_split {train_split!r} share images: "
+                         "slice the split apart (e.g. 'train[:-5000]' and 'train[-5000:]')")
 
 
 def base_name(split: str) -> str:

@@ -13,7 +13,7 @@ import os
 
 from keras_semdenoise import atomic, losses, precision, runs, tasks
 from keras_semdenoise.config_flags import setting
-from keras_semdenoise.data import sources
+from keras_semdenoise.data import sources, splits
 from keras_semdenoise.evaluation.intervals import validation_metric
 from keras_semdenoise.heads.factory import build_head
 
@@ -109,6 +109,7 @@ def run_head_training(config: HeadConfig):
     else the last), ``history.json`` (one record per checkpoint) and ``eval.json`` (accuracy or mIoU)."""
     import keras
 
+    splits.check_validation(config.train_split, config.val_split)
     if config.seed is not None:
         keras.utils.set_random_seed(config.seed)
     split = config.load_split(config.train_split)

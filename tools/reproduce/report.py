@@ -106,10 +106,9 @@ def _loss_scale(config: ReproduceConfig, docs: str) -> list[str]:
                      f"{summary['best']:.2f}% at step {summary['best_step']}" + (f" (vs {others})" if others else "")
                      + f", {summary['steps']} steps at sigma {summary['sigma']:g}, {summary['val_images']} images of "
                      f"`{summary['val_split']}`.")
-        head_split = splits.parse(heads.get(task, ""))
-        if head_split[1] is None and head_split[0] == splits.base_name(summary["val_split"]):
-            lines.append(f"  The {task} head was trained on all of `{head_split[0]}`, these validation images "
-                         "included, so its validation scores read high; the scales are compared on equal terms.")
+        if task in heads and splits.overlap(heads[task], summary["val_split"]):
+            lines.append(f"  The {task} head was trained on `{heads[task]}`, these validation images included, "
+                         "so its validation scores read high; the scales are compared on equal terms.")
     return lines + [""]
 
 
