@@ -3,11 +3,12 @@
 # at most 64 MiB and gives back at most 8 files of 16 MiB. README "Training on a GPU" shows the sequence.
 #
 #   here:   bash tools/gpu_train.sh prepare          # pack CBSD432 into .gpu/, wheels into .whl/,
-#                                                    # set saved_models/reproduce aside (41 MiB)
+#                                                    # set saved_models/reproduce and peers aside (44 MiB),
+#                                                    # check that what travels fits in 64 MiB
 #   there:  bash tools/gpu_train.sh run gpu 540      # install wheels, run queue "gpu" for <= 540 s,
 #                                                    # one <stage>.tgz per stage into $OUT
 #   here:   bash tools/gpu_train.sh unpack DIR       # DIR: where the returned .tgz files lie -> runs/gpu/
-#           bash tools/gpu_train.sh restore          # saved_models/reproduce back in place
+#           bash tools/gpu_train.sh restore          # saved_models/reproduce and peers back in place
 #
 # The run is resumable across slots: carry runs/gpu (and .gpu, .whl) in the next call and it continues
 # each stage from its last checkpoint. Environment: WORK (default runs/gpu), DATA (default
@@ -20,7 +21,11 @@ WORK=${WORK:-runs/gpu}
 DATA=${DATA:-packed:.gpu/CBSD432.npz}
 SHARED_DATA=${SHARED_DATA:-../shared/data}
 PYTHON=${PYTHON:-python3}
-ASIDE=${ASIDE:-../semdenoise-reproduce-aside}
+ASIDE=${ASIDE:-../semdenoise-aside}
+# Shipped files the GPU queue does not read (the reproduction's heads and denoisers, the trained peers): set
+# aside so that the working tree travels within the device's 64 MiB.
+ASIDE_PATHS="saved_models/reproduce saved_models/peers"
+LIMIT_BYTES=$((64 * 1024 * 1024))
 # Wheels the GPU image lacks (keras and its two compiled/pure helpers), for CPython 3.12 there.
 WHEELS="keras==3.15.1 namex==0.1.0 optree==0.20.0"
 
@@ -34,11 +39,27 @@ prepare() {
             --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
             -d .whl $WHEELS
     fi
-    if [ -d saved_models/reproduce ]; then
-        mv saved_models/reproduce "$ASIDE"
-        echo "saved_models/reproduce set aside at $ASIDE (bash tools/gpu_train.sh restore puts it back)"
+    mkdir -p "$ASIDE"
+    for path in $ASIDE_PATHS; do
+        if [ -d "$path" ]; then
+            mv "$path" "$ASIDE/$(basename "$path")"
+            echo "$path set aside at $ASIDE (bash tools/gpu_train.sh restore puts it back)"
+        fi
+    done
+    travelling
+}
+
+travelling() {
+    # What the device call copies: the files git tracks or would track (not ignored), plus the carried .gpu and
+    # .whl (runs/gpu is carried too from the second slot on: its archives are small).
+    local bytes
+    bytes=$( { git ls-files -z --cached --others --exclude-standard | xargs -0 -r stat -c %s 2>/dev/null;
+               find .gpu .whl -type f -exec stat -c %s {} + 2>/dev/null; } | awk '{s += $1} END {print s + 0}')
+    echo "travelling: $((bytes / 1024 / 1024)) MiB of $((LIMIT_BYTES / 1024 / 1024)) MiB"
+    if [ "$bytes" -gt "$LIMIT_BYTES" ]; then
+        echo "too large for the device: set more aside (ASIDE_PATHS) or leave something out" >&2
+        return 1
     fi
-    du -sh --exclude=.git --exclude=.venv --exclude=runs . | sed 's/^/working tree (without .git, .venv, runs): /'
 }
 
 run() {
@@ -81,10 +102,13 @@ unpack() {
 }
 
 restore() {
-    if [ -d "$ASIDE" ]; then
-        mv "$ASIDE" saved_models/reproduce
-        echo "saved_models/reproduce restored"
-    fi
+    for path in $ASIDE_PATHS; do
+        if [ -d "$ASIDE/$(basename "$path")" ] && [ ! -e "$path" ]; then
+            mv "$ASIDE/$(basename "$path")" "$path"
+            echo "$path restored"
+        fi
+    done
+    rmdir "$ASIDE" 2>/dev/null || true
 }
 
 command=${1:-}
@@ -95,5 +119,7 @@ case "$command" in
     collect) collect ;;
     unpack) unpack "$@" ;;
     restore) restore ;;
-    *) echo "usage: bash tools/gpu_train.sh prepare | run [QUEUE] [BUDGET_S] | unpack DIR | restore" >&2; exit 2 ;;
+    travelling) travelling ;;
+    *) echo "usage: bash tools/gpu_train.sh prepare | run [QUEUE] [BUDGET_S] | unpack DIR | restore | travelling" >&2
+       exit 2 ;;
 esac
