@@ -106,3 +106,25 @@ def test_task_evaluation_runs_under_jax_without_tensorflow_and_keeps_the_same_cb
                          {f: (cache / f).read_bytes() for f in os.listdir(cache)})
     assert outputs["jax"][0] == outputs["tf"][0] and outputs["jax"][0]["cbm3d"]["25"]["images"] == 3
     assert len(outputs["jax"][1]) == 3 and outputs["jax"][1] == outputs["tf"][1]
+
+
+def test_the_runbook_checks_what_travels_against_the_device_limit(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "tools").mkdir(parents=True)
+    (repo / "tools" / "gpu_train.sh").write_bytes(open(os.path.join(REPO, "tools", "gpu_train.sh"), "rb").read())
+    (repo / ".gitignore").write_text("/runs/\n")
+    (repo / "runs").mkdir()
+    with open(repo / "runs" / "ignored.bin", "wb") as handle:  # ignored: does not travel
+        handle.truncate(80 * 1024 * 1024)
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+
+    def travelling():
+        return subprocess.run(["bash", "tools/gpu_train.sh", "travelling"], cwd=repo, capture_output=True, text=True)
+
+    small = travelling()
+    assert small.returncode == 0 and "travelling: 0 MiB of 64 MiB" in small.stdout, small.stdout + small.stderr
+    (repo / ".gpu").mkdir()
+    with open(repo / ".gpu" / "data.npz", "wb") as handle:  # carried: counts
+        handle.truncate(65 * 1024 * 1024)
+    large = travelling()
+    assert large.returncode == 1 and "travelling: 65 MiB" in large.stdout and "too large" in large.stderr

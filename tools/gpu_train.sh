@@ -53,8 +53,10 @@ travelling() {
     # What the device call copies: the files git tracks or would track (not ignored), plus the carried .gpu and
     # .whl (runs/gpu is carried too from the second slot on: its archives are small).
     local bytes
-    bytes=$( { git ls-files -z --cached --others --exclude-standard | xargs -0 -r stat -c %s 2>/dev/null;
-               find .gpu .whl -type f -exec stat -c %s {} + 2>/dev/null; } | awk '{s += $1} END {print s + 0}')
+    # (a file set aside is still in git's index: stat skips it; the carried folders count once, ignored or not)
+    bytes=$( { git ls-files -z --cached --others --exclude-standard
+               git ls-files -z --others --ignored --exclude-standard -- .gpu .whl; } |
+             xargs -0 -r stat -c %s 2>/dev/null | awk '{s += $1} END {print s + 0}' || true)
     echo "travelling: $((bytes / 1024 / 1024)) MiB of $((LIMIT_BYTES / 1024 / 1024)) MiB"
     if [ "$bytes" -gt "$LIMIT_BYTES" ]; then
         echo "too large for the device: set more aside (ASIDE_PATHS) or leave something out" >&2
