@@ -43,3 +43,10 @@ def test_unions_name_their_parts_and_overlaps_are_found_across_them():
     assert not splits.overlap("train[:-5]", "train[-5:]")  # slices of one split are taken apart by choice
     assert not splits.overlap("train[:-5]+val", "train[-5:]") and splits.overlap("train[:-5]+val", "val[:2]")
     assert not splits.overlap("train", "val")
+    splits.check_validation("train", None)
+    splits.check_validation("train", "")  # an empty --val_split: none
+    splits.check_validation("train[:-5]+val", "train[-5:]")
+    for train, val, message in (("train", "test", "test split"), ("train", "val+test[:2]", "test split"),
+                                ("train+val", "val[-2:]", "share images")):
+        with pytest.raises(ValueError, match=message):
+            splits.check_validation(train, val)

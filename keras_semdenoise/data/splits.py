@@ -61,7 +61,7 @@ def check_validation(train_split: str, val_split: str | None) -> None:
     Test sets are for reporting only; a validation split is held out of training, e.g. ``train[-5000:]``
     with ``train[:-5000]`` for training.
     """
-    if val_split is None:
+    if not val_split:  # None, or an empty flag: no validation split
         return
     if any(base_name(part) == "test" for part in union_parts(val_split)):
         raise ValueError(f"val_split {val_split!r} is a test split: test sets are for reporting only; "
