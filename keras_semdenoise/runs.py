@@ -102,15 +102,22 @@ def load_history(model_dir: str) -> list[dict]:
     return history if isinstance(history, list) else []
 
 
+def best_record(history: list[dict], score: str) -> dict | None:
+    """The record with the highest ``score`` (the first of equal scores, as ``history_callback`` keeps
+    best.weights.h5); None when no record has it."""
+    scored = [h for h in history if score in h]
+    return max(scored, key=lambda h: h[score]) if scored else None
+
+
 def load_best(model_dir: str, model, score: str) -> dict | None:
     """Loads ``<model_dir>/best.weights.h5`` (kept by ``history_callback``) into ``model`` and returns its
-    record, the first of the best ``score`` in the history; None (``model`` untouched) when no record has it."""
-    scored = [h for h in load_history(model_dir) if score in h]
+    record (``best_record``); None (``model`` untouched) when no record has ``score``."""
+    best = best_record(load_history(model_dir), score)
     best_path = os.path.join(model_dir, BEST_WEIGHTS)
-    if not scored or not os.path.exists(best_path):
+    if best is None or not os.path.exists(best_path):
         return None
     model.load_weights(best_path)
-    return max(scored, key=lambda h: h[score])  # the first of equal scores, as best.weights.h5 keeps
+    return best
 
 
 def history_callback(model_dir: str, interval: int, weights_model, evaluate=None, score: str | None = None,

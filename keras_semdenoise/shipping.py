@@ -13,7 +13,7 @@ import json
 import os
 import re
 
-from keras_semdenoise import atomic, noise
+from keras_semdenoise import atomic, noise, runs
 
 MODELS_ENV = "SEMDENOISE_MODELS_DIR"
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -306,8 +306,7 @@ def ship_run(model_dir: str, out_dir: str, name: str, hardware: str, use_best: b
     weights = export_shipped_model(model_dir, out_path, use_best=use_best)
     record = run_record(model_dir)
     config, history = record["config"], record["history"]
-    evaluated = [h for h in history if "eval_psnr" in h]
-    best = max(evaluated, key=lambda h: h["eval_psnr"]) if evaluated else None
+    best = runs.best_record(history, "eval_psnr")
     shipped_best = best is not None and os.path.basename(weights).startswith("best")
     step = best["step"] if shipped_best else (history[-1]["step"] if history else None)
     index_path = os.path.join(out_dir, "MODELS.json")

@@ -56,3 +56,9 @@ def test_without_evaluation_only_the_curve(tmp_path):
 def test_old_history_format_is_no_curve(tmp_path):
     (tmp_path / runs.HISTORY).write_text(json.dumps({"loss": [1.0, 0.5]}))
     assert runs.load_history(str(tmp_path)) == []
+
+
+def test_the_best_record_is_the_first_of_the_highest_scores():
+    history = [{"step": 1}, {"step": 2, "score": 3.0}, {"step": 3, "score": 5.0}, {"step": 4, "score": 5.0}]
+    assert runs.best_record(history, "score")["step"] == 3
+    assert runs.best_record(history[:1], "score") is None and runs.best_record([], "score") is None

@@ -138,9 +138,8 @@ def progress(work: str, stage: Stage) -> str:
         return ""
     total = next((int(f.split("=", 1)[1]) for f in stage.flags if f.startswith("--steps=")), None)
     text = f"step {history[-1]['step']:,}" + (f" of {total:,}" if total else "")
-    scored = [h for h in history if "eval_psnr" in h]
-    if scored:
-        best = max(scored, key=lambda h: h["eval_psnr"])  # the first of equal scores, as the run keeps it
+    best = runs.best_record(history, "eval_psnr")
+    if best is not None:
         text += f", best {best['eval_psnr']:.2f} dB at step {best['step']:,}"
     return text
 

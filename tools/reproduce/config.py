@@ -10,6 +10,7 @@ import dataclasses
 import os
 
 from keras_semdenoise.config_flags import check_choices, setting
+from keras_semdenoise.heads.training import LR_SCHEDULES
 from keras_semdenoise.losses import LOSS_SCALES
 from keras_semdenoise.precision import POLICIES
 from keras_semdenoise.tasks import CLASSIFICATION, SHORT, check_task
@@ -58,7 +59,7 @@ class ReproduceConfig:
     seg_head_crop: int = setting(320, "Segmentation head training crop.")
     head_learning_rate: float = setting(1e-3, "Heads' peak Adam learning rate.")
     head_lr_schedule: str = setting("cosine", "Heads' learning-rate schedule: cosine (the shipped heads) or poly "
-                                              "(DeepLab's).", choices=("cosine", "poly"))
+                                              "(DeepLab's).", choices=LR_SCHEDULES)
     head_validation: bool = setting(False, "Choose each head's checkpoint on the task's validation split "
                                            "(cls_val_split / seg_val_split, the classification head then trains on "
                                            "cls_train_split) instead of keeping the last (the shipped heads).")
