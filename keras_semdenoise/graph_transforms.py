@@ -99,6 +99,19 @@ def with_dtype_policy(model, policy: str):
     return copy
 
 
+def training_twin(model, policy: str):
+    """The network a trainer trains in ``policy``: ``model`` itself for ``"float32"``, else its
+    ``with_dtype_policy`` copy. ``model`` stays the float32 network that is validated and shipped, with the
+    trained weights copied back into it by ``copy_weights``."""
+    return model if policy == "float32" else with_dtype_policy(model, policy)
+
+
+def copy_weights(trained, model) -> None:
+    """Copies the weights of ``trained`` (a ``training_twin``) into ``model``; nothing when they are one."""
+    if trained is not model:
+        model.set_weights(trained.get_weights())
+
+
 @keras.saving.register_keras_serializable(package="keras_semdenoise")
 class PhaseConvUpsample(keras.layers.Layer):
     """A 4x4 stride-2 "same" transposed convolution computed as one 2x2 convolution and a pixel shuffle.

@@ -77,3 +77,17 @@ def test_denoiser_with_phase_convs_computes_the_same(tiny_kwargs):
         noisy = np.random.default_rng(4).uniform(0, 1, shape).astype(np.float32)
         np.testing.assert_allclose(np.asarray(phased(noisy)), np.asarray(model(noisy, training=False)), atol=1e-5)
     assert graph_transforms.transposed_conv_as_phase_conv(phased) is phased  # nothing left to rewrite
+
+
+def test_training_twin_is_the_model_in_float32_and_a_bf16_copy_otherwise(tiny_kwargs):
+    model = _trained_like(build_denoiser(**tiny_kwargs, zero_init_output=False, dtype_policy="float32"))
+    assert graph_transforms.training_twin(model, "float32") is model
+    twin = graph_transforms.training_twin(model, "mixed_bfloat16")
+    assert twin is not model and twin.get_layer("conv0").compute_dtype == "bfloat16"
+    assert model.get_layer("conv0").compute_dtype == "float32"
+    # The twin trains; its weights go back into the float32 model, which then computes with them.
+    twin.set_weights([w + 0.01 for w in twin.get_weights()])
+    graph_transforms.copy_weights(twin, model)
+    for a, b in zip(model.get_weights(), twin.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    graph_transforms.copy_weights(model, model)  # one network: nothing to copy, no error
