@@ -145,6 +145,41 @@ def test_findings_quote_each_difference_with_its_interval_when_records_exist():
     assert not any("[" in line for line in findings.findings("classification", state, lambda *key: None))
 
 
+def test_stage_state_says_how_far_each_stage_is(tmp_path):
+    from tools.reproduce.stages import stage_state
+
+    config = _config(tmp_path, separate_steps=6)
+    stages = {s.name: s for s in reproduce.plan(config)}
+    assert {stage_state(s) for s in stages.values()} == {"to do"}
+    # A training stage's run folder with checkpoints (what a restart resumes from), then its shipped output.
+    separate = stages["separate_s30"]
+    os.makedirs(separate.config.model_dir)
+    with open(os.path.join(separate.config.model_dir, "history.json"), "w") as handle:
+        json.dump([{"step": 0, "eval_psnr": 20.0}, {"step": 2, "eval_psnr": 21.0}], handle)
+    assert stage_state(separate) == "step 2 of 6"
+    os.makedirs(os.path.dirname(separate.ship_to))
+    open(separate.ship_to, "wb").close()
+    assert stage_state(separate) == "done"
+    # An evaluation with some cells kept.
+    evaluation = stages["evaluate_cls"]
+    os.makedirs(evaluation.config.out)
+    with open(evaluation.config.results_path(), "w") as handle:
+        json.dump({"cells": {"noisy": {"30": {}}, "cbm3d": {"30": {}}}}, handle)
+    assert stage_state(evaluation) == "2 cells kept"
+
+
+def test_list_prints_each_stage_and_runs_nothing(tmp_path):
+    result = run_module(["tools.reproduce", "--list", f"--data_root={tmp_path}", f"--work_dir={tmp_path / 'work'}",
+                         f"--models_dir={tmp_path / 'models'}", f"--docs_dir={tmp_path / 'docs'}", "--sigmas=30"])
+    assert result.returncode == 0, result.stderr
+    rows = [line.split(maxsplit=1) for line in result.stdout.strip().splitlines()]
+    assert [name for name, _ in rows] == [
+        "head_cls", "head_seg", "separate_s30", "loss_scale_cls_paper", "loss_scale_cls_official",
+        "loss_scale_seg_paper", "loss_scale_seg_official", "choose_loss_scale", "joint_cls_s30", "joint_seg_s30",
+        "evaluate_cls", "evaluate_seg"]
+    assert {state for _, state in rows} == {"to do"} and not (tmp_path / "work").exists()
+
+
 @pytest.mark.slow
 def test_the_whole_pipeline_runs_resumes_and_reports(tmp_path):
     classification_folder(str(tmp_path / "cls"), size=16, per_class=3)

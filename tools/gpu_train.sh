@@ -3,12 +3,12 @@
 # at most 64 MiB and gives back at most 8 files of 16 MiB. README "Training on a GPU" shows the sequence.
 #
 #   here:   bash tools/gpu_train.sh prepare          # pack CBSD432 into .gpu/, wheels into .whl/,
-#                                                    # set saved_models/reproduce and peers aside (44 MiB),
+#                                                    # set saved_models/reproduce{,_full} and peers aside,
 #                                                    # check that what travels fits in 64 MiB
 #   there:  bash tools/gpu_train.sh run gpu 540      # install wheels, run queue "gpu" for <= 540 s,
 #                                                    # one <stage>.tgz per stage into $OUT
 #   here:   bash tools/gpu_train.sh unpack DIR       # DIR: where the returned .tgz files lie -> runs/gpu/
-#           bash tools/gpu_train.sh restore          # saved_models/reproduce and peers back in place
+#           bash tools/gpu_train.sh restore          # the folders set aside back in place
 #
 # The run is resumable across slots: carry runs/gpu (and .gpu, .whl) in the next call and it continues
 # each stage from its last checkpoint. Environment: WORK (default runs/gpu), DATA (default
@@ -22,9 +22,9 @@ DATA=${DATA:-packed:.gpu/CBSD432.npz}
 SHARED_DATA=${SHARED_DATA:-../shared/data}
 PYTHON=${PYTHON:-python3}
 ASIDE=${ASIDE:-../semdenoise-aside}
-# Shipped files the GPU queue does not read (the reproduction's heads and denoisers, the trained peers): set
+# Shipped files the GPU queue does not read (the reproductions' heads and denoisers, the trained peers): set
 # aside so that the working tree travels within the device's 64 MiB.
-ASIDE_PATHS="saved_models/reproduce saved_models/peers"
+ASIDE_PATHS="saved_models/reproduce saved_models/reproduce_full saved_models/peers"
 LIMIT_BYTES=$((64 * 1024 * 1024))
 # Wheels the GPU image lacks (keras and its two compiled/pure helpers), for CPython 3.12 there.
 WHEELS="keras==3.15.1 namex==0.1.0 optree==0.20.0"

@@ -94,6 +94,12 @@ QUEUES = {
               init="denoiser_blind"),
         Stage("sigma25_long", (*_sigma_flags(25), "--steps=20000", "--learning_rate=2e-4", "--checkpoint_every=1000",
                                "--warmup_steps=200", "--seed=9"), init="denoiser_sigma25"),
+        # Sized to one session (2026-12-02, fourth): run folders did not survive into this session, so the
+        # 10,000-step blind75_long restarted from nothing; a stage that ends within a session is shipped (if its
+        # validation beats the shipped model) before the session stops, and the next stage starts from that.
+        Stage("blind75_s4", (*_sigma_flags("blind"), "--steps=7000", "--learning_rate=2e-4",
+                             "--checkpoint_every=1000", "--warmup_steps=200", "--eval_sigmas=15,25,50", "--seed=11"),
+              init="denoiser_blind"),
     ),
     # The GPU queue (JAX, bf16, one H200; steps/s not yet measured there): one long sigma-25 run at a
     # GPU-sized batch from the shipped model, then the other sigmas and the blind model fine-tuned from it.

@@ -2,6 +2,7 @@
 
     python -m tools.reproduce                # or: make reproduce
     python -m tools.reproduce --report_only  # rewrite docs/RESULTS.md from the measured tables
+    python -m tools.reproduce --list         # each stage: done, how far its run is, or to do
 
 Trains the heads, the separate and joint denoisers for every sigma, ships them to saved_models/reproduce/,
 evaluates Tables IV/V-style tables and writes docs/RESULTS.md. Interrupt it at any time and run it again:
@@ -18,7 +19,8 @@ from absl import app, flags
 
 from keras_semdenoise.config_flags import config_from_flags, define_flags
 from keras_semdenoise.data.roots import default_data_root
-from tools.reproduce import ReproduceConfig, run, write_report
+from tools.reproduce import ReproduceConfig, plan, run, write_report
+from tools.reproduce.stages import stage_state
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -28,6 +30,7 @@ define_flags(ReproduceConfig, data_root={
     "help": "Folder holding cifar10-jpeg, camvid, CBSD432, CBSD68 (default: ../shared/data or $SEMDENOISE_DATA_DIR).",
 })
 flags.DEFINE_bool("report_only", False, "Only rewrite the report from the measured tables.")
+flags.DEFINE_bool("list", False, "Print each stage's state (done, how far, to do) and exit.")
 
 
 def main(argv):
@@ -37,6 +40,10 @@ def main(argv):
         config = config_from_flags(ReproduceConfig, FLAGS, data_root=FLAGS.data_root or default_data_root())
     except ValueError as error:
         raise app.UsageError(str(error)) from None
+    if FLAGS.list:
+        for stage in plan(config):
+            print(f"{stage.name:24s} {stage_state(stage)}")
+        return
     if FLAGS.report_only:
         print(f"wrote {write_report(config)}")
         return

@@ -26,7 +26,8 @@ import time
 import traceback
 from typing import Any, Callable
 
-from keras_semdenoise import atomic, joint_training, shipping, training
+from keras_semdenoise import atomic, joint_training, runs, shipping, training
+from keras_semdenoise.evaluation import store
 from keras_semdenoise.evaluation import tasks as task_evaluation
 from keras_semdenoise.heads import training as head_training
 from keras_semdenoise.losses import LOSS_SCALES
@@ -256,6 +257,26 @@ def run_stage(stage: Stage, log_path: str) -> None:
         raise RuntimeError(f"stage {stage.name} failed ({reason}); log {log_path}:\n{tail}") from failure
     if stage.ship_to:
         atomic.copy_file(stage.output, stage.ship_to)
+
+
+def stage_state(stage: Stage) -> str:
+    """Where ``stage`` is, for a run spread over several sessions: ``done``; ``step 1,000 of 3,000`` (a
+    training stage with checkpoints in its run folder, which a restart resumes from); ``3 of 13 cells`` (an
+    evaluation with cells kept); or ``to do``."""
+    if stage.done():
+        return "done"
+    model_dir = getattr(stage.config, "model_dir", None)
+    if model_dir:
+        history = runs.load_history(model_dir)
+        if history:
+            steps = getattr(stage.config, "steps", None)
+            return f"step {history[-1]['step']:,}" + (f" of {steps:,}" if steps else "")
+    if stage.entry_point == "tools.evaluate_task":
+        cells = store.load(stage.config.results_path()).get("cells", {})
+        kept = sum(len(by_key) for by_key in cells.values())
+        if kept:
+            return f"{kept} cells kept"
+    return "to do"
 
 
 def run_stages(config: ReproduceConfig, progress: bool = True) -> list[str]:
