@@ -324,7 +324,9 @@ def ship_run(model_dir: str, out_dir: str, name: str, hardware: str, use_best: b
         "sigma_range": config.get("sigma_range"),
         "steps_trained": (step or 0) + steps_before,
         "steps_this_run": step,
-        "init_from": parent if parent in index else config.get("init_weights"),
+        # The parent as it was when this run started from it (it may be this very name, shipped again).
+        "init_from": (f"{parent} (its {steps_before:,}-step version)" if parent in index
+                      else config.get("init_weights")),
         "batch_size": config.get("batch_size"),
         "patch_size": config.get("patch_size"),
         "learning_rate": config.get("learning_rate"),

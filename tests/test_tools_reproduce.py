@@ -168,6 +168,7 @@ def test_stage_state_says_how_far_each_stage_is(tmp_path):
     assert stage_state(evaluation) == "2 cells kept"
 
 
+@pytest.mark.slow
 def test_list_prints_each_stage_and_runs_nothing(tmp_path):
     result = run_module(["tools.reproduce", "--list", f"--data_root={tmp_path}", f"--work_dir={tmp_path / 'work'}",
                          f"--models_dir={tmp_path / 'models'}", f"--docs_dir={tmp_path / 'docs'}", "--sigmas=30"])
@@ -193,6 +194,13 @@ def test_the_whole_pipeline_runs_resumes_and_reports(tmp_path):
         assert set(cells) == {"clean", "noisy", "cbm3d", "separate", "joint", "cross"}
     assert sorted(os.listdir(tmp_path / "models")) == [
         "head_cls.keras", "head_seg.keras", "joint_cls_s30.keras", "joint_seg_s30.keras", "separate_s30.keras"]
+    # The separate denoiser is shipped as the network alone (its run's final.keras holds the optimizer too).
+    import keras
+
+    shipped = keras.saving.load_model(tmp_path / "models" / "separate_s30.keras")
+    final = keras.saving.load_model(tmp_path / "work" / "separate_s30" / "final.keras")
+    assert getattr(shipped, "optimizer", None) is None and final.optimizer is not None
+    assert all(np.array_equal(a, b) for a, b in zip(shipped.get_weights(), final.get_weights()))
     report = (tmp_path / "docs" / "RESULTS.md").read_text()
     choice = json.load(open(tmp_path / "docs" / "loss_scale.json"))
     assert set(choice["chosen"]) == {"classification", "segmentation"}

@@ -65,7 +65,7 @@ def test_training_run_writes_checkpoints_history_logs_and_model(tmp_path, image_
     entry = shipping.ship_run(run, str(shipped), "child", hardware="test CPU")
     best_step = max(history, key=lambda h: h["eval_psnr"])["step"]
     assert entry["steps_this_run"] == best_step and entry["steps_trained"] == 100 + best_step
-    assert entry["init_from"] == "parent" and entry["eval_psnr_db"] == max(h["eval_psnr"] for h in history)
+    assert entry["init_from"] == "parent (its 100-step version)" and entry["eval_psnr_db"] == max(h["eval_psnr"] for h in history)
     assert entry["data"] == "images" and entry["precision"] in ("float32", "mixed_bfloat16")
     assert entry["train_seconds"] == pytest.approx(
         sum(h["train_seconds"] for h in history if h["step"] <= best_step), abs=0.1)

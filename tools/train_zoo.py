@@ -100,6 +100,8 @@ QUEUES = {
         Stage("blind75_s4", (*_sigma_flags("blind"), "--steps=7000", "--learning_rate=2e-4",
                              "--checkpoint_every=1000", "--warmup_steps=200", "--eval_sigmas=15,25,50", "--seed=11"),
               init="denoiser_blind"),
+        Stage("sigma25_s4", (*_sigma_flags(25), "--steps=5000", "--learning_rate=2e-4", "--checkpoint_every=1000",
+                             "--warmup_steps=200", "--seed=12"), init="denoiser_sigma25"),
     ),
     # The GPU queue (JAX, bf16, one H200; steps/s not yet measured there): one long sigma-25 run at a
     # GPU-sized batch from the shipped model, then the other sigmas and the blind model fine-tuned from it.

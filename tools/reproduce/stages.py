@@ -62,7 +62,8 @@ def _flag_text(value) -> str:
 class Stage:
     """One step: the library call of ``entry_point`` on ``config``, whose finished product is ``output``
     (shipped to ``ship_to`` if set). ``given``: the fields the plan sets, in the order ``command`` lists them.
-    ``done_with``: a later product that makes this stage needless once it exists (a loss-scale run's choice)."""
+    ``done_with``: a later product that makes this stage needless once it exists (a loss-scale run's choice).
+    ``ship``: how ``output`` becomes ``ship_to`` (a copy, or the network alone for a separate run)."""
 
     name: str
     entry_point: str
@@ -71,6 +72,7 @@ class Stage:
     output: str
     ship_to: str | None = None
     done_with: str | None = None
+    ship: Callable[[str, str], Any] = atomic.copy_file  # (output, ship_to): how the output is shipped
 
     def done(self) -> bool:
         return os.path.exists(self.ship_to or self.output) or bool(self.done_with and os.path.exists(self.done_with))
@@ -91,9 +93,15 @@ class Stage:
 
 
 def _stage(name: str, entry_point: str, values: dict, output: str, ship_to: str | None = None,
-           done_with: str | None = None) -> Stage:
+           done_with: str | None = None, ship: Callable[[str, str], Any] = atomic.copy_file) -> Stage:
     config_class = ENTRY_POINTS[entry_point][0]
-    return Stage(name, entry_point, config_class(**values), tuple(values), output, ship_to, done_with)
+    return Stage(name, entry_point, config_class(**values), tuple(values), output, ship_to, done_with, ship)
+
+
+def _ship_network(final_model: str, ship_to: str) -> None:
+    """A separate run's final model shipped as the network alone, float32 (``final.keras`` also holds the
+    optimizer's state: three times the size of the full-size denoiser's 4 MiB, of no use to a user)."""
+    shipping.export_shipped_model(os.path.dirname(final_model), ship_to, use_best=False)
 
 
 def _task_values(config: ReproduceConfig, task: str) -> dict:
@@ -134,7 +142,7 @@ def _separate_stage(config: ReproduceConfig, sigma: float) -> Stage:
     if config.separate_init:
         values["init_weights"] = shipping.shipped_model_for_sigma(sigma, config.separate_init)[0]
     return _stage(f"separate_s{sigma:g}", "train.train_denoiser", values, os.path.join(run, "final.keras"),
-                  config.denoiser_path("separate", sigma))
+                  config.denoiser_path("separate", sigma), ship=_ship_network)
 
 
 def _joint_values(config: ReproduceConfig, task: str, sigma: float, run: str, steps: int, scale: dict) -> dict:
@@ -256,7 +264,7 @@ def run_stage(stage: Stage, log_path: str) -> None:
         reason = type(failure).__name__ if failure is not None else f"no {stage.output}"
         raise RuntimeError(f"stage {stage.name} failed ({reason}); log {log_path}:\n{tail}") from failure
     if stage.ship_to:
-        atomic.copy_file(stage.output, stage.ship_to)
+        stage.ship(stage.output, stage.ship_to)
 
 
 def stage_state(stage: Stage) -> str:
