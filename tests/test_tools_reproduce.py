@@ -207,6 +207,10 @@ def test_the_whole_pipeline_runs_resumes_and_reports(tmp_path):
     assert "| official | 0 / 0 / 1 | 0 |" in (tmp_path / "docs" / "loss_scale.md").read_text()
     assert "## Loss scale" in report and "(loss_scale.md)" in report and "'--val_split=train[-3:]'" in report
     assert "## Joint training on validation data" in report and (tmp_path / "docs" / "joint_curves.png").exists()
+    kept = sorted(os.listdir(tmp_path / "docs" / "histories"))  # every training stage's curve, kept as it ended
+    assert kept == [f"{name}.history.json" for name in sorted(
+        ["head_cls", "head_seg", "separate_s30", "loss_scale_cls_paper", "loss_scale_cls_official",
+         "loss_scale_seg_paper", "loss_scale_seg_official", "joint_cls_s30", "joint_seg_s30"])]
     joint = json.load(open(tmp_path / "work" / "joint_cls_s30" / "history.json"))
     assert [h["step"] for h in joint] == [0, 1, 2] and all("val_top1" in h for h in joint)
     assert json.load(open(tmp_path / "work" / "joint_cls_s30" / "config.json"))["scale"] == choice["chosen"][

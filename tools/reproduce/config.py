@@ -163,6 +163,11 @@ class ReproduceConfig:
         sigma_text = sigma if isinstance(sigma, str) else f"{sigma:g}"
         return os.path.join(self.models_dir, f"{kind}_s{sigma_text}.keras")
 
+    def kept_history(self, stage_name: str) -> str:
+        """Where a training stage's ``history.json`` is kept once the stage is done (run folders are scratch,
+        and a full-size run spans sessions): ``docs_dir/histories/<stage>.history.json``."""
+        return os.path.join(self.docs_dir, "histories", f"{stage_name}.history.json")
+
     def eval_dir(self, task: str) -> str:
         return os.path.join(self.docs_dir, task)
 

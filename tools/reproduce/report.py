@@ -113,13 +113,13 @@ def _loss_scale(config: ReproduceConfig, docs: str) -> list[str]:
 
 
 def _joint_curves(config: ReproduceConfig, docs: str) -> list[str]:
-    """The joint runs' validation curves, their histories kept under ``docs_dir/joint_curves/``."""
+    """The joint runs' validation curves, from their histories kept under ``docs_dir/histories/``."""
     panels, rows = {}, []
     for task in TASKS:
         metric = validation_metric(task)
         for sigma in config.sigmas:
             name = f"joint_{SHORT[task]}_s{sigma:g}"
-            kept = os.path.join(config.docs_dir, "joint_curves", f"{name}.history.json")
+            kept = config.kept_history(name)
             measured = os.path.join(config.work_dir, name, "history.json")
             if os.path.exists(measured):
                 atomic.copy_file(measured, kept)

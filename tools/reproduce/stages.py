@@ -267,6 +267,13 @@ def run_stage(stage: Stage, log_path: str) -> None:
         stage.ship(stage.output, stage.ship_to)
 
 
+def keep_history(config: ReproduceConfig, stage: Stage) -> None:
+    """Copies a finished training stage's ``history.json`` to ``config.kept_history`` (the report's curves)."""
+    model_dir = getattr(stage.config, "model_dir", None)
+    if model_dir and os.path.exists(os.path.join(model_dir, runs.HISTORY)):
+        atomic.copy_file(os.path.join(model_dir, runs.HISTORY), config.kept_history(stage.name))
+
+
 def stage_state(stage: Stage) -> str:
     """Where ``stage`` is, for a run spread over several sessions: ``done``; ``step 1,000 of 3,000`` (a
     training stage with checkpoints in its run folder, which a restart resumes from); ``3 of 13 cells`` (an
@@ -301,6 +308,7 @@ def run_stages(config: ReproduceConfig, progress: bool = True) -> list[str]:
             continue
         start = time.time()
         run_stage(stage, os.path.join(config.work_dir, "logs", f"{stage.name}.log"))
+        keep_history(config, stage)
         ran.append(stage.name)
         bar.write(f"{stage.name}: done in {time.time() - start:.0f} s")
     return ran
