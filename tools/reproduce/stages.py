@@ -276,7 +276,7 @@ def keep_history(config: ReproduceConfig, stage: Stage) -> None:
 
 def stage_state(stage: Stage) -> str:
     """Where ``stage`` is, for a run spread over several sessions: ``done``; ``step 1,000 of 3,000`` (a
-    training stage with checkpoints in its run folder, which a restart resumes from); ``3 of 13 cells`` (an
+    training stage with checkpoints in its run folder, which a restart resumes from); ``3 cells kept`` (an
     evaluation with cells kept); or ``to do``."""
     if stage.done():
         return "done"
