@@ -16,7 +16,7 @@ from keras_semdenoise.tasks import CLASSIFICATION, SHORT, TASKS
 from tools.reproduce.config import ReproduceConfig
 from tools.reproduce.findings import example_figure, findings, plot_scores
 from tools.reproduce.loss_scale import plot_curves, validation_curve
-from tools.reproduce.stages import plan
+from tools.reproduce.stages import keep_history, plan
 
 # Where the data root is written in the report, so that it reads the same from any checkout.
 SHARED_DATA_TEXT = "../shared/data"
@@ -119,10 +119,8 @@ def _joint_curves(config: ReproduceConfig, docs: str) -> list[str]:
         metric = validation_metric(task)
         for sigma in config.sigmas:
             name = f"joint_{SHORT[task]}_s{sigma:g}"
+            keep_history(config, name, os.path.join(config.work_dir, name))  # a run made before stages kept it
             kept = config.kept_history(name)
-            measured = os.path.join(config.work_dir, name, "history.json")
-            if os.path.exists(measured):
-                atomic.copy_file(measured, kept)
             if not os.path.exists(kept):
                 continue
             with open(kept) as handle:

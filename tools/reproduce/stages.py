@@ -267,11 +267,11 @@ def run_stage(stage: Stage, log_path: str) -> None:
         stage.ship(stage.output, stage.ship_to)
 
 
-def keep_history(config: ReproduceConfig, stage: Stage) -> None:
-    """Copies a finished training stage's ``history.json`` to ``config.kept_history`` (the report's curves)."""
-    model_dir = getattr(stage.config, "model_dir", None)
+def keep_history(config: ReproduceConfig, stage_name: str, model_dir: str | None) -> None:
+    """Copies a training stage's ``history.json`` from its run folder ``model_dir`` (if there is one) to
+    ``config.kept_history`` (the report's curves)."""
     if model_dir and os.path.exists(os.path.join(model_dir, runs.HISTORY)):
-        atomic.copy_file(os.path.join(model_dir, runs.HISTORY), config.kept_history(stage.name))
+        atomic.copy_file(os.path.join(model_dir, runs.HISTORY), config.kept_history(stage_name))
 
 
 def stage_state(stage: Stage) -> str:
@@ -308,7 +308,7 @@ def run_stages(config: ReproduceConfig, progress: bool = True) -> list[str]:
             continue
         start = time.time()
         run_stage(stage, os.path.join(config.work_dir, "logs", f"{stage.name}.log"))
-        keep_history(config, stage)
+        keep_history(config, stage.name, getattr(stage.config, "model_dir", None))
         ran.append(stage.name)
         bar.write(f"{stage.name}: done in {time.time() - start:.0f} s")
     return ran
