@@ -36,7 +36,7 @@ def test_plan_wires_every_stage_to_the_shipped_outputs_of_the_ones_before(tmp_pa
     names = [s.name for s in stages]
     assert names == ["head_cls", "head_seg", "separate_s15", "separate_s60", "loss_scale_cls_paper",
                      "loss_scale_cls_official", "loss_scale_seg_paper", "loss_scale_seg_official", "choose_loss_scale",
-                     "joint_cls_s15", "joint_cls_s60", "joint_seg_s15", "joint_seg_s60", "evaluate_cls", "evaluate_seg"]
+                     "joint_cls_s60", "joint_cls_s15", "joint_seg_s60", "joint_seg_s15", "evaluate_cls", "evaluate_seg"]
     joint = stages[names.index("joint_seg_s60")]
     assert isinstance(joint.config, JointConfig) and joint.config.sigma == 60.0
     assert joint.config.denoiser_init == config.denoiser_path("separate", 60)
@@ -53,9 +53,15 @@ def test_plan_wires_every_stage_to_the_shipped_outputs_of_the_ones_before(tmp_pa
                                 "--runs=" + ",".join(stages[i].config.model_dir for i in range(4, 8)),
                                 f"--out={config.docs_dir}"]
     assert f"--loss_scale_file={config.loss_scale_path()}" in joint.command()
+    # The joint run at the loss-scale sigma is the chosen loss-scale run (the same steps): no run of its own once
+    # chosen; with other steps, or at another sigma, there is none to reuse.
+    assert joint.same_run() is None and stages[names.index("joint_seg_s15")].same_run is None
+    shorter = reproduce.plan(_config(tmp_path, sigmas=(15, 60), loss_scale_steps=1))
+    assert all(s.same_run is None for s in shorter)
     forced = reproduce.plan(_config(tmp_path, sigmas=(15, 60), loss_scale="official"))
     assert not any(s.name.startswith(("loss_scale", "choose")) for s in forced)
     assert "--loss_scale=official" in forced[names.index("joint_seg_s60") - 5].command()
+    assert all(s.same_run is None for s in forced)
     with pytest.raises(ValueError, match="loss_scale_sigma must be one of sigmas"):
         _config(tmp_path, sigmas=(15, 60), loss_scale_sigma=30)
     with pytest.raises(ValueError, match="loss_scale must be one of"):
@@ -102,6 +108,12 @@ def test_separate_denoisers_can_start_from_the_shipped_models_and_heads_can_be_r
     assert stages["head_seg"].ship_to == str(tmp_path / "heads" / "head_seg.keras")
     assert stages["joint_seg_s30"].config.head == str(tmp_path / "heads" / "head_seg.keras")
     assert stages["separate_s30"].ship_to.startswith(str(tmp_path / "models"))
+    # Reused heads bring their clean test results (kept beside them) into this run's report.
+    from tools.reproduce.report import head_quality
+
+    (tmp_path / "heads").mkdir()
+    (tmp_path / "heads" / "head_seg.clean.json").write_text('{"images": 233, "miou": 41.95}')
+    assert head_quality(config) == {"segmentation": {"images": 233, "miou": 41.95}}
     # From scratch by default; the shipped widths are required to start from the shipped models.
     assert _config(tmp_path).separate_init == "" and not reproduce.plan(_config(tmp_path))[2].config.init_weights
     with pytest.raises(ValueError, match="stem_filters=64, encoder_filters=128,128, decoder_filters=256"):
@@ -183,6 +195,8 @@ def test_list_prints_each_stage_and_runs_nothing(tmp_path):
 
 @pytest.mark.slow
 def test_the_whole_pipeline_runs_resumes_and_reports(tmp_path):
+    from tools.reproduce.stages import stage_state
+
     classification_folder(str(tmp_path / "cls"), size=16, per_class=3)
     segmentation_folder(str(tmp_path / "seg"), size=(24, 20))
     write_images(str(tmp_path / "train_images"), count=3, size=(40, 36))
@@ -193,7 +207,11 @@ def test_the_whole_pipeline_runs_resumes_and_reports(tmp_path):
         cells = json.load(open(tmp_path / "docs" / task / "results.json"))["cells"]
         assert set(cells) == {"clean", "noisy", "cbm3d", "separate", "joint", "cross"}
     assert sorted(os.listdir(tmp_path / "models")) == [
-        "head_cls.keras", "head_seg.keras", "joint_cls_s30.keras", "joint_seg_s30.keras", "separate_s30.keras"]
+        "head_cls.clean.json", "head_cls.keras", "head_seg.clean.json", "head_seg.keras", "joint_cls_s30.keras",
+        "joint_seg_s30.keras", "separate_s30.keras"]
+    # Each head is shipped with its clean test result beside it (what the report quotes).
+    assert (tmp_path / "models" / "head_seg.clean.json").read_bytes() == (
+        tmp_path / "work" / "head_seg" / "eval.json").read_bytes()
     # The separate denoiser is shipped as the network alone (its run's final.keras holds the optimizer too).
     import keras
 
@@ -211,10 +229,16 @@ def test_the_whole_pipeline_runs_resumes_and_reports(tmp_path):
     assert kept == [f"{name}.history.json" for name in sorted(
         ["head_cls", "head_seg", "separate_s30", "loss_scale_cls_paper", "loss_scale_cls_official",
          "loss_scale_seg_paper", "loss_scale_seg_official", "joint_cls_s30", "joint_seg_s30"])]
-    joint = json.load(open(tmp_path / "work" / "joint_cls_s30" / "history.json"))
+    # The joint runs at the loss-scale sigma are the chosen loss-scale runs (the same flags but the scale's):
+    # shipped from there, not trained again.
+    for task, short in (("classification", "cls"), ("segmentation", "seg")):
+        study = tmp_path / "work" / "loss_scale" / f"{short}_{choice['chosen'][task]}"
+        assert not (tmp_path / "work" / f"joint_{short}_s30").exists()
+        assert (tmp_path / "models" / f"joint_{short}_s30.keras").read_bytes() == (study / "denoiser.keras").read_bytes()
+        assert "not run: " in (tmp_path / "work" / "logs" / f"joint_{short}_s30.log").read_text()
+        assert f"The `{choice['chosen'][task]}` run is also `joint_{short}_s30`" in report
+    joint = json.load(open(tmp_path / "docs" / "histories" / "joint_cls_s30.history.json"))
     assert [h["step"] for h in joint] == [0, 1, 2] and all("val_top1" in h for h in joint)
-    assert json.load(open(tmp_path / "work" / "joint_cls_s30" / "config.json"))["scale"] == choice["chosen"][
-        "classification"]
     assert "### classification" in report and "### segmentation" in report and "| joint |" in report
     assert "scores_vs_sigma.png" in report and "examples_seg.png" in report and "MATCHED" in report
     assert report.count("#### Differences (95% bootstrap intervals over images)") == 2
@@ -227,6 +251,13 @@ def test_the_whole_pipeline_runs_resumes_and_reports(tmp_path):
     assert reproduce.run(config, progress=False) == []
     assert "## Discussion" in (tmp_path / "docs" / "RESULTS.md").read_text()
     assert "Why the cross-task cell fell." in (tmp_path / "docs" / "RESULTS.md").read_text()
+    # A joint run shipped from its loss-scale run is shipped again from there if its shipped file is lost.
+    os.remove(tmp_path / "models" / "joint_seg_s30.keras")
+    joint_seg = next(s for s in reproduce.plan(config) if s.name == "joint_seg_s30")
+    state = stage_state(joint_seg)
+    assert state.startswith("trained in ") and state.endswith("(shipped on the next run)")
+    assert reproduce.run(config, progress=False, report=False) == ["joint_seg_s30"]
+    assert stage_state(joint_seg) == "done"
     # A failing stage names itself and its log.
     os.remove(tmp_path / "models" / "separate_s30.keras")
     with pytest.raises(RuntimeError, match="separate_s30 failed .* log"):

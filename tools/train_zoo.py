@@ -102,6 +102,11 @@ QUEUES = {
               init="denoiser_blind"),
         Stage("sigma25_s4", (*_sigma_flags(25), "--steps=5000", "--learning_rate=2e-4", "--checkpoint_every=1000",
                              "--warmup_steps=200", "--seed=12"), init="denoiser_sigma25"),
+        # 2026-12-02, fifth: the CPU's first claim is the full-scale reproduction's loss-scale runs (issue 15, which
+        # must end within the session), so this one runs at the lowest priority (nice 19) on the cycles left over.
+        Stage("blind75_s5", (*_sigma_flags("blind"), "--steps=4000", "--learning_rate=1.5e-4",
+                             "--checkpoint_every=500", "--warmup_steps=200", "--eval_sigmas=15,25,50", "--seed=13"),
+              init="denoiser_blind"),
     ),
     # The GPU queue (JAX, bf16, one H200; steps/s not yet measured there): one long sigma-25 run at a
     # GPU-sized batch from the shipped model, then the other sigmas and the blind model fine-tuned from it.

@@ -158,6 +158,11 @@ class ReproduceConfig:
     def head_path(self, task: str) -> str:
         return os.path.join(self.heads_dir or self.models_dir, f"head_{SHORT[task]}.keras")
 
+    def head_clean_path(self, task: str) -> str:
+        """The head's clean test result (its run's ``eval.json``), kept beside the shipped head so that a run
+        reusing the heads (``heads_dir``) reports them too."""
+        return os.path.splitext(self.head_path(task))[0] + ".clean.json"
+
     def denoiser_path(self, kind: str, sigma) -> str:
         """Shipped denoiser: kind is 'separate', 'joint_cls' or 'joint_seg'; sigma may be '{sigma}'."""
         sigma_text = sigma if isinstance(sigma, str) else f"{sigma:g}"

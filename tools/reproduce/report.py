@@ -4,6 +4,7 @@ images, a person's discussion, and every stage as a command."""
 
 from __future__ import annotations
 
+import filecmp
 import json
 import os
 import shlex
@@ -34,13 +35,14 @@ def load_results(config: ReproduceConfig) -> dict:
 
 
 def head_quality(config: ReproduceConfig) -> dict:
-    """Each head's clean test result (``run_head_training``'s eval.json), kept under ``docs_dir`` so that the
-    report can be rewritten from a checkout without the training runs."""
+    """Each head's clean test result (``run_head_training``'s eval.json), kept beside the shipped head
+    (``head_clean_path``) so that the report can be rewritten from a checkout without the training runs, and
+    by a run that reuses the heads."""
     quality = {}
     for task in TASKS:
-        kept = os.path.join(config.docs_dir, f"head_{SHORT[task]}_clean.json")
+        kept = config.head_clean_path(task)
         measured = os.path.join(config.work_dir, f"head_{SHORT[task]}", "eval.json")
-        if os.path.exists(measured):
+        if os.path.exists(measured) and not os.path.exists(kept):  # a head shipped before heads kept theirs
             atomic.copy_file(measured, kept)
         if os.path.exists(kept):
             with open(kept) as handle:
@@ -109,6 +111,11 @@ def _loss_scale(config: ReproduceConfig, docs: str) -> list[str]:
         if task in heads and splits.overlap(heads[task], summary["val_split"]):
             lines.append(f"  The {task} head was trained on `{heads[task]}`, these validation images included, "
                          "so its validation scores read high; the scales are compared on equal terms.")
+        joint = f"joint_{SHORT[task]}_s{summary['sigma']:g}"
+        kept = config.kept_history(joint), config.kept_history(f"loss_scale_{SHORT[task]}_{chosen}")
+        if all(map(os.path.exists, kept)) and filecmp.cmp(*kept, shallow=False):
+            lines.append(f"  The `{chosen}` run is also `{joint}` (the same flags but the scale's), shipped rather "
+                         "than trained again.")
     return lines + [""]
 
 
@@ -150,10 +157,11 @@ def _heads(config: ReproduceConfig, docs: str) -> list[str]:
                  if task == CLASSIFICATION.name else f"mIoU {result['miou']:.2f}% (aim: 45%)")
         lines.append(f"- {task}: {value} on all {result['images']} test images.")
     trained_here = [t for t in TASKS if os.path.exists(os.path.join(config.work_dir, f"head_{SHORT[t]}", "eval.json"))]
-    how = os.path.join(config.docs_dir, "HEADS.md")
-    if not trained_here and os.path.exists(how):
-        lines.append(f"- The heads were not trained by this pipeline run: [{os.path.relpath(how, docs)}]"
-                     f"({os.path.relpath(how, docs)}) says where and how they were.")
+    how = os.path.relpath(os.path.join(config.docs_dir, "HEADS.md"), docs)
+    if not trained_here:
+        where = (f"[{how}]({how}) says where and how they were" if os.path.exists(os.path.join(docs, how))
+                 else f"they are the heads in `{os.path.dirname(config.head_path(CLASSIFICATION.name))}`")
+        lines.append(f"- The heads were not trained by this pipeline run: {where}.")
     return lines + [""]
 
 
