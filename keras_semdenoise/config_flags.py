@@ -89,6 +89,28 @@ def _list_item(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def flag_args(config, names) -> list[str]:
+    """The command-line flags that set ``config``'s fields ``names`` to their values, in that order: bools
+    ``--name`` / ``--noname``, floats short (``--sigma=15``, ``--learning_rate=0.001``), lists comma-separated."""
+    args = []
+    for name in names:
+        value = getattr(config, name)
+        if isinstance(value, bool):
+            args.append(f"--{name}" if value else f"--no{name}")
+        elif isinstance(value, tuple):
+            args.append(f"--{name}={','.join(map(_list_item, value))}")
+        else:
+            args.append(f"--{name}={_list_item(value)}")
+    return args
+
+
+def changed_fields(config) -> list[str]:
+    """The names of ``config``'s fields whose value is not the field's default (required fields included)."""
+    return [field.name for field in dataclasses.fields(config)
+            if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
+            or getattr(config, field.name) != field_default(field)]
+
+
 def define_flags(config_class, flag_values=flags.FLAGS, skip=(), **overrides) -> list[str]:
     """Defines one absl flag per field of ``config_class``; returns their names.
 

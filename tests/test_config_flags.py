@@ -50,6 +50,19 @@ def test_flags_follow_the_field_types_defaults_and_help():
     assert config == _Tiny(path="x", steps=7, mode="b", quiet=True, widths=(1, 2, 3), sigmas=(15.0, 2.5))
 
 
+def test_a_config_written_back_as_flags_reads_back_the_same():
+    config = _Tiny(path="x", steps=7, quiet=True, widths=(1, 2, 3), sigmas=(15.0, 2.5))
+    changed = config_flags.changed_fields(config)
+    assert changed == ["path", "steps", "quiet", "widths"]  # the required field and those off their defaults
+    args = config_flags.flag_args(config, changed)
+    assert args == ["--path=x", "--steps=7", "--quiet", "--widths=1,2,3"]
+    assert config_flags.flag_args(_Tiny(path="x", rate=0.001), ["rate", "quiet", "sigmas"]) == [
+        "--rate=0.001", "--noquiet", "--sigmas=15,2.5"]
+    _, values = _tiny_flags()
+    values(["prog", *args])
+    assert config_flags.config_from_flags(_Tiny, values) == config
+
+
 def test_a_field_without_default_is_a_required_flag_unless_overridden():
     _, values = _tiny_flags()
     with pytest.raises(flags.IllegalFlagValueError, match="path"):

@@ -224,6 +224,9 @@ def test_the_whole_pipeline_runs_resumes_and_reports(tmp_path):
     assert set(choice["chosen"]) == {"classification", "segmentation"}
     assert "| official | 0 / 0 / 1 | 0 |" in (tmp_path / "docs" / "loss_scale.md").read_text()
     assert "## Loss scale" in report and "(loss_scale.md)" in report and "'--val_split=train[-3:]'" in report
+    commands = report.split("## Commands")[1]  # the pipeline's own command with this run's settings, then its stages
+    assert f"python -m tools.reproduce --work_dir={config.work_dir} " in commands and " --sigmas=30 " in commands
+    assert "--data_root" not in commands and "python -m tools.reproduce.choose_loss_scale --runs=" in commands
     assert "## Joint training on validation data" in report and (tmp_path / "docs" / "joint_curves.png").exists()
     kept = sorted(os.listdir(tmp_path / "docs" / "histories"))  # every training stage's curve, kept as it ended
     assert kept == [f"{name}.history.json" for name in sorted(

@@ -27,6 +27,7 @@ import traceback
 from typing import Any, Callable
 
 from keras_semdenoise import atomic, joint_training, runs, shipping, training
+from keras_semdenoise.config_flags import flag_args
 from keras_semdenoise.evaluation import store
 from keras_semdenoise.evaluation import tasks as task_evaluation
 from keras_semdenoise.heads import training as head_training
@@ -49,13 +50,6 @@ ENTRY_POINTS: dict[str, tuple[type, Callable]] = {
     "tools.evaluate_task": (task_evaluation.TaskEvaluationConfig, evaluate_task),
     "tools.reproduce.choose_loss_scale": (loss_scale.LossScaleChoiceConfig, loss_scale.choose_loss_scale),
 }
-
-
-def _flag_text(value) -> str:
-    """A value as its flag writes it: floats short (``15``, ``0.001``), lists comma-separated."""
-    if isinstance(value, tuple):
-        return ",".join(map(_flag_text, value))
-    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 @dataclasses.dataclass
@@ -85,14 +79,7 @@ class Stage:
 
     def command(self) -> list[str]:
         """The same run as one command: ``python -m <entry point>`` and a flag per field the plan sets."""
-        flags = []
-        for name in self.given:
-            value = getattr(self.config, name)
-            if isinstance(value, bool):
-                flags.append(f"--{name}" if value else f"--no{name}")
-            else:
-                flags.append(f"--{name}={_flag_text(value)}")
-        return ["python", "-m", self.entry_point, *flags]
+        return ["python", "-m", self.entry_point, *flag_args(self.config, self.given)]
 
 
 def _stage(name: str, entry_point: str, values: dict, output: str, ship_to: str | None = None,
