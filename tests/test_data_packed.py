@@ -61,6 +61,42 @@ def test_segmentation_pack_and_batches(tmp_path):
         packed.pack_split("segmentation", data, "train", str(tmp_path / "q.npz"))
 
 
+def test_scale_augmentation_rescales_frames_and_labels_alike_from_folders_and_packed_data(tmp_path):
+    data = segmentation_folder(str(tmp_path / "seg"))  # 24x20 frames, 4x4 label blocks, the top two rows void
+    packed.pack_split("segmentation", data, "train", str(tmp_path / "p" / "train.npz"), 3, 3)
+    packed_split = packed.load_split(f"packed:{tmp_path / 'p'}", "train")
+    folder_split = tasks.load_split("segmentation", data, "train", 3, 3)
+    originals = np.stack(packed_split.labels)
+
+    def both(crop, scale_range):
+        folder = next(iter(tasks.batches(folder_split, 4, crop, training=True, scale_range=scale_range)))
+        mine = next(packed.batches(packed_split, 4, crop, training=True, seed=0, scale_range=scale_range))
+        return [np.asarray(folder[1]), mine[1]], [np.asarray(folder[0]), mine[0]]
+
+    # Twice the size, whole frames: each label pixel becomes a 2x2 block (nearest), in either reader.
+    (folder_labels, packed_labels), (folder_images, packed_images) = both(None, (2.0, 2.0))
+    doubled = originals.repeat(2, 1).repeat(2, 2).astype(np.uint8)
+    for labels in (folder_labels, packed_labels):
+        assert labels.shape == (4, 40, 48)
+        assert sorted(map(bytes, labels.astype(np.uint8))) == sorted(map(bytes, doubled))  # shuffled in both
+    assert folder_images.shape == packed_images.shape == (4, 40, 48, 3)
+    by_label = {bytes(label.astype(np.uint8)): image for label, image in zip(folder_labels, folder_images)}
+    for label, image in zip(packed_labels, packed_images):  # both bilinear: the same pixels but at the edges
+        assert np.abs(by_label[bytes(label.astype(np.uint8))] - image).mean() < 0.01
+    # Half the size, then padded with void to the 32x32 crop: 12x10 frames with one void row left.
+    for labels in both(32, (0.5, 0.5))[0]:
+        assert labels.shape == (4, 32, 32) and all((frame == 3).sum() == 32 * 32 - 9 * 12 for frame in labels)
+    # Random factors within the range: frames between 12x10 and 36x30, cropped to 16x16.
+    for labels in both(16, (0.5, 1.5))[0]:
+        assert labels.shape == (4, 16, 16) and set(np.unique(labels)) <= {0, 1, 2, 3}
+    assert next(packed.batches(packed_split, 4, None, training=False, scale_range=(2.0, 2.0)))[0].shape[1:3] == (
+        20, 24)  # evaluation frames stay as they are
+    with pytest.raises(ValueError, match="0 < low <= high"):
+        next(packed.batches(packed_split, 4, 16, training=True, scale_range=(2.0, 1.0)))
+    with pytest.raises(ValueError, match="segmentation augmentation"):
+        HeadConfig(task="classification", data=data, model_dir=str(tmp_path / "h"), scale_range=(0.5, 2.0))
+
+
 def test_sliced_packed_splits_hold_the_folders_sliced_images(tmp_path):
     data = classification_folder(str(tmp_path / "cls"), classes=3, per_class=4)
     packed.pack_split("classification", data, "train", str(tmp_path / "p" / "train.npz"))

@@ -162,7 +162,21 @@ def _classification_batch(images: list, size: int, training: bool, rng) -> np.nd
     return crops
 
 
-def _segmentation_example(image, label, size: int | None, ignore_index: int, training: bool, rng):
+def _rescaled(image, label, scale_range: tuple[float, float], rng):
+    """Image (bilinear, antialiased) and label (nearest) resized by a factor drawn from ``scale_range``, as
+    ``tasks.segmentation_crop`` does."""
+    from PIL import Image
+
+    factor = rng.uniform(*scale_range)
+    size = (max(round(image.shape[1] * factor), 1), max(round(image.shape[0] * factor), 1))  # PIL: (w, h)
+    image = np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
+    return image, np.asarray(Image.fromarray(label).resize(size, Image.NEAREST))
+
+
+def _segmentation_example(image, label, size: int | None, ignore_index: int, training: bool, rng,
+                          scale_range: tuple[float, float] | None = None):
+    if training and scale_range:
+        image, label = _rescaled(image, label, scale_range, rng)
     if size is None:
         return image, label
     pad_h, pad_w = max(size - image.shape[0], 0), max(size - image.shape[1], 0)
@@ -179,13 +193,16 @@ def _segmentation_example(image, label, size: int | None, ignore_index: int, tra
 
 
 def batches(split: PackedSplit, batch_size: int, crop_size: int | None, training: bool, seed: int | None = None,
-            sigma_255: float | None = None):
+            sigma_255: float | None = None, scale_range: tuple[float, float] | None = None):
     """Like ``tasks.batches``: yields ``(images (N, H, W, 3) float32 in [0, 1], labels)``, or
     ``((noisy, clean), labels)`` with training noise (``noise.add_gaussian_noise_np``) when ``sigma_255`` is set.
 
     Training batches come forever from fresh shuffles of the split (full batches only); evaluation
     goes once through the split in order (the last batch may be short).
     """
+    from keras_semdenoise.data.tasks import check_scale_range
+
+    scale_range = check_scale_range(scale_range, split.task)
     rng = np.random.default_rng(seed)
     if sigma_255 is not None:
         noise.check_sigma(sigma_255)
@@ -196,7 +213,7 @@ def batches(split: PackedSplit, batch_size: int, crop_size: int | None, training
             labels = split.labels[indices]
         else:
             pairs = [_segmentation_example(split.images[i], split.labels[i], crop_size, split.ignore_index,
-                                           training, rng) for i in indices]
+                                           training, rng, scale_range) for i in indices]
             images = np.stack([p[0] for p in pairs])
             labels = np.stack([p[1] for p in pairs]).astype(np.int32)
         clean = images.astype(np.float32) / 255.0

@@ -216,10 +216,31 @@ def classification_crop(image, size: int, training: bool):
     return tf.image.resize_with_crop_or_pad(image, size, size)
 
 
-def segmentation_crop(image, label, size: int | None, ignore_index: int, training: bool):
-    """Random (training) crop of image and label together; smaller images are padded with void."""
+def check_scale_range(scale_range, task: str) -> tuple[float, float] | None:
+    """``scale_range`` as ``(low, high)`` with 0 < low <= high, or None (none given); raises ValueError
+    otherwise, or for a task other than segmentation (the only one it augments)."""
+    if not scale_range:
+        return None
+    if len(scale_range) != 2 or not 0 < scale_range[0] <= scale_range[1]:
+        raise ValueError(f"scale_range must be two factors 0 < low <= high, got {tuple(scale_range)}")
+    if task != "segmentation":
+        raise ValueError(f"scale_range is a segmentation augmentation, not for {task}")
+    return float(scale_range[0]), float(scale_range[1])
+
+
+def segmentation_crop(image, label, size: int | None, ignore_index: int, training: bool,
+                      scale_range: tuple[float, float] | None = None):
+    """Random (training) crop of image and label together; smaller images are padded with void.
+
+    ``scale_range``: training frames are first resized by a factor drawn uniformly from ``(low, high)``
+    (image bilinear with antialiasing, label nearest), DeepLab's scale augmentation."""
     import tensorflow as tf
 
+    if training and scale_range:
+        factor = tf.random.uniform([], scale_range[0], scale_range[1])
+        new_hw = tf.maximum(tf.cast(tf.round(tf.cast(tf.shape(image)[:2], tf.float32) * factor), tf.int32), 1)
+        image = tf.image.resize(image, new_hw, method="bilinear", antialias=True)
+        label = tf.image.resize(label[..., None], new_hw, method="nearest")[..., 0]
     if size is None:
         return image, label
     height, width = tf.shape(image)[0], tf.shape(image)[1]
@@ -236,13 +257,17 @@ def segmentation_crop(image, label, size: int | None, ignore_index: int, trainin
 
 
 def batches(split: TaskSplit, batch_size: int, crop_size: int | None, training: bool,
-            sigma_255: float | None = None, repeat: bool | None = None):
+            sigma_255: float | None = None, repeat: bool | None = None,
+            scale_range: tuple[float, float] | None = None):
     """Batched examples: ``(image, label)`` for heads, or ``((noisy, clean), label)`` when ``sigma_255`` is set.
 
     Classification images are cropped to ``crop_size`` (required); segmentation crops when
-    ``crop_size`` is given (else whole images, batch them only if they share a size).
+    ``crop_size`` is given (else whole images, batch them only if they share a size), after a random
+    rescale of each training frame when ``scale_range`` is given (``segmentation_crop``).
     """
     import tensorflow as tf
+
+    scale_range = check_scale_range(scale_range, split.task)
 
     dataset = split.dataset
     if training:
@@ -253,8 +278,9 @@ def batches(split: TaskSplit, batch_size: int, crop_size: int | None, training: 
         dataset = dataset.map(lambda x, y: (classification_crop(x, crop_size, training), y),
                               num_parallel_calls=tf.data.AUTOTUNE)
     else:
-        dataset = dataset.map(lambda x, y: segmentation_crop(x, y, crop_size, split.ignore_index, training),
-                              num_parallel_calls=tf.data.AUTOTUNE)
+        dataset = dataset.map(
+            lambda x, y: segmentation_crop(x, y, crop_size, split.ignore_index, training, scale_range),
+            num_parallel_calls=tf.data.AUTOTUNE)
     if repeat if repeat is not None else training:
         dataset = dataset.repeat()
     dataset = dataset.batch(batch_size, drop_remainder=training)

@@ -14,6 +14,7 @@ import os
 from keras_semdenoise import atomic, graph_transforms, losses, precision, runs, tasks
 from keras_semdenoise.config_flags import setting
 from keras_semdenoise.data import sources, splits
+from keras_semdenoise.data.tasks import check_scale_range
 from keras_semdenoise.evaluation.intervals import validation_metric
 from keras_semdenoise.heads.factory import build_head
 
@@ -36,6 +37,9 @@ class HeadConfig(sources.TaskDataConfig):
     fc_units: int = setting(1024, "DeepLab fc6/fc7 width.")
     batch_norm: bool = setting(False, "Batch norm between each backbone conv and its ReLU (from-scratch heads).")
     crop_size: int | None = setting(224, "Training crop (classification: also the input size).")
+    scale_range: tuple[float, ...] | None = setting(None, "Segmentation: each training frame resized by a factor "
+                                                          "drawn uniformly from low,high before the crop (e.g. "
+                                                          "0.5,2.0, DeepLab's scale augmentation); default none.")
     batch_size: int = setting(32, "Batch size.")
     steps: int = setting(1000, "Training steps.")
     learning_rate: float = setting(1e-3, "Peak Adam learning rate.")
@@ -52,6 +56,9 @@ class HeadConfig(sources.TaskDataConfig):
                                 choices=("auto", *precision.POLICIES))
     seed: int | None = setting(None, "Random seed.")
     verbose: int = setting(1, "Keras fit verbosity.")
+
+    def __post_init__(self):
+        self.scale_range = check_scale_range(self.scale_range, self.task)
 
 
 def _loss_and_metrics(task: str, ignore_index: int | None):
@@ -123,7 +130,8 @@ def run_head_training(config: HeadConfig):
     trained.compile(optimizer=keras.optimizers.Adam(learning_rate_schedule(config)), loss=loss, metrics=metrics)
     epochs, interval = runs.fit_intervals(config.steps, config.checkpoint_every)
     trained.fit(
-        sources.batches(split, config.batch_size, config.crop_size, training=True, seed=config.seed),
+        sources.batches(split, config.batch_size, config.crop_size, training=True, seed=config.seed,
+                        scale_range=config.scale_range),
         epochs=epochs,
         steps_per_epoch=interval,
         # The backup first: a checkpoint is saved before its record.
