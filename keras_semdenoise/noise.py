@@ -28,6 +28,34 @@ def check_sigma(sigma_255: float) -> float:
     return value
 
 
+SIGMA_WEIGHTINGS = ("none", "inverse")
+INVERSE_WEIGHT_OFFSET_255 = 5.0  # 1 / (sigma + 5): finite at sigma 0
+
+
+def check_sigma_weighting(sigma_weighting: str, sigma_range_255) -> str:
+    """Raises ValueError for an unknown weighting, or a weighting without a blind sigma range."""
+    if sigma_weighting not in SIGMA_WEIGHTINGS:
+        raise ValueError(f"sigma_weighting must be one of {', '.join(SIGMA_WEIGHTINGS)}, got {sigma_weighting!r}")
+    if sigma_weighting != "none" and sigma_range_255 is None:
+        raise ValueError(f"sigma_weighting={sigma_weighting} weights blind training's levels: it needs a sigma range")
+    return sigma_weighting
+
+
+def sigma_loss_weights(sigmas_255, sigma_range_255: tuple[float, float]):
+    """Blind training's ``inverse`` weighting: per patch ``1 / (sigma + 5)``, scaled to mean 1 over sigmas drawn
+    uniformly from ``sigma_range_255`` (so the loss keeps its size and the learning rate its meaning).
+
+    Plain MSE over patches of every level is ruled by the noisiest ones (their squared errors are the
+    largest), so a blind model lags the per-sigma models most at low sigma. A trained denoiser's squared error
+    grows about in proportion to sigma (shipped models, CBSD68: MSE 29.6 at sigma 15, 111 at 50, on 0..255),
+    so weighting each patch by about its inverse makes the loss track the mean PSNR over levels instead.
+    Works on numpy arrays and TensorFlow tensors alike (arithmetic only).
+    """
+    low, high = (float(s) + INVERSE_WEIGHT_OFFSET_255 for s in sigma_range_255)
+    mean = np.log(high / low) / (high - low) if high > low else 1.0 / low  # E[1 / (sigma + 5)], sigma ~ U
+    return (1.0 / (sigmas_255 + INVERSE_WEIGHT_OFFSET_255)) / float(mean)
+
+
 def noise_seed(name: str, sigma_255: float) -> int:
     """A 64-bit seed derived from an image name and sigma (stable across runs and machines)."""
     digest = hashlib.sha256(f"{name}|{float(sigma_255):.4f}".encode()).digest()

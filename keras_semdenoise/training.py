@@ -52,6 +52,10 @@ class TrainConfig:
     sigma: float | None = setting(noise.DEFAULT_SIGMA_255, "Noise level on the 0..255 scale (one model per sigma; "
                                   "not used with --sigma_range).")
     sigma_range: tuple[float, float] | None = setting(None, "low,high: blind training, sigma drawn per patch.")
+    sigma_weighting: str = setting("none", "Blind training's loss per patch: none (plain MSE, ruled by the noisiest "
+                                           "patches) or inverse (weighted by 1 / (sigma + 5), mean 1: about equal "
+                                           "weight for every level's PSNR; noise.sigma_loss_weights).",
+                                   choices=noise.SIGMA_WEIGHTINGS)
     steps: int = setting(1000, "Training steps (batches).")
     batch_size: int = setting(32, "Global batch size (paper: 32).")
     patch_size: int = setting(48, "Patch side in pixels (paper: 48).")
@@ -89,6 +93,7 @@ class TrainConfig:
     def validate(self) -> None:
         if (self.sigma is None) == (self.sigma_range is None):
             raise ValueError("give exactly one of sigma and sigma_range")
+        noise.check_sigma_weighting(self.sigma_weighting, self.sigma_range)
         for level in (self.sigma, *self.eval_sigmas):
             if level is not None:
                 noise.check_sigma(level)
@@ -286,15 +291,17 @@ def run_training(config: TrainConfig):
             sources, patch_size=config.patch_size, batch_size=config.batch_size, sigma_255=config.sigma,
             sigma_range_255=sigma_range,
             shuffle_seed=None if config.seed is None else config.seed + resume_epoch, holdout=config.holdout,
+            sigma_weighting=config.sigma_weighting,
         )
-        triplet_batch = tuple(np.asarray(t)[:4] for t in next(iter(dataset)))
+        triplet_batch = tuple(np.asarray(t)[:4] for t in next(iter(dataset))[:2])
     else:
         seed = int(np.random.SeedSequence().entropy % 2**31) if config.seed is None else config.seed + resume_epoch
         dataset = patches.PatchDataset(
             sources, patch_size=config.patch_size, batch_size=config.batch_size, sigma_255=config.sigma,
             sigma_range_255=sigma_range, steps_per_epoch=config.checkpoint_every, seed=seed, holdout=config.holdout,
+            sigma_weighting=config.sigma_weighting,
         )
-        triplet_batch = tuple(t[:4] for t in dataset[0])
+        triplet_batch = tuple(t[:4] for t in dataset[0][:2])
     if config.eval_dir:
         eval_images = images.evaluation_images(config.eval_dir, config.eval_images)
     elif config.holdout and config.eval_images:

@@ -119,6 +119,41 @@ def test_both_paths_draw_crops_sources_and_noise_from_the_same_distributions(tmp
     assert stats.kstest((np_sigmas - 5.0) / 45.0, "uniform").pvalue > 1e-3
 
 
+def test_inverse_sigma_weighting_gives_each_patch_its_weight_in_both_paths(image_folder):
+    from keras_semdenoise import noise
+
+    kwargs = dict(patch_size=16, batch_size=40, holdout=False, sigma_range_255=(0.0, 75.0), sigma_weighting="inverse")
+    tf_items = next(iter(images.training_dataset(image_folder, shuffle_seed=0, **kwargs)))
+    np_items = patches.PatchDataset(patches.parse_sources(image_folder), steps_per_epoch=1, seed=0, **kwargs)[0]
+    for noisy, clean, weights in ([np.asarray(t) for t in tf_items], np_items):
+        assert weights.shape == (40, 1, 1) and weights.dtype == np.float32  # Keras: sample weights per patch
+        sigmas = (noisy - clean).std(axis=(1, 2, 3)) * 255.0  # each patch's own noise (768 values: +-2.5%)
+        expected = noise.sigma_loss_weights(sigmas, (0.0, 75.0))
+        assert np.allclose(weights[:, 0, 0], expected, rtol=0.06, atol=0.05)
+    with pytest.raises(ValueError, match="needs a sigma range"):
+        images.training_dataset(image_folder, sigma_255=25.0, sigma_weighting="inverse")
+    with pytest.raises(ValueError, match="sigma_weighting must be one of"):
+        patches.PatchDataset(patches.parse_sources(image_folder), sigma_range_255=(0.0, 75.0), sigma_weighting="log")
+
+
+def test_keras_weights_the_mse_of_each_patch_by_its_sample_weight():
+    """What the weighting relies on: fit's loss with (batch, 1, 1) weights is the weighted mean of the per-pixel
+    squared errors, the weights broadcast over each patch."""
+    import keras
+
+    rng = np.random.default_rng(0)
+    clean = rng.uniform(0, 1, (4, 8, 8, 3)).astype(np.float32)
+    levels = np.array([0.01, 0.05, 0.1, 0.3], np.float32)[:, None, None, None]
+    noisy = clean + levels * rng.normal(0, 1, clean.shape).astype(np.float32)
+    weights = np.array([4.0, 1.0, 0.5, 0.1], np.float32)[:, None, None]
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Identity()])
+    model.compile(loss="mse")
+    loss = model.evaluate(noisy, clean, sample_weight=weights, batch_size=4, verbose=0)
+    per_pixel = ((noisy - clean) ** 2).mean(axis=-1)
+    assert loss == pytest.approx(float((weights * per_pixel).mean()), rel=1e-4)
+    assert loss != pytest.approx(float(per_pixel.mean()), rel=0.05)
+
+
 def test_patch_dataset_is_reproducible_per_seed_and_index(image_folder):
     sources = patches.parse_sources(image_folder)
     common = dict(patch_size=16, batch_size=4, sigma_255=25.0, steps_per_epoch=5)

@@ -44,3 +44,13 @@ def test_estimate_sigma_recovers_known_gaussian_noise_on_a_natural_image():
         assert abs(estimate - sigma) < 0.08 * sigma + 1.0, (sigma, estimate)
     with pytest.raises(ValueError, match="H, W, 3"):
         noise.estimate_sigma(clean[..., 0])
+
+
+def test_inverse_sigma_weights_have_mean_one_and_favour_low_noise():
+    sigmas = np.random.default_rng(0).uniform(0, 75, 200_000)
+    assert noise.sigma_loss_weights(sigmas, (0, 75)).mean() == pytest.approx(1.0, abs=0.01)
+    low, high = noise.sigma_loss_weights(np.array([15.0, 50.0]), (0, 75))
+    assert low / high == pytest.approx(55 / 20)  # 1 / (sigma + 5)
+    assert noise.sigma_loss_weights(np.array([25.0]), (25, 25)) == pytest.approx([1.0])  # one level: weight 1
+    with pytest.raises(ValueError, match="needs a sigma range"):
+        noise.check_sigma_weighting("inverse", None)

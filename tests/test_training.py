@@ -108,6 +108,17 @@ def test_a_blind_run_is_chosen_on_the_mean_over_several_levels(tmp_path, image_f
     assert entry["eval"].endswith("mean over sigma 15, 50")
 
 
+@pytest.mark.slow
+def test_a_blind_run_can_weight_its_levels_in_either_pipeline(tmp_path, image_folder):
+    for pipeline in ("tf_data", "numpy"):
+        config = _config(tmp_path, image_folder, model_dir=str(tmp_path / pipeline), sigma=None,
+                         sigma_range=(0.0, 55.0), sigma_weighting="inverse", steps=2, pipeline=pipeline)
+        training.run_training(config)
+        history = json.load(open(os.path.join(config.model_dir, "history.json")))
+        assert history[-1]["step"] == 2 and np.isfinite(history[-1]["loss"])
+        assert json.load(open(os.path.join(config.model_dir, "config.json")))["sigma_weighting"] == "inverse"
+
+
 def test_config_errors_are_clear(tmp_path, image_folder):
     with pytest.raises(ValueError, match="sigma"):
         _config(tmp_path, image_folder, sigma=300.0).validate()
@@ -115,6 +126,8 @@ def test_config_errors_are_clear(tmp_path, image_folder):
         _config(tmp_path, image_folder, eval_sigmas=(15.0, -5.0)).validate()
     with pytest.raises(ValueError, match="exactly one"):
         _config(tmp_path, image_folder, sigma=None).validate()
+    with pytest.raises(ValueError, match="needs a sigma range"):
+        _config(tmp_path, image_folder, sigma_weighting="inverse").validate()
     with pytest.raises(FileNotFoundError, match="training data"):
         _config(tmp_path, str(tmp_path / "nowhere")).validate()
     with pytest.raises(ValueError, match="ffdnet needs --sigma"):

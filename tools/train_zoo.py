@@ -107,6 +107,12 @@ QUEUES = {
         Stage("blind75_s5", (*_sigma_flags("blind"), "--steps=4000", "--learning_rate=1.5e-4",
                              "--checkpoint_every=500", "--warmup_steps=200", "--eval_sigmas=15,25,50", "--seed=13"),
               init="denoiser_blind"),
+        # The same run but for the loss: each patch weighted by 1 / (sigma + 5) (noise.sigma_loss_weights), aimed
+        # at the blind model's lag at sigma 15; the same seed, so the two runs see the same patches and noise,
+        # and their per-level validation at equal steps is a paired comparison.
+        Stage("blind75_s5w", (*_sigma_flags("blind"), "--sigma_weighting=inverse", "--steps=4000",
+                              "--learning_rate=1.5e-4", "--checkpoint_every=500", "--warmup_steps=200",
+                              "--eval_sigmas=15,25,50", "--seed=13"), init="denoiser_blind"),
     ),
     # The GPU queue (JAX, bf16, one H200; steps/s not yet measured there): one long sigma-25 run at a
     # GPU-sized batch from the shipped model, then the other sigmas and the blind model fine-tuned from it.

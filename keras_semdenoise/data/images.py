@@ -21,7 +21,8 @@ def random_dihedral(patch, tf):
     return tf.cond(index >= 4, lambda: tf.image.flip_left_right(patch), lambda: patch)
 
 
-def _check_sigmas(sigma_255, sigma_range_255):
+def _check_sigmas(sigma_255, sigma_range_255, sigma_weighting: str = "none"):
+    noise.check_sigma_weighting(sigma_weighting, sigma_range_255)
     if (sigma_255 is None) == (sigma_range_255 is None):
         raise ValueError("give exactly one of sigma_255 and sigma_range_255")
     if sigma_255 is not None:
@@ -32,15 +33,17 @@ def _check_sigmas(sigma_255, sigma_range_255):
         raise ValueError(f"sigma range must be (low, high) with low <= high, got {sigma_range_255}")
 
 
-def augment_and_noise(sigma_255: float | None, sigma_range_255: tuple[float, float] | None):
+def augment_and_noise(sigma_255: float | None, sigma_range_255: tuple[float, float] | None,
+                      sigma_weighting: str = "none"):
     """A tf function: uint8 (P, P, 3) patch -> (noisy, clean) float32, randomly flipped/rotated.
 
     ``clean`` is in [0, 1]; the noise is ``sigma_255`` or, for blind training, a sigma drawn
-    uniformly from ``sigma_range_255`` per patch.
+    uniformly from ``sigma_range_255`` per patch. ``sigma_weighting="inverse"`` (blind): a third item,
+    the patch's loss weight (``noise.sigma_loss_weights``), shape (1, 1), which Keras reads as sample weight.
     """
     import tensorflow as tf
 
-    _check_sigmas(sigma_255, sigma_range_255)
+    _check_sigmas(sigma_255, sigma_range_255, sigma_weighting)
 
     def apply(patch):
         clean = tf.image.convert_image_dtype(random_dihedral(patch, tf), tf.float32)
@@ -48,7 +51,10 @@ def augment_and_noise(sigma_255: float | None, sigma_range_255: tuple[float, flo
             sigma = tf.constant(sigma_255, tf.float32)
         else:
             sigma = tf.random.uniform([], *sigma_range_255)
-        return noise.add_gaussian_noise_tf(clean, sigma), clean
+        noisy = noise.add_gaussian_noise_tf(clean, sigma)
+        if sigma_weighting == "inverse":
+            return noisy, clean, tf.reshape(noise.sigma_loss_weights(sigma, sigma_range_255), [1, 1])
+        return noisy, clean
 
     return apply
 
@@ -62,6 +68,7 @@ def training_dataset(
     patches_per_image: int = 8,
     shuffle_seed: int | None = None,
     holdout: bool = True,
+    sigma_weighting: str = "none",
 ):
     """Infinite tf.data pipeline of noisy/clean training patches (the example ``patches`` defines).
 
@@ -75,6 +82,7 @@ def training_dataset(
         patches_per_image: crops taken from an image each time it is visited.
         shuffle_seed: seed for the image order (None: random).
         holdout: leave out the validation images (``patches.VALIDATION_IDS``).
+        sigma_weighting: ``inverse``: each item also holds its patches' loss weights (``augment_and_noise``).
 
     Returns:
         ``tf.data.Dataset`` of ``(noisy, clean)``, each ``(batch_size, patch, patch, 3)``
@@ -82,7 +90,7 @@ def training_dataset(
     """
     import tensorflow as tf
 
-    _check_sigmas(sigma_255, sigma_range_255)
+    _check_sigmas(sigma_255, sigma_range_255, sigma_weighting)
     if patch_size < 1 or batch_size < 1:
         raise ValueError(f"patch_size and batch_size must be >= 1, got {patch_size} and {batch_size}")
     if isinstance(sources, str):
@@ -118,7 +126,7 @@ def training_dataset(
         dataset = tf.data.Dataset.sample_from_datasets(datasets, [w / total for w in weights], seed=shuffle_seed)
     dataset = (
         dataset.shuffle(max(patches_per_image * 16, batch_size), seed=shuffle_seed)
-        .map(augment_and_noise(sigma_255, sigma_range_255), num_parallel_calls=tf.data.AUTOTUNE)
+        .map(augment_and_noise(sigma_255, sigma_range_255, sigma_weighting), num_parallel_calls=tf.data.AUTOTUNE)
         .batch(batch_size, drop_remainder=True)
         .prefetch(tf.data.AUTOTUNE)
     )

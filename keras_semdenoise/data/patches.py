@@ -229,8 +229,10 @@ def draw_sigmas(rng: np.random.Generator, count: int, sigma_255: float | None,
 
 
 def sample_batch(rng: np.random.Generator, images: list[list[np.ndarray]], weights: np.ndarray, patch_size: int,
-                 batch_size: int, sigma_255: float | None, sigma_range_255: tuple[float, float] | None):
-    """One ``(noisy, clean)`` batch, each ``(batch_size, patch, patch, 3)`` float32 (clean in [0, 1])."""
+                 batch_size: int, sigma_255: float | None, sigma_range_255: tuple[float, float] | None,
+                 sigma_weighting: str = "none"):
+    """One ``(noisy, clean)`` batch, each ``(batch_size, patch, patch, 3)`` float32 (clean in [0, 1]);
+    ``sigma_weighting="inverse"``: ``(noisy, clean, loss weights (batch_size, 1, 1))`` as the tf.data path."""
     clean = np.empty((batch_size, patch_size, patch_size, 3), np.float32)
     chosen = rng.choice(len(images), size=batch_size, p=weights)
     for slot, source_index in enumerate(chosen):
@@ -241,7 +243,10 @@ def sample_batch(rng: np.random.Generator, images: list[list[np.ndarray]], weigh
         patch = image[top:top + patch_size, left:left + patch_size]
         clean[slot] = dihedral(patch, int(rng.integers(NUM_DIHEDRAL))) / np.float32(255.0)
     sigmas = draw_sigmas(rng, batch_size, sigma_255, sigma_range_255)
-    return noise.add_gaussian_noise_np(clean, sigmas[:, None, None, None], rng), clean
+    noisy = noise.add_gaussian_noise_np(clean, sigmas[:, None, None, None], rng)
+    if sigma_weighting == "inverse":
+        return noisy, clean, noise.sigma_loss_weights(sigmas, sigma_range_255)[:, None, None].astype(np.float32)
+    return noisy, clean
 
 
 def _pydataset_base():
@@ -260,10 +265,12 @@ class PatchDataset(_pydataset_base()):
 
     def __init__(self, sources: list[Source], patch_size: int = 48, batch_size: int = 32,
                  sigma_255: float | None = None, sigma_range_255: tuple[float, float] | None = None,
-                 steps_per_epoch: int = 200, seed: int = 0, holdout: bool = True, workers: int = 1, **kwargs):
+                 steps_per_epoch: int = 200, seed: int = 0, holdout: bool = True, workers: int = 1,
+                 sigma_weighting: str = "none", **kwargs):
         super().__init__(workers=workers, use_multiprocessing=False, **kwargs)
         if (sigma_255 is None) == (sigma_range_255 is None):
             raise ValueError("give exactly one of sigma_255 and sigma_range_255")
+        self.sigma_weighting = noise.check_sigma_weighting(sigma_weighting, sigma_range_255)
         self.images = load_training_images(sources, patch_size, holdout)
         weights = np.asarray([s.weight for s in sources], np.float64)
         self.weights = weights / weights.sum()
@@ -277,7 +284,7 @@ class PatchDataset(_pydataset_base()):
     def __getitem__(self, index):
         rng = np.random.default_rng((self.seed, self.epoch, index))
         return sample_batch(rng, self.images, self.weights, self.patch_size, self.batch_size,
-                            self.sigma_255, self.sigma_range_255)
+                            self.sigma_255, self.sigma_range_255, self.sigma_weighting)
 
     def on_epoch_end(self):
         self.epoch += 1
