@@ -36,7 +36,7 @@ def test_plan_wires_every_stage_to_the_shipped_outputs_of_the_ones_before(tmp_pa
     names = [s.name for s in stages]
     assert names == ["head_cls", "head_seg", "separate_s15", "separate_s60", "loss_scale_cls_paper",
                      "loss_scale_cls_official", "loss_scale_seg_paper", "loss_scale_seg_official", "choose_loss_scale",
-                     "joint_cls_s60", "joint_cls_s15", "joint_seg_s60", "joint_seg_s15", "evaluate_cls", "evaluate_seg"]
+                     "joint_cls_s60", "joint_seg_s60", "joint_cls_s15", "joint_seg_s15", "evaluate_cls", "evaluate_seg"]
     joint = stages[names.index("joint_seg_s60")]
     assert isinstance(joint.config, JointConfig) and joint.config.sigma == 60.0
     assert joint.config.denoiser_init == config.denoiser_path("separate", 60)

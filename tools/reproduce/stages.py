@@ -220,10 +220,11 @@ def plan(config: ReproduceConfig) -> list[Stage]:
     return ([_head_stage(config, task) for task in TASKS]
             + [_separate_stage(config, sigma) for sigma in config.sigmas]
             + _loss_scale_stages(config)
-            # Per task the study sigma's joint run first: it is the chosen loss-scale run, shipped straight
-            # after the choice (``Stage.same_run``), while that scratch run folder is sure to be there.
-            + [_joint_stage(config, task, sigma) for task in TASKS
-               for sigma in sorted(config.sigmas, key=lambda s: s != config.study_sigma())]
+            # The study sigma's joint runs first: they are the chosen loss-scale runs, shipped straight after the
+            # choice (``Stage.same_run``), while those scratch run folders are sure to be there.
+            + [_joint_stage(config, task, config.study_sigma()) for task in TASKS]
+            + [_joint_stage(config, task, sigma) for task in TASKS for sigma in config.sigmas
+               if sigma != config.study_sigma()]
             + [_evaluation_stage(config, task) for task in TASKS])
 
 
