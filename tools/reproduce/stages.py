@@ -94,12 +94,12 @@ def _ship_network(final_model: str, ship_to: str) -> None:
     shipping.export_shipped_model(os.path.dirname(final_model), ship_to, use_best=False)
 
 
-def _ship_head(head: str, ship_to: str) -> None:
+def _ship_head(head: str, ship_to: str, clean_to: str) -> None:
     """A head is shipped with its clean test result (its run's ``eval.json``) beside it (``head_clean_path``)."""
     atomic.copy_file(head, ship_to)
     measured = os.path.join(os.path.dirname(head), "eval.json")
     if os.path.exists(measured):
-        atomic.copy_file(measured, os.path.splitext(ship_to)[0] + ".clean.json")
+        atomic.copy_file(measured, clean_to)
 
 
 def _task_values(config: ReproduceConfig, task: str) -> dict:
@@ -125,7 +125,7 @@ def _head_stage(config: ReproduceConfig, task: str) -> Stage:
         values.update(train_split=per_task(task, config.cls_train_split, config.seg_train_split),
                       val_split=per_task(task, config.cls_val_split, config.seg_val_split))
     return _stage(f"head_{SHORT[task]}", "train.train_head", values, os.path.join(run, "head.keras"),
-                  config.head_path(task), ship=_ship_head)
+                  config.head_path(task), ship=lambda head, to: _ship_head(head, to, config.head_clean_path(task)))
 
 
 def _separate_stage(config: ReproduceConfig, sigma: float) -> Stage:
