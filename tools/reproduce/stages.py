@@ -304,8 +304,9 @@ def stage_state(stage: Stage) -> str:
     evaluation with cells kept); or ``to do``."""
     if stage.done():
         return "done"
-    if stage.same_run and stage.same_run():
-        return f"trained in {stage.same_run()} (shipped on the next run)"
+    same_run = stage.same_run() if stage.same_run else None
+    if same_run:
+        return f"trained in {same_run} (shipped on the next run)"
     model_dir = getattr(stage.config, "model_dir", None)
     if model_dir:
         history = runs.load_history(model_dir)
