@@ -113,6 +113,11 @@ QUEUES = {
         Stage("blind75_s5w", (*_sigma_flags("blind"), "--sigma_weighting=inverse", "--steps=4000",
                               "--learning_rate=1.5e-4", "--checkpoint_every=500", "--warmup_steps=200",
                               "--eval_sigmas=15,25,50", "--seed=13"), init="denoiser_blind"),
+        # 2026-12-02, sixth: blind75_s5w's step 3,000 was shipped (its run folder was rebuilt from the committed
+        # candidate, curve and config); it goes on from there as a new stage (a fresh optimizer and schedule).
+        Stage("blind75_s6w", (*_sigma_flags("blind"), "--sigma_weighting=inverse", "--steps=3000",
+                              "--learning_rate=1e-4", "--checkpoint_every=500", "--warmup_steps=200",
+                              "--eval_sigmas=15,25,50", "--seed=14"), init="denoiser_blind"),
     ),
     # The GPU queue (JAX, bf16, one H200; steps/s not yet measured there): one long sigma-25 run at a
     # GPU-sized batch from the shipped model, then the other sigmas and the blind model fine-tuned from it.
