@@ -136,3 +136,51 @@ def test_segmentation_records_are_per_image_confusion_matrices(tmp_path):
     assert records["confusion"].sum() == 3 * (20 - 2) * 24  # every pixel but the two void rows
     assert result["miou"] == pytest.approx(100.0 * metrics.mean_iou(records["confusion"].sum(0)))
     assert result["images"] == 3
+
+
+def test_kept_cells_are_measured_again_when_their_head_or_denoiser_file_changes(classification_setup, counted_cbm3d,
+                                                                                 tmp_path, monkeypatch):
+    from keras_semdenoise.denoiser import build_denoiser
+
+    from conftest import TINY
+
+    split, head = classification_setup
+    head_path = str(tmp_path / "head.keras")
+    head.save(head_path)
+    separate = str(tmp_path / "separate_s{sigma}.keras")
+    keras.utils.set_random_seed(1)
+    build_denoiser(zero_init_output=False, **TINY).save(separate.format(sigma=15))
+    config = _config(split, tmp_path / "eval", head=head_path, settings=("noisy", "separate"), separate=separate)
+    measured = []
+    measure = task_evaluation.measure_head
+
+    def counted(head, split, batch_size, crop, batches, sigma, denoise):
+        measured.append(sigma)
+        return measure(head, split, batch_size, crop, batches, sigma, denoise)
+
+    monkeypatch.setattr(task_evaluation, "measure_head", counted)
+    state = task_evaluation.evaluate_cells(config, split, head, progress=False)
+    assert measured == [None, 15.0, 15.0]
+    assert state["cells"]["separate"]["15"]["inputs"]["denoiser"].startswith("separate_s15.keras sha256:")
+    head_identity = state["cells"]["clean"]["clean"]["inputs"]["head"]
+    assert head_identity.startswith("head.keras sha256:")
+    assert state["cells"]["noisy"]["15"]["inputs"] == {"head": head_identity, "denoiser": None}
+    task_evaluation.evaluate_cells(config, split, head, progress=False)
+    assert len(measured) == 3  # the same files: every cell kept
+    # A re-shipped denoiser: its cell alone is measured again, and its figures are the new model's.
+    keras.utils.set_random_seed(2)
+    build_denoiser(zero_init_output=False, **TINY).save(separate.format(sigma=15))
+    again = task_evaluation.evaluate_cells(config, split, head, progress=False)
+    assert measured[3:] == [15.0]
+    assert again["cells"]["separate"]["15"]["inputs"] != state["cells"]["separate"]["15"]["inputs"]
+    assert again["cells"]["noisy"] == state["cells"]["noisy"]
+    # A replaced head: every cell is measured again.
+    keras.utils.set_random_seed(3)
+    build_vgg16_classifier(3, trunk=VGG16Trunk(input_shape=(16, 16, 3), width_divisor=16), top="gap",
+                           hidden_units=8).save(head_path)
+    task_evaluation.evaluate_cells(config, split, head, progress=False)
+    assert measured[4:] == [None, 15.0, 15.0]
+    # A cell whose denoiser file is gone is dropped, not shown as if it were measured from it.
+    os.remove(separate.format(sigma=15))
+    final = task_evaluation.evaluate_cells(config, split, head, progress=False)
+    assert "15" not in final["cells"].get("separate", {}) and len(measured) == 7

@@ -144,6 +144,20 @@ def setting_denoiser(setting_name: str, sigma_255: float, paths: dict, cbm3d: Cb
     return lambda batch, indices: inference.denoise_batch(model, batch)
 
 
+def cell_inputs(head_path: str, paths: dict, setting_name: str, sigma_255: float | None) -> dict:
+    """The files a cell is measured from, as ``{"head", "denoiser"}`` identities (``file_identity``: name and
+    content hash; None for no file): a kept cell is reused only while these are the same, so a replaced head or
+    re-shipped denoiser is measured again."""
+    from keras_semdenoise.evaluation.denoising import file_identity
+
+    def identity(path):
+        return file_identity(path) if path and os.path.exists(path) else None
+
+    pattern = paths.get(setting_name) if sigma_255 is not None else None
+    denoiser = pattern.replace("{sigma}", f"{sigma_255:g}") if pattern else None
+    return {"head": identity(head_path), "denoiser": identity(denoiser)}
+
+
 def open_evaluation(config: TaskEvaluationConfig):
     """The split and head ``config`` names, its settings checked: ``(split, head)``.
 
@@ -165,7 +179,8 @@ def evaluate_cells(config: TaskEvaluationConfig, split, head, progress: bool = T
     """Measures every cell not yet in ``results.json``: clean once, then each setting at each sigma.
 
     Returns the results state ``{"head", "data", "split", "cells": {setting: {sigma or "clean": result}}}``
-    (``measure_head``'s summaries), also written to ``results.json``, with each cell's records in
+    (``measure_head``'s summaries, each with the ``cell_inputs`` it was measured from: a kept cell whose head
+    or denoiser file has changed since is measured again), also written to ``results.json``, with each cell's records in
     ``<out>/records/`` (written first: a cell in the JSON has its records), and, as a table with the
     differences between settings, to ``results.md``.
     """
@@ -180,8 +195,13 @@ def evaluate_cells(config: TaskEvaluationConfig, split, head, progress: bool = T
     with Cbm3dCache(config.cbm3d_cache_folder(), split.task, config.split, crop, config.workers) as cbm3d:
         for setting_name, sigma in tqdm(jobs, desc="settings", unit="cell", disable=not progress):
             key = "clean" if sigma is None else f"{sigma:g}"
-            if key in state["cells"].get(setting_name, {}):
-                continue
+            inputs = cell_inputs(config.head, paths, setting_name, sigma)
+            kept = state["cells"].get(setting_name, {})
+            if key in kept:
+                if kept[key].get("inputs") == inputs:
+                    continue
+                del kept[key]  # measured from another head or denoiser file (or before inputs were recorded)
+                store.save(config.results_path(), state)
             denoise = None if sigma is None else setting_denoiser(setting_name, sigma, paths, cbm3d)
             if sigma is not None and denoise is None:
                 continue
@@ -189,7 +209,7 @@ def evaluate_cells(config: TaskEvaluationConfig, split, head, progress: bool = T
                 _fill_cbm3d(cbm3d, split, config.batch_size, crop, batches, sigma, progress)
             result, records = measure_head(head, split, config.batch_size, crop, batches, sigma, denoise)
             store.save_records(store.records_path(config.out, setting_name, key), records)
-            state["cells"].setdefault(setting_name, {})[key] = result
+            state["cells"].setdefault(setting_name, {})[key] = {**result, "inputs": inputs}
             store.save(config.results_path(), state)
     atomic.write_text(os.path.join(config.out, "results.md"), results_markdown(state, config) + "\n")
     return state
