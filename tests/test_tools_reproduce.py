@@ -180,6 +180,56 @@ def test_stage_state_says_how_far_each_stage_is(tmp_path):
     assert stage_state(evaluation) == "2 cells kept"
 
 
+def test_a_replaced_head_makes_what_was_made_from_it_stale(tmp_path):
+    from tools.reproduce.stages import changed_inputs, fresh_run_folder, run_stages, stage_state
+
+    config = _config(tmp_path, sigmas=(15, 60))
+    stages = {s.name: s for s in reproduce.plan(config)}
+
+    def put(path, content):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as handle:
+            handle.write(content)
+
+    # Every product of a finished run (bytes stand in for the models), made before stamps were written.
+    for stage in stages.values():
+        if stage.ship_to or stage.name.startswith("evaluate"):
+            put(stage.product, stage.name.encode())
+    put(config.loss_scale_path(), json.dumps({"chosen": {"classification": "official", "segmentation": "paper"}}).encode())
+    assert all(s.done() for s in stages.values()) and not any(os.path.exists(s.stamp_path()) for s in stages.values())
+    # A pipeline run stamps them with the inputs there now (and runs nothing).
+    assert run_stages(config, progress=False) == []
+    stamp = json.load(open(stages["joint_seg_s60"].stamp_path()))
+    assert set(stamp) == {"head", "separate", "loss_scale"} and stamp["loss_scale"] == "paper"
+    assert stamp["head"].startswith("head_seg.keras sha256:") and stamp["separate"].startswith("separate_s60.keras sha256:")
+    assert set(json.load(open(stages["choose_loss_scale"].stamp_path()))) == {
+        "cls_head", "cls_separate", "seg_head", "seg_separate"}
+    assert not os.path.exists(stages["head_seg"].stamp_path())  # heads and separate runs read nothing of the pipeline's
+    # A better segmentation head shipped by hand: what was made from it is to do again; classification is not.
+    put(config.head_path("segmentation"), b"a better head")
+    not_done = sorted(name for name, s in stages.items() if not s.done())
+    assert not_done == sorted(["loss_scale_cls_paper", "loss_scale_cls_official", "loss_scale_seg_paper",
+                               "loss_scale_seg_official", "choose_loss_scale", "joint_seg_s15", "joint_seg_s60",
+                               "evaluate_seg"])
+    assert stage_state(stages["joint_seg_s15"]) == "stale (head changed since it was made): to do again"
+    assert changed_inputs(stages["choose_loss_scale"]) == ["seg_head"]
+    # Its run folder held checkpoints of the old head: emptied before it runs again, then its inputs are recorded.
+    joint = stages["joint_seg_s15"]
+    put(os.path.join(joint.config.model_dir, "backup", "latest.weights.h5"), b"old")
+    assert fresh_run_folder(joint) and os.listdir(joint.config.model_dir) == ["inputs.json"]
+    assert not fresh_run_folder(joint)  # started afresh from these inputs: an interrupted run resumes
+    # A run interrupted before it shipped anything is emptied too when it was started from other inputs.
+    study = stages["loss_scale_seg_paper"]
+    put(os.path.join(study.config.model_dir, "inputs.json"), json.dumps({"head": "head_seg.keras sha256:old"}).encode())
+    assert fresh_run_folder(study) and os.listdir(study.config.model_dir) == ["inputs.json"]
+    assert not fresh_run_folder(study)  # started from these inputs: resumed, not emptied
+    # Re-shipped joint denoisers make the tables that measure them stale: the other task's too (cross-task).
+    put(joint.ship_to, b"joint_seg_s15, trained again")
+    joint.write_stamp()
+    assert joint.done() and changed_inputs(stages["evaluate_cls"]) == ["cross_s15"]
+    assert stage_state(stages["evaluate_cls"]).startswith("stale (cross_s15 changed")
+
+
 @pytest.mark.slow
 def test_list_prints_each_stage_and_runs_nothing(tmp_path):
     result = run_module(["tools.reproduce", "--list", f"--data_root={tmp_path}", f"--work_dir={tmp_path / 'work'}",
@@ -208,7 +258,8 @@ def test_the_whole_pipeline_runs_resumes_and_reports(tmp_path):
         assert set(cells) == {"clean", "noisy", "cbm3d", "separate", "joint", "cross"}
     assert sorted(os.listdir(tmp_path / "models")) == [
         "head_cls.clean.json", "head_cls.keras", "head_seg.clean.json", "head_seg.keras", "joint_cls_s30.keras",
-        "joint_seg_s30.keras", "separate_s30.keras"]
+        "joint_cls_s30.keras.inputs.json", "joint_seg_s30.keras", "joint_seg_s30.keras.inputs.json",
+        "separate_s30.keras"]
     # Each head is shipped with its clean test result beside it (what the report quotes).
     assert (tmp_path / "models" / "head_seg.clean.json").read_bytes() == (
         tmp_path / "work" / "head_seg" / "eval.json").read_bytes()

@@ -52,6 +52,41 @@ def file_identity(path: str) -> str:
     return f"{os.path.basename(path)} sha256:{digest.hexdigest()[:16]}"
 
 
+def model_identity(path: str) -> str:
+    """``<file name> weights-sha256:<first 16 hex digits>`` of a ``.keras`` file's configuration and weight values
+    (names, dtypes, shapes, bytes), so the same model saved again (a new save date inside the file) keeps its
+    identity; ``file_identity`` for any other file."""
+    import io
+    import json
+    import zipfile
+
+    import h5py
+
+    if not zipfile.is_zipfile(path):
+        return file_identity(path)
+    digest = hashlib.sha256()
+    with zipfile.ZipFile(path) as archive:
+        digest.update(json.dumps(_without_object_ids(json.loads(archive.read("config.json"))), sort_keys=True).encode())
+        with h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r") as weights:
+            datasets = []
+            weights.visititems(lambda name, item: datasets.append(name) if isinstance(item, h5py.Dataset) else None)
+            for name in sorted(datasets):
+                values = np.asarray(weights[name])
+                digest.update(f"{name}|{values.dtype}|{values.shape}".encode())
+                digest.update(np.ascontiguousarray(values).tobytes())
+    return f"{os.path.basename(path)} weights-sha256:{digest.hexdigest()[:16]}"
+
+
+def _without_object_ids(config):
+    """A saved Keras configuration without its ``shared_object_id`` entries (Python object ids of the saving
+    process, different at every save)."""
+    if isinstance(config, dict):
+        return {k: _without_object_ids(v) for k, v in config.items() if k != "shared_object_id"}
+    if isinstance(config, list):
+        return [_without_object_ids(v) for v in config]
+    return config
+
+
 def named_models(entries, sigma_template: bool = False) -> dict[str, str]:
     """``{name: path}`` from ``NAME=PATH`` strings (the tools' repeated ``--model`` flags), in their order.
 

@@ -145,13 +145,13 @@ def setting_denoiser(setting_name: str, sigma_255: float, paths: dict, cbm3d: Cb
 
 
 def cell_inputs(head_path: str, paths: dict, setting_name: str, sigma_255: float | None) -> dict:
-    """The files a cell is measured from, as ``{"head", "denoiser"}`` identities (``file_identity``: name and
-    content hash; None for no file): a kept cell is reused only while these are the same, so a replaced head or
-    re-shipped denoiser is measured again."""
-    from keras_semdenoise.evaluation.denoising import file_identity
+    """The files a cell is measured from, as ``{"head", "denoiser"}`` identities (``model_identity``: name and
+    hash of the configuration and weights; None for no file): a kept cell is reused only while these are the
+    same, so a replaced head or another denoiser shipped under the same name is measured again."""
+    from keras_semdenoise.evaluation.denoising import model_identity
 
     def identity(path):
-        return file_identity(path) if path and os.path.exists(path) else None
+        return model_identity(path) if path and os.path.exists(path) else None
 
     pattern = paths.get(setting_name) if sigma_255 is not None else None
     denoiser = pattern.replace("{sigma}", f"{sigma_255:g}") if pattern else None

@@ -10,6 +10,14 @@ choice it serves is made); the library calls resume from their checkpoints, so a
 at most one checkpoint interval when re-run. Trained weights are shipped (copied) under ``models_dir`` and
 the evaluation reads them from there.
 
+A stage that reads what earlier stages shipped (``Stage.reads``: a head, a separate denoiser, the chosen loss
+scale, the joint denoisers) stamps its output with their identities (``<output>.inputs.json``: file name and
+content hash, or the scale). Once one of them changes (a better head shipped by hand, a stage re-run), the
+output is stale: the stage counts as not done and runs again, from a fresh run folder, and so do the stages
+that read what it ships. Outputs made before stamps were written count as made from the files there now (the
+pipeline stamps them so). The heads and separate stages read nothing of the pipeline's: a head shipped by hand
+or a re-shipped zoo model that a separate run started from does not make them stale.
+
 A stage's config holds the fields of its entry point's flags (``train/train_head.py`` ...), so each stage
 is also one command line (``Stage.command``), which the report lists.
 """
@@ -18,9 +26,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
 import os
 import shlex
+import shutil
 import sys
 import time
 import traceback
@@ -29,6 +39,7 @@ from typing import Any, Callable
 from keras_semdenoise import atomic, joint_training, runs, shipping, training
 from keras_semdenoise.config_flags import flag_args
 from keras_semdenoise.evaluation import store
+from keras_semdenoise.evaluation.denoising import model_identity
 from keras_semdenoise.evaluation import tasks as task_evaluation
 from keras_semdenoise.heads import training as head_training
 from keras_semdenoise.losses import LOSS_SCALES
@@ -56,10 +67,12 @@ ENTRY_POINTS: dict[str, tuple[type, Callable]] = {
 class Stage:
     """One step: the library call of ``entry_point`` on ``config``, whose finished product is ``output``
     (shipped to ``ship_to`` if set). ``given``: the fields the plan sets, in the order ``command`` lists them.
-    ``done_with``: a later product that makes this stage needless once it exists (a loss-scale run's choice).
+    ``done_with``: a later stage that makes this one needless once it is done (a loss-scale run's choice).
     ``ship``: how ``output`` becomes ``ship_to`` (a copy, or the network alone for a separate run).
     ``same_run``: returns the run folder of a finished run that trained exactly this (the chosen loss-scale run is
-    the joint run at its sigma), whose output is shipped instead of training again; ``None`` while there is none."""
+    the joint run at its sigma), whose output is shipped instead of training again; ``None`` while there is none.
+    ``reads``: returns ``{what: identity}`` of the earlier products the output is made from (``read_identity``),
+    stamped beside the product; called only once those products exist."""
 
     name: str
     entry_point: str
@@ -67,12 +80,41 @@ class Stage:
     given: tuple[str, ...]
     output: str
     ship_to: str | None = None
-    done_with: str | None = None
+    done_with: "Stage | None" = None
     ship: Callable[[str, str], Any] = atomic.copy_file  # (output, ship_to): how the output is shipped
     same_run: Callable[[], str | None] | None = None
+    reads: Callable[[], dict] | None = None
+
+    @property
+    def product(self) -> str:
+        return self.ship_to or self.output
+
+    def inputs(self) -> dict:
+        return self.reads() if self.reads else {}
+
+    def stamp_path(self) -> str:
+        return f"{self.product}.inputs.json"
+
+    def stamp(self) -> dict | None:
+        """The inputs the product was stamped with (None: made before stamps, or not made)."""
+        if not os.path.exists(self.stamp_path()):
+            return None
+        with open(self.stamp_path()) as handle:
+            return json.load(handle)
+
+    def write_stamp(self) -> None:
+        if self.reads:
+            atomic.write_json(self.stamp_path(), dict(sorted(self.inputs().items())), indent=2)
+
+    def stale(self) -> bool:
+        """The product exists but was made from other inputs than those there now."""
+        stamp = self.stamp()
+        return bool(self.reads) and stamp is not None and os.path.exists(self.product) and stamp != self.inputs()
 
     def done(self) -> bool:
-        return os.path.exists(self.ship_to or self.output) or bool(self.done_with and os.path.exists(self.done_with))
+        if os.path.exists(self.product):
+            return not self.stale()
+        return bool(self.done_with and self.done_with.done())
 
     def run(self):
         return ENTRY_POINTS[self.entry_point][1](self.config)
@@ -83,9 +125,18 @@ class Stage:
 
 
 def _stage(name: str, entry_point: str, values: dict, output: str, ship_to: str | None = None,
-           done_with: str | None = None, ship: Callable[[str, str], Any] = atomic.copy_file) -> Stage:
+           ship: Callable[[str, str], Any] = atomic.copy_file, reads: Callable[[], dict] | None = None) -> Stage:
     config_class = ENTRY_POINTS[entry_point][0]
-    return Stage(name, entry_point, config_class(**values), tuple(values), output, ship_to, done_with, ship)
+    return Stage(name, entry_point, config_class(**values), tuple(values), output, ship_to, ship=ship, reads=reads)
+
+
+def read_identity(path: str) -> str | None:
+    """What a stamp records of a product read: ``model_identity`` (name and content hash), None if absent."""
+    return model_identity(path) if os.path.exists(path) else None
+
+
+def _files_read(**paths: str) -> Callable[[], dict]:
+    return lambda: {name: read_identity(path) for name, path in paths.items()}
 
 
 def _ship_network(final_model: str, ship_to: str) -> None:
@@ -158,6 +209,20 @@ def _joint_values(config: ReproduceConfig, task: str, sigma: float, run: str, st
             "seed": config.seed, "verbose": 2}
 
 
+def _joint_reads(config: ReproduceConfig, task: str, sigma: float, stage_scale=None) -> Callable[[], dict]:
+    """A joint run's inputs: its head and separate denoiser, and (``stage_scale``: the stage, whose config
+    resolves it) the loss scale it trained with."""
+    files = _files_read(head=config.head_path(task), separate=config.denoiser_path("separate", sigma))
+
+    def reads() -> dict:
+        inputs = files()
+        if stage_scale is not None:
+            inputs["loss_scale"] = stage_scale.config.resolved_loss_scale()
+        return inputs
+
+    return reads
+
+
 def _loss_scale_run(config: ReproduceConfig, task: str, scale: str) -> str:
     return os.path.join(config.work_dir, "loss_scale", f"{SHORT[task]}_{scale}")
 
@@ -173,10 +238,14 @@ def _loss_scale_stages(config: ReproduceConfig) -> list[Stage]:
             run = _loss_scale_run(config, task, scale)
             values = _joint_values(config, task, sigma, run, config.study_steps(), {"loss_scale": scale})
             study.append(_stage(f"loss_scale_{SHORT[task]}_{scale}", "train.train_joint", values,
-                                os.path.join(run, "denoiser.keras"), done_with=config.loss_scale_path()))
+                                os.path.join(run, "denoiser.keras"), reads=_joint_reads(config, task, sigma)))
     values = {"runs": tuple(stage.config.model_dir for stage in study), "out": config.docs_dir}
-    return study + [_stage("choose_loss_scale", "tools.reproduce.choose_loss_scale", values,
-                           config.loss_scale_path())]
+    choose = _stage("choose_loss_scale", "tools.reproduce.choose_loss_scale", values, config.loss_scale_path(),
+                    reads=lambda: {f"{SHORT[stage.config.task]}_{name}": value for stage in study
+                                   for name, value in stage.inputs().items()})
+    for stage in study:
+        stage.done_with = choose
+    return study + [choose]
 
 
 def _joint_stage(config: ReproduceConfig, task: str, sigma: float) -> Stage:
@@ -187,6 +256,7 @@ def _joint_stage(config: ReproduceConfig, task: str, sigma: float) -> Stage:
     values = _joint_values(config, task, sigma, run, config.joint_steps, scale)
     stage = _stage(f"{kind}_s{sigma:g}", "train.train_joint", values, os.path.join(run, "denoiser.keras"),
                    config.denoiser_path(kind, sigma))
+    stage.reads = _joint_reads(config, task, sigma, stage)
     if config.loss_scale == "choose" and sigma == config.study_sigma() and config.study_steps() == config.joint_steps:
         # The loss-scale run of the chosen scale is this very run (the same flags but the scale's), so it is
         # shipped rather than trained again: at full size that saves two of the ten joint runs (~1 CPU-hour).
@@ -194,7 +264,15 @@ def _joint_stage(config: ReproduceConfig, task: str, sigma: float) -> Stage:
             if not os.path.exists(config.loss_scale_path()):
                 return None
             study = _loss_scale_run(config, task, stage.config.resolved_loss_scale())
-            return study if os.path.exists(os.path.join(study, os.path.basename(stage.output))) else None
+            trained = os.path.join(study, os.path.basename(stage.output))
+            if not os.path.exists(trained):
+                return None
+            stamp = os.path.join(study, f"{os.path.basename(stage.output)}.inputs.json")
+            if os.path.exists(stamp):  # trained from the head and separate denoiser there now?
+                with open(stamp) as handle:
+                    if json.load(handle) != {k: v for k, v in stage.inputs().items() if k != "loss_scale"}:
+                        return None
+            return study
 
         stage.same_run = chosen_study_run
     return stage
@@ -211,8 +289,14 @@ def _evaluation_stage(config: ReproduceConfig, task: str) -> Stage:
               "crop_size": per_task(task, config.cls_crop, 0),
               "batch_size": batch, "max_batches": max_batches, "out": config.eval_dir(task),
               "cbm3d_cache": os.path.join(config.work_dir, "cbm3d_cache"), "workers": config.eval_workers}
+    paths = {"head": config.head_path(task)}
+    for setting in ("separate", "joint", "cross"):
+        paths.update({f"{setting}_s{sigma:g}": values[setting].replace("{sigma}", f"{sigma:g}")
+                      for sigma in config.sigmas})
+    # Stale once any model it measures has changed; it then measures again only the cells of what changed
+    # (each kept cell records its own files: ``evaluation.tasks.cell_inputs``).
     return _stage(f"evaluate_{SHORT[task]}", "tools.evaluate_task", values,
-                  os.path.join(config.eval_dir(task), "results.md"))
+                  os.path.join(config.eval_dir(task), "results.md"), reads=_files_read(**paths))
 
 
 def plan(config: ReproduceConfig) -> list[Stage]:
@@ -291,6 +375,34 @@ def ship_same_run(stage: Stage, model_dir: str, log_path: str) -> None:
     stage.ship(os.path.join(model_dir, os.path.basename(stage.output)), stage.ship_to)
 
 
+def fresh_run_folder(stage: Stage) -> bool:
+    """Empties a training stage's run folder if its checkpoints were made from other inputs than those there now
+    (the inputs recorded when the run started differ; for a folder from before such records, its product is
+    stale), then records the inputs of the run about to start or resume (``<model_dir>/inputs.json``), so a run
+    started afresh and interrupted resumes. Returns whether it emptied the folder."""
+    model_dir = getattr(stage.config, "model_dir", None)
+    if not stage.reads or not model_dir:
+        return False
+    inputs, record = stage.inputs(), os.path.join(model_dir, "inputs.json")
+    started = None
+    if os.path.exists(record):
+        with open(record) as handle:
+            started = json.load(handle)
+    # A folder without a record predates the records: emptied if the product it made is stale.
+    emptied = os.path.isdir(model_dir) and (started != inputs if started is not None else stage.stale())
+    if emptied:
+        shutil.rmtree(model_dir)
+    os.makedirs(model_dir, exist_ok=True)
+    atomic.write_json(record, dict(sorted(inputs.items())), indent=2)
+    return emptied
+
+
+def changed_inputs(stage: Stage) -> list[str]:
+    """The names of a stale stage's inputs that differ from its stamp."""
+    stamp, inputs = stage.stamp() or {}, stage.inputs()
+    return sorted(key for key in {*stamp, *inputs} if stamp.get(key) != inputs.get(key))
+
+
 def keep_history(config: ReproduceConfig, stage_name: str, model_dir: str | None) -> None:
     """Copies a training stage's ``history.json`` from its run folder ``model_dir`` (if there is one) to
     ``config.kept_history`` (the report's curves)."""
@@ -299,11 +411,13 @@ def keep_history(config: ReproduceConfig, stage_name: str, model_dir: str | None
 
 
 def stage_state(stage: Stage) -> str:
-    """Where ``stage`` is, for a run spread over several sessions: ``done``; ``step 1,000 of 3,000`` (a
+    """Where ``stage`` is, for a run spread over several sessions: ``done``; ``stale (...)``; ``step 1,000 of 3,000`` (a
     training stage with checkpoints in its run folder, which a restart resumes from); ``3 cells kept`` (an
     evaluation with cells kept); or ``to do``."""
     if stage.done():
         return "done"
+    if stage.stale():
+        return f"stale ({', '.join(changed_inputs(stage))} changed since it was made): to do again"
     same_run = stage.same_run() if stage.same_run else None
     if same_run:
         return f"trained in {same_run} (shipped on the next run)"
@@ -332,13 +446,20 @@ def run_stages(config: ReproduceConfig, progress: bool = True) -> list[str]:
     for stage in bar:
         bar.set_postfix_str(stage.name)
         if stage.done():
+            if stage.reads and os.path.exists(stage.product) and stage.stamp() is None:
+                stage.write_stamp()  # made before stamps were written: taken as made from the inputs there now
             continue
         start, log_path = time.time(), os.path.join(config.work_dir, "logs", f"{stage.name}.log")
+        if stage.stale():
+            bar.write(f"{stage.name}: stale ({', '.join(changed_inputs(stage))} changed since it was made), again")
         same_run = stage.same_run() if stage.same_run else None
         if same_run:
             ship_same_run(stage, same_run, log_path)
         else:
+            if fresh_run_folder(stage):
+                bar.write(f"{stage.name}: its run folder held checkpoints made from other inputs: started afresh")
             run_stage(stage, log_path)
+        stage.write_stamp()
         keep_history(config, stage.name, same_run or getattr(stage.config, "model_dir", None))
         ran.append(stage.name)
         bar.write(f"{stage.name}: " + (f"shipped from {same_run}, which trained the same" if same_run
