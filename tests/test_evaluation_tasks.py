@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import os
 
@@ -150,13 +151,14 @@ def test_kept_cells_are_measured_again_when_their_head_or_denoiser_file_changes(
     separate = str(tmp_path / "separate_s{sigma}.keras")
     keras.utils.set_random_seed(1)
     build_denoiser(zero_init_output=False, **TINY).save(separate.format(sigma=15))
-    config = _config(split, tmp_path / "eval", head=head_path, settings=("noisy", "separate"), separate=separate)
+    config = _config(split, tmp_path / "eval", head=head_path, settings=("noisy", "separate"), separate=separate,
+                     part_images=0)
     measured = []
     measure = task_evaluation.measure_head
 
-    def counted(head, split, batch_size, crop, batches, sigma, denoise):
+    def counted(head, split, batch_size, crop, batches, sigma, denoise, start_batch=0):
         measured.append(sigma)
-        return measure(head, split, batch_size, crop, batches, sigma, denoise)
+        return measure(head, split, batch_size, crop, batches, sigma, denoise, start_batch=start_batch)
 
     monkeypatch.setattr(task_evaluation, "measure_head", counted)
     state = task_evaluation.evaluate_cells(config, split, head, progress=False)
@@ -187,3 +189,45 @@ def test_kept_cells_are_measured_again_when_their_head_or_denoiser_file_changes(
     os.remove(separate.format(sigma=15))
     final = task_evaluation.evaluate_cells(config, split, head, progress=False)
     assert "15" not in final["cells"].get("separate", {}) and len(measured) == 7
+
+
+def test_a_cell_interrupted_between_parts_resumes_from_its_last_part(classification_setup, counted_cbm3d, tmp_path,
+                                                                    monkeypatch):
+    split, head = classification_setup
+    whole = task_evaluation.evaluate_cells(_config(split, tmp_path / "whole", settings=("cbm3d",), batch_size=2,
+                                                   part_images=0), split, head, progress=False)
+    assert len(counted_cbm3d) == 6
+    config = _config(split, tmp_path / "parts", settings=("cbm3d",), batch_size=2, part_images=2,
+                     cbm3d_cache=str(tmp_path / "first_cache"))
+    measure, parts = task_evaluation.measure_head, []
+
+    def interrupted(*args, start_batch=0):
+        if len(parts) == 2:  # 6 images in 3 batches of 2, one batch a part: stopped in the clean cell's third part
+            raise KeyboardInterrupt
+        parts.append((args[5], start_batch))
+        return measure(*args, start_batch=start_batch)
+
+    monkeypatch.setattr(task_evaluation, "measure_head", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        task_evaluation.evaluate_cells(config, split, head, progress=False)
+    state = json.load(open(config.results_path()))
+    assert parts == [(None, 0), (None, 1)]
+    assert state["parts"]["clean"]["clean"]["batches"] == 2 and "clean" not in state["cells"]
+    part = store.load_records(os.path.join(config.out, "records", "clean_clean.part.npz"))
+    assert part["top1"].shape == (4,)
+    # Resumed in another checkout that kept results.json and records/ but not the CBM3D estimate cache.
+    monkeypatch.setattr(task_evaluation, "measure_head", lambda *args, start_batch=0: (
+        parts.append((args[5], start_batch)), measure(*args, start_batch=start_batch))[1])
+    calls = len(counted_cbm3d)
+    resumed = task_evaluation.evaluate_cells(dataclasses.replace(config, cbm3d_cache=str(tmp_path / "other_cache")),
+                                             split, head, progress=False)
+    assert parts[2:] == [(None, 2), (None, 3), (15.0, 0), (15.0, 1), (15.0, 2), (15.0, 3)]
+    assert len(counted_cbm3d) - calls == 6
+    for setting, key in (("clean", "clean"), ("cbm3d", "15")):
+        assert {k: v for k, v in resumed["cells"][setting][key].items() if k != "inputs"} == {
+            k: v for k, v in whole["cells"][setting][key].items() if k != "inputs"}
+        for name, values in store.load_records(store.records_path(config.out, setting, key)).items():
+            np.testing.assert_array_equal(values, store.load_records(
+                store.records_path(str(tmp_path / "whole"), setting, key))[name])
+    assert not os.path.exists(os.path.join(config.out, "records", "clean_clean.part.npz"))
+    assert resumed["parts"] == {"clean": {}, "cbm3d": {}}

@@ -178,6 +178,10 @@ def test_stage_state_says_how_far_each_stage_is(tmp_path):
     with open(evaluation.config.results_path(), "w") as handle:
         json.dump({"cells": {"noisy": {"30": {}}, "cbm3d": {"30": {}}}}, handle)
     assert stage_state(evaluation) == "2 cells kept"
+    with open(evaluation.config.results_path(), "w") as handle:
+        json.dump({"cells": {"noisy": {"30": {}}}, "parts": {"cbm3d": {"30": {"batches": 2, "images": 2048}}}}, handle)
+    assert stage_state(evaluation) == "1 cells kept (cbm3d 30: 2,048 images measured of the next)"
+    assert evaluation.config.part_images == 1024 and stages["evaluate_seg"].config.part_images == 16
 
 
 def test_a_replaced_head_makes_what_was_made_from_it_stale(tmp_path):

@@ -43,6 +43,8 @@ class TaskEvaluationConfig(sources.TaskDataConfig):
         None, "Folder keeping each image's CBM3D estimate (8-bit PNG, keyed by task, split, crop, sigma, image "
         "index and the noisy input) for later evaluations to reuse; default <out>/cbm3d_cache.")
     workers: int = setting(1, "Processes computing CBM3D estimates in parallel (CPU bound: up to the cores).")
+    part_images: int = setting(1000, "Images a cell is measured in at a time, its records so far saved after each "
+                                     "part (an interrupted cell resumes from its last part; 0: whole cells).")
     bootstrap_resamples: int = setting(intervals.RESAMPLES, "Resamples of the images for the difference "
                                        "intervals in results.md (paired bootstrap, seeded).")
 
@@ -54,15 +56,19 @@ class TaskEvaluationConfig(sources.TaskDataConfig):
 
 
 def noisy_batches(split, batch_size: int, crop_size: int | None, max_batches: int | None = None,
-                  sigma_255: float | None = None):
+                  sigma_255: float | None = None, start_batch: int = 0):
     """One evaluation pass over ``split`` in order: ``(indices, clean, inputs, labels)`` per batch, where
     ``indices`` are the images' indices in the split (``range``), ``clean`` (N, H, W, 3) float32 in [0, 1],
-    ``inputs`` the clean images or, with ``sigma_255``, the evaluation noise seeded by each index added."""
+    ``inputs`` the clean images or, with ``sigma_255``, the evaluation noise seeded by each index added.
+    Batches ``start_batch`` (0-based) up to ``max_batches`` (exclusive; None: the end)."""
     count = 0
     for index, (images, labels) in enumerate(sources.batches(split, batch_size, crop_size, training=False)):
         if max_batches and index >= max_batches:
             break
         clean = np.asarray(images)
+        if index < start_batch:
+            count += len(clean)
+            continue
         indices = range(count, count + len(clean))
         inputs = clean if sigma_255 is None else np.stack([
             noise.add_seeded_gaussian_noise(image, sigma_255, tasks.noise_name(split.task, i))
@@ -72,7 +78,7 @@ def noisy_batches(split, batch_size: int, crop_size: int | None, max_batches: in
 
 
 def measure_head(head, split, batch_size: int, crop_size: int | None, max_batches: int | None = None,
-                 sigma_255: float | None = None, denoise=None) -> tuple[dict, dict]:
+                 sigma_255: float | None = None, denoise=None, start_batch: int = 0) -> tuple[dict, dict]:
     """``head`` on ``split``, optionally on seeded-noise inputs run through ``denoise``: summary and records.
 
     Args:
@@ -80,6 +86,7 @@ def measure_head(head, split, batch_size: int, crop_size: int | None, max_batche
         sigma_255: if set, each image gets the evaluation noise seeded by its index in the split.
         denoise: optional ``f(noisy batch (N, H, W, 3), the images' indices in the split) -> batch``: the
             setting being measured.
+        start_batch, max_batches: the batches measured (``noisy_batches``): a part of a cell.
     Returns:
         ``(result, records)``: ``result`` is ``{"images": n, "top1": %, "top5": %}`` or ``{"images": n,
         "miou": %}``, plus ``"psnr"`` (mean dB of the head's input against the clean image) when
@@ -87,8 +94,8 @@ def measure_head(head, split, batch_size: int, crop_size: int | None, max_batche
     """
     classification = tasks.check_task(split.task) == tasks.CLASSIFICATION.name
     top1, top5, confusions, psnrs = [], [], [], []
-    count = 0
-    for indices, clean, images, labels in noisy_batches(split, batch_size, crop_size, max_batches, sigma_255):
+    for indices, clean, images, labels in noisy_batches(split, batch_size, crop_size, max_batches, sigma_255,
+                                                        start_batch):
         if denoise is not None:
             images = np.asarray(denoise(images, indices))
         if sigma_255 is not None:
@@ -100,19 +107,28 @@ def measure_head(head, split, batch_size: int, crop_size: int | None, max_batche
         else:
             confusions += [metrics.confusion_matrix(label, prediction, split.num_classes, split.ignore_index)
                            for label, prediction in zip(labels, logits.argmax(-1))]
-        count += len(images)
     if classification:
         records = {"top1": np.concatenate(top1 or [np.zeros(0, bool)]),
                    "top5": np.concatenate(top5 or [np.zeros(0, bool)])}
     else:
         classes = split.num_classes
         records = {"confusion": np.stack(confusions) if confusions else np.zeros((0, classes, classes), np.int64)}
-    result = {"images": count}
-    if psnrs:
+    if sigma_255 is not None:
         records["psnr"] = np.asarray(psnrs, dtype=np.float64)
+    return summarize(records), records
+
+
+def summarize(records: dict) -> dict:
+    """A cell's summary from its per-image records: ``{"images", "top1", "top5"}`` or ``{"images", "miou"}``,
+    plus ``"psnr"`` where the records have it."""
+    names = ("top1", "top5") if "top1" in records else ("miou",)
+    images = len(records["top1"] if "top1" in records else records["confusion"])
+    result = {"images": images}
+    if not images:
+        return result
+    if "psnr" in records:
         result["psnr"] = intervals.cell_score(records, "psnr")
-    names = ("top1", "top5") if classification else ("miou",)
-    return {**result, **{name: intervals.cell_score(records, name) for name in names}}, records
+    return {**result, **{name: intervals.cell_score(records, name) for name in names}}
 
 
 def evaluate_head(head, split, batch_size: int, crop_size: int | None, max_batches: int | None = None,
@@ -205,23 +221,66 @@ def evaluate_cells(config: TaskEvaluationConfig, split, head, progress: bool = T
             denoise = None if sigma is None else setting_denoiser(setting_name, sigma, paths, cbm3d)
             if sigma is not None and denoise is None:
                 continue
-            if setting_name == "cbm3d":
-                _fill_cbm3d(cbm3d, split, config.batch_size, crop, batches, sigma, progress)
-            result, records = measure_head(head, split, config.batch_size, crop, batches, sigma, denoise)
+            records = _measure_in_parts(config, state, setting_name, key, inputs, split, head, sigma, denoise,
+                                        cbm3d if setting_name == "cbm3d" else None, progress)
             store.save_records(store.records_path(config.out, setting_name, key), records)
-            state["cells"].setdefault(setting_name, {})[key] = {**result, "inputs": inputs}
+            state["cells"].setdefault(setting_name, {})[key] = {**summarize(records), "inputs": inputs}
+            state.get("parts", {}).get(setting_name, {}).pop(key, None)
             store.save(config.results_path(), state)
+            if os.path.exists(_part_path(config, setting_name, key)):
+                os.remove(_part_path(config, setting_name, key))
     atomic.write_text(os.path.join(config.out, "results.md"), results_markdown(state, config) + "\n")
     return state
 
 
+def _part_path(config: TaskEvaluationConfig, setting_name: str, key: str) -> str:
+    return store.records_path(config.out, setting_name, key)[:-len(".npz")] + ".part.npz"
+
+
+def _measure_in_parts(config: TaskEvaluationConfig, state: dict, setting_name: str, key: str, inputs: dict, split,
+                      head, sigma, denoise, cbm3d: Cbm3dCache | None, progress: bool) -> dict:
+    """A cell's records, measured ``part_images`` at a time. After each part its records so far are saved
+    (``<out>/records/<setting>_<key>.part.npz``, how far in ``results.json``'s ``"parts"``), so a cell
+    interrupted halfway resumes from its last part, also in another checkout once those two files are kept
+    (the CBM3D estimate cache need not be). Parts measured from other inputs or batches are discarded."""
+    batch_size, crop = config.batch_size, config.crop_size or None
+    per_part = max(1, -(-config.part_images // batch_size)) if config.part_images else None
+    where = {"inputs": inputs, "batch_size": batch_size, "crop_size": config.crop_size}
+    progress_record = state.setdefault("parts", {}).setdefault(setting_name, {}).get(key)
+    records = store.load_records(_part_path(config, setting_name, key))
+    done = 0
+    if progress_record and records is not None and all(progress_record.get(k) == v for k, v in where.items()):
+        done = progress_record["batches"]
+    else:
+        records = None
+    while True:
+        end = done + per_part if per_part else None
+        if config.max_batches:
+            end = min(end, config.max_batches) if end else config.max_batches
+        if end is not None and done >= end:
+            break
+        if cbm3d is not None:
+            _fill_cbm3d(cbm3d, split, batch_size, crop, end, sigma, progress, done)
+        _, part = measure_head(head, split, batch_size, crop, end, sigma, denoise, start_batch=done)
+        count = len(next(iter(part.values())))
+        records = part if records is None else {name: np.concatenate([records[name], part[name]]) for name in part}
+        if end is None or count < (end - done) * batch_size:  # the split ended within this part
+            break
+        done = end
+        store.save_records(_part_path(config, setting_name, key), records)
+        state["parts"][setting_name][key] = {**where, "batches": done, "images": len(next(iter(records.values())))}
+        store.save(config.results_path(), state)
+    return records
+
+
 def _fill_cbm3d(cbm3d: Cbm3dCache, split, batch_size: int, crop_size: int | None, max_batches: int | None,
-                sigma_255: float, progress: bool) -> None:
-    """Every CBM3D estimate of a cell computed and kept before the head's pass reads them, so that all
-    workers are busy whatever the batch size (whole CamVid frames come one per batch)."""
+                sigma_255: float, progress: bool, start_batch: int = 0) -> None:
+    """Every CBM3D estimate of a cell (or of its batches from ``start_batch``) computed and kept before the
+    head's pass reads them, so that all workers are busy whatever the batch size (whole CamVid frames come one
+    per batch)."""
     from tqdm import tqdm
 
-    passes = noisy_batches(split, batch_size, crop_size, max_batches, sigma_255)
+    passes = noisy_batches(split, batch_size, crop_size, max_batches, sigma_255, start_batch)
     noisy = ((i, image) for indices, _, inputs, _ in passes for i, image in zip(indices, inputs))
     cbm3d.fill(tqdm(noisy, desc=f"CBM3D sigma {sigma_255:g}", unit="image", leave=False, disable=not progress),
                sigma_255)

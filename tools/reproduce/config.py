@@ -103,6 +103,11 @@ class ReproduceConfig:
                                        "is the slow part).")
     eval_workers: int = setting(1, "Processes computing CBM3D in the evaluation (its estimates are cached in "
                                     "<work_dir>/cbm3d_cache for every later table).")
+    cls_eval_part_images: int = setting(1024, "Classification test images a table cell is measured in at a time; "
+                                        "its records so far are kept in docs_dir after each part, so a cell resumes "
+                                        "from its last part in a later session (CBM3D: ~1 s an image here).")
+    seg_eval_part_images: int = setting(16, "Segmentation test frames a table cell is measured in at a time (as "
+                                        "cls_eval_part_images).")
     checkpoint_every: int = setting(250, "Steps between resumable checkpoints of the head and separate stages (joint "
                                          "runs: joint_validations).")
     seed: int = setting(0, "Random seed of every training stage.")

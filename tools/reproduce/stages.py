@@ -288,7 +288,8 @@ def _evaluation_stage(config: ReproduceConfig, task: str) -> Stage:
               "cross": config.denoiser_path(f"joint_{SHORT[other]}", "{sigma}"),
               "crop_size": per_task(task, config.cls_crop, 0),
               "batch_size": batch, "max_batches": max_batches, "out": config.eval_dir(task),
-              "cbm3d_cache": os.path.join(config.work_dir, "cbm3d_cache"), "workers": config.eval_workers}
+              "cbm3d_cache": os.path.join(config.work_dir, "cbm3d_cache"), "workers": config.eval_workers,
+              "part_images": per_task(task, config.cls_eval_part_images, config.seg_eval_part_images)}
     paths = {"head": config.head_path(task)}
     for setting in ("separate", "joint", "cross"):
         paths.update({f"{setting}_s{sigma:g}": values[setting].replace("{sigma}", f"{sigma:g}")
@@ -428,10 +429,12 @@ def stage_state(stage: Stage) -> str:
             steps = getattr(stage.config, "steps", None)
             return f"step {history[-1]['step']:,}" + (f" of {steps:,}" if steps else "")
     if stage.entry_point == "tools.evaluate_task":
-        cells = store.load(stage.config.results_path()).get("cells", {})
-        kept = sum(len(by_key) for by_key in cells.values())
-        if kept:
-            return f"{kept} cells kept"
+        state = store.load(stage.config.results_path())
+        kept = sum(len(by_key) for by_key in state.get("cells", {}).values())
+        parts = [f"{setting} {key}: {part['images']:,} images" for setting, by_key in state.get("parts", {}).items()
+                 for key, part in by_key.items()]
+        if kept or parts:
+            return f"{kept} cells kept" + (f" ({'; '.join(parts)} measured of the next)" if parts else "")
     return "to do"
 
 
