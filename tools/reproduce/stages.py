@@ -11,8 +11,8 @@ at most one checkpoint interval when re-run. Trained weights are shipped (copied
 the evaluation reads them from there.
 
 A stage that reads what earlier stages shipped (``Stage.reads``: a head, a separate denoiser, the chosen loss
-scale, the joint denoisers) stamps its output with their identities (``<output>.inputs.json``: file name and
-content hash, or the scale). Once one of them changes (a better head shipped by hand, a stage re-run), the
+scale, the joint denoisers) stamps its output with their identities (``<output>.inputs.json``: file name and a
+hash of the model's configuration and weights, or the scale). Once one of them changes (a better head shipped by hand, a stage re-run), the
 output is stale: the stage counts as not done and runs again, from a fresh run folder, and so do the stages
 that read what it ships. Outputs made before stamps were written count as made from the files there now (the
 pipeline stamps them so). The heads and separate stages read nothing of the pipeline's: a head shipped by hand
@@ -131,7 +131,8 @@ def _stage(name: str, entry_point: str, values: dict, output: str, ship_to: str 
 
 
 def read_identity(path: str) -> str | None:
-    """What a stamp records of a product read: ``model_identity`` (name and content hash), None if absent."""
+    """What a stamp records of a product read: ``model_identity`` (name and a hash of the configuration and
+    weights), None if absent."""
     return model_identity(path) if os.path.exists(path) else None
 
 
