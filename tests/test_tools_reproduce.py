@@ -185,7 +185,7 @@ def test_stage_state_says_how_far_each_stage_is(tmp_path):
 
 
 def test_a_replaced_head_makes_what_was_made_from_it_stale(tmp_path):
-    from tools.reproduce.stages import changed_inputs, fresh_run_folder, run_stages, stage_state
+    from tools.reproduce.stages import adopt_stamps, changed_inputs, fresh_run_folder, run_stages, stage_state
 
     config = _config(tmp_path, sigmas=(15, 60))
     stages = {s.name: s for s in reproduce.plan(config)}
@@ -201,8 +201,11 @@ def test_a_replaced_head_makes_what_was_made_from_it_stale(tmp_path):
             put(stage.product, stage.name.encode())
     put(config.loss_scale_path(), json.dumps({"chosen": {"classification": "official", "segmentation": "paper"}}).encode())
     assert all(s.done() for s in stages.values()) and not any(os.path.exists(s.stamp_path()) for s in stages.values())
-    # A pipeline run stamps them with the inputs there now (and runs nothing).
-    assert run_stages(config, progress=False) == []
+    # --stamp_only (and any pipeline run) stamps them with the inputs there now.
+    # (The loss-scale runs' own outputs are scratch, gone here: the choice stands for them.)
+    assert adopt_stamps(config) == ["choose_loss_scale", "joint_cls_s60", "joint_seg_s60", "joint_cls_s15",
+                                    "joint_seg_s15", "evaluate_cls", "evaluate_seg"]
+    assert adopt_stamps(config) == [] and run_stages(config, progress=False) == []
     stamp = json.load(open(stages["joint_seg_s60"].stamp_path()))
     assert set(stamp) == {"head", "separate", "loss_scale"} and stamp["loss_scale"] == "paper"
     assert stamp["head"].startswith("head_seg.keras sha256:") and stamp["separate"].startswith("separate_s60.keras sha256:")

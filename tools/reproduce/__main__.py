@@ -3,6 +3,7 @@
     python -m tools.reproduce                # or: make reproduce
     python -m tools.reproduce --report_only  # rewrite docs/RESULTS.md from the measured tables
     python -m tools.reproduce --list         # each stage: done, how far its run is, or to do
+    python -m tools.reproduce --stamp_only   # stamp the outputs made before stamps (before replacing a head)
 
 Trains the heads, the separate and joint denoisers for every sigma, ships them to saved_models/reproduce/,
 evaluates Tables IV/V-style tables and writes docs/RESULTS.md. Interrupt it at any time and run it again:
@@ -20,7 +21,7 @@ from absl import app, flags
 from keras_semdenoise.config_flags import config_from_flags, define_flags
 from keras_semdenoise.data.roots import default_data_root
 from tools.reproduce import ReproduceConfig, plan, run, write_report
-from tools.reproduce.stages import stage_state
+from tools.reproduce.stages import adopt_stamps, stage_state
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -31,6 +32,8 @@ define_flags(ReproduceConfig, data_root={
 })
 flags.DEFINE_bool("report_only", False, "Only rewrite the report from the measured tables.")
 flags.DEFINE_bool("list", False, "Print each stage's state (done, how far, to do) and exit.")
+flags.DEFINE_bool("stamp_only", False, "Stamp the outputs made before stamps were written with the models there "
+                  "now, and exit (a run does it too; do it before replacing a head by hand).")
 
 
 def main(argv):
@@ -43,6 +46,9 @@ def main(argv):
     if FLAGS.list:
         for stage in plan(config):
             print(f"{stage.name:24s} {stage_state(stage)}")
+        return
+    if FLAGS.stamp_only:
+        print("stamped: " + (", ".join(adopt_stamps(config)) or "nothing (every output has its stamp)"))
         return
     if FLAGS.report_only:
         print(f"wrote {write_report(config)}")

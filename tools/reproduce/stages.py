@@ -399,6 +399,21 @@ def fresh_run_folder(stage: Stage) -> bool:
     return emptied
 
 
+def adopt_stamp(stage: Stage) -> bool:
+    """Stamps a done stage's product made before stamps were written, as made from the inputs there now;
+    returns whether it did."""
+    if stage.reads and os.path.exists(stage.product) and stage.stamp() is None and stage.done():
+        stage.write_stamp()
+        return True
+    return False
+
+
+def adopt_stamps(config: ReproduceConfig) -> list[str]:
+    """``adopt_stamp`` for every stage (``--stamp_only``: before a head or model is replaced by hand, so the
+    outputs made from the old one are known to be); returns the names of the stages stamped."""
+    return [stage.name for stage in plan(config) if adopt_stamp(stage)]
+
+
 def changed_inputs(stage: Stage) -> list[str]:
     """The names of a stale stage's inputs that differ from its stamp."""
     stamp, inputs = stage.stamp() or {}, stage.inputs()
@@ -450,8 +465,7 @@ def run_stages(config: ReproduceConfig, progress: bool = True) -> list[str]:
     for stage in bar:
         bar.set_postfix_str(stage.name)
         if stage.done():
-            if stage.reads and os.path.exists(stage.product) and stage.stamp() is None:
-                stage.write_stamp()  # made before stamps were written: taken as made from the inputs there now
+            adopt_stamp(stage)
             continue
         start, log_path = time.time(), os.path.join(config.work_dir, "logs", f"{stage.name}.log")
         if stage.stale():
