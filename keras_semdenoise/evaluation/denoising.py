@@ -77,6 +77,12 @@ def model_identity(path: str) -> str:
     return f"{os.path.basename(path)} weights-sha256:{digest.hexdigest()[:16]}"
 
 
+def model_identity_or_none(path: str | None) -> str | None:
+    """``model_identity`` of ``path``, or None where there is no path or no such file (what the records of
+    what an output was made from say of a model that is not there)."""
+    return model_identity(path) if path and os.path.exists(path) else None
+
+
 def _without_object_ids(config):
     """A saved Keras configuration without its ``shared_object_id`` entries (Python object ids of the saving
     process, different at every save)."""

@@ -164,14 +164,11 @@ def cell_inputs(head_path: str, paths: dict, setting_name: str, sigma_255: float
     """The files a cell is measured from, as ``{"head", "denoiser"}`` identities (``model_identity``: name and
     hash of the configuration and weights; None for no file): a kept cell is reused only while these are the
     same, so a replaced head or another denoiser shipped under the same name is measured again."""
-    from keras_semdenoise.evaluation.denoising import model_identity
-
-    def identity(path):
-        return model_identity(path) if path and os.path.exists(path) else None
+    from keras_semdenoise.evaluation.denoising import model_identity_or_none
 
     pattern = paths.get(setting_name) if sigma_255 is not None else None
     denoiser = pattern.replace("{sigma}", f"{sigma_255:g}") if pattern else None
-    return {"head": identity(head_path), "denoiser": identity(denoiser)}
+    return {"head": model_identity_or_none(head_path), "denoiser": model_identity_or_none(denoiser)}
 
 
 def open_evaluation(config: TaskEvaluationConfig):

@@ -39,7 +39,7 @@ from typing import Any, Callable
 from keras_semdenoise import atomic, joint_training, runs, shipping, training
 from keras_semdenoise.config_flags import flag_args
 from keras_semdenoise.evaluation import store
-from keras_semdenoise.evaluation.denoising import model_identity
+from keras_semdenoise.evaluation.denoising import model_identity_or_none
 from keras_semdenoise.evaluation import tasks as task_evaluation
 from keras_semdenoise.heads import training as head_training
 from keras_semdenoise.losses import LOSS_SCALES
@@ -71,7 +71,7 @@ class Stage:
     ``ship``: how ``output`` becomes ``ship_to`` (a copy, or the network alone for a separate run).
     ``same_run``: returns the run folder of a finished run that trained exactly this (the chosen loss-scale run is
     the joint run at its sigma), whose output is shipped instead of training again; ``None`` while there is none.
-    ``reads``: returns ``{what: identity}`` of the earlier products the output is made from (``read_identity``),
+    ``reads``: returns ``{what: identity}`` of the earlier products the output is made from (``model_identity_or_none``),
     stamped beside the product; called only once those products exist."""
 
     name: str
@@ -130,14 +130,8 @@ def _stage(name: str, entry_point: str, values: dict, output: str, ship_to: str 
     return Stage(name, entry_point, config_class(**values), tuple(values), output, ship_to, ship=ship, reads=reads)
 
 
-def read_identity(path: str) -> str | None:
-    """What a stamp records of a product read: ``model_identity`` (name and a hash of the configuration and
-    weights), None if absent."""
-    return model_identity(path) if os.path.exists(path) else None
-
-
 def _files_read(**paths: str) -> Callable[[], dict]:
-    return lambda: {name: read_identity(path) for name, path in paths.items()}
+    return lambda: {name: model_identity_or_none(path) for name, path in paths.items()}
 
 
 def _ship_network(final_model: str, ship_to: str) -> None:
