@@ -11,8 +11,8 @@ the same Pillow decode as ``tasks`` (``imageio.load_image``), so the pixels are 
 
 Batches (``batches``) follow ``tasks.batches``'s augmentation for the cases packed splits support:
 classification images already at the crop size (CIFAR: reflect-pad by size/8, random crop, random
-flip; evaluation: the image itself) and segmentation (random crop padded with void, random flip;
-evaluation: whole images, or the top-left crop).
+flip; evaluation: the image itself) and segmentation (optional rescale and colour jitter, random crop
+padded with void, random flip; evaluation: whole images, or the top-left crop).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import os
 import numpy as np
 
 from keras_semdenoise import noise
-from keras_semdenoise.data import splits
+from keras_semdenoise.data import photometric, splits
 from keras_semdenoise.tasks import check_task
 
 PREFIX = "packed:"
@@ -174,9 +174,11 @@ def _rescaled(image, label, scale_range: tuple[float, float], rng):
 
 
 def _segmentation_example(image, label, size: int | None, ignore_index: int, training: bool, rng,
-                          scale_range: tuple[float, float] | None = None):
+                          scale_range: tuple[float, float] | None = None, color_jitter: float | None = None):
     if training and scale_range:
         image, label = _rescaled(image, label, scale_range, rng)
+    if training and color_jitter:  # on [0, 1] as in tf.data, back to the 0..255 scale (float, unrounded)
+        image = photometric.jitter_np(image / 255.0, color_jitter, rng) * np.float32(255.0)
     if size is None:
         return image, label
     pad_h, pad_w = max(size - image.shape[0], 0), max(size - image.shape[1], 0)
@@ -193,7 +195,8 @@ def _segmentation_example(image, label, size: int | None, ignore_index: int, tra
 
 
 def batches(split: PackedSplit, batch_size: int, crop_size: int | None, training: bool, seed: int | None = None,
-            sigma_255: float | None = None, scale_range: tuple[float, float] | None = None):
+            sigma_255: float | None = None, scale_range: tuple[float, float] | None = None,
+            color_jitter: float | None = None):
     """Like ``tasks.batches``: yields ``(images (N, H, W, 3) float32 in [0, 1], labels)``, or
     ``((noisy, clean), labels)`` with training noise (``noise.add_gaussian_noise_np``) when ``sigma_255`` is set.
 
@@ -203,6 +206,7 @@ def batches(split: PackedSplit, batch_size: int, crop_size: int | None, training
     from keras_semdenoise.data.tasks import check_scale_range
 
     scale_range = check_scale_range(scale_range, split.task)
+    color_jitter = photometric.check_strength(color_jitter, split.task)
     rng = np.random.default_rng(seed)
     if sigma_255 is not None:
         noise.check_sigma(sigma_255)
@@ -213,7 +217,7 @@ def batches(split: PackedSplit, batch_size: int, crop_size: int | None, training
             labels = split.labels[indices]
         else:
             pairs = [_segmentation_example(split.images[i], split.labels[i], crop_size, split.ignore_index,
-                                           training, rng, scale_range) for i in indices]
+                                           training, rng, scale_range, color_jitter) for i in indices]
             images = np.stack([p[0] for p in pairs])
             labels = np.stack([p[1] for p in pairs]).astype(np.int32)
         clean = images.astype(np.float32) / 255.0

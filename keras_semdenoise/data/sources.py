@@ -65,18 +65,20 @@ def _joined(parts: list, name: str):
 
 
 def batches(split, batch_size: int, crop_size: int | None, training: bool, sigma_255: float | None = None,
-            seed: int | None = None, scale_range: tuple[float, float] | None = None):
+            seed: int | None = None, scale_range: tuple[float, float] | None = None,
+            color_jitter: float | None = None):
     """Batches of a split from ``load_split``: ``(images, labels)``, or ``((noisy, clean), labels)`` when
     ``sigma_255`` is set (training noise). Images (N, H, W, 3) float32 in [0, 1].
 
     Training batches repeat forever and are augmented; evaluation goes once through the split in order.
     ``seed`` seeds a packed split's shuffling, crops and noise (tf.data uses the global seed).
-    ``scale_range``: segmentation training frames rescaled by a random factor first (``tasks.segmentation_crop``).
+    ``scale_range``: segmentation training frames rescaled by a random factor first; ``color_jitter``: then their
+    colours jittered (``tasks.segmentation_crop``, ``photometric``).
     """
     if isinstance(split, packed.PackedSplit):
-        return packed.batches(split, batch_size, crop_size, training, seed, sigma_255, scale_range)
+        return packed.batches(split, batch_size, crop_size, training, seed, sigma_255, scale_range, color_jitter)
     return task_data.batches(split, batch_size, crop_size, training=training, sigma_255=sigma_255,
-                             scale_range=scale_range)
+                             scale_range=scale_range, color_jitter=color_jitter)
 
 
 @dataclasses.dataclass(kw_only=True)

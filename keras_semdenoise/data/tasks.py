@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from keras_semdenoise import imageio, noise
-from keras_semdenoise.data import splits
+from keras_semdenoise.data import photometric, splits
 from keras_semdenoise.tasks import check_task
 
 IMAGENET_MANUAL_FILES = ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar")
@@ -229,11 +229,12 @@ def check_scale_range(scale_range, task: str) -> tuple[float, float] | None:
 
 
 def segmentation_crop(image, label, size: int | None, ignore_index: int, training: bool,
-                      scale_range: tuple[float, float] | None = None):
+                      scale_range: tuple[float, float] | None = None, color_jitter: float | None = None):
     """Random (training) crop of image and label together; smaller images are padded with void.
 
     ``scale_range``: training frames are first resized by a factor drawn uniformly from ``(low, high)``
-    (image bilinear with antialiasing, label nearest), DeepLab's scale augmentation."""
+    (image bilinear with antialiasing, label nearest), DeepLab's scale augmentation. ``color_jitter``:
+    then their brightness, contrast and saturation are jittered by up to that fraction (``photometric``)."""
     import tensorflow as tf
 
     if training and scale_range:
@@ -241,6 +242,8 @@ def segmentation_crop(image, label, size: int | None, ignore_index: int, trainin
         new_hw = tf.maximum(tf.cast(tf.round(tf.cast(tf.shape(image)[:2], tf.float32) * factor), tf.int32), 1)
         image = tf.image.resize(image, new_hw, method="bilinear", antialias=True)
         label = tf.image.resize(label[..., None], new_hw, method="nearest")[..., 0]
+    if training and color_jitter:
+        image = photometric.jitter_tf(image, color_jitter)
     if size is None:
         return image, label
     height, width = tf.shape(image)[0], tf.shape(image)[1]
@@ -258,16 +261,18 @@ def segmentation_crop(image, label, size: int | None, ignore_index: int, trainin
 
 def batches(split: TaskSplit, batch_size: int, crop_size: int | None, training: bool,
             sigma_255: float | None = None, repeat: bool | None = None,
-            scale_range: tuple[float, float] | None = None):
+            scale_range: tuple[float, float] | None = None, color_jitter: float | None = None):
     """Batched examples: ``(image, label)`` for heads, or ``((noisy, clean), label)`` when ``sigma_255`` is set.
 
     Classification images are cropped to ``crop_size`` (required); segmentation crops when
     ``crop_size`` is given (else whole images, batch them only if they share a size), after a random
-    rescale of each training frame when ``scale_range`` is given (``segmentation_crop``).
+    rescale of each training frame when ``scale_range`` is given and a colour jitter when ``color_jitter`` is
+    (``segmentation_crop``).
     """
     import tensorflow as tf
 
     scale_range = check_scale_range(scale_range, split.task)
+    color_jitter = photometric.check_strength(color_jitter, split.task)
 
     dataset = split.dataset
     if training:
@@ -279,7 +284,7 @@ def batches(split: TaskSplit, batch_size: int, crop_size: int | None, training: 
                               num_parallel_calls=tf.data.AUTOTUNE)
     else:
         dataset = dataset.map(
-            lambda x, y: segmentation_crop(x, y, crop_size, split.ignore_index, training, scale_range),
+            lambda x, y: segmentation_crop(x, y, crop_size, split.ignore_index, training, scale_range, color_jitter),
             num_parallel_calls=tf.data.AUTOTUNE)
     if repeat if repeat is not None else training:
         dataset = dataset.repeat()

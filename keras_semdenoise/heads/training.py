@@ -13,7 +13,7 @@ import os
 
 from keras_semdenoise import atomic, graph_transforms, losses, precision, runs, tasks
 from keras_semdenoise.config_flags import setting
-from keras_semdenoise.data import sources, splits
+from keras_semdenoise.data import photometric, sources, splits
 from keras_semdenoise.data.tasks import check_scale_range
 from keras_semdenoise.evaluation.intervals import validation_metric
 from keras_semdenoise.heads.factory import build_head
@@ -40,6 +40,8 @@ class HeadConfig(sources.TaskDataConfig):
     scale_range: tuple[float, ...] | None = setting(None, "Segmentation: each training frame resized by a factor "
                                                           "drawn uniformly from low,high before the crop (e.g. "
                                                           "0.5,2.0, DeepLab's scale augmentation); default none.")
+    color_jitter: float = setting(0.0, "Segmentation: each training frame's brightness, contrast and saturation "
+                                       "scaled by factors drawn from [1 - x, 1 + x] (e.g. 0.3); 0: none.")
     batch_size: int = setting(32, "Batch size.")
     steps: int = setting(1000, "Training steps.")
     learning_rate: float = setting(1e-3, "Peak Adam learning rate.")
@@ -59,6 +61,7 @@ class HeadConfig(sources.TaskDataConfig):
 
     def __post_init__(self):
         self.scale_range = check_scale_range(self.scale_range, self.task)
+        photometric.check_strength(self.color_jitter, self.task)
 
 
 def _loss_and_metrics(task: str, ignore_index: int | None):
@@ -131,7 +134,7 @@ def run_head_training(config: HeadConfig):
     epochs, interval = runs.fit_intervals(config.steps, config.checkpoint_every)
     trained.fit(
         sources.batches(split, config.batch_size, config.crop_size, training=True, seed=config.seed,
-                        scale_range=config.scale_range),
+                        scale_range=config.scale_range, color_jitter=config.color_jitter),
         epochs=epochs,
         steps_per_epoch=interval,
         # The backup first: a checkpoint is saved before its record.
