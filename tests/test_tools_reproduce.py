@@ -114,6 +114,16 @@ def test_separate_denoisers_can_start_from_the_shipped_models_and_heads_can_be_r
     (tmp_path / "heads").mkdir()
     (tmp_path / "heads" / "head_seg.clean.json").write_text('{"images": 233, "miou": 41.95}')
     assert head_quality(config) == {"segmentation": {"images": 233, "miou": 41.95}}
+    # A head of this run only (seg_head): read and shipped there, the other head still from heads_dir.
+    own = str(tmp_path / "models" / "newer_head_seg.keras")
+    config = _config(tmp_path, sigmas=(15, 30, 45, 60), separate_init=str(shipped), heads_dir=str(tmp_path / "heads"),
+                     seg_head=own, **full)
+    stages = {s.name: s for s in reproduce.plan(config)}
+    assert stages["head_seg"].ship_to == own and stages["joint_seg_s45"].config.head == own
+    assert stages["joint_cls_s45"].config.head == str(tmp_path / "heads" / "head_cls.keras")
+    assert config.head_clean_path("segmentation") == str(tmp_path / "models" / "newer_head_seg.clean.json")
+    assert config.head_of_another_run("segmentation")
+    assert not _config(tmp_path).head_of_another_run("segmentation")
     # From scratch by default; the shipped widths are required to start from the shipped models.
     assert _config(tmp_path).separate_init == "" and not reproduce.plan(_config(tmp_path))[2].config.init_weights
     with pytest.raises(ValueError, match="stem_filters=64, encoder_filters=128,128, decoder_filters=256"):

@@ -38,6 +38,10 @@ class ReproduceConfig:
                                                         "the evaluation reads them from here.")
     heads_dir: str = setting("", "Where the heads are shipped and read, if not models_dir (a run of other "
                                  "denoisers can reuse shipped heads: existing head files are not retrained).")
+    cls_head: str = setting("", "Classification head file, if not head_cls.keras in heads_dir (or models_dir): "
+                                "a head of this run only (an existing file is not retrained).")
+    seg_head: str = setting("", "Segmentation head file, if not head_seg.keras in heads_dir (or models_dir): "
+                                "a head of this run only (an existing file is not retrained).")
     docs_dir: str = setting("docs/reproduce", "Measured tables, plots and example figures.")
     results_path: str = setting("docs/RESULTS.md", "The report.")
     sigmas: tuple[float, ...] = setting((15.0, 30.0, 45.0, 60.0), "Noise levels (0..255 scale): one separate "
@@ -161,7 +165,13 @@ class ReproduceConfig:
         return batch, (-(-images // batch) if images else 0)
 
     def head_path(self, task: str) -> str:
-        return os.path.join(self.heads_dir or self.models_dir, f"head_{SHORT[task]}.keras")
+        return (per_task(task, self.cls_head, self.seg_head)
+                or os.path.join(self.heads_dir or self.models_dir, f"head_{SHORT[task]}.keras"))
+
+    def head_of_another_run(self, task: str) -> bool:
+        """Whether the head is read from a place of its own (``heads_dir`` or ``cls_head`` / ``seg_head``), shipped
+        there by another run or by hand, rather than trained into ``models_dir`` by this one."""
+        return bool(self.heads_dir or per_task(task, self.cls_head, self.seg_head))
 
     def head_clean_path(self, task: str) -> str:
         """The head's clean test result (its run's ``eval.json``), kept beside the shipped head so that a run

@@ -161,7 +161,7 @@ def _heads(config: ReproduceConfig, docs: str) -> list[str]:
     how = os.path.relpath(os.path.join(config.docs_dir, "HEADS.md"), docs)
     if not trained_here:
         where = (f"[{how}]({how}) says where and how they were" if os.path.exists(os.path.join(docs, how))
-                 else f"they are the heads in `{os.path.dirname(config.head_path(CLASSIFICATION.name))}`")
+                 else "they are " + " and ".join(f"`{config.head_path(t)}`" for t in clean))
         lines.append(f"- The heads were not trained by this pipeline run: {where}.")
     return lines + [""]
 
@@ -214,8 +214,9 @@ def write_report(config: ReproduceConfig) -> str:
     lines += ["## Commands", "", "```bash", shlex.join(["python", "-m", "tools.reproduce", *flag_args(
         config, settings)]) + "   # resumable: re-run to go on; it runs these:", ""]
     for stage in plan(config):
-        if stage.name.startswith("head_") and config.heads_dir and not os.path.exists(stage.config.model_dir):
-            lines.append(f"# {stage.name}: reused, {stage.ship_to}")  # a head of another run (heads_dir)
+        if (stage.name.startswith("head_") and config.head_of_another_run(stage.config.task)
+                and not os.path.exists(stage.config.model_dir)):
+            lines.append(f"# {stage.name}: reused, {stage.ship_to}")  # a head of another run or shipped by hand
             continue
         lines.append(shlex.join(stage.command()).replace(data_root, SHARED_DATA_TEXT))
     lines += ["```", ""]
