@@ -1,6 +1,7 @@
 import dataclasses
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -222,12 +223,12 @@ def test_a_replaced_head_makes_what_was_made_from_it_stale(tmp_path):
     assert set(json.load(open(stages["choose_loss_scale"].stamp_path()))) == {
         "cls_head", "cls_separate", "seg_head", "seg_separate"}
     assert not os.path.exists(stages["head_seg"].stamp_path())  # heads and separate runs read nothing of the pipeline's
-    # A better segmentation head shipped by hand: what was made from it is to do again; classification is not.
+    # A better segmentation head shipped by hand: what was made from it is to do again; classification is not
+    # (its loss-scale runs neither: the choice is made again from their summaries in loss_scale.json).
     put(config.head_path("segmentation"), b"a better head")
     not_done = sorted(name for name, s in stages.items() if not s.done())
-    assert not_done == sorted(["loss_scale_cls_paper", "loss_scale_cls_official", "loss_scale_seg_paper",
-                               "loss_scale_seg_official", "choose_loss_scale", "joint_seg_s15", "joint_seg_s60",
-                               "evaluate_seg"])
+    assert not_done == sorted(["loss_scale_seg_paper", "loss_scale_seg_official", "choose_loss_scale", "joint_seg_s15",
+                               "joint_seg_s60", "evaluate_seg"])
     assert stage_state(stages["joint_seg_s15"]) == "stale (head changed since it was made): to do again"
     assert changed_inputs(stages["choose_loss_scale"]) == ["seg_head"]
     # Its run folder held checkpoints of the old head: emptied before it runs again, then its inputs are recorded.
@@ -394,6 +395,14 @@ def test_the_loss_scale_with_the_better_validation_metric_is_chosen_and_read_by_
     assert "head was trained on `train`, these validation images included" in text
     with pytest.raises(ValueError, match="no validated checkpoint after step 0"):
         loss_scale.read_runs([_study_run(tmp_path / "empty", "classification", "paper", [(0, 50.0)])])
+    # Run folders are scratch: a run whose folder is gone is taken from the last choice's summary, the others read.
+    shutil.rmtree(runs[0])
+    runs[2] = _study_run(tmp_path / "seg_paper2", "segmentation", "paper", [(0, 30.0), (2, 36.0)])
+    again = loss_scale.choose_loss_scale(loss_scale.LossScaleChoiceConfig(runs=(runs[0], *runs[1:]), out=config.docs_dir))
+    assert again["chosen"] == {"classification": "paper", "segmentation": "paper"}
+    assert again["tasks"]["classification"]["paper"] == choice["tasks"]["classification"]["paper"]
+    with pytest.raises(FileNotFoundError):  # gone and never chosen from: an error, not a silent gap
+        loss_scale.read_runs([str(tmp_path / "never_ran")], choice["tasks"])
 
 
 def test_the_full_scale_flagfile_fine_tunes_the_shipped_denoisers_and_reuses_the_shipped_heads():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 
 from keras_semdenoise import atomic, losses
@@ -39,12 +40,23 @@ def validation_curve(history: list[dict], metric: str) -> list[dict]:
     return [{"step": h["step"], metric: h[metric], "val_psnr": h["val_psnr"]} for h in records if metric in h]
 
 
-def read_runs(runs) -> dict:
+def read_runs(runs, kept: dict | None = None) -> dict:
     """``{task: {scale: run summary}}`` of study run folders; a summary holds the run's lambdas, sigma, splits,
     its validation ``curve`` (``[{"step", metric, "val_psnr"}]``), and its ``best`` / ``best_step`` / ``final``
-    metric after step 0."""
+    metric after step 0.
+
+    ``kept``: an earlier ``loss_scale.json`` (its ``tasks``); a run whose folder is gone (run folders are scratch)
+    is taken from there, by its folder name. The pipeline asks for that only while the run's inputs are the ones
+    it was made from (``stages._loss_scale_stages``)."""
+    kept_runs = {summary["run"]: (task, scale, summary) for task, scales in (kept or {}).items()
+                 for scale, summary in scales.items()}
     studied: dict = {}
     for run in runs:
+        if not os.path.exists(os.path.join(run, "config.json")) and run in kept_runs:
+            task, scale, summary = kept_runs[run]
+            logging.info("%s: its folder is gone; its summary is the one kept in loss_scale.json", run)
+            studied.setdefault(task, {})[scale] = summary
+            continue
         with open(os.path.join(run, "config.json")) as handle:
             config = json.load(handle)
         metric = validation_metric(config["task"])
@@ -138,7 +150,12 @@ def choose_loss_scale(config: LossScaleChoiceConfig) -> dict:
     Returns what ``loss_scale.json`` holds: ``{"criterion", "chosen": {task: scale}, "tasks": {task: {scale:
     run summary}}}`` (``read_runs``).
     """
-    studied = read_runs(config.runs)
+    path = os.path.join(config.out, "loss_scale.json")
+    kept = None
+    if os.path.exists(path):
+        with open(path) as handle:
+            kept = json.load(handle).get("tasks")
+    studied = read_runs(config.runs, kept)
     tasks = {task: studied[task] for task in TASKS if task in studied}
     choice = {"criterion": CRITERION, "chosen": {task: choose(scales) for task, scales in tasks.items()},
               "tasks": tasks}

@@ -80,7 +80,7 @@ class Stage:
     given: tuple[str, ...]
     output: str
     ship_to: str | None = None
-    done_with: "Stage | None" = None
+    done_with: Callable[[], bool] | None = None
     ship: Callable[[str, str], Any] = atomic.copy_file  # (output, ship_to): how the output is shipped
     same_run: Callable[[], str | None] | None = None
     reads: Callable[[], dict] | None = None
@@ -114,7 +114,7 @@ class Stage:
     def done(self) -> bool:
         if os.path.exists(self.product):
             return not self.stale()
-        return bool(self.done_with and self.done_with.done())
+        return bool(self.done_with and self.done_with())
 
     def run(self):
         return ENTRY_POINTS[self.entry_point][1](self.config)
@@ -239,8 +239,27 @@ def _loss_scale_stages(config: ReproduceConfig) -> list[Stage]:
                     reads=lambda: {f"{SHORT[stage.config.task]}_{name}": value for stage in study
                                    for name, value in stage.inputs().items()})
     for stage in study:
-        stage.done_with = choose
+        stage.done_with = _study_done(choose, stage.config.task)
     return study + [choose]
+
+
+def _study_done(choose: Stage, task: str) -> Callable[[], bool]:
+    """A loss-scale run is needless once the choice is made (``choose`` done), and also while the choice is to be
+    made again for the other task only: its product is there and its stamp's entries for ``task`` are the inputs
+    there now. ``choose_loss_scale`` then takes the run's summary from the last ``loss_scale.json`` if its (scratch)
+    folder is gone, so a new CamVid head does not retrain the CIFAR-10 runs."""
+    prefix = f"{SHORT[task]}_"
+
+    def of_task(inputs: dict) -> dict:
+        return {key: value for key, value in inputs.items() if key.startswith(prefix)}
+
+    def done() -> bool:
+        if choose.done():
+            return True
+        stamp = choose.stamp() if os.path.exists(choose.product) else None
+        return stamp is not None and of_task(stamp) == of_task(choose.inputs())
+
+    return done
 
 
 def _joint_stage(config: ReproduceConfig, task: str, sigma: float) -> Stage:
