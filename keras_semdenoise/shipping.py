@@ -289,6 +289,19 @@ def run_record(model_dir: str) -> dict:
     return {"config": config, "history": history}
 
 
+def _shipped_from(out_dir: str, entry: dict | None, record: dict) -> bool:
+    """Whether a MODELS.json ``entry`` was shipped from the run of ``record`` (``run_record``): its kept
+    configuration and first history record (step 0 and its time) are the run's."""
+    if not entry or not entry.get("history") or not record["history"]:
+        return False
+    path = os.path.join(out_dir, entry["history"])
+    if not os.path.exists(path):
+        return False
+    with open(path) as handle:
+        kept = json.load(handle)
+    return kept.get("config") == record["config"] and (kept.get("history") or [None])[0] == record["history"][0]
+
+
 def ship_run(model_dir: str, out_dir: str, name: str, hardware: str, use_best: bool = True) -> dict:
     """Ships a run as ``out_dir/<name>.keras`` and records it in ``out_dir/MODELS.json``.
 
@@ -296,7 +309,8 @@ def ship_run(model_dir: str, out_dir: str, name: str, hardware: str, use_best: b
     ``<name>.history.json`` (run folders are scratch; the curve is the record of
     how the model was made). A run started from another shipped model
     (``init_weights`` naming ``<other>.keras`` in ``out_dir``) counts that
-    model's steps too: ``steps_trained`` is the total, ``steps_this_run`` this run's.
+    model's steps too: ``steps_trained`` is the total, ``steps_this_run`` this run's. Shipping the same run
+    again (over its own parent's name too) records the same totals.
 
     Returns:
         The ``MODELS.json`` entry written.
@@ -316,6 +330,10 @@ def ship_run(model_dir: str, out_dir: str, name: str, hardware: str, use_best: b
             index = json.load(handle)
     parent = os.path.splitext(os.path.basename(config.get("init_weights") or ""))[0]
     steps_before = (index[parent].get("steps_trained") or 0) if parent in index else 0
+    if parent == name and _shipped_from(out_dir, index.get(name), record):
+        # This run was shipped over its own parent before (shipped again, e.g. another checkpoint): the parent's
+        # steps are those before that shipping, not the total it recorded.
+        steps_before -= index[name].get("steps_this_run") or 0
     resolved = config.get("resolved") or {}
     entry = {
         "file": os.path.basename(out_path),

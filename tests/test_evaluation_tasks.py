@@ -191,6 +191,21 @@ def test_kept_cells_are_measured_again_when_their_head_or_denoiser_file_changes(
     assert "15" not in final["cells"].get("separate", {}) and len(measured) == 7
 
 
+def test_the_table_is_written_after_each_cell_so_an_unfinished_evaluation_can_be_read(
+        classification_setup, counted_cbm3d, tmp_path, monkeypatch):
+    split, head = classification_setup
+    config = _config(split, tmp_path / "eval", settings=("noisy", "cbm3d"), batch_size=2, part_images=0)
+
+    def stopped(*args, **kwargs):  # interrupted as the third cell (CBM3D) begins
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(task_evaluation, "_fill_cbm3d", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        task_evaluation.evaluate_cells(config, split, head, progress=False)
+    table = open(os.path.join(config.out, "results.md")).read()
+    assert "| clean input (no noise) |" in table and "| noisy input |" in table and "CBM3D + head" not in table
+
+
 def test_a_cell_interrupted_between_parts_resumes_from_its_last_part(classification_setup, counted_cbm3d, tmp_path,
                                                                     monkeypatch):
     split, head = classification_setup

@@ -75,6 +75,14 @@ def test_training_run_writes_checkpoints_history_logs_and_model(tmp_path, image_
     assert kept["history"] == history and kept["config"]["init_weights"] == "somewhere/parent.keras"
     assert keras.saving.load_model(shipped / "child.keras", compile=False).count_params() == model.count_params()
     assert getattr(keras.saving.load_model(shipped / "child.keras"), "optimizer", None) is None
+    # A run continued from a shipped model and shipped over it, then shipped again (say, with another
+    # --hardware), records the same totals: its parent's steps are counted once.
+    saved["init_weights"] = "saved_models/parent.keras"
+    json.dump(saved, open(os.path.join(run, "config.json"), "w"))
+    first = shipping.ship_run(run, str(shipped), "parent", hardware="test CPU")
+    again = shipping.ship_run(run, str(shipped), "parent", hardware="another CPU")
+    assert first["steps_trained"] == again["steps_trained"] == 100 + best_step
+    assert again["init_from"] == "parent (its 100-step version)" and again["hardware"] == "another CPU"
 
 
 def test_a_run_from_other_weights_records_them_as_step_0(tmp_path, image_folder):

@@ -195,7 +195,7 @@ def evaluate_cells(config: TaskEvaluationConfig, split, head, progress: bool = T
     (``measure_head``'s summaries, each with the ``cell_inputs`` it was measured from: a kept cell whose head
     or denoiser file has changed since is measured again), also written to ``results.json``, with each cell's records in
     ``<out>/records/`` (written first: a cell in the JSON has its records), and, as a table with the
-    differences between settings, to ``results.md``.
+    differences between settings, to ``results.md`` (after each cell, so an unfinished evaluation can be read).
     """
     from tqdm import tqdm
 
@@ -226,8 +226,13 @@ def evaluate_cells(config: TaskEvaluationConfig, split, head, progress: bool = T
             store.save(config.results_path(), state)
             if os.path.exists(_part_path(config, setting_name, key)):
                 os.remove(_part_path(config, setting_name, key))
-    atomic.write_text(os.path.join(config.out, "results.md"), results_markdown(state, config) + "\n")
+            _write_markdown(state, config)
+    _write_markdown(state, config)
     return state
+
+
+def _write_markdown(state: dict, config: TaskEvaluationConfig) -> None:
+    atomic.write_text(os.path.join(config.out, "results.md"), results_markdown(state, config) + "\n")
 
 
 def _part_path(config: TaskEvaluationConfig, setting_name: str, key: str) -> str:

@@ -56,9 +56,10 @@ def findings(task: str, state: dict, records_of: intervals.RecordsReader | None 
                      + ", ".join(f"s{s} {quoted('joint', 'cbm3d', s, g)}" for s, g in over_cbm3d.items())
                      + " points).")
         first, last = gaps[both[0]], gaps[both[-1]]
-        lines.append(f"The gap grows with sigma: {verdict(last > first)} (s{both[0]} "
-                     f"{quoted('joint', 'separate', both[0], first)} -> s{both[-1]} "
-                     f"{quoted('joint', 'separate', both[-1], last)} points).")
+        if len(both) > 1:  # growth needs two sigmas
+            lines.append(f"The gap grows with sigma: {verdict(last > first)} (s{both[0]} "
+                         f"{quoted('joint', 'separate', both[0], first)} -> s{both[-1]} "
+                         f"{quoted('joint', 'separate', both[-1], last)} points).")
     cross = [s for s in sigmas if s in cells.get("cross", {}) and s in cells.get("joint", {})
              and s in cells.get("separate", {})]
     if cross:
