@@ -184,6 +184,25 @@ def test_the_report_says_which_cells_an_unfinished_evaluation_has_not_measured(t
     assert _unfinished(config, state) == []
 
 
+def test_another_run_s_report_is_appended_with_its_headings_down_and_its_links_re_pointed(tmp_path):
+    from tools.reproduce.report import _appendix
+
+    old = tmp_path / "old" / "RESULTS.md"
+    old.parent.mkdir()
+    old.write_text("# High-level findings at CPU scale\n\n## Tables\n\n![plot](reproduce/scores.png) and "
+                   "[HEADS](reproduce/HEADS.md#round), [paper](https://example.org/p.pdf)\n\n```bash\n"
+                   "# head_cls: reused\n```\n### classification\n")
+    config = _config(tmp_path, appendix=str(old))
+    assert _appendix(_config(tmp_path), str(tmp_path / "docs")) == []
+    text = "\n".join(_appendix(config, str(tmp_path / "docs")))
+    assert text.startswith("## Appendix: High-level findings at CPU scale\n")
+    assert "\n### Tables\n" in text and "\n#### classification" in text and "\n# head_cls: reused\n" in text
+    assert "![plot](../old/reproduce/scores.png)" in text and "[HEADS](../old/reproduce/HEADS.md#round)" in text
+    assert "[paper](https://example.org/p.pdf)" in text
+    with pytest.raises(ValueError, match="the report itself"):
+        _appendix(_config(tmp_path, appendix=str(tmp_path / "docs" / "RESULTS.md")), str(tmp_path / "docs"))
+
+
 def test_stage_state_says_how_far_each_stage_is(tmp_path):
     from tools.reproduce.stages import stage_state
 

@@ -44,6 +44,8 @@ class ReproduceConfig:
                                 "a head of this run only (an existing file is not retrained).")
     docs_dir: str = setting("docs/reproduce", "Measured tables, plots and example figures.")
     results_path: str = setting("docs/RESULTS.md", "The report.")
+    appendix: str = setting("", "Another run's report (say the reduced-width one) appended to this one as an "
+                                "appendix, its headings one level down and its links re-pointed.")
     sigmas: tuple[float, ...] = setting((15.0, 30.0, 45.0, 60.0), "Noise levels (0..255 scale): one separate "
                                                                   "and one joint denoiser per task each.")
     cls_data: str = setting("cifar10-jpeg", "Classification data (class folders), under data_root unless absolute.")

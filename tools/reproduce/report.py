@@ -7,6 +7,7 @@ from __future__ import annotations
 import filecmp
 import json
 import os
+import re
 import shlex
 
 from keras_semdenoise import atomic
@@ -218,6 +219,33 @@ def _discussion(config: ReproduceConfig, docs: str) -> list[str]:
         return ["## Discussion", "", f"(From `{os.path.relpath(discussion, docs)}`.)", "", handle.read().strip(), ""]
 
 
+def _appendix(config: ReproduceConfig, docs: str) -> list[str]:
+    """``appendix`` (another run's report) as lines: its title as the appendix's, its headings one level down
+    and its relative links re-pointed from its folder to the report's."""
+    if not config.appendix:
+        return []
+    if os.path.abspath(config.appendix) == os.path.abspath(config.results_path):
+        raise ValueError(f"appendix {config.appendix} is the report itself")
+    with open(config.appendix) as handle:
+        text = handle.read().strip()
+    source = os.path.dirname(os.path.abspath(config.appendix))
+
+    def repointed(match: re.Match) -> str:
+        target = match.group(1)
+        if re.match(r"[a-z]+:|#|/", target):  # a URL, an anchor or an absolute path
+            return match.group(0)
+        return f"]({os.path.relpath(os.path.join(source, target), docs)})"
+
+    text = re.sub(r"\]\(([^)\s]+)\)", repointed, text)
+    title, _, body = text.partition("\n")
+    lines, fenced = [], False
+    for line in body.strip().split("\n"):
+        fenced ^= line.startswith("```")
+        lines.append("#" + line if not fenced and re.match(r"#+ ", line) else line)  # not a shell comment
+    return [f"## Appendix: {title.lstrip('#').strip()}", "",
+            f"(`{os.path.relpath(config.appendix, docs)}`, another run's report, as it was written.)", "", *lines, ""]
+
+
 def write_report(config: ReproduceConfig) -> str:
     """Writes ``results_path`` (RESULTS.md) from the measured tables; returns its path."""
     docs = os.path.dirname(os.path.abspath(config.results_path))
@@ -239,4 +267,5 @@ def write_report(config: ReproduceConfig) -> str:
             continue
         lines.append(shlex.join(stage.command()).replace(data_root, SHARED_DATA_TEXT))
     lines += ["```", ""]
+    lines += _appendix(config, docs)
     return atomic.write_text(config.results_path, "\n".join(lines))
