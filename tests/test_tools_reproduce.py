@@ -376,12 +376,17 @@ def test_the_whole_pipeline_runs_resumes_and_reports(tmp_path):
     assert (tmp_path / "models" / "separate_s30.keras").exists()
 
 
-def test_examples_are_picked_where_separate_and_joint_differ():
+def test_examples_are_picked_where_separate_and_joint_differ(tmp_path):
     scores = [(1, 1), (1, 0), (0, 1), (0, 0), (0, 1)]  # (separate right, joint right) per image
     chosen, note = findings.pick_examples("classification", scores, 3)
     assert chosen == [2, 4, 1] and "2 right only after joint and 1 only after separate" in note
     chosen, note = findings.pick_examples("segmentation", [(80.0, 81.0), (70.0, 75.0), (60.0, 59.0)], 4)
-    assert chosen == [1] and "first 3" in note
+    assert chosen == [1] and "first 3 test frames" in note
+    # Candidates: the first 64 images, and of CamVid no more frames than were evaluated (0: all).
+    assert findings.example_pool(_config(tmp_path, seg_eval_images=0), "segmentation", 233) == 64
+    assert findings.example_pool(_config(tmp_path, seg_eval_images=16), "segmentation", 233) == 16
+    assert findings.example_pool(_config(tmp_path, seg_eval_images=16), "classification", 10000) == 64
+    assert findings.example_pool(_config(tmp_path, seg_eval_images=0), "segmentation", 5) == 5
 
 
 def _study_run(folder, task, scale, curve):

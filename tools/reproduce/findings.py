@@ -136,15 +136,22 @@ def pick_examples(task: str, scores: list[tuple[float, float]], count: int) -> t
                 f"{len(separate_right)} only after separate; shown: those first")
         return chosen, note
     best = max(range(len(scores)), key=lambda i: abs(scores[i][1] - scores[i][0]))
-    return [best], f"the frame of the first {len(scores)} where separate and joint differ most"
+    return [best], f"of the first {len(scores)} test frames, the one where separate and joint differ most"
+
+
+def example_pool(config: ReproduceConfig, task: str, size: int, pool: int = 64) -> int:
+    """How many of a test split's ``size`` images are candidates for the examples: the first ``pool``, and of
+    the CamVid frames no more than the evaluation measured (``seg_eval_images``; 0: all of them)."""
+    evaluated = size if task == CLASSIFICATION.name else config.seg_eval_images or size
+    return max(1, min(pool, size, evaluated))
 
 
 def example_figure(config: ReproduceConfig, task: str, out_path: str, count: int = 4,
                    pool: int = 64) -> str | None:
     """Noisy / separate / joint images at the largest sigma, with the head's output, where they differ.
 
-    Candidates are the first ``pool`` test images (classification) or the evaluated CamVid frames
-    (segmentation, at most ``seg_eval_images``); ``pick_examples`` chooses among them.
+    Candidates are the first ``pool`` test images (and of the CamVid frames, at most the evaluated
+    ``seg_eval_images``, 0 for all); ``pick_examples`` chooses among them.
     Returns the path written, or None when the shipped models are missing.
     """
     import matplotlib
@@ -178,7 +185,7 @@ def example_figure(config: ReproduceConfig, task: str, out_path: str, count: int
         valid = label != config.seg_ignore_index
         return prediction, 100.0 * float((prediction == label)[valid].mean()) if valid.any() else 0.0
 
-    pool = min(pool, split.size) if classification else max(1, min(config.seg_eval_images or 1, split.size))
+    pool = example_pool(config, task, split.size, pool)
     candidates, scores = [], []
     for index, (image, label) in enumerate(sources.batches(split, 1, crop, False)):
         if index >= pool:
