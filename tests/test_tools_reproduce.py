@@ -168,20 +168,32 @@ def test_findings_quote_each_difference_with_its_interval_when_records_exist():
     assert not any("[" in line for line in findings.findings("classification", state, lambda *key: None))
 
 
-def test_the_report_says_which_cells_an_unfinished_evaluation_has_not_measured(tmp_path):
+def test_an_unfinished_evaluation_is_not_done_and_the_report_says_which_cells_it_lacks(tmp_path):
+    from keras_semdenoise.evaluation import store
     from tools.reproduce.report import _unfinished
 
     config = _config(tmp_path, sigmas=(15, 30))
+    for setting in ("separate", "joint", "cross"):  # every trained setting has its denoiser file
+        for sigma in (15, 30):
+            path = config.denoiser_path(setting if setting == "separate" else f"joint_{'seg' if setting == 'cross' else 'cls'}",
+                                        sigma)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            open(path, "w").close()
+    stage = next(s for s in reproduce.plan(config) if s.name == "evaluate_cls")
     cell = {"top1": 80.0, "top5": 99.0, "images": 10}
     state = {"cells": {"clean": {"clean": cell}, **{s: {"15": cell} for s in ("cbm3d", "separate", "joint", "cross")},
                        "noisy": {"15": cell, "30": cell}},
              "parts": {"cbm3d": {"30": {"batches": 16, "images": 1024}}}}
-    line, blank = _unfinished(config, state)
+    store.save(stage.config.results_path(), state)
+    open(stage.product, "w").close()  # results.md, written after each cell
+    line, blank = _unfinished(stage.config, state)
     assert line.startswith("**Unfinished**: 7 of 11 cells measured; not yet: cbm3d 30, separate 30, joint 30, cross 30.")
     assert "Under way: cbm3d 30 (1,024 images so far)" in line and blank == ""
+    assert not stage.done()
     for setting in ("cbm3d", "separate", "joint", "cross"):
         state["cells"][setting]["30"] = cell
-    assert _unfinished(config, state) == []
+    store.save(stage.config.results_path(), state)
+    assert _unfinished(stage.config, state) == [] and stage.done()
 
 
 def test_another_run_s_report_is_appended_with_its_headings_down_and_its_links_re_pointed(tmp_path):
@@ -245,6 +257,9 @@ def test_a_replaced_head_makes_what_was_made_from_it_stale(tmp_path):
     for stage in stages.values():
         if stage.ship_to or stage.name.startswith("evaluate"):
             put(stage.product, stage.name.encode())
+        if stage.name.startswith("evaluate"):  # a whole table: every cell measured
+            cells = {setting: {f"{sigma:g}": {} for sigma in config.sigmas} for setting in stage.config.settings}
+            put(stage.config.results_path(), json.dumps({"cells": {"clean": {"clean": {}}, **cells}}).encode())
     put(config.loss_scale_path(), json.dumps({"chosen": {"classification": "official", "segmentation": "paper"}}).encode())
     assert all(s.done() for s in stages.values()) and not any(os.path.exists(s.stamp_path()) for s in stages.values())
     # --stamp_only (and any pipeline run) stamps them with the inputs there now.

@@ -201,10 +201,10 @@ def evaluate_cells(config: TaskEvaluationConfig, split, head, progress: bool = T
 
     state = store.load(config.results_path()) or {"cells": {}}
     state.update(head=config.head, data=config.data, split=config.split)
-    paths = {"separate": config.separate, "joint": config.joint, "cross": config.cross}
+    paths = _denoiser_paths(config)
     crop = config.crop_size or None
     batches = config.max_batches or None
-    jobs = [("clean", None)] + [(s, sigma) for sigma in config.sigmas for s in config.settings]
+    jobs = _cells(config)
     with Cbm3dCache(config.cbm3d_cache_folder(), split.task, config.split, crop, config.workers) as cbm3d:
         for setting_name, sigma in tqdm(jobs, desc="settings", unit="cell", disable=not progress):
             key = "clean" if sigma is None else f"{sigma:g}"
@@ -229,6 +229,33 @@ def evaluate_cells(config: TaskEvaluationConfig, split, head, progress: bool = T
             _write_markdown(state, config)
     _write_markdown(state, config)
     return state
+
+
+def _denoiser_paths(config: TaskEvaluationConfig) -> dict:
+    return {"separate": config.separate, "joint": config.joint, "cross": config.cross}
+
+
+def _cells(config: TaskEvaluationConfig) -> list[tuple[str, float | None]]:
+    """``(setting, sigma)`` of every cell of the table, the clean one first (sigma None)."""
+    return [("clean", None)] + [(s, sigma) for sigma in config.sigmas for s in config.settings]
+
+
+def unmeasured_cells(config: TaskEvaluationConfig) -> list[str]:
+    """``"<setting> <sigma>"`` of each cell of ``config``'s table not in its ``results.json`` yet, leaving out
+    trained settings without a denoiser file at that sigma (``evaluate_cells`` skips them too); empty once the
+    table is whole. (A kept cell measured from files that have changed since is not counted here.)"""
+    state = store.load(config.results_path()) or {"cells": {}}
+    paths = _denoiser_paths(config)
+    missing = []
+    for setting_name, sigma in _cells(config):
+        key = "clean" if sigma is None else f"{sigma:g}"
+        if key in state["cells"].get(setting_name, {}):
+            continue
+        pattern = paths.get(setting_name)
+        if setting_name in paths and not (pattern and os.path.exists(pattern.replace("{sigma}", key))):
+            continue
+        missing.append(f"{setting_name} {key}")
+    return missing
 
 
 def _write_markdown(state: dict, config: TaskEvaluationConfig) -> None:

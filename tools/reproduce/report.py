@@ -13,9 +13,9 @@ import shlex
 from keras_semdenoise import atomic
 from keras_semdenoise.config_flags import changed_fields, flag_args
 from keras_semdenoise.data import splits
-from keras_semdenoise.evaluation import store, tasks as evaluation_tasks
+from keras_semdenoise.evaluation import store, tasks as task_evaluation
 from keras_semdenoise.evaluation.intervals import validation_metric
-from keras_semdenoise.tasks import CLASSIFICATION, SETTINGS, SHORT, TASKS
+from keras_semdenoise.tasks import CLASSIFICATION, SHORT, TASKS
 from tools.reproduce.config import ReproduceConfig
 from tools.reproduce.findings import example_figure, findings, plot_scores
 from tools.reproduce.loss_scale import plot_curves, validation_curve
@@ -180,24 +180,24 @@ def _tables(config: ReproduceConfig, docs: str, data_root: str) -> list[str]:
             with open(table_path) as handle:
                 table = handle.read().strip().replace(data_root, SHARED_DATA_TEXT)
         else:  # an evaluation interrupted before this version wrote results.md after each cell
-            table = evaluation_tasks.markdown_table(state, task).replace(data_root, SHARED_DATA_TEXT)
-        lines += [f"### {task}", "", table, ""] + _unfinished(config, state) + ["Findings checked on this table:", ""]
+            table = task_evaluation.markdown_table(state, task).replace(data_root, SHARED_DATA_TEXT)
+        evaluation = next(stage.config for stage in plan(config) if stage.name == f"evaluate_{SHORT[task]}")
+        lines += [f"### {task}", "", table, ""] + _unfinished(evaluation, state) + ["Findings checked on this table:", ""]
         records_of = store.records_reader(config.eval_dir(task))
         lines += [f"- {line}" for line in findings(task, state, records_of)] + [""]
     return lines + ["## Score vs sigma", "", f"![scores]({os.path.relpath(plot_path, docs)})", ""]
 
 
-def _unfinished(config: ReproduceConfig, state: dict) -> list[str]:
-    """A warning line where the evaluation has not measured every cell yet (none where it has)."""
-    planned = [("clean", "clean")] + [(s, f"{sigma:g}") for sigma in config.sigmas for s in SETTINGS]
-    missing = [(s, key) for s, key in planned if key not in state["cells"].get(s, {})]
+def _unfinished(evaluation: task_evaluation.TaskEvaluationConfig, state: dict) -> list[str]:
+    """A warning line where the evaluation has not measured every cell of its table yet (none where it has)."""
+    missing = task_evaluation.unmeasured_cells(evaluation)
     if not missing:
         return []
+    planned = 1 + len(evaluation.sigmas) * len(evaluation.settings)
     parts = state.get("parts", {})
-    under_way = [f"{s} {key} ({parts[s][key]['images']:,} images so far)" for s, key in missing
-                 if key in parts.get(s, {})]
-    return [f"**Unfinished**: {len(planned) - len(missing)} of {len(planned)} cells measured; not yet: "
-            + ", ".join(f"{s} {key}" for s, key in missing)
+    under_way = [f"{cell} ({parts[s][key]['images']:,} images so far)" for cell in missing
+                 for s, key in [cell.split(" ")] if key in parts.get(s, {})]
+    return [f"**Unfinished**: {planned - len(missing)} of {planned} cells measured; not yet: {', '.join(missing)}"
             + (f". Under way: {', '.join(under_way)}" if under_way else "")
             + ". The findings below are checked on the measured cells only.", ""]
 

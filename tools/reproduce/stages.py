@@ -81,6 +81,8 @@ class Stage:
     output: str
     ship_to: str | None = None
     done_with: Callable[[], bool] | None = None
+    # Whether an existing product is whole (an evaluation's results.md is written after each of its cells).
+    complete: Callable[[], bool] | None = None
     ship: Callable[[str, str], Any] = atomic.copy_file  # (output, ship_to): how the output is shipped
     same_run: Callable[[], str | None] | None = None
     reads: Callable[[], dict] | None = None
@@ -113,7 +115,7 @@ class Stage:
 
     def done(self) -> bool:
         if os.path.exists(self.product):
-            return not self.stale()
+            return not self.stale() and (self.complete is None or self.complete())
         return bool(self.done_with and self.done_with())
 
     def run(self):
@@ -310,8 +312,10 @@ def _evaluation_stage(config: ReproduceConfig, task: str) -> Stage:
                       for sigma in config.sigmas})
     # Stale once any model it measures has changed; it then measures again only the cells of what changed
     # (each kept cell records its own files: ``evaluation.tasks.cell_inputs``).
-    return _stage(f"evaluate_{SHORT[task]}", "tools.evaluate_task", values,
-                  os.path.join(config.eval_dir(task), "results.md"), reads=_files_read(**paths))
+    stage = _stage(f"evaluate_{SHORT[task]}", "tools.evaluate_task", values,
+                   os.path.join(config.eval_dir(task), "results.md"), reads=_files_read(**paths))
+    stage.complete = lambda: not task_evaluation.unmeasured_cells(stage.config)
+    return stage
 
 
 def plan(config: ReproduceConfig) -> list[Stage]:
