@@ -137,6 +137,17 @@ def evaluate_head(head, split, batch_size: int, crop_size: int | None, max_batch
     return measure_head(head, split, batch_size, crop_size, max_batches, sigma_255, denoise)[0]
 
 
+def _denoiser_file(paths: dict, setting_name: str, sigma_255: float | None) -> str | None:
+    """The ``.keras`` path of a trained setting at ``sigma_255`` (``{sigma}`` substituted in its ``paths``
+    entry); None for an untrained setting, the clean cell (sigma None) or a setting without a path."""
+    pattern = paths.get(setting_name) if sigma_255 is not None else None
+    return pattern.replace("{sigma}", f"{sigma_255:g}") if pattern else None
+
+
+def _cell_key(sigma_255: float | None) -> str:
+    return "clean" if sigma_255 is None else f"{sigma_255:g}"
+
+
 def setting_denoiser(setting_name: str, sigma_255: float, paths: dict, cbm3d: Cbm3dCache | None = None):
     """``f(noisy batch, the images' indices) -> batch`` of a setting at ``sigma_255``, or None when it has
     nothing for this sigma.
@@ -152,8 +163,7 @@ def setting_denoiser(setting_name: str, sigma_255: float, paths: dict, cbm3d: Cb
     if setting_name == "cbm3d":
         cbm3d = cbm3d or Cbm3dCache(None, "", "", None)
         return lambda batch, indices: cbm3d.denoise(batch, indices, sigma_255)
-    pattern = paths.get(setting_name)
-    path = pattern.replace("{sigma}", f"{sigma_255:g}") if pattern else None
+    path = _denoiser_file(paths, setting_name, sigma_255)
     if not path or not os.path.exists(path):
         return None
     model = inference.load_denoiser(path)
@@ -166,8 +176,7 @@ def cell_inputs(head_path: str, paths: dict, setting_name: str, sigma_255: float
     same, so a replaced head or another denoiser shipped under the same name is measured again."""
     from keras_semdenoise.evaluation.denoising import model_identity_or_none
 
-    pattern = paths.get(setting_name) if sigma_255 is not None else None
-    denoiser = pattern.replace("{sigma}", f"{sigma_255:g}") if pattern else None
+    denoiser = _denoiser_file(paths, setting_name, sigma_255)
     return {"head": model_identity_or_none(head_path), "denoiser": model_identity_or_none(denoiser)}
 
 
@@ -207,7 +216,7 @@ def evaluate_cells(config: TaskEvaluationConfig, split, head, progress: bool = T
     jobs = _cells(config)
     with Cbm3dCache(config.cbm3d_cache_folder(), split.task, config.split, crop, config.workers) as cbm3d:
         for setting_name, sigma in tqdm(jobs, desc="settings", unit="cell", disable=not progress):
-            key = "clean" if sigma is None else f"{sigma:g}"
+            key = _cell_key(sigma)
             inputs = cell_inputs(config.head, paths, setting_name, sigma)
             kept = state["cells"].get(setting_name, {})
             if key in kept:
@@ -248,11 +257,11 @@ def unmeasured_cells(config: TaskEvaluationConfig) -> list[str]:
     paths = _denoiser_paths(config)
     missing = []
     for setting_name, sigma in _cells(config):
-        key = "clean" if sigma is None else f"{sigma:g}"
+        key = _cell_key(sigma)
         if key in state["cells"].get(setting_name, {}):
             continue
-        pattern = paths.get(setting_name)
-        if setting_name in paths and not (pattern and os.path.exists(pattern.replace("{sigma}", key))):
+        path = _denoiser_file(paths, setting_name, sigma)
+        if setting_name in paths and not (path and os.path.exists(path)):
             continue
         missing.append(f"{setting_name} {key}")
     return missing

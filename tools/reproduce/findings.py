@@ -45,25 +45,24 @@ def findings(task: str, state: dict, records_of: intervals.RecordsReader | None 
         difference = interval(first, second, sigma, metric or intervals.headline_metric(task))
         return difference.text(2) if difference else f"{value:+.2f}"
 
-    both = [s for s in sigmas if all(s in cells.get(k, {}) for k in ("joint", "separate", "cbm3d"))]
+    # The findings on joint against separate alone need no CBM3D cell (the costliest to measure).
+    paired = [s for s in sigmas if all(s in cells.get(k, {}) for k in ("joint", "separate"))]
+    gaps = {s: score(task, cells["joint"][s]) - score(task, cells["separate"][s]) for s in paired}
+    both = [s for s in paired if s in cells.get("cbm3d", {})]
     if both:
-        gaps = {s: score(task, cells["joint"][s]) - score(task, cells["separate"][s]) for s in both}
         over_cbm3d = {s: score(task, cells["joint"][s]) - score(task, cells["cbm3d"][s]) for s in both}
-        ok = all(g > 0 for g in gaps.values()) and all(g > 0 for g in over_cbm3d.values())
+        ok = all(gaps[s] > 0 for s in both) and all(g > 0 for g in over_cbm3d.values())
         lines.append(f"Joint beats Separate and CBM3D at every sigma: {verdict(ok)} (joint - separate: "
-                     + ", ".join(f"s{s} {quoted('joint', 'separate', s, g)}" for s, g in gaps.items())
+                     + ", ".join(f"s{s} {quoted('joint', 'separate', s, gaps[s])}" for s in both)
                      + "; joint - CBM3D: "
                      + ", ".join(f"s{s} {quoted('joint', 'cbm3d', s, g)}" for s, g in over_cbm3d.items())
                      + " points).")
-    # The findings on joint against separate alone need no CBM3D cell (the costliest to measure).
-    paired = [s for s in sigmas if all(s in cells.get(k, {}) for k in ("joint", "separate"))]
     if len(paired) > 1:  # growth needs two sigmas
-        first, last = (score(task, cells["joint"][s]) - score(task, cells["separate"][s]) for s in (paired[0], paired[-1]))
+        first, last = gaps[paired[0]], gaps[paired[-1]]
         lines.append(f"The gap grows with sigma: {verdict(last > first)} (s{paired[0]} "
                      f"{quoted('joint', 'separate', paired[0], first)} -> s{paired[-1]} "
                      f"{quoted('joint', 'separate', paired[-1], last)} points).")
-    cross = [s for s in sigmas if s in cells.get("cross", {}) and s in cells.get("joint", {})
-             and s in cells.get("separate", {})]
+    cross = [s for s in paired if s in cells.get("cross", {})]
     if cross:
         closer = {s: abs(score(task, cells["joint"][s]) - score(task, cells["cross"][s]))
                   <= abs(score(task, cells["joint"][s]) - score(task, cells["separate"][s])) for s in cross}

@@ -174,15 +174,16 @@ def _tables(config: ReproduceConfig, docs: str, data_root: str) -> list[str]:
     plot_path = os.path.join(config.docs_dir, "scores_vs_sigma.png")
     plot_scores(results, plot_path)
     lines = ["## Tables", ""]
+    evaluations = {stage.name: stage.config for stage in plan(config)}
     for task, state in results.items():
         table_path = os.path.join(config.eval_dir(task), "results.md")
         if os.path.exists(table_path):
             with open(table_path) as handle:
                 table = handle.read().strip().replace(data_root, SHARED_DATA_TEXT)
-        else:  # an evaluation interrupted before this version wrote results.md after each cell
+        else:  # an evaluation interrupted before its first cell was whole (results.md follows each cell)
             table = task_evaluation.markdown_table(state, task).replace(data_root, SHARED_DATA_TEXT)
-        evaluation = next(stage.config for stage in plan(config) if stage.name == f"evaluate_{SHORT[task]}")
-        lines += [f"### {task}", "", table, ""] + _unfinished(evaluation, state) + ["Findings checked on this table:", ""]
+        lines += [f"### {task}", "", table, ""] + _unfinished(evaluations[f"evaluate_{SHORT[task]}"], state)
+        lines += ["Findings checked on this table:", ""]
         records_of = store.records_reader(config.eval_dir(task))
         lines += [f"- {line}" for line in findings(task, state, records_of)] + [""]
     return lines + ["## Score vs sigma", "", f"![scores]({os.path.relpath(plot_path, docs)})", ""]
