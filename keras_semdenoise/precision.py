@@ -18,15 +18,26 @@ AUTO = "auto"
 _BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
-def cpu_flags(cpuinfo_path: str = "/proc/cpuinfo") -> set[str]:
-    """The ``flags`` of the first processor in ``cpuinfo_path`` (empty where the file does not exist)."""
+def _cpuinfo_field(name: str, cpuinfo_path: str) -> str | None:
+    """The value of the first ``name : value`` line in ``cpuinfo_path`` (None where absent)."""
     if not os.path.exists(cpuinfo_path):
-        return set()
+        return None
     with open(cpuinfo_path) as handle:
         for line in handle:
-            if line.startswith("flags"):
-                return set(line.split(":", 1)[1].split())
-    return set()
+            key, sep, value = line.partition(":")
+            if sep and key.strip() == name:
+                return value.strip()
+    return None
+
+
+def cpu_flags(cpuinfo_path: str = "/proc/cpuinfo") -> set[str]:
+    """The ``flags`` of the first processor in ``cpuinfo_path`` (empty where the file does not exist)."""
+    return set((_cpuinfo_field("flags", cpuinfo_path) or "").split())
+
+
+def cpu_model_name(cpuinfo_path: str = "/proc/cpuinfo") -> str | None:
+    """The first processor's ``model name`` in ``cpuinfo_path``, e.g. "AMD EPYC" (None where not stated)."""
+    return _cpuinfo_field("model name", cpuinfo_path) or None
 
 
 def cpu_has_bf16(cpuinfo_path: str = "/proc/cpuinfo") -> bool:

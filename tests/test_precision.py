@@ -40,6 +40,11 @@ def test_auto_policy_follows_the_cpu_flags(tmp_path, monkeypatch):
     without.write_text("processor : 0\nflags : fpu sse2 avx2\n")
     assert precision.cpu_has_bf16(str(with_bf16)) and not precision.cpu_has_bf16(str(without))
     assert not precision.cpu_has_bf16(str(tmp_path / "missing"))
+    named = tmp_path / "named"
+    named.write_text("processor\t: 0\nmodel name\t: AMD EPYC 9454 48-Core Processor\nflags\t: fpu avx2\n")
+    assert precision.cpu_model_name(str(named)) == "AMD EPYC 9454 48-Core Processor"
+    assert precision.cpu_flags(str(named)) == {"fpu", "avx2"}
+    assert precision.cpu_model_name(str(without)) is None
     monkeypatch.setattr(precision, "gpu_has_bf16", lambda: False)
     monkeypatch.setattr(precision, "cpu_has_bf16", lambda: True)
     assert precision.resolve_policy("auto") == "mixed_bfloat16"

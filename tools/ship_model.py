@@ -13,13 +13,17 @@ import platform
 
 from absl import app, flags
 
-from keras_semdenoise import shipping
+from keras_semdenoise import precision, shipping
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("run", None, "Training run folder (train/train_denoiser.py --model_dir).", required=True)
 flags.DEFINE_string("name", None, "Model name, e.g. denoiser_sigma25.", required=True)
 flags.DEFINE_string("out_dir", None, "Destination folder (default: the shipped models folder).")
-flags.DEFINE_string("hardware", f"{os.cpu_count()}-core {platform.machine()} CPU", "Hardware the run trained on.")
+flags.DEFINE_string(
+    "hardware",
+    f"{os.cpu_count()}-core {precision.cpu_model_name() or platform.machine()} CPU",
+    "Hardware the run trained on (default: this machine's CPU, from /proc/cpuinfo).",
+)
 flags.DEFINE_bool("best", True, "Ship the best-evaluated checkpoint rather than the last.")
 
 
