@@ -1,12 +1,13 @@
 """The CPU-scale reproduction of the paper's high-level findings (CIFAR-10, CamVid), one resumable command.
 
-    python -m tools.reproduce                # or: make reproduce
-    python -m tools.reproduce --report_only  # rewrite docs/RESULTS.md from the measured tables
+    python -m tools.reproduce --flagfile=tools/reproduce/full_scale.flags  # or: make reproduce (docs/RESULTS.md)
+    python -m tools.reproduce                # the reduced-width run (make reproduce-reduced; docs/RESULTS_reduced.md)
+    python -m tools.reproduce --report_only  # rewrite the report from the measured tables
     python -m tools.reproduce --list         # each stage: done, how far its run is, or to do
     python -m tools.reproduce --stamp_only   # stamp the outputs made before stamps (before replacing a head)
 
 Trains the heads, the separate and joint denoisers for every sigma, ships them to saved_models/reproduce/,
-evaluates Tables IV/V-style tables and writes docs/RESULTS.md. Interrupt it at any time and run it again:
+evaluates Tables IV/V-style tables and writes the report (``--results_path``). Interrupt it at any time and run it again:
 finished stages are skipped and unfinished ones resume from their checkpoints. Every flag is a field of
 ``tools/reproduce/config.py``'s ``ReproduceConfig``; ``tools/reproduce/stages.py`` has the stages.
 """

@@ -1,7 +1,9 @@
 """What the reproduction pipeline does: one dataclass, the one place of every setting, its default and help.
 
-The defaults are the CPU-scale run reported in ``docs/RESULTS.md``; ``python -m tools.reproduce`` has one
-flag per field (``config_flags.define_flags``).
+The defaults are the CPU-scale (reduced-width) run reported in ``docs/RESULTS_reduced.md``; the run with the shipped
+full-size denoiser, reported in ``docs/RESULTS.md`` (with the reduced report as its appendix), is
+``tools/reproduce/full_scale.flags``. ``python -m tools.reproduce`` has one flag per field
+(``config_flags.define_flags``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ def per_task(task: str, classification, segmentation):
 
 @dataclasses.dataclass
 class ReproduceConfig:
-    """Everything the pipeline does; the defaults are the CPU-scale run reported in RESULTS.md.
+    """Everything the pipeline does; the defaults are the CPU-scale run reported in RESULTS_reduced.md.
 
     The heads are the VGG16 / DeepLab-LargeFOV layer patterns at reduced widths. The shipped heads were
     trained with these settings on a lent GPU (Keras on JAX, data packed by tools/pack_task_data.py); on a
@@ -43,7 +45,7 @@ class ReproduceConfig:
     seg_head: str = setting("", "Segmentation head file, if not head_seg.keras in heads_dir (or models_dir): "
                                 "a head of this run only (an existing file is not retrained).")
     docs_dir: str = setting("docs/reproduce", "Measured tables, plots and example figures.")
-    results_path: str = setting("docs/RESULTS.md", "The report.")
+    results_path: str = setting("docs/RESULTS_reduced.md", "The report.")
     appendix: str = setting("", "Another run's report (say the reduced-width one) appended to this one as an "
                                 "appendix, its headings one level down and its links re-pointed.")
     sigmas: tuple[float, ...] = setting((15.0, 30.0, 45.0, 60.0), "Noise levels (0..255 scale): one separate "
