@@ -106,3 +106,16 @@ def test_named_models_from_model_flags(tmp_path):
                              ([f"a={model}", f"a={model}"], "twice"), (["a=missing.keras"], "no file")):
         with pytest.raises(ValueError, match=message):
             evaluation.named_models(entries)
+
+
+def test_machine_description_names_the_cpu_model_where_cpuinfo_states_it(monkeypatch):
+    import os
+    import platform
+
+    from keras_semdenoise import precision
+
+    monkeypatch.setattr(precision, "cpu_model_name", lambda: "AMD EPYC 9454")
+    text = evaluation.machine_description()
+    assert text.startswith(f"AMD EPYC 9454 ({platform.machine()}), {os.cpu_count()} CPU cores")
+    monkeypatch.setattr(precision, "cpu_model_name", lambda: None)
+    assert evaluation.machine_description().startswith(f"{platform.machine()}, {os.cpu_count()} CPU cores")

@@ -34,7 +34,13 @@ Method = Callable[[np.ndarray, float], np.ndarray]
 
 
 def machine_description() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()} (Python {platform.python_version()})"
+    """E.g. "AMD EPYC (x86_64), 2 CPU cores, Linux (Python 3.11.7)": the CPU's model name where /proc/cpuinfo
+    states it."""
+    from keras_semdenoise.precision import cpu_model_name
+
+    name = cpu_model_name()
+    cpu = f"{name} ({platform.machine()})" if name else platform.machine()
+    return f"{cpu}, {os.cpu_count()} CPU cores, {platform.system()} (Python {platform.python_version()})"
 
 
 def with_identity(method: Method, identity: str | None) -> Method:
