@@ -150,7 +150,8 @@ def test_findings_are_checked_against_the_numbers():
     # Before the CBM3D cells are measured, the findings on joint against separate are checked all the same.
     del state["cells"]["cbm3d"]["60"]
     lines = findings.findings("classification", state)
-    assert lines[0].startswith("Joint beats Separate and CBM3D at every sigma: MATCHED (joint - separate: s15 +1.00;")
+    assert lines[0] == ("Joint beats Separate and CBM3D at every sigma: MATCHED (joint - separate: s15 +1.00, s60 +6.00; "
+                        "joint - CBM3D: s15 +2.00 points; CBM3D not yet measured at s60).")
     assert lines[1].startswith("The gap grows with sigma: MATCHED (s15 +1.00 -> s60 +6.00")
     assert lines[3].startswith("Joint costs a little PSNR (0 to 1 dB): MATCHED (joint - separate: s15 -0.20 dB, s60")
 
@@ -170,6 +171,15 @@ def test_findings_quote_each_difference_with_its_interval_when_records_exist():
     assert not any(line.startswith("The gap grows") for line in lines)  # one sigma: nothing to grow over
     assert "(cross - joint " in lines[1] and " dB)." in lines[2] and "[-0." in lines[2]
     assert lines[-1].startswith("In brackets: 95% intervals of a paired bootstrap over the 200 images")
+    assert lines[0].startswith("Joint beats Separate and CBM3D at every sigma: MATCHED (")  # both intervals above 0
+    # A joint denoiser right on one image more than separate: ahead on the point value, not conclusively.
+    close = records["separate", "30"]["top1"].copy()
+    close[np.flatnonzero(~close)[0]] = True
+    records["joint", "30"] = {**records["joint", "30"], "top1": close}
+    state["cells"]["joint"]["30"]["top1"] = 100.0 * close.mean()
+    lines = findings.findings("classification", state, lambda setting, key: records.get((setting, key)))
+    assert lines[0].startswith("Joint beats Separate and CBM3D at every sigma: MATCHED on the point values (")
+    assert lines[0].endswith("; not conclusive, the interval reaching 0: joint - separate s30, joint - CBM3D s30).")
     # Without records (results measured before they were kept) the same lines, without brackets.
     assert not any("[" in line for line in findings.findings("classification", state, lambda *key: None))
 
