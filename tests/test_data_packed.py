@@ -118,6 +118,36 @@ def test_sliced_packed_splits_hold_the_folders_sliced_images(tmp_path):
         np.testing.assert_array_equal(got, expected)
 
 
+def test_splits_filtered_by_file_name_hold_the_same_images_in_folders_and_packed_data(tmp_path):
+    data = segmentation_folder(str(tmp_path / "seg"))  # train/f0.png, f1.png, ...
+    packed.pack_split("segmentation", data, "train", str(tmp_path / "p" / "train.npz"), 3, 3)
+    names = lambda pairs: [os.path.basename(image) for image, _ in pairs]
+    every = names(tasks.ordered_segmentation_files(data, "train"))
+    held_out = names(tasks.ordered_segmentation_files(data, "train{f0,f1}"))
+    rest = names(tasks.ordered_segmentation_files(data, "train{!f0,f1}"))
+    assert sorted(held_out) == ["f0.png", "f1.png"] and sorted(held_out + rest) == sorted(every)
+    assert held_out == [n for n in every if n in held_out] and rest == [n for n in every if n not in held_out]
+    assert names(tasks.ordered_segmentation_files(data, "train{!f0,f1}[-2:]")) == rest[-2:]  # filter, then slice
+    whole = packed.load_split(f"packed:{tmp_path / 'p'}", "train")
+    for name, kept in (("train{f0,f1}", held_out), ("train{!f0,f1}[-2:]", rest[-2:])):
+        split = packed.load_split(f"packed:{tmp_path / 'p'}", name)
+        assert split.size == len(kept)
+        for got, expected in zip(split.labels, [whole.labels[every.index(n)] for n in kept]):
+            np.testing.assert_array_equal(got, expected)
+    with pytest.raises(ValueError, match="keeps none of its"):
+        tasks.ordered_segmentation_files(data, "train{Seq05VD}")
+    # A split packed before file names were kept can still be read whole, and says what to do to filter it.
+    with np.load(tmp_path / "p" / "train.npz") as arrays:
+        np.savez(tmp_path / "old.npz", **{k: arrays[k] for k in arrays.files if k != "names"})
+    os.makedirs(tmp_path / "old")
+    os.replace(tmp_path / "old.npz", tmp_path / "old" / "train.npz")
+    assert packed.load_split(f"packed:{tmp_path / 'old'}", "train").size == len(every)
+    with pytest.raises(ValueError, match="packed without its file names"):
+        packed.load_split(f"packed:{tmp_path / 'old'}", "train{f0}")
+    with pytest.raises(ValueError, match="not tfds"):
+        tasks.load_split("classification", "tfds:imagenet2012", "train{n01}")
+
+
 def test_classification_training_crops_are_reflect_padded_shifts_and_flips(tmp_path):
     data = classification_folder(str(tmp_path / "cls"), classes=2, per_class=4, size=16)
     packed.pack_split("classification", data, "train", str(tmp_path / "p" / "train.npz"))

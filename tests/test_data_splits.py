@@ -23,7 +23,8 @@ def test_names_and_slices_select_positions_of_the_fixed_order():
     ("train[5]", "malformed"), ("train[a:b]", "malformed"), ("train[1:2:3]", "malformed"), ("[1:2]", "malformed"),
     ("train[:5]x", "malformed"), ("train[1.5:]", "malformed"),
     ("train[5:5]", "selects no images"), ("train[8:2]", "selects no images"), ("train[-2:-3]", "selects no images"),
-    ("train[:0%]", "selects no images"), ("train[:11]", r"beyond 10 \(the split has 10 images\)"),
+    ("train[:0%]", "selects no images"), ("train{}", "malformed"), ("train{!}", "malformed"), ("train{a,,b}", "malformed"),
+    ("train[:2]{a}", "malformed"), ("train{a}{b}", "malformed"), ("train[:11]", r"beyond 10 \(the split has 10 images\)"),
     ("train[-11:]", "beyond 10"), ("train[:101%]", "beyond 100%"),
 ])
 def test_malformed_out_of_range_or_empty_slices_are_refused(name, message):
@@ -50,3 +51,26 @@ def test_unions_name_their_parts_and_overlaps_are_found_across_them():
                                 ("train+val", "val[-2:]", "share images")):
         with pytest.raises(ValueError, match=message):
             splits.check_validation(train, val)
+
+
+def test_name_filters_keep_or_drop_file_name_prefixes_and_keep_held_out_sequences_apart():
+    assert splits.parse("train{!0006R0}[:-5]") == ("train", ("", "-5")) and splits.base_name("train{0006R0}") == "train"
+    assert splits.name_filter("train{!0006R0}") == (True, ("0006R0",))
+    assert splits.name_filter("val{0016E5, 0001TP}") == (False, ("0016E5", "0001TP"))
+    assert splits.name_filter("train[:5]") is None
+    names = ["0006R0_1.png", "0016E5_2.png", "0006R0_3.png", "0001TP_4.png"]
+    assert splits.kept("train", names) == [0, 1, 2, 3]
+    assert splits.kept("train{0006R0}", names) == [0, 2] and splits.kept("train{!0006R0}", names) == [1, 3]
+    assert splits.kept("train{0016E5,0001TP}", names) == [1, 3]
+    with pytest.raises(ValueError, match="keeps none"):
+        splits.kept("train{Seq05VD}", names)
+    # A held-out sequence validates a run trained on the others; the checks see that they are apart.
+    assert not splits.overlap("train{!0006R0}", "train{0006R0}")
+    assert not splits.overlap("train{0006R0}", "train{0016E5}") and not splits.overlap("train{!00}", "train{0006R0}")
+    assert splits.overlap("train", "train{0006R0}") and splits.overlap("train{!0006R0}", "train{!0016E5}")
+    assert splits.overlap("train{0006}", "train{0006R0}") and splits.overlap("train{!0006R0}", "train{0006}")
+    assert splits.overlap("train{0006R0}[:5]", "train[5:]")  # slices of different orders are not apart
+    assert not splits.overlap("train{0006R0}[:5]", "train{0006R0}[5:]")
+    splits.check_validation("train{!0006R0}", "train{0006R0}")
+    with pytest.raises(ValueError, match="share images"):
+        splits.check_validation("train{!0016E5}", "train{0006R0}")  # training keeps 0006R0 too

@@ -80,6 +80,7 @@ def pack_split(task: str, source: str, split: str, out_path: str, ignore_index: 
 
     if check_task(task) == "classification":
         paths, labels, classes = tasks.ordered_classification_files(source, split)
+        names = [os.path.basename(p) for p in paths]
         arrays = _pack_files(paths, "image")
         arrays["labels"] = labels
         meta = {"num_classes": len(classes), "ignore_index": -1, "class_names": np.asarray(classes)}
@@ -87,8 +88,10 @@ def pack_split(task: str, source: str, split: str, out_path: str, ignore_index: 
         if num_classes is None or ignore_index is None:
             raise ValueError("give num_classes and ignore_index for a segmentation split (CamVid: 11 and 11)")
         pairs = tasks.ordered_segmentation_files(source, split)
+        names = [os.path.basename(p) for p, _ in pairs]
         arrays = {**_pack_files([p for p, _ in pairs], "image"), **_pack_files([q for _, q in pairs], "label")}
         meta = {"num_classes": num_classes, "ignore_index": ignore_index, "class_names": np.asarray([], str)}
+    arrays["names"] = np.asarray(names)  # the file names, for split names that filter by them (data.splits)
     buffer = io.BytesIO()
     np.savez(buffer, task=np.asarray(task), **meta, **arrays)
     atomic.write_bytes(out_path, buffer.getvalue())
@@ -121,8 +124,9 @@ def _decode(blob: bytes, rgb: bool) -> np.ndarray:
 def load_split(source: str, split: str, task: str | None = None) -> PackedSplit:
     """Reads ``packed:DIR``'s ``<split>.npz``; ``task`` (if given) must match the packed one.
 
-    ``split`` may be sliced (``train[-5000:]``, ``data.splits``): the slice of the packed order, which is
-    the folder's fixed order, so it holds the same images as the folder's split of that name.
+    ``split`` may be sliced (``train[-5000:]``) or filtered by file name (``train{!0006R0}``, ``data.splits``):
+    taken from the packed order, which is the folder's fixed order, so it holds the same images as the folder's
+    split of that name.
     """
     path = split_path(source, split)
     if not os.path.exists(path):
@@ -131,10 +135,16 @@ def load_split(source: str, split: str, task: str | None = None) -> PackedSplit:
         packed_task = str(arrays["task"])
         if task is not None and task != packed_task:
             raise ValueError(f"{path} holds a {packed_task} split, not {task}")
-        chosen = splits.indices(split, len(arrays["image_offsets"]) - 1)
+        positions = np.arange(len(arrays["image_offsets"]) - 1)
+        if splits.name_filter(split) is not None:
+            if "names" not in arrays:
+                raise ValueError(f"{path} was packed without its file names, which split {split!r} filters by: "
+                                 "pack it again with tools/pack_task_data.py")
+            positions = positions[splits.kept(split, [str(name) for name in arrays["names"]])]
+        chosen = positions[np.asarray(splits.indices(split, len(positions)), dtype=np.int64)]
         images = [_decode(b, rgb=True) for b in _unpack_files(arrays, "image", chosen)]
         if packed_task == "classification":
-            labels = arrays["labels"].astype(np.int32)[chosen.start:chosen.stop]
+            labels = arrays["labels"].astype(np.int32)[chosen]
         else:
             labels = [_decode(b, rgb=False) for b in _unpack_files(arrays, "label", chosen)]
         ignore = int(arrays["ignore_index"])

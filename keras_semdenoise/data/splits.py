@@ -5,16 +5,25 @@ permutation; ``data.packed`` keeps that order), so ``train[:-5000]`` and ``train
 and together the whole of ``train``: CIFAR-10, which has only train and test folders, gets a validation
 split without touching the test split. Bounds are ints (negative counts from the end) or percentages
 (``train[:90%]``, rounded to the nearest image as tfds does); either may be left out. Several splits joined
-by ``+`` (``train+val``) are read one after the other as one (``data.sources.load_split``). No heavy imports.
+by ``+`` (``train+val``) are read one after the other as one (``data.sources.load_split``).
+
+A name filter in braces, before the slice, keeps the images whose file name starts with one of its prefixes,
+or with ``!`` drops them: ``train{!0006R0}`` is CamVid's ``train`` without sequence 0006R0 and ``train{0006R0}``
+is that sequence alone, a validation split of a sequence held out of training (CamVid's own ``val`` shares a
+sequence with ``train``). The slice is then taken from the filtered images in the fixed order. No heavy imports.
 """
 
 from __future__ import annotations
 
 import re
 
-_NAME = re.compile(r"^(?P<base>[^\[\]]+?)(?:\[(?P<start>[^\[\]:]*):(?P<stop>[^\[\]:]*)\])?$")
+_NAME = re.compile(r"^(?P<base>[^\[\]{}]+?)(?:\{(?P<filter>[^\[\]{}]*)\})?"
+                   r"(?:\[(?P<start>[^\[\]:]*):(?P<stop>[^\[\]:]*)\])?$")
 _BOUND = re.compile(r"^(?P<value>-?\d+)(?P<percent>%?)$")
-FORMAT = "NAME or NAME[a:b] with a and b ints (negative from the end) or percentages, e.g. train[:-5000], train[:90%]"
+_PREFIX = re.compile(r"^[^\s,!+]+$")
+FORMAT = ("NAME, NAME[a:b] with a and b ints (negative from the end) or percentages, or either with a file-name "
+          "filter NAME{P,Q} (names starting with P or Q) or NAME{!P} (all but those), e.g. train[:-5000], "
+          "train[:90%], train{!0006R0}")
 
 
 def parse(split: str) -> tuple[str, tuple[str, str] | None]:
@@ -23,11 +32,51 @@ def parse(split: str) -> tuple[str, tuple[str, str] | None]:
     Raises:
         ValueError: a name that is not ``FORMAT``.
     """
+    match = _match(split)
+    return match["base"].strip(), _bounds(match)
+
+
+def _match(split: str) -> re.Match:
     match = _NAME.match(split.strip()) if isinstance(split, str) else None
-    bounds = (match["start"].strip(), match["stop"].strip()) if match and match["start"] is not None else None
-    if not match or any(b and not _BOUND.match(b) for b in bounds or ()):
-        raise ValueError(f"split {split!r} is malformed: use {FORMAT}")
-    return match["base"].strip(), bounds
+    if match:
+        bounds, prefixes = _bounds(match), _prefixes(match)
+        if all(_BOUND.match(b) for b in bounds or () if b) and (prefixes is None or prefixes[1]):
+            return match
+    raise ValueError(f"split {split!r} is malformed: use {FORMAT}")
+
+
+def _bounds(match: re.Match) -> tuple[str, str] | None:
+    return (match["start"].strip(), match["stop"].strip()) if match["start"] is not None else None
+
+
+def _prefixes(match: re.Match) -> tuple[bool, tuple[str, ...]] | None:
+    """``(dropped, prefixes)`` of the braces, None without; ``(…, ())`` for malformed braces."""
+    if match["filter"] is None:
+        return None
+    text = match["filter"].strip()
+    dropped = text.startswith("!")
+    prefixes = tuple(p.strip() for p in text[dropped:].split(","))
+    return dropped, (prefixes if all(_PREFIX.match(p) for p in prefixes) else ())
+
+
+def name_filter(split: str) -> tuple[bool, tuple[str, ...]] | None:
+    """The file-name filter of a split name: ``"train{!0006R0}"`` -> ``(True, ("0006R0",))`` (dropped),
+    ``"val{0016E5,0001TP}"`` -> ``(False, ("0016E5", "0001TP"))`` (kept); None without braces."""
+    return _prefixes(_match(split))
+
+
+def kept(split: str, names) -> list[int]:
+    """The positions of ``names`` (file names, in the split's fixed order) that ``split``'s name filter keeps,
+    all of them without a filter. Raises ValueError where it keeps none."""
+    chosen = name_filter(split)
+    if chosen is None:
+        return list(range(len(names)))
+    dropped, prefixes = chosen
+    positions = [i for i, name in enumerate(names) if name.startswith(prefixes) != dropped]
+    if not positions:
+        raise ValueError(f"split {split!r} keeps none of its {len(names)} images (file names such as "
+                         f"{', '.join(sorted(names)[:3])})")
+    return positions
 
 
 def union_parts(split: str) -> list[str]:
@@ -49,10 +98,34 @@ def union_parts(split: str) -> list[str]:
 
 def overlap(first: str, second: str) -> bool:
     """Whether two split names (unions allowed) may hold the same images: a part of each on the same base split,
-    unless both are slices of it (slices are taken apart by the caller's choice, e.g. train[:-5000] and
-    train[-5000:])."""
-    return any(a[0] == b[0] and (a[1] is None or b[1] is None)
-               for a in map(parse, union_parts(first)) for b in map(parse, union_parts(second)))
+    unless their name filters keep apart (``train{!0006R0}`` and ``train{0006R0}``) or both are slices of the
+    same filtered split (slices are taken apart by the caller's choice, e.g. train[:-5000] and train[-5000:])."""
+    return any(_parts_overlap(a, b) for a in union_parts(first) for b in union_parts(second))
+
+
+def _parts_overlap(first: str, second: str) -> bool:
+    (base_a, bounds_a), (base_b, bounds_b) = parse(first), parse(second)
+    if base_a != base_b:
+        return False
+    filter_a, filter_b = name_filter(first), name_filter(second)
+    if _disjoint(filter_a, filter_b):
+        return False
+    if filter_a != filter_b:  # slices of differently filtered orders: not taken apart
+        return True
+    return bounds_a is None or bounds_b is None
+
+
+def _disjoint(first, second) -> bool:
+    """Whether two name filters keep no file name in common (None: no filter, keeps all)."""
+    if first is None or second is None:
+        return False
+    (drop_a, a), (drop_b, b) = first, second
+    covers = lambda kept, dropped: all(p.startswith(dropped) for p in kept)  # every kept name is dropped
+    if not drop_a and not drop_b:
+        return not any(p.startswith(q) or q.startswith(p) for p in a for q in b)
+    if drop_a and drop_b:
+        return False
+    return covers(b, a) if drop_a else covers(a, b)
 
 
 def check_validation(train_split: str, val_split: str | None) -> None:
@@ -73,7 +146,7 @@ def check_validation(train_split: str, val_split: str | None) -> None:
 
 
 def base_name(split: str) -> str:
-    """The split a sliced name is taken from: ``"train[:90%]"`` -> ``"train"``."""
+    """The split a sliced or filtered name is taken from: ``"train{!0006R0}[:90%]"`` -> ``"train"``."""
     return parse(split)[0]
 
 

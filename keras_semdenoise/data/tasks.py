@@ -75,25 +75,27 @@ def classification_files(root: str, split: str) -> tuple[list[str], list[int], t
     return paths, labels, classes
 
 
-def _ordered(count: int, split: str) -> np.ndarray:
-    """The file indices ``split`` (a name ``splits.parse`` reads) selects, in the fixed order: the slice of
-    a sliced name is taken from the fixed order of its whole split."""
-    order = _fixed_order(count)
-    return order[np.asarray(splits.indices(split, count), dtype=np.int64)]
+def _ordered(paths: list[str], split: str) -> np.ndarray:
+    """The indices into ``paths`` that ``split`` (a name ``splits.parse`` reads) selects, in the fixed order:
+    the whole split's fixed order, then the images its file-name filter keeps, then its slice of those."""
+    order = _fixed_order(len(paths))
+    order = order[np.asarray(splits.kept(split, [os.path.basename(paths[i]) for i in order]), dtype=np.int64)]
+    return order[np.asarray(splits.indices(split, len(order)), dtype=np.int64)]
 
 
 def ordered_classification_files(root: str, split: str) -> tuple[list[str], np.ndarray, tuple[str, ...]]:
     """``classification_files`` in the fixed order every reader uses: paths, int32 labels, class names.
-    ``split`` may be sliced (``train[:-5000]``, ``data.splits``)."""
+    ``split`` may be sliced or filtered by file name (``train[:-5000]``, ``data.splits``)."""
     paths, labels, classes = classification_files(root, splits.base_name(split))
-    order = _ordered(len(paths), split)
+    order = _ordered(paths, split)
     return [paths[i] for i in order], np.asarray(labels, np.int32)[order], classes
 
 
 def ordered_segmentation_files(root: str, split: str) -> list[tuple[str, str]]:
-    """``segmentation_files`` in the fixed order every reader uses; ``split`` may be sliced (``data.splits``)."""
+    """``segmentation_files`` in the fixed order every reader uses; ``split`` may be sliced or filtered by the
+    image's file name (``train{!0006R0}``, ``data.splits``)."""
     pairs = segmentation_files(root, splits.base_name(split))
-    return [pairs[i] for i in _ordered(len(pairs), split)]
+    return [pairs[i] for i in _ordered([image for image, _ in pairs], split)]
 
 
 def segmentation_files(root: str, split: str) -> list[tuple[str, str]]:
@@ -162,6 +164,8 @@ def load_split(task: str, source: str, split: str, ignore_index: int | None = No
         name = source[len("tfds:"):]
         if task != "classification" or name != "imagenet2012":
             raise ValueError(f"tfds source {name!r} is not supported for {task}: use tfds:imagenet2012 or a folder")
+        if splits.name_filter(split) is not None:
+            raise ValueError(f"split {split!r}: file-name filters are for data folders and packed data, not tfds")
         return _imagenet_split(split, data_dir, manual_dir)
     if not os.path.isdir(source):
         raise FileNotFoundError(f"data folder not found: {source}")
