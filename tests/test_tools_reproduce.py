@@ -224,6 +224,7 @@ def test_another_run_s_report_is_appended_with_its_headings_down_and_its_links_r
     assert _appendix(_config(tmp_path), str(tmp_path / "docs")) == []
     text = "\n".join(_appendix(config, str(tmp_path / "docs")))
     assert text.startswith("## Appendix: High-level findings at CPU scale\n")
+    assert "\n([RESULTS.md](../old/RESULTS.md), another run's report, as it was written.)\n" in text
     assert "\n### Tables\n" in text and "\n#### classification" in text and "\n# head_cls: reused\n" in text
     assert "![plot](../old/reproduce/scores.png)" in text and "[HEADS](../old/reproduce/HEADS.md#round)" in text
     assert "[paper](https://example.org/p.pdf)" in text

@@ -244,7 +244,8 @@ def _appendix(config: ReproduceConfig, docs: str) -> list[str]:
         fenced ^= line.startswith("```")
         lines.append("#" + line if not fenced and re.match(r"#+ ", line) else line)  # not a shell comment
     return [f"## Appendix: {title.lstrip('#').strip()}", "",
-            f"(`{os.path.relpath(config.appendix, docs)}`, another run's report, as it was written.)", "", *lines, ""]
+            f"([{os.path.basename(config.appendix)}]({os.path.relpath(config.appendix, docs)}), another run's "
+            "report, as it was written.)", "", *lines, ""]
 
 
 def write_report(config: ReproduceConfig) -> str:
