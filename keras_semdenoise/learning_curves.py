@@ -65,7 +65,7 @@ def plot(runs: list[str], out: str, references: dict[str, float]) -> None:
     axis.set_xlabel("training steps")
     axis.set_ylabel("PSNR (dB), " + (evaluated_on.pop() if len(evaluated_on) == 1 else "see each run"))
     axis.grid(alpha=0.3)
-    axis.legend(fontsize=8, loc="lower right")
+    axis.legend(fontsize=8, loc="best")
     figure.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     atomic.save_figure(figure, out)
