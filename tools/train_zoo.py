@@ -129,6 +129,10 @@ QUEUES = {
         # Then the sigma-50 model (CBSD68 0.43 dB short of the paper, Kodak24 0.06 dB below CBM3D), the same way.
         Stage("sigma50_s9", (*_sigma_flags(50), "--steps=4000", "--learning_rate=1.5e-4", "--checkpoint_every=1000",
                              "--warmup_steps=200", "--seed=17"), init="denoiser_sigma50"),
+        # 2026-12-03, ninth: sigma50_s9 shipped (validation 28.16 -> 28.23); next the sigma-15 model, the one
+        # furthest below CBM3D on Kodak24 (0.07 dB), the same way.
+        Stage("sigma15_s10", (*_sigma_flags(15), "--steps=4000", "--learning_rate=1.5e-4", "--checkpoint_every=1000",
+                             "--warmup_steps=200", "--seed=18"), init="denoiser_sigma15"),
     ),
     # The GPU queue (JAX, bf16, one H200; steps/s not yet measured there): one long sigma-25 run at a
     # GPU-sized batch from the shipped model, then the other sigmas and the blind model fine-tuned from it.
