@@ -213,7 +213,7 @@ def evaluate_cells(config: TaskEvaluationConfig, split, head, progress: bool = T
     paths = _denoiser_paths(config)
     crop = config.crop_size or None
     batches = config.max_batches or None
-    jobs = _cells(config)
+    jobs = table_cells(config)
     with Cbm3dCache(config.cbm3d_cache_folder(), split.task, config.split, crop, config.workers) as cbm3d:
         for setting_name, sigma in tqdm(jobs, desc="settings", unit="cell", disable=not progress):
             key = _cell_key(sigma)
@@ -244,26 +244,26 @@ def _denoiser_paths(config: TaskEvaluationConfig) -> dict:
     return {"separate": config.separate, "joint": config.joint, "cross": config.cross}
 
 
-def _cells(config: TaskEvaluationConfig) -> list[tuple[str, float | None]]:
+def table_cells(config: TaskEvaluationConfig) -> list[tuple[str, float | None]]:
     """``(setting, sigma)`` of every cell of the table, the clean one first (sigma None)."""
     return [("clean", None)] + [(s, sigma) for sigma in config.sigmas for s in config.settings]
 
 
-def unmeasured_cells(config: TaskEvaluationConfig) -> list[str]:
-    """``"<setting> <sigma>"`` of each cell of ``config``'s table not in its ``results.json`` yet, leaving out
+def unmeasured_cells(config: TaskEvaluationConfig) -> list[tuple[str, str]]:
+    """``(setting, cell key)`` of each cell of ``config``'s table not in its ``results.json`` yet, leaving out
     trained settings without a denoiser file at that sigma (``evaluate_cells`` skips them too); empty once the
     table is whole. (A kept cell measured from files that have changed since is not counted here.)"""
     state = store.load(config.results_path()) or {"cells": {}}
     paths = _denoiser_paths(config)
     missing = []
-    for setting_name, sigma in _cells(config):
+    for setting_name, sigma in table_cells(config):
         key = _cell_key(sigma)
         if key in state["cells"].get(setting_name, {}):
             continue
         path = _denoiser_file(paths, setting_name, sigma)
         if setting_name in paths and not (path and os.path.exists(path)):
             continue
-        missing.append(f"{setting_name} {key}")
+        missing.append((setting_name, key))
     return missing
 
 

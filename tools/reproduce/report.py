@@ -194,11 +194,12 @@ def _unfinished(evaluation: task_evaluation.TaskEvaluationConfig, state: dict) -
     missing = task_evaluation.unmeasured_cells(evaluation)
     if not missing:
         return []
-    planned = 1 + len(evaluation.sigmas) * len(evaluation.settings)
+    planned = len(task_evaluation.table_cells(evaluation))
     parts = state.get("parts", {})
-    under_way = [f"{cell} ({parts[s][key]['images']:,} images so far)" for cell in missing
-                 for s, key in [cell.split(" ")] if key in parts.get(s, {})]
-    return [f"**Unfinished**: {planned - len(missing)} of {planned} cells measured; not yet: {', '.join(missing)}"
+    under_way = [f"{s} {key} ({parts[s][key]['images']:,} images so far)" for s, key in missing
+                 if key in parts.get(s, {})]
+    return [f"**Unfinished**: {planned - len(missing)} of {planned} cells measured; not yet: "
+            + ", ".join(f"{s} {key}" for s, key in missing)
             + (f". Under way: {', '.join(under_way)}" if under_way else "")
             + ". The findings below are checked on the measured cells only.", ""]
 
