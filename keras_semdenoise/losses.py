@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_semdenoise import tasks
@@ -96,13 +97,16 @@ def classification_loss(labels, logits):
     return ops.sparse_categorical_crossentropy(labels, logits, from_logits=True)
 
 
-def segmentation_loss(labels, logits, ignore_index: int):
+def segmentation_loss(labels, logits, ignore_index: int, class_weights=None):
     """L_H for segmentation: per-pixel cross-entropy averaged over non-void pixels -> (N,).
 
     Args:
         labels: (N, H, W) or (N, H, W, 1) integer class map; ``ignore_index`` marks void.
         logits: (N, H, W, K).
         ignore_index: the void label (255 for VOC, 11 for CamVid here); such pixels add nothing.
+        class_weights: optional (K,) weight of each class's pixels (``median_frequency_weights``); the
+            weighted sum is still divided by the count of non-void pixels, as SegNet's weighted Caffe
+            ``SoftmaxWithLoss`` does. None: every pixel weighs 1 (the paper's and the joint loss's).
     An image with no valid pixel contributes 0.
     """
     labels = ops.cast(labels, "int32")
@@ -111,9 +115,36 @@ def segmentation_loss(labels, logits, ignore_index: int):
     valid = ops.cast(ops.not_equal(labels, ignore_index), logits.dtype)
     safe_labels = ops.where(ops.not_equal(labels, ignore_index), labels, ops.zeros_like(labels))
     pixel_loss = ops.sparse_categorical_crossentropy(safe_labels, logits, from_logits=True) * valid
+    if class_weights is not None:
+        pixel_loss = pixel_loss * ops.take(ops.convert_to_tensor(class_weights, pixel_loss.dtype), safe_labels)
     totals = ops.sum(ops.reshape(pixel_loss, (ops.shape(pixel_loss)[0], -1)), axis=-1)
     counts = ops.sum(ops.reshape(valid, (ops.shape(valid)[0], -1)), axis=-1)
     return totals / ops.maximum(counts, 1.0)
+
+
+def median_frequency_weights(class_pixels, present_pixels) -> np.ndarray:
+    """Median frequency balancing (Eigen & Fergus 2015, as SegNet trains on CamVid): class c weighs
+    ``median(freq) / freq(c)``, with ``freq(c)`` = pixels of class c / pixels of the images where c is present.
+
+    Args:
+        class_pixels: (K,) non-void pixels of each class in the training split.
+        present_pixels: (K,) non-void pixels of the images that hold class c.
+    Returns:
+        (K,) float32 weights; the median is over the classes present, and a class never present weighs 0.
+    """
+    class_pixels = np.asarray(class_pixels, np.float64)
+    present_pixels = np.asarray(present_pixels, np.float64)
+    if class_pixels.shape != present_pixels.shape or class_pixels.ndim != 1:
+        raise ValueError(f"class_pixels and present_pixels must be two (K,) arrays, got shapes "
+                         f"{class_pixels.shape} and {present_pixels.shape}")
+    if np.any(class_pixels > present_pixels) or np.any(class_pixels < 0):
+        raise ValueError("each class's pixels must lie between 0 and the pixels of the images holding it")
+    present = class_pixels > 0
+    if not present.any():
+        raise ValueError("no class has a labelled pixel: nothing to balance")
+    frequency = np.where(present, class_pixels / np.maximum(present_pixels, 1.0), 0.0)
+    weights = np.where(present, np.median(frequency[present]) / np.where(present, frequency, 1.0), 0.0)
+    return weights.astype(np.float32)
 
 
 def check_ignore_index(task: str, ignore_index: int | None) -> None:
@@ -163,12 +194,14 @@ def joint_loss_terms(
 class SegmentationCrossEntropy(keras.losses.Loss):
     """``segmentation_loss`` as a Keras loss (for training heads with ``compile``/``fit``)."""
 
-    def __init__(self, ignore_index: int, name: str = "segmentation_cross_entropy", **kwargs):
+    def __init__(self, ignore_index: int, class_weights=None, name: str = "segmentation_cross_entropy",
+                 **kwargs):
         super().__init__(name=name, **kwargs)
         self.ignore_index = int(ignore_index)
+        self.class_weights = None if class_weights is None else [float(w) for w in class_weights]
 
     def call(self, y_true, y_pred):
-        return segmentation_loss(y_true, y_pred, self.ignore_index)
+        return segmentation_loss(y_true, y_pred, self.ignore_index, self.class_weights)
 
     def get_config(self):
-        return {**super().get_config(), "ignore_index": self.ignore_index}
+        return {**super().get_config(), "ignore_index": self.ignore_index, "class_weights": self.class_weights}

@@ -86,6 +86,38 @@ def test_segmentation_loss_is_unchanged_by_logits_at_void_pixels():
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6)
 
 
+def test_class_weights_scale_each_class_pixels_loss():
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 3, (2, 6, 5))
+    labels[0, 0] = 11
+    logits = rng.normal(size=(2, 6, 5, 3)).astype("float32")
+    plain = np.asarray(losses.segmentation_loss(labels, logits, 11))
+    np.testing.assert_allclose(np.asarray(losses.segmentation_loss(labels, logits, 11, [1.0, 1.0, 1.0])), plain,
+                               rtol=1e-6)
+    # By hand: class 1's pixels count double, and the sum is still divided by the non-void pixel count.
+    pixel = -np.log(np.take_along_axis(np.exp(logits) / np.exp(logits).sum(-1, keepdims=True),
+                                       np.where(labels == 11, 0, labels)[..., None], -1)[..., 0])
+    valid = labels != 11
+    expected = (pixel * valid * np.where(labels == 1, 2.0, 1.0)).sum((1, 2)) / valid.sum((1, 2))
+    weighted = losses.SegmentationCrossEntropy(11, [1.0, 2.0, 1.0])
+    np.testing.assert_allclose(np.asarray(losses.segmentation_loss(labels, logits, 11, [1.0, 2.0, 1.0])), expected,
+                               rtol=1e-5)
+    assert losses.SegmentationCrossEntropy.from_config(weighted.get_config()).class_weights == [1.0, 2.0, 1.0]
+
+
+def test_median_frequency_weights():
+    # freq = 10/100, 40/100, 5/50 -> median 0.1: weights 1, 0.25, 1; a class with no pixel weighs 0.
+    np.testing.assert_allclose(losses.median_frequency_weights([10, 40, 5, 0], [100, 100, 50, 0]),
+                               [1.0, 0.25, 1.0, 0.0])
+    np.testing.assert_allclose(losses.median_frequency_weights([30, 10], [100, 100]), [2 / 3, 2.0])
+    with pytest.raises(ValueError, match="no class"):
+        losses.median_frequency_weights([0, 0], [0, 0])
+    with pytest.raises(ValueError, match="between 0"):
+        losses.median_frequency_weights([5, 10], [10, 5])
+    with pytest.raises(ValueError, match="two"):
+        losses.median_frequency_weights([5, 10], [10])
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="task"):
         CascadeTrainer(build_denoiser(**TINY), _tiny_head(), "detection")

@@ -2,13 +2,17 @@
 
 import dataclasses
 import json
+import os
 
 import keras
 import numpy as np
 import pytest
 
-from conftest import segmentation_folder
-from keras_semdenoise import runs
+from PIL import Image
+
+from conftest import classification_folder, segmentation_folder
+from keras_semdenoise import losses, runs
+from keras_semdenoise.data import packed, sources
 from keras_semdenoise.config_flags import check_choices
 from keras_semdenoise.heads import training
 from keras_semdenoise.heads.training import HeadConfig, run_head_training
@@ -81,3 +85,44 @@ def test_a_validation_split_must_be_held_out_and_not_a_test_split(tmp_path):
         with pytest.raises(ValueError, match=message):
             run_head_training(dataclasses.replace(config, val_split=val_split))
     assert not (tmp_path / "head").exists()
+
+
+def _counted_by_hand(label_dir, void):
+    """(class pixels, pixels of the frames holding the class) of classes 0..2, from the label PNGs."""
+    class_pixels, present = np.zeros(3, np.int64), np.zeros(3, np.int64)
+    for name in sorted(os.listdir(label_dir)):
+        label = np.asarray(Image.open(os.path.join(label_dir, name)))
+        label = label[label != void]
+        counts = np.bincount(label, minlength=3)
+        class_pixels += counts
+        present += np.where(counts > 0, label.size, 0)
+    return class_pixels, present
+
+
+def test_median_frequency_class_weights_come_from_the_training_labels(tmp_path):
+    config = _config(tmp_path, class_weighting="median_frequency", steps=2, checkpoint_every=2)
+    expected = _counted_by_hand(tmp_path / "seg" / "trainannot", 3)
+    folder = config.load_split("train")
+    packed.pack_split("segmentation", config.data, "train", str(tmp_path / "p" / "train.npz"), 3, 3)
+    for split in (folder, sources.load_split("segmentation", f"packed:{tmp_path / 'p'}", "train")):
+        counted = sources.class_pixel_counts(split)
+        np.testing.assert_array_equal(counted[0], expected[0])
+        np.testing.assert_array_equal(counted[1], expected[1])
+    weights = losses.median_frequency_weights(*expected)
+    np.testing.assert_allclose(training.class_weights(config, folder), weights, rtol=1e-6)
+    assert training.class_weights(dataclasses.replace(config, class_weighting="none"), folder) is None
+
+    run_head_training(config)
+    resolved = json.loads((tmp_path / "head" / "config.json").read_text())["resolved"]
+    np.testing.assert_allclose(resolved["class_weights"], weights, rtol=1e-6)
+    assert (tmp_path / "head" / "head.keras").exists()
+
+
+def test_class_weighting_is_for_segmentation_only(tmp_path):
+    with pytest.raises(ValueError, match="segmentation heads only"):
+        HeadConfig(task="classification", data=str(tmp_path), model_dir=str(tmp_path / "h"),
+                   class_weighting="median_frequency")
+    with pytest.raises(ValueError, match="class_weighting"):
+        check_choices(dataclasses.replace(_config(tmp_path), class_weighting="inverse"))
+    with pytest.raises(ValueError, match="segmentation"):
+        sources.class_pixel_counts(sources.load_split("classification", classification_folder(str(tmp_path / "cls")), "train"))

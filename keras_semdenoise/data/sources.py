@@ -81,6 +81,26 @@ def batches(split, batch_size: int, crop_size: int | None, training: bool, sigma
                              scale_range=scale_range, color_jitter=color_jitter)
 
 
+def class_pixel_counts(split) -> tuple[np.ndarray, np.ndarray]:
+    """A segmentation split's label statistics, read once through its whole frames in order:
+    ``(class_pixels, present_pixels)``, each (num_classes,) int64: the non-void pixels of each class, and the
+    non-void pixels of the frames that hold that class (``losses.median_frequency_weights`` takes both)."""
+    if split.task != tasks.SEGMENTATION.name:
+        raise ValueError(f"class pixel counts need a segmentation split, not {split.task}")
+    classes = split.num_classes
+    class_pixels = np.zeros(classes, np.int64)
+    present_pixels = np.zeros(classes, np.int64)
+    for _, labels in batches(split, 1, None, training=False):
+        for label in np.asarray(labels).reshape(np.shape(labels)[0], -1):
+            label = label[label != split.ignore_index].astype(np.int64)
+            if np.any(label >= classes) or np.any(label < 0):
+                raise ValueError(f"labels outside 0..{classes - 1} besides the void label {split.ignore_index}")
+            counts = np.bincount(label, minlength=classes)
+            class_pixels += counts
+            present_pixels += np.where(counts > 0, label.size, 0)
+    return class_pixels, present_pixels
+
+
 @dataclasses.dataclass(kw_only=True)
 class TaskDataConfig:
     """The data settings every task run shares (``heads.training.HeadConfig``, ``joint_training.JointConfig``,

@@ -21,6 +21,7 @@ from keras_semdenoise.heads.factory import build_head
 logger = logging.getLogger(__name__)
 
 LR_SCHEDULES = ("cosine", "poly")
+CLASS_WEIGHTINGS = ("none", "median_frequency")
 POLY_POWER = 0.9  # DeepLab's poly learning-rate policy (Chen et al.)
 
 
@@ -42,6 +43,10 @@ class HeadConfig(sources.TaskDataConfig):
                                                           "0.5,2.0, DeepLab's scale augmentation); default none.")
     color_jitter: float = setting(0.0, "Segmentation: each training frame's brightness, contrast and saturation "
                                        "scaled by factors drawn from [1 - x, 1 + x] (e.g. 0.3); 0: none.")
+    class_weighting: str = setting("none", "Segmentation: weight of each class's pixels in the loss; "
+                                   "median_frequency: median(freq) / freq(c) over the training split "
+                                   "(SegNet's CamVid recipe, lifts thin rare classes such as poles); none: 1 each.",
+                                   choices=CLASS_WEIGHTINGS)
     batch_size: int = setting(32, "Batch size.")
     steps: int = setting(1000, "Training steps.")
     learning_rate: float = setting(1e-3, "Peak Adam learning rate.")
@@ -61,16 +66,26 @@ class HeadConfig(sources.TaskDataConfig):
 
     def __post_init__(self):
         self.scale_range = check_scale_range(self.scale_range, self.task)
+        if self.class_weighting != "none" and tasks.check_task(self.task) != tasks.SEGMENTATION.name:
+            raise ValueError(f"class_weighting={self.class_weighting} is for segmentation heads only")
         photometric.check_strength(self.color_jitter, self.task)
 
 
-def _loss_and_metrics(task: str, ignore_index: int | None):
+def _loss_and_metrics(task: str, ignore_index: int | None, class_weights=None):
     import keras
 
     if tasks.check_task(task) == tasks.CLASSIFICATION.name:
         return (keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                 [keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
-    return losses.SegmentationCrossEntropy(ignore_index), []
+    return losses.SegmentationCrossEntropy(ignore_index, class_weights), []
+
+
+def class_weights(config: HeadConfig, split) -> list[float] | None:
+    """The per-class loss weights ``config.class_weighting`` asks for, from the training ``split``'s labels;
+    None for ``none``."""
+    if config.class_weighting == "none":
+        return None
+    return [float(w) for w in losses.median_frequency_weights(*sources.class_pixel_counts(split))]
 
 
 def learning_rate_schedule(config: HeadConfig):
@@ -124,12 +139,16 @@ def run_head_training(config: HeadConfig):
     split = config.load_split(config.train_split)
     val = config.load_split(config.val_split, split.ignore_index, split.num_classes) if config.val_split else None
     policy = precision.resolve_policy(config.dtype_policy)
+    pixel_weights = class_weights(config, split)
+    if pixel_weights is not None:
+        logger.info("class weights (%s): %s", config.class_weighting, ", ".join(f"{w:.3f}" for w in pixel_weights))
     atomic.write_json(os.path.join(config.model_dir, "config.json"),
                       {**dataclasses.asdict(config), "resolved": {"dtype_policy": policy,
-                                                                  "backend": keras.backend.backend()}}, indent=2)
+                                                                  "backend": keras.backend.backend(),
+                                                                  "class_weights": pixel_weights}}, indent=2)
     head = build_head(config, split.num_classes)  # float32: measured and shipped
     trained = graph_transforms.training_twin(head, policy)  # bf16: a CamVid step (widths / 2) 8.1 -> 5.4 s here
-    loss, metrics = _loss_and_metrics(config.task, split.ignore_index)
+    loss, metrics = _loss_and_metrics(config.task, split.ignore_index, pixel_weights)
     trained.compile(optimizer=keras.optimizers.Adam(learning_rate_schedule(config)), loss=loss, metrics=metrics)
     epochs, interval = runs.fit_intervals(config.steps, config.checkpoint_every)
     trained.fit(
