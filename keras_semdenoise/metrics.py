@@ -83,9 +83,16 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: i
     )
 
 
-def mean_iou(confusion: np.ndarray) -> float:
-    """Mean intersection-over-union over the classes present in truth or prediction (VOC protocol)."""
+def class_iou(confusion: np.ndarray) -> np.ndarray:
+    """(K,) intersection-over-union of each class from a (K, K) confusion matrix; NaN for a class absent from
+    both truth and prediction."""
     intersection = np.diag(confusion).astype(np.float64)
     union = confusion.sum(0) + confusion.sum(1) - intersection
-    present = union > 0
-    return float(np.mean(intersection[present] / union[present])) if present.any() else float("nan")
+    return np.where(union > 0, intersection / np.maximum(union, 1), np.nan)
+
+
+def mean_iou(confusion: np.ndarray) -> float:
+    """Mean intersection-over-union over the classes present in truth or prediction (VOC protocol)."""
+    iou = class_iou(confusion)
+    present = np.isfinite(iou)
+    return float(np.mean(iou[present])) if present.any() else float("nan")

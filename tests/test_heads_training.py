@@ -112,10 +112,14 @@ def test_median_frequency_class_weights_come_from_the_training_labels(tmp_path):
     np.testing.assert_allclose(training.class_weights(config, folder), weights, rtol=1e-6)
     assert training.class_weights(dataclasses.replace(config, class_weighting="none"), folder) is None
 
-    run_head_training(config)
+    run_head_training(dataclasses.replace(config, eval_split="test", eval_batches=0))
     resolved = json.loads((tmp_path / "head" / "config.json").read_text())["resolved"]
     np.testing.assert_allclose(resolved["class_weights"], weights, rtol=1e-6)
-    assert (tmp_path / "head" / "head.keras").exists()
+    # The clean test result names each class's IoU, and their mean over the classes present is the mIoU.
+    result = json.loads((tmp_path / "head" / "eval.json").read_text())
+    assert list(result["class_iou"]) == ["0", "1", "2"]
+    present = [v for v in result["class_iou"].values() if v is not None]
+    assert result["miou"] == pytest.approx(np.mean(present), rel=1e-9)
 
 
 def test_class_weighting_is_for_segmentation_only(tmp_path):

@@ -34,3 +34,12 @@ def test_ssim_and_keras_psnr():
     noisy = clean + 0.05
     expected = 10 * np.log10(1 / np.mean((np.clip(noisy, 0, 1) - clean) ** 2))
     assert float(metrics.psnr_float(clean, noisy)) == pytest.approx(expected, rel=1e-4)
+
+
+def test_class_iou_and_its_mean():
+    confusion = np.array([[3, 1, 0], [1, 2, 0], [0, 0, 0]])  # class 2 absent from truth and prediction
+    iou = metrics.class_iou(confusion)
+    np.testing.assert_allclose(iou[:2], [3 / 5, 2 / 4])
+    assert np.isnan(iou[2])
+    assert metrics.mean_iou(confusion) == pytest.approx((3 / 5 + 2 / 4) / 2)
+    assert np.isnan(metrics.mean_iou(np.zeros((2, 2), np.int64)))

@@ -11,7 +11,9 @@ import dataclasses
 import logging
 import os
 
-from keras_semdenoise import atomic, graph_transforms, losses, precision, runs, tasks
+import numpy as np
+
+from keras_semdenoise import atomic, graph_transforms, losses, metrics, precision, runs, tasks
 from keras_semdenoise.config_flags import setting
 from keras_semdenoise.data import photometric, sources, splits
 from keras_semdenoise.data.tasks import check_scale_range
@@ -98,14 +100,21 @@ def learning_rate_schedule(config: HeadConfig):
     return keras.optimizers.schedules.CosineDecay(config.learning_rate, config.steps, alpha=0.01)
 
 
-def _measure(config: HeadConfig, head, split, max_batches: int) -> dict:
+def _measure(config: HeadConfig, head, split, max_batches: int, per_class: bool = False) -> dict:
     """Clean top-1 / top-5 or mIoU (%) of ``head`` on ``split``: classification in batches of crops, segmentation
-    on whole frames one at a time (any size), as ``tools/evaluate_task.py`` measures them."""
+    on whole frames one at a time (any size), as ``tools/evaluate_task.py`` measures them. ``per_class``: a
+    segmentation result also gives ``class_iou``, each class's IoU (%) by name (index where unnamed; None for
+    a class absent from truth and prediction)."""
     from keras_semdenoise.evaluation import tasks as task_evaluation
 
     if config.task == tasks.CLASSIFICATION.name:
         return task_evaluation.evaluate_head(head, split, config.batch_size, config.crop_size, max_batches)
-    return task_evaluation.evaluate_head(head, split, 1, None, max_batches)
+    result, records = task_evaluation.measure_head(head, split, 1, None, max_batches)[:2]
+    if per_class:
+        names = split.class_names or tuple(str(c) for c in range(split.num_classes))
+        iou = metrics.class_iou(records["confusion"].sum(0))
+        result["class_iou"] = {name: (None if np.isnan(v) else float(100 * v)) for name, v in zip(names, iou)}
+    return result
 
 
 def _history_callback(config: HeadConfig, trained, head, val):
@@ -171,7 +180,7 @@ def run_head_training(config: HeadConfig):
     atomic.save_model(keras.Model(head.input, head.output, name=head.name), os.path.join(config.model_dir, "head.keras"))
     if config.eval_split:
         test = config.load_split(config.eval_split, split.ignore_index, split.num_classes)
-        result = _measure(config, head, test, config.eval_batches)
+        result = _measure(config, head, test, config.eval_batches, per_class=True)
         atomic.write_json(os.path.join(config.model_dir, "eval.json"), result, indent=2)
         logger.info("clean %s: %s", config.eval_split, result)
     return head
