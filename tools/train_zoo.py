@@ -133,6 +133,10 @@ QUEUES = {
         # furthest below CBM3D on Kodak24 (0.07 dB), the same way.
         Stage("sigma15_s10", (*_sigma_flags(15), "--steps=4000", "--learning_rate=1.5e-4", "--checkpoint_every=1000",
                              "--warmup_steps=200", "--seed=18"), init="denoiser_sigma15"),
+        # 2026-12-03, tenth: sigma15_s10 finished (validation 34.33 -> 34.35, a candidate); next the sigma-35
+        # model, the one with the fewest steps (17,000), the same way.
+        Stage("sigma35_s11", (*_sigma_flags(35), "--steps=4000", "--learning_rate=1.5e-4", "--checkpoint_every=1000",
+                             "--warmup_steps=200", "--seed=19"), init="denoiser_sigma35"),
     ),
     # The GPU queue (JAX, bf16, one H200; steps/s not yet measured there): one long sigma-25 run at a
     # GPU-sized batch from the shipped model, then the other sigmas and the blind model fine-tuned from it.
