@@ -142,9 +142,10 @@ def median_frequency_weights(class_pixels, present_pixels) -> np.ndarray:
     present = class_pixels > 0
     if not present.any():
         raise ValueError("no class has a labelled pixel: nothing to balance")
-    frequency = np.where(present, class_pixels / np.maximum(present_pixels, 1.0), 0.0)
-    weights = np.where(present, np.median(frequency[present]) / np.where(present, frequency, 1.0), 0.0)
-    return weights.astype(np.float32)
+    frequency = class_pixels[present] / present_pixels[present]
+    weights = np.zeros(class_pixels.shape, np.float32)
+    weights[present] = np.median(frequency) / frequency
+    return weights
 
 
 def check_ignore_index(task: str, ignore_index: int | None) -> None:
