@@ -24,7 +24,8 @@ def build_head(config, num_classes: int) -> keras.Model:
             raise ValueError("classification heads need a fixed crop_size")
         trunk = dataclasses.replace(trunk, input_shape=(config.crop_size, config.crop_size, 3))
         return build_vgg16_classifier(num_classes, trunk=trunk, top=config.top, hidden_units=config.hidden_units)
-    return build_deeplab_largefov(num_classes, trunk=trunk, fc_units=config.fc_units)
+    return build_deeplab_largefov(num_classes, trunk=trunk, fc_units=config.fc_units,
+                                  input_scale=config.input_scale)
 
 
 def load_head(path: str) -> keras.Model:

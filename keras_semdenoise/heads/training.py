@@ -18,6 +18,7 @@ from keras_semdenoise.config_flags import setting
 from keras_semdenoise.data import photometric, sources, splits
 from keras_semdenoise.data.tasks import check_scale_range
 from keras_semdenoise.evaluation.intervals import validation_metric
+from keras_semdenoise.heads.deeplab import check_input_scale
 from keras_semdenoise.heads.factory import build_head
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,9 @@ class HeadConfig(sources.TaskDataConfig):
                                    "median_frequency: median(freq) / freq(c) over the training split "
                                    "(SegNet's CamVid recipe, lifts thin rare classes such as poles); none: 1 each.",
                                    choices=CLASS_WEIGHTINGS)
+    input_scale: float = setting(1.0, "Segmentation: the head resizes its input by this factor before the trunk "
+                                      "(logits still at the input size; e.g. 1.5 sees thin objects on a finer "
+                                      "grid at 2.25x the cost); tools/choose_head_scale.py sets it after training.")
     batch_size: int = setting(32, "Batch size.")
     steps: int = setting(1000, "Training steps.")
     learning_rate: float = setting(1e-3, "Peak Adam learning rate.")
@@ -71,6 +75,9 @@ class HeadConfig(sources.TaskDataConfig):
         if self.class_weighting != "none" and tasks.check_task(self.task) != tasks.SEGMENTATION.name:
             raise ValueError(f"class_weighting={self.class_weighting} is for segmentation heads only")
         photometric.check_strength(self.color_jitter, self.task)
+        check_input_scale(self.input_scale)
+        if self.input_scale != 1 and tasks.check_task(self.task) != tasks.SEGMENTATION.name:
+            raise ValueError(f"input_scale={self.input_scale} is for segmentation heads only")
 
 
 def _loss_and_metrics(task: str, ignore_index: int | None, class_weights=None):
@@ -109,6 +116,14 @@ def _measure(config: HeadConfig, head, split, max_batches: int, per_class: bool 
 
     if config.task == tasks.CLASSIFICATION.name:
         return task_evaluation.evaluate_head(head, split, config.batch_size, config.crop_size, max_batches)
+    return measure_segmentation(head, split, max_batches, per_class)
+
+
+def measure_segmentation(head, split, max_batches: int, per_class: bool = False) -> dict:
+    """Clean mIoU (%) of the segmentation ``head`` on ``split``'s whole frames, one at a time:
+    ``{"images", "miou"}``, and with ``per_class`` ``class_iou`` (see ``_measure``)."""
+    from keras_semdenoise.evaluation import tasks as task_evaluation
+
     result, records = task_evaluation.measure_head(head, split, 1, None, max_batches)[:2]
     if per_class:
         names = split.class_names or tuple(str(c) for c in range(split.num_classes))

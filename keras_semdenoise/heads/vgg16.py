@@ -128,16 +128,17 @@ class VGG16Trunk:
     width_divisor: int = 1
     batch_norm: bool = False
 
-    def build(self, num_classes: int, default_input_shape: tuple, **layout):
+    def build(self, num_classes: int, default_input_shape: tuple, *, preprocess=None, **layout):
         """The start every VGG16-based head shares: its arguments checked, the [0, 1] RGB input
-        ``images`` (N, H, W, 3), its caffe conversion and conv1..conv5 (``layout``: the pooling and
+        ``images`` (N, H, W, 3), optionally ``preprocess`` (a layer applied to the images first, e.g.
+        DeepLab's ``InputScale``), the caffe conversion and conv1..conv5 (``layout``: the pooling and
         dilation keywords of ``vgg16_trunk``). Returns ``(inputs, last trunk tensor)``."""
         if num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, got {num_classes}")
         check_weights_argument(self.weights, self.batch_norm)
         blocks = scaled_blocks(self.width_divisor)
         inputs = keras.Input(shape=default_input_shape if self.input_shape is None else self.input_shape, name="images")
-        caffe = CaffeInput(name="caffe_input")(inputs)
+        caffe = CaffeInput(name="caffe_input")(inputs if preprocess is None else preprocess(inputs))
         return inputs, vgg16_trunk(caffe, blocks, batch_norm=self.batch_norm, **layout)
 
     def load_weights(self, head: keras.Model, include_top: bool = False) -> None:
