@@ -130,3 +130,16 @@ def test_class_weighting_is_for_segmentation_only(tmp_path):
         check_choices(dataclasses.replace(_config(tmp_path), class_weighting="inverse"))
     with pytest.raises(ValueError, match="segmentation"):
         sources.class_pixel_counts(sources.load_split("classification", classification_folder(str(tmp_path / "cls")), "train"))
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_a_head_trains_and_ships_at_its_input_scale(tmp_path, policy):
+    from keras_semdenoise.heads.deeplab import input_scale_of
+
+    config = _config(tmp_path, input_scale=1.5, steps=2, checkpoint_every=2, dtype_policy=policy, eval_split="test",
+                     eval_batches=0)
+    run_head_training(config)
+    shipped = keras.saving.load_model(str(tmp_path / "head" / "head.keras"), compile=False)
+    assert input_scale_of(shipped) == 1.5
+    assert shipped(np.zeros((1, 20, 24, 3), np.float32)).shape == (1, 20, 24, 3)
+    assert json.loads((tmp_path / "head" / "eval.json").read_text())["images"] == 4
