@@ -7,8 +7,9 @@ grid is measured on the validation split (whole frames, clean), the best mIoU wi
 scale), and the evaluation split is measured once, with the chosen head only.
 
 Writes to ``out``: ``scales.json`` (each scale's validation mIoU, saved after each one, so an interrupted run
-resumes; kept only for the same head file; the evaluation split is not measured again for the same choice), ``head.keras`` (the head at the chosen scale), ``eval.json`` (its
-clean result on the evaluation split, with each class's IoU) and ``scales.md`` (the table).
+resumes; kept only for the same head file; the evaluation split is not measured again for the same choice),
+``head.keras`` (the head at the chosen scale), ``eval.json`` (its clean result on the evaluation split, with each
+class's IoU) and ``scales.md`` (the table).
 """
 
 from __future__ import annotations
