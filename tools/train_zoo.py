@@ -158,8 +158,9 @@ QUEUES = {
                                  "--learning_rate=1e-4", "--checkpoint_every=500", "--warmup_steps=200", "--seed=23"),
               init="denoiser_sigma50"),
         # 2026-12-04: sigma50_s15p96 ended about where it began (validation 28.227 -> 28.159 at step 500 -> 28.237 at
-        # step 3,000), no sign that larger patches help at equal pixels. Next the sigma-15 model, the one under CBM3D on Kodak24 (by
-        # 0.03 dB), in one longer stage (a CPU alone runs a step in about 0.45 s): fewer restarts, fewer dips.
+        # step 3,000), no sign that larger patches help at equal pixels. Next the sigma-15 model, the one under CBM3D
+        # on Kodak24 (by 0.03 dB), in one longer stage (a CPU alone runs a step in about 0.45 s): fewer restarts, fewer
+        # dips.
         Stage("sigma15_s16", (*_sigma_flags(15), "--steps=8000", "--learning_rate=1e-4", "--checkpoint_every=1000",
                               "--warmup_steps=200", "--seed=24"), init="denoiser_sigma15"),
     ),
