@@ -166,6 +166,11 @@ QUEUES = {
         # 2026-12-04: sigma15_s16 shipped (validation 34.367 -> 34.398, +0.031: twice the last 4,000-step stage). Next
         # (not started): the blind model, 0.21 dB under the new sigma-15 model on Kodak24, or sigma 35, each as one
         # 8,000-step stage.
+        # 2026-12-04, second: the blind model first (its Kodak24 gap at sigma 15 is the one "within 0.2 dB" miss),
+        # weighted toward low sigma as in blind75_s14w, in one 8,000-step stage.
+        Stage("blind75_s17w", (*_sigma_flags("blind"), "--sigma_weighting=inverse", "--steps=8000",
+                               "--learning_rate=1e-4", "--checkpoint_every=1000", "--warmup_steps=200",
+                               "--eval_sigmas=15,25,50", "--seed=25"), init="denoiser_blind"),
     ),
     # The GPU queue (JAX, bf16, one H200; steps/s not yet measured there): one long sigma-25 run at a
     # GPU-sized batch from the shipped model, then the other sigmas and the blind model fine-tuned from it.
