@@ -171,6 +171,11 @@ QUEUES = {
         Stage("blind75_s17w", (*_sigma_flags("blind"), "--sigma_weighting=inverse", "--steps=8000",
                                "--learning_rate=1e-4", "--checkpoint_every=1000", "--warmup_steps=200",
                                "--eval_sigmas=15,25,50", "--seed=25"), init="denoiser_blind"),
+        # 2026-12-04, second: blind75_s17w shipped (validation 31.312 -> 31.335 at step 8,000, after the usual dip to
+        # 31.16). Next sigma 35, the per-sigma curve that still rose fastest (0.12 dB per doubling), for what is left
+        # of the session (4,000 steps, beside the blind model's pages at first).
+        Stage("sigma35_s18", (*_sigma_flags(35), "--steps=4000", "--learning_rate=1e-4", "--checkpoint_every=1000",
+                              "--warmup_steps=200", "--seed=26"), init="denoiser_sigma35"),
     ),
     # The GPU queue (JAX, bf16, one H200; steps/s not yet measured there): one long sigma-25 run at a
     # GPU-sized batch from the shipped model, then the other sigmas and the blind model fine-tuned from it.
