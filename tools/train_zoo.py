@@ -176,6 +176,9 @@ QUEUES = {
         # of the session (4,000 steps, beside the blind model's pages at first).
         Stage("sigma35_s18", (*_sigma_flags(35), "--steps=4000", "--learning_rate=1e-4", "--checkpoint_every=1000",
                               "--warmup_steps=200", "--seed=26"), init="denoiser_sigma35"),
+        # 2026-12-04, second: sigma35_s18 shipped (validation 29.994 -> 29.986 -> 29.984 -> 30.007 -> 30.012: +0.017,
+        # 0.07 dB per doubling from 21,000 to 25,000 steps). Next (not started): sigma 25, the furthest from the paper
+        # (CBSD68 0.27 dB short), or sigma 50, each as one 8,000-step stage with the CPU to itself.
     ),
     # The GPU queue (JAX, bf16, one H200; steps/s not yet measured there): one long sigma-25 run at a
     # GPU-sized batch from the shipped model, then the other sigmas and the blind model fine-tuned from it.
