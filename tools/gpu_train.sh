@@ -7,6 +7,8 @@
 #                                                    # check that what travels fits in 64 MiB
 #   there:  bash tools/gpu_train.sh run gpu 540      # install wheels, run queue "gpu" for <= 540 s,
 #                                                    # one <stage>.tgz per stage into $OUT
+#   or:     bash tools/gpu_train.sh run gpu_slot 520 --parallel --seconds=490
+#                                                    # every stage at once, each sized to end in the slot
 #   here:   bash tools/gpu_train.sh unpack DIR       # DIR: where the returned .tgz files lie -> runs/gpu/
 #           bash tools/gpu_train.sh restore          # the folders set aside back in place
 #
@@ -66,16 +68,19 @@ travelling() {
 
 run() {
     local queue=${1:-gpu} budget=${2:-540}
+    shift 2 || shift $#  # the rest: tools.train_zoo flags (--parallel, --seconds=S)
     if [ -z "${NO_WHEELS:-}" ] && ls .whl/*.whl > /dev/null 2>&1; then
         "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
         export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
     fi
     export KERAS_BACKEND=${KERAS_BACKEND:-jax} PYTHONUNBUFFERED=1
+    # Several processes share the GPU with --parallel: none takes JAX's default 75% of its memory up front.
+    export XLA_PYTHON_CLIENT_PREALLOCATE=${XLA_PYTHON_CLIENT_PREALLOCATE:-false}
     "$PYTHON" -c 'import keras, jax; print("keras", keras.__version__, "backend", keras.backend.backend(), "devices", jax.devices())'
     # The queue stops at the budget (SIGTERM, then SIGKILL 20 s later); every stage resumes next time.
     status=0
     timeout -k 20 "$budget" "$PYTHON" -m tools.train_zoo --queue "$queue" --work "$WORK" \
-        --extra_flags="--data_dir=$DATA" || status=$?
+        --extra_flags="--data_dir=$DATA" "$@" || status=$?
     [ "$status" = 124 ] && echo "time budget of $budget s reached; the queue resumes on the next run"
     collect
     [ "$status" = 124 ] && return 0
@@ -83,13 +88,20 @@ run() {
 }
 
 collect() {
+    # One <stage>.tgz per stage (best weights, curve, config, log: what tools/ship_model.py needs) and, for a
+    # stage not finished, <stage>.backup.tgz (its last checkpoint, to resume): each weights file with Adam's
+    # moments is 12.5 MB, and a file coming back may be 16 MiB at most. The final weights stay behind.
     local out=${OUT:?set OUT to the folder results go to}
     mkdir -p "$out"
     for stage in "$WORK"/*/; do
         [ -d "$stage" ] || continue
         local name
         name=$(basename "$stage")
-        tar -czf "$out/$name.tgz" -C "$WORK" --exclude=logs --exclude=final.keras "$name"
+        case "$name" in _*) continue ;; esac  # the probes of --seconds
+        tar -czf "$out/$name.tgz" -C "$WORK" --exclude=logs --exclude=backup --exclude='final.*' "$name"
+        if [ ! -e "$stage/final.weights.h5" ] && [ -d "$stage/backup" ]; then
+            tar -czf "$out/$name.backup.tgz" -C "$WORK" "$name/backup"
+        fi
     done
     ls -la "$out"
 }

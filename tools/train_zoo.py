@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import subprocess
 import sys
+import time
 
 from absl import app, flags
 
@@ -180,6 +182,15 @@ QUEUES = {
         # 0.07 dB per doubling from 21,000 to 25,000 steps). Next (not started): sigma 25, the furthest from the paper
         # (CBSD68 0.27 dB short), or sigma 50, each as one 8,000-step stage with the CPU to itself.
     ),
+    # One GPU slot (2026-12-04, the first session lent the H200): every shipped model fine-tuned at once, one
+    # process each (the numpy batches come from one CPU core per process, the H200 has room for five), each
+    # stage sized to end inside the slot (--seconds: a probe measures each one's steps per second first).
+    "gpu_slot": tuple(
+        Stage(f"{name}_gpu1", (*_sigma_flags(sigma), "--batch_size=64", "--patch_size=96", "--steps=100000",
+                               "--learning_rate=1e-4", "--warmup_steps=200", "--seed=28", *evaluation),
+              init=f"denoiser_{name}")
+        for name, sigma, evaluation in (("sigma15", 15, ()), ("sigma25", 25, ()), ("sigma35", 35, ()),
+                                        ("sigma50", 50, ()), ("blind", "blind", ("--eval_sigmas=15,25,50",)))),
     # The GPU queue (JAX, bf16, one H200; steps/s not yet measured there): one long sigma-25 run at a
     # GPU-sized batch from the shipped model, then the other sigmas and the blind model fine-tuned from it.
     # A slot (15 device-minutes a session at present, start-up included: one run of about 540 s) runs part of
@@ -198,6 +209,10 @@ QUEUES = {
     ),
 }
 
+PROBE_EPOCHS, PROBE_STEPS = 3, 50  # the probe: 3 checkpoints of 50 steps; the first (compilation) is not timed
+CHECKPOINTS_PER_SIZED_RUN = 4
+RESERVE_SECONDS = 150.0
+
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("queue", "cpu", sorted(QUEUES), "Which queue of stages to run.")
 flags.DEFINE_string("work", "runs/zoo", "Folder of the stages' run folders.")
@@ -205,6 +220,13 @@ flags.DEFINE_string("models_dir", "saved_models", "Where shipped models named by
 flags.DEFINE_list("only", None, "Run only these stages (names), in queue order.")
 flags.DEFINE_list("extra_flags", [], "Flags added to every stage (e.g. --data_dir=packed:data/CBSD432.npz).")
 flags.DEFINE_boolean("list", False, "Print each stage's state and exit.")
+flags.DEFINE_boolean("parallel", False, "Run the stages at the same time, one process each (none may start from "
+                     "another of them).")
+flags.DEFINE_float("seconds", 0.0, "Size each stage to end within this many seconds from now (0: the stage's own "
+                   "--steps): a short probe of each measures its steps per second, then --steps, --checkpoint_every "
+                   "and --warmup_steps are set from it (the stage's --steps stays the most).")
+flags.DEFINE_float("reserve_seconds", RESERVE_SECONDS, "With --seconds: the seconds of a sized run not spent on "
+                   "training steps (start, compilation, evaluations, final save).")
 
 
 def stage_dir(work: str, stage: Stage) -> str:
@@ -249,22 +271,98 @@ def command(work: str, models_dir: str, stage: Stage, extra=()) -> list[str]:
     return line
 
 
-def run_queue(stages, work: str, models_dir: str, extra=()) -> None:
+def stage_flag(stage: Stage, name: str, default: str | None = None) -> str | None:
+    """The value of ``--name=`` in a stage's flags (the last one), or ``default``."""
+    values = [f.split("=", 1)[1] for f in stage.flags if f.startswith(f"--{name}=")]
+    return values[-1] if values else default
+
+
+def steps_per_second(history: list[dict]) -> float | None:
+    """Training speed from a run's curve: steps over ``train_seconds`` of every checkpoint after the first
+    (whose time holds the compilation); None with fewer than two checkpoints."""
+    timed = [h for h in history if "train_seconds" in h][1:]
+    if not timed:
+        return None
+    steps = timed[-1]["step"] - ([h for h in history if "train_seconds" in h][0]["step"])
+    return steps / sum(h["train_seconds"] for h in timed)
+
+
+def sized_flags(stage: Stage, rate: float, seconds: float, reserve: float = RESERVE_SECONDS) -> tuple[str, ...]:
+    """Flags that make ``stage`` end within ``seconds`` at ``rate`` steps per second, ``reserve`` seconds of them
+    kept for its start, evaluations and save: ``--steps`` (a multiple of ``CHECKPOINTS_PER_SIZED_RUN`` x 10, or
+    the stage's own where that fits), ``--checkpoint_every`` (a quarter of it) and ``--warmup_steps`` (the
+    stage's, at most a tenth of the steps)."""
+    unit = CHECKPOINTS_PER_SIZED_RUN * 10
+    most = int(stage_flag(stage, "steps", "1000"))
+    fits = int(rate * max(seconds - reserve, 0.0))
+    steps = most if fits >= most else fits // unit * unit
+    if steps < 1:
+        raise SystemExit(f"[zoo] {stage.name}: {seconds:.0f} s at {rate:.2f} steps/s leave no time to train")
+    warmup = min(int(stage_flag(stage, "warmup_steps", "100")), steps // 10)
+    every = max(1, steps // CHECKPOINTS_PER_SIZED_RUN)
+    return f"--steps={steps}", f"--checkpoint_every={every}", f"--warmup_steps={warmup}"
+
+
+def _check_startable(work: str, models_dir: str, stage: Stage) -> None:
+    init = init_path(work, models_dir, stage)
+    if init and not os.path.exists(init):
+        raise FileNotFoundError(f"{stage.name} starts from {init}, which does not exist (run {stage.init} first)")
+
+
+def _start(work: str, models_dir: str, stage: Stage, extra) -> subprocess.Popen:
+    os.makedirs(stage_dir(work, stage), exist_ok=True)
+    line = command(work, models_dir, stage, extra)
+    print(f"[zoo] {stage.name}: {' '.join(line[1:])}", flush=True)
+    with open(os.path.join(stage_dir(work, stage), "train.log"), "a") as log:
+        return subprocess.Popen(line, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _finish(stage: Stage, process: subprocess.Popen) -> None:
+    if process.wait() != 0:
+        raise SystemExit(f"[zoo] {stage.name} failed (exit {process.returncode}); see its train.log")
+    print(f"[zoo] {stage.name}: finished", flush=True)
+
+
+def run_queue(stages, work: str, models_dir: str, extra=(), parallel: bool = False, sized: dict | None = None) -> None:
+    """Runs the stages not yet done, one after another (or all at once with ``parallel``); ``sized`` maps a stage
+    name to flags added after ``extra`` (``sized_flags``)."""
+    todo = []
     for stage in stages:
         if is_done(work, stage):
             print(f"[zoo] {stage.name}: done", flush=True)
             continue
-        init = init_path(work, models_dir, stage)
-        if init and not os.path.exists(init):
-            raise FileNotFoundError(f"{stage.name} starts from {init}, which does not exist (run {stage.init} first)")
-        os.makedirs(stage_dir(work, stage), exist_ok=True)
-        line = command(work, models_dir, stage, extra)
-        print(f"[zoo] {stage.name}: {' '.join(line[1:])}", flush=True)
-        with open(os.path.join(stage_dir(work, stage), "train.log"), "a") as log:
-            result = subprocess.run(line, stdout=log, stderr=subprocess.STDOUT)
-        if result.returncode != 0:
-            raise SystemExit(f"[zoo] {stage.name} failed (exit {result.returncode}); see its train.log")
-        print(f"[zoo] {stage.name}: finished", flush=True)
+        todo.append(stage)
+    if parallel:
+        names = {s.name for s in todo}
+        if any(s.init in names for s in todo):
+            raise SystemExit("[zoo] --parallel: a stage starts from another stage of the same run")
+        for stage in todo:
+            _check_startable(work, models_dir, stage)
+        started = [(s, _start(work, models_dir, s, (*extra, *(sized or {}).get(s.name, ())))) for s in todo]
+        for stage, process in started:
+            _finish(stage, process)
+        return
+    for stage in todo:
+        _check_startable(work, models_dir, stage)
+        _finish(stage, _start(work, models_dir, stage, (*extra, *(sized or {}).get(stage.name, ()))))
+
+
+def probe_rates(stages, work: str, models_dir: str, extra=(), parallel: bool = False) -> dict:
+    """Steps per second of each stage, from ``PROBE_EPOCHS`` x ``PROBE_STEPS`` steps without evaluation in
+    ``<work>/_probe/<stage>`` (run as the stages will be: at the same time with ``parallel``)."""
+    probe_work = os.path.join(work, "_probe")
+    shutil.rmtree(probe_work, ignore_errors=True)
+    probe = (f"--steps={PROBE_EPOCHS * PROBE_STEPS}", f"--checkpoint_every={PROBE_STEPS}", "--eval_images=0",
+             "--warmup_steps=0")
+    run_queue(stages, probe_work, models_dir, (*extra, *probe), parallel=parallel)
+    rates = {}
+    for stage in stages:
+        rate = steps_per_second(runs.load_history(stage_dir(probe_work, stage)))
+        if rate is None:
+            raise SystemExit(f"[zoo] {stage.name}: the probe wrote no timed checkpoint")
+        rates[stage.name] = rate
+        print(f"[zoo] {stage.name}: {rate:.2f} steps/s", flush=True)
+    return rates
 
 
 def main(argv):
@@ -278,7 +376,13 @@ def main(argv):
             print(f"{stage.name:16s} {state:8s} {f'({where}) ' if where else ''}{' '.join(stage.flags)}  "
                   f"init={stage.init}")
         return
-    run_queue(stages, FLAGS.work, FLAGS.models_dir, FLAGS.extra_flags)
+    sized = None
+    if FLAGS.seconds:
+        deadline = time.time() + FLAGS.seconds
+        todo = [s for s in stages if not is_done(FLAGS.work, s)]
+        rates = probe_rates(todo, FLAGS.work, FLAGS.models_dir, FLAGS.extra_flags, FLAGS.parallel)
+        sized = {s.name: sized_flags(s, rates[s.name], deadline - time.time(), FLAGS.reserve_seconds) for s in todo}
+    run_queue(stages, FLAGS.work, FLAGS.models_dir, FLAGS.extra_flags, parallel=FLAGS.parallel, sized=sized)
 
 
 if __name__ == "__main__":
