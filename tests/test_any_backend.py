@@ -55,8 +55,12 @@ def test_gpu_runbook_trains_the_smoke_queue_under_jax_without_tensorflow(tmp_pat
         assert all(np.isfinite(h["eval_psnr"]) for h in history)
         with tarfile.open(out / f"{stage}.tgz") as archive:
             names = archive.getnames()
-        assert f"{stage}/best.weights.h5" in names and f"{stage}/backup/latest.weights.h5" in names
+        # What shipping needs, within the device's 16 MiB a file: best weights, curve, config; the stage is done,
+        # so no backup to resume from, and the final weights (Adam's moments too) stay behind.
+        assert {f"{stage}/{n}" for n in ("best.weights.h5", "history.json", "config.json")} <= set(names)
+        assert not any("/backup" in n or "/final." in n for n in names)
         assert not any("/logs" in n for n in names)  # no TensorBoard without TensorFlow
+    assert sorted(os.listdir(out)) == ["a.tgz", "b.tgz"]
     # Stage b started from stage a's best weights (the queue's init), and the eval used the held-out image.
     config_b = json.loads((work / "b" / "config.json").read_text())
     assert config_b["init_weights"].endswith(os.path.join("a", "best.weights.h5"))
@@ -128,3 +132,26 @@ def test_the_runbook_checks_what_travels_against_the_device_limit(tmp_path):
         handle.truncate(65 * 1024 * 1024)
     large = travelling()
     assert large.returncode == 1 and "travelling: 65 MiB" in large.stdout and "too large" in large.stderr
+
+
+def test_the_runbook_returns_what_ships_and_what_resumes_within_the_file_limit(tmp_path):
+    work, out = tmp_path / "work", tmp_path / "out"
+    for stage, done in (("done", True), ("half", False)):
+        (work / stage / "backup").mkdir(parents=True)
+        for name in ("best.weights.h5", "history.json", "config.json", "train.log", "backup/latest.weights.h5"):
+            (work / stage / name).write_text(name)
+        if done:
+            (work / stage / "final.weights.h5").write_text("final")
+            (work / stage / "final.keras").write_text("final")
+    (work / "_probe" / "done").mkdir(parents=True)  # the speed probes of --seconds stay behind
+    result = subprocess.run(["bash", os.path.join(REPO, "tools", "gpu_train.sh"), "collect"], cwd=REPO,
+                            env={**os.environ, "WORK": str(work), "OUT": str(out)}, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(os.listdir(out)) == ["done.tgz", "half.backup.tgz", "half.tgz"]
+    with tarfile.open(out / "half.backup.tgz") as archive:
+        assert archive.getnames() == ["half/backup", "half/backup/latest.weights.h5"]
+    for stage in ("done", "half"):
+        with tarfile.open(out / f"{stage}.tgz") as archive:
+            names = set(archive.getnames())
+        assert names == {stage, *(f"{stage}/{n}" for n in ("best.weights.h5", "history.json", "config.json",
+                                                          "train.log"))}

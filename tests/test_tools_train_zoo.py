@@ -1,8 +1,14 @@
 import json
 import os
+import re
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 
+from conftest import REPO, write_images
+from keras_semdenoise.data import patches
 from tools import train_zoo
 
 
@@ -36,3 +42,55 @@ def test_a_started_stage_says_its_step_and_best_validation(tmp_path):
     with open(os.path.join(work, "s", "history.json"), "w") as handle:
         json.dump(history, handle)
     assert train_zoo.progress(work, stage) == "step 2,000 of 13,000, best 29.25 dB at step 1,000"
+
+
+def test_speed_comes_from_the_checkpoints_after_the_first():
+    history = [{"step": 50, "train_seconds": 60.0}, {"step": 100, "train_seconds": 2.5},
+               {"step": 150, "train_seconds": 2.5}]
+    assert train_zoo.steps_per_second(history) == pytest.approx(100 / 5.0)  # the first (compilation) left out
+    assert train_zoo.steps_per_second(history[:1]) is None
+    assert train_zoo.steps_per_second([{"step": 0, "eval_psnr": 30.0}, *history]) == pytest.approx(20.0)
+
+
+def test_a_sized_stage_ends_inside_the_seconds_it_is_given():
+    stage = train_zoo.Stage("s", ("--sigma=25", "--steps=100000", "--warmup_steps=200"))
+    steps, every, warmup = train_zoo.sized_flags(stage, rate=18.0, seconds=480.0, reserve=150.0)
+    assert steps == "--steps=5920" and every == "--checkpoint_every=1480" and warmup == "--warmup_steps=200"
+    assert 5920 / 18.0 <= 480.0 - 150.0
+    # A short slot: the warm-up shrinks to a tenth of the steps; a stage shorter than the slot keeps its steps.
+    assert train_zoo.sized_flags(stage, rate=1.0, seconds=550.0, reserve=150.0) == (
+        "--steps=400", "--checkpoint_every=100", "--warmup_steps=40")
+    short = train_zoo.Stage("t", ("--sigma=25", "--steps=6"))
+    assert train_zoo.sized_flags(short, rate=10.0, seconds=300.0) == (
+        "--steps=6", "--checkpoint_every=1", "--warmup_steps=0")
+    with pytest.raises(SystemExit, match="leave no time"):
+        train_zoo.sized_flags(stage, rate=18.0, seconds=100.0, reserve=150.0)
+
+
+def test_stages_run_at_once_only_when_none_starts_from_another(tmp_path):
+    with pytest.raises(SystemExit, match="starts from another stage"):
+        train_zoo.run_queue(train_zoo.QUEUES["smoke"], str(tmp_path / "work"), str(tmp_path / "models"), parallel=True)
+    assert not (tmp_path / "work").exists()  # refused before anything started
+
+
+@pytest.mark.slow
+def test_parallel_sized_stages_probe_their_speed_then_train(tmp_path):
+    data = tmp_path / "images"
+    write_images(str(data), count=3, size=(24, 24))
+    os.replace(data / "img02.png", data / f"{patches.VALIDATION_IDS[0]}.png")  # one held-out validation image
+    work = tmp_path / "work"
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.train_zoo", "--queue=smoke_parallel", f"--work={work}", "--parallel",
+         "--seconds=400", "--reserve_seconds=60", f"--extra_flags=--data_dir={data}"],
+        cwd=REPO, capture_output=True, text=True, timeout=600)
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log
+    for stage in ("p", "q"):
+        assert re.search(rf"\[zoo\] {stage}: [0-9.]+ steps/s", log), log
+        probe = json.loads((work / "_probe" / stage / "history.json").read_text())
+        assert [h["step"] for h in probe] == [50, 100, 150] and "eval_psnr" not in probe[0]
+        # The slot is long enough for the stage's own 4 steps: a checkpoint each (a quarter of the steps).
+        assert f"{stage}: " in log and "--steps=4 --checkpoint_every=1 --warmup_steps=0" in log
+        history = json.loads((work / stage / "history.json").read_text())
+        assert [h["step"] for h in history] == [1, 2, 3, 4] and all(np.isfinite(h["eval_psnr"]) for h in history)
+        assert train_zoo.is_done(str(work), train_zoo.Stage(stage, ()))

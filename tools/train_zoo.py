@@ -202,10 +202,15 @@ QUEUES = {
         Stage("blind", (*_sigma_flags("blind"), *_GPU, "--steps=60000", "--learning_rate=2e-4"), init="sigma25"),
         *_PEERS,
     ),
-    # A tiny queue that exercises the whole path (tests, and a first check on a new machine).
+    # Tiny queues that exercise the whole path (tests, and a first check on a new machine): one after another
+    # (b starts from a), and at once (--parallel, as gpu_slot).
     "smoke": (
         Stage("a", (*_sigma_flags(25), *_TINY, "--steps=2")),
         Stage("b", (*_sigma_flags("blind"), *_TINY, "--steps=2"), init="a"),
+    ),
+    "smoke_parallel": (
+        Stage("p", (*_sigma_flags(25), *_TINY, "--steps=4")),
+        Stage("q", (*_sigma_flags(50), *_TINY, "--steps=4")),
     ),
 }
 
