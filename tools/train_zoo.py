@@ -44,6 +44,21 @@ _GPU = ("--batch_size=64", "--patch_size=96", "--checkpoint_every=2000", "--warm
 _TINY = ("--batch_size=2", "--patch_size=16", "--checkpoint_every=1", "--warmup_steps=0", "--eval_images=2",
          "--stem_filters=8", "--encoder_filters=8,8", "--decoder_filters=16", "--dtype_policy=float32", "--seed=0")
 
+
+
+def _slot_stages(tag: str, seed: int) -> tuple[Stage, ...]:
+    """One GPU slot: every shipped model fine-tuned from itself (batch 64 of 96x96, peak lr 1e-4), meant to run
+    at once (--parallel), sized to the slot (--seconds, or --steps in --extra_flags); the blind model is
+    evaluated at 15/25/50 as its CPU stages were."""
+    levels = (("sigma15", 15), ("sigma25", 25), ("sigma35", 35), ("sigma50", 50), ("blind", "blind"))
+    return tuple(
+        Stage(f"{name}_{tag}", (*_sigma_flags(sigma), "--batch_size=64", "--patch_size=96", "--steps=100000",
+                                "--learning_rate=1e-4", "--warmup_steps=200", f"--seed={seed}",
+                                *(("--eval_sigmas=15,25,50",) if sigma == "blind" else ())),
+              init=f"denoiser_{name}")
+        for name, sigma in levels)
+
+
 _ROOT = default_data_root()
 _DATA = {
     "CBSD432": os.path.join(_ROOT, "CBSD432"),
@@ -185,12 +200,12 @@ QUEUES = {
     # One GPU slot (2026-12-04, the first session lent the H200): every shipped model fine-tuned at once, one
     # process each (the numpy batches come from one CPU core per process, the H200 has room for five), each
     # stage sized to end inside the slot (--seconds: a probe measures each one's steps per second first).
-    "gpu_slot": tuple(
-        Stage(f"{name}_gpu1", (*_sigma_flags(sigma), "--batch_size=64", "--patch_size=96", "--steps=100000",
-                               "--learning_rate=1e-4", "--warmup_steps=200", "--seed=28", *evaluation),
-              init=f"denoiser_{name}")
-        for name, sigma, evaluation in (("sigma15", 15, ()), ("sigma25", 25, ()), ("sigma35", 35, ()),
-                                        ("sigma50", 50, ()), ("blind", "blind", ("--eval_sigmas=15,25,50",)))),
+    "gpu_slot": _slot_stages("gpu1", seed=28),
+    # 2026-12-04, second: the five gpu1 models shipped (validation +0.04 to +0.10 dB, no dip); what the session's
+    # device time had left (about 6 minutes) went to one more round from them, sized by hand from the speed the
+    # first slot measured (17-18.6 steps/s each): --extra_flags=--steps=1800,--checkpoint_every=450,
+    # --warmup_steps=100 without --seconds.
+    "gpu_slot2": _slot_stages("gpu2", seed=29),
     # The GPU queue (JAX, bf16, one H200; steps/s not yet measured there): one long sigma-25 run at a
     # GPU-sized batch from the shipped model, then the other sigmas and the blind model fine-tuned from it.
     # A slot (15 device-minutes a session at present, start-up included: one run of about 540 s) runs part of
