@@ -253,6 +253,8 @@ def data_description(data_dir: str) -> str:
     parts = []
     for source in patches.parse_sources(data_dir) if data_dir else []:
         name = os.path.basename(source.path.rstrip("/")) or source.path
+        if source.packed:  # the same images, packed to travel (tools/pack_images.py): "CBSD432 (packed)"
+            name = f"{name.removesuffix('.npz')} (packed)"
         parts.append(name if source.weight == 1.0 else f"{name}:{source.weight:g}")
     return ",".join(parts)
 

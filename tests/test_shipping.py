@@ -100,3 +100,10 @@ def test_auto_choice_name_names_the_shipped_model(tmp_path):
     assert shipping.auto_choice_name(40.0, "snap", folder) == "blind"
     assert shipping.auto_choice_name(40.0, "nearest", folder) == "sigma25"
     assert shipping.auto_choice_name(1.0, folder=folder) == "sigma15"
+
+
+def test_the_data_of_a_run_is_named_by_its_folders_and_weights():
+    assert shipping.data_description("/d/CBSD432") == "CBSD432"
+    assert shipping.data_description("/d/CBSD432:0.71,/d/extra_train/T91:0.15") == "CBSD432:0.71,T91:0.15"
+    assert shipping.data_description("packed:.gpu/CBSD432.npz") == "CBSD432 (packed)"  # the GPU runs' data
+    assert shipping.data_description("") == ""

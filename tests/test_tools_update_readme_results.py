@@ -39,6 +39,16 @@ def test_peers_trained_here_are_listed_with_their_network_and_budget():
             "2.0 h | 31.00") in table
 
 
+def test_a_model_says_its_last_run_batch_and_a_short_run_its_minutes():
+    index = {"denoiser_sigma25": {"file": "denoiser_sigma25.keras", "sigma": 25.0, "sigma_range": None,
+                                  "steps_trained": 30160, "steps_this_run": 1800, "init_from": "denoiser_sigma25",
+                                  "batch_size": 64, "patch_size": 96, "eval_psnr_db": 31.73, "eval": "v",
+                                  "hardware": "1 NVIDIA H200 GPU", "precision": "mixed_bfloat16", "data": "CBSD432",
+                                  "train_seconds": 100.0}}
+    assert ("| 30,160 (1,800 in its last run, batch 64 of 96x96) | denoiser_sigma25 | CBSD432 | bf16 (mixed) | "
+            "2 min | 31.73 (v) | 1 NVIDIA H200 GPU |") in tool.models_table(index)
+
+
 def test_missing_markers_are_an_error():
     with pytest.raises(ValueError, match="results:begin"):
         tool.replace_block("# no markers\n", "x")

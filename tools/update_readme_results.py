@@ -40,11 +40,17 @@ def models_table(index: dict, peers: dict | None = None) -> str:
         noise_text = (f"blind, sigma in [{entry['sigma_range'][0]:g}, {entry['sigma_range'][1]:g}]"
                       if entry.get("sigma_range") else f"sigma {entry['sigma']:g}")
         steps = f"{entry['steps_trained']:,}"
+        about_last = []
         if entry.get("steps_this_run") and entry["steps_this_run"] != entry["steps_trained"]:
-            steps += f" ({entry['steps_this_run']:,} in its last run)"
+            about_last.append(f"{entry['steps_this_run']:,} in its last run")
+        if entry.get("batch_size") and entry.get("patch_size"):  # a GPU step holds more pixels than a CPU step
+            about_last.append(f"batch {entry['batch_size']} of {entry['patch_size']}x{entry['patch_size']}")
+        if about_last:
+            steps += f" ({', '.join(about_last)})"
         psnr = f"{entry['eval_psnr_db']:.2f} ({entry['eval']})" if entry.get("eval_psnr_db") else ""
         seconds = entry.get("train_seconds")
-        duration = f"{seconds / 3600:.1f} h" if seconds else "not logged"
+        duration = ("not logged" if not seconds else f"{seconds / 3600:.1f} h" if seconds >= 3600
+                    else f"{seconds / 60:.0f} min")
         precision = "bf16 (mixed)" if "bfloat16" in entry.get("precision", "") else "fp32"
         network = ARCHITECTURES.get(entry.get("architecture") or "multiscale", entry.get("architecture"))
         lines.append(f"| `{file_name}` | {network} | {noise_text} | {steps} | {entry.get('init_from') or 'scratch'} | "
