@@ -120,11 +120,13 @@ def test_a_blind_run_is_chosen_on_the_mean_over_several_levels(tmp_path, image_f
 def test_a_blind_run_can_weight_its_levels_in_either_pipeline(tmp_path, image_folder):
     for pipeline in ("tf_data", "numpy"):
         config = _config(tmp_path, image_folder, model_dir=str(tmp_path / pipeline), sigma=None,
-                         sigma_range=(0.0, 55.0), sigma_weighting="inverse", steps=2, pipeline=pipeline)
+                         sigma_range=(0.0, 55.0), sigma_weighting="inverse", steps=2, pipeline=pipeline,
+                         data_workers=2 if pipeline == "numpy" else 1)  # the numpy path: two drawing threads
         training.run_training(config)
         history = json.load(open(os.path.join(config.model_dir, "history.json")))
         assert history[-1]["step"] == 2 and np.isfinite(history[-1]["loss"])
-        assert json.load(open(os.path.join(config.model_dir, "config.json")))["sigma_weighting"] == "inverse"
+        saved = json.load(open(os.path.join(config.model_dir, "config.json")))
+        assert saved["sigma_weighting"] == "inverse" and saved["resolved"]["pipeline"] == pipeline
 
 
 def test_config_errors_are_clear(tmp_path, image_folder):
@@ -138,6 +140,8 @@ def test_config_errors_are_clear(tmp_path, image_folder):
         _config(tmp_path, image_folder, sigma_weighting="inverse").validate()
     with pytest.raises(FileNotFoundError, match="training data"):
         _config(tmp_path, str(tmp_path / "nowhere")).validate()
+    with pytest.raises(ValueError, match="data_workers must be >= 1"):
+        _config(tmp_path, image_folder, data_workers=0).validate()
     with pytest.raises(ValueError, match="ffdnet needs --sigma"):
         _config(tmp_path, image_folder, architecture="ffdnet", sigma=None, sigma_range=(0, 50)).validate()
     training.run_training(_config(tmp_path, image_folder, steps=2))

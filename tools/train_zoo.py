@@ -206,6 +206,9 @@ QUEUES = {
     # first slot measured (17-18.6 steps/s each): --extra_flags=--steps=1800,--checkpoint_every=450,
     # --warmup_steps=100 without --seconds.
     "gpu_slot2": _slot_stages("gpu2", seed=29),
+    # Next slot: a queue _slot_stages("gpu3", seed=30) the same way (WORK=runs/gpu3), with --seconds over the whole
+    # call if it is the session's first (the probe costs about 110 s). Five at once left the H200 at 45-70% busy:
+    # more processes, or more workers per PatchDataset, may feed it better (not tried).
     # The GPU queue (JAX, bf16, one H200; steps/s not yet measured there): one long sigma-25 run at a
     # GPU-sized batch from the shipped model, then the other sigmas and the blind model fine-tuned from it.
     # A slot (15 device-minutes a session at present, start-up included: one run of about 540 s) runs part of
