@@ -67,6 +67,9 @@ def results_block(index: dict, state: dict, peers: dict | None = None) -> str:
         "",
         models_table(index, peers),
         "",
+        "Steps count batches of whatever size each run used; the cell names the last run's batch where it was "
+        "recorded (a GPU step of 64 x 96x96 patches holds 8 times the pixels of a CPU step of 32 x 48x48).",
+        "",
         evaluation.markdown_tables(state, per_image=False).rstrip(),
         "",
         "Per-image PSNR: [docs/evaluation/results.md](docs/evaluation/results.md).",
