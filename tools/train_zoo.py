@@ -218,10 +218,10 @@ QUEUES = {
     # Next slot: a queue _slot_stages("gpu3", seed=30) the same way (WORK=runs/gpu3), with --seconds over the whole
     # call if it is the session's first (the probe costs about 110 s). Five at once left the H200 at 45-70% busy:
     # more processes, or --data_workers=2 in --extra_flags, may feed it better (not tried).
-    # The GPU queue (JAX, bf16, one H200; steps/s not yet measured there): one long sigma-25 run at a
-    # GPU-sized batch from the shipped model, then the other sigmas and the blind model fine-tuned from it.
-    # A slot (15 device-minutes a session at present, start-up included: one run of about 540 s) runs part of
-    # it; the next slot resumes (tools/gpu_train.sh).
+    # The long GPU queue (JAX, bf16, one H200; written before any slot, not run yet): one long sigma-25 run at a
+    # GPU-sized batch from the shipped model, then the other sigmas and the blind model fine-tuned from it. For a
+    # machine lent for hours: a 15-minute slot (one run of about 540 s) would end it mid-schedule, at a high
+    # learning rate; the slot queues above fit the slot instead.
     "gpu": (
         Stage("sigma25", (*_sigma_flags(25), *_GPU, "--steps=200000", "--learning_rate=5e-4"), init="denoiser_sigma25"),
         *(Stage(f"sigma{s}", (*_sigma_flags(s), *_GPU, "--steps=40000", "--learning_rate=2e-4"), init="sigma25")
