@@ -71,6 +71,16 @@ def write_images(folder, count=4, size=(40, 32), seed=0, fmt="png"):
     return paths
 
 
+def write_training_folder(folder):
+    """Three 24x24 training images in ``folder``, one of them named as the first held-out validation image
+    (``data.patches.VALIDATION_IDS``), so that a run there trains on two and evaluates on one."""
+    from keras_semdenoise.data import patches
+
+    write_images(str(folder), count=3, size=(24, 24))
+    os.replace(os.path.join(folder, "img02.png"), os.path.join(folder, f"{patches.VALIDATION_IDS[0]}.png"))
+    return str(folder)
+
+
 @pytest.fixture
 def image_folder(tmp_path):
     folder = tmp_path / "images"

@@ -11,9 +11,8 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import REPO, write_images
+from conftest import REPO, write_training_folder
 from keras_semdenoise import inference
-from keras_semdenoise.data import patches
 
 pytest.importorskip("jax", reason="jax comes with the test extras (pip install -e '.[test]')")
 
@@ -31,9 +30,7 @@ def _no_tensorflow_env(tmp_path, **extra):
 
 @pytest.mark.slow
 def test_gpu_runbook_trains_the_smoke_queue_under_jax_without_tensorflow(tmp_path):
-    data = tmp_path / "images"
-    write_images(str(data), count=3, size=(24, 24))
-    os.replace(data / "img02.png", data / f"{patches.VALIDATION_IDS[0]}.png")  # one held-out validation image
+    data = write_training_folder(tmp_path / "images")  # one held-out validation image among them
     packed = tmp_path / "images.npz"
     pack = subprocess.run([sys.executable, "-m", "tools.pack_images", f"--data={data}", f"--out={packed}"],
                           cwd=REPO, capture_output=True, text=True, timeout=300)

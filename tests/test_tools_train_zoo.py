@@ -7,8 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import REPO, write_images
-from keras_semdenoise.data import patches
+from conftest import REPO, write_training_folder
 from tools import train_zoo
 
 
@@ -75,9 +74,7 @@ def test_stages_run_at_once_only_when_none_starts_from_another(tmp_path):
 
 @pytest.mark.slow
 def test_parallel_sized_stages_probe_their_speed_then_train(tmp_path):
-    data = tmp_path / "images"
-    write_images(str(data), count=3, size=(24, 24))
-    os.replace(data / "img02.png", data / f"{patches.VALIDATION_IDS[0]}.png")  # one held-out validation image
+    data = write_training_folder(tmp_path / "images")  # one held-out validation image among them
     work = tmp_path / "work"
     result = subprocess.run(
         [sys.executable, "-m", "tools.train_zoo", "--queue=smoke_parallel", f"--work={work}", "--parallel",
