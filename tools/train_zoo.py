@@ -201,8 +201,9 @@ QUEUES = {
         # 2026-12-04, third: the GPU slots (gpu_slot, gpu_slot2 below) fine-tuned all five; their blind stages left
         # out the inverse sigma weighting of the CPU blind stages, and the blind model gained less at sigma 15 than
         # the sigma-15 model did (Kodak24 gap 0.191 -> 0.208 dB, over the 0.2). Back to the weighted loss
-        # from the GPU-tuned model, 6,000 steps beside the pages.
-        Stage("blind75_s19w", (*_sigma_flags("blind"), "--sigma_weighting=inverse", "--steps=6000",
+        # from the GPU-tuned model, 3,000 steps beside the pages (a 6,000-step start was stopped before its first
+        # checkpoint: it would not have ended inside the session).
+        Stage("blind75_s19w", (*_sigma_flags("blind"), "--sigma_weighting=inverse", "--steps=3000",
                                "--learning_rate=1e-4", "--checkpoint_every=1000", "--warmup_steps=200",
                                "--eval_sigmas=15,25,50", "--seed=30"), init="denoiser_blind"),
     ),
