@@ -202,7 +202,10 @@ QUEUES = {
         # out the inverse sigma weighting of the CPU blind stages, and the blind model gained less at sigma 15 than
         # the sigma-15 model did (Kodak24 gap 0.191 -> 0.208 dB, over the 0.2). Back to the weighted loss
         # from the GPU-tuned model, 3,000 steps beside the pages (a 6,000-step start was stopped before its first
-        # checkpoint: it would not have ended inside the session).
+        # checkpoint: it would not have ended inside the session). Stopped at step 1,000: validation 31.412 -> 31.245
+        # (sigma 15 34.252 -> 34.056), the deepest first dip of any stage; small CPU batches after the GPU's large
+        # ones undo them first (curve: docs/training/blind75_s19w.history.json). Not shipped; the next blind
+        # stage belongs in a GPU slot, weighted.
         Stage("blind75_s19w", (*_sigma_flags("blind"), "--sigma_weighting=inverse", "--steps=3000",
                                "--learning_rate=1e-4", "--checkpoint_every=1000", "--warmup_steps=200",
                                "--eval_sigmas=15,25,50", "--seed=30"), init="denoiser_blind"),
