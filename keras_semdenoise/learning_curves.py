@@ -9,12 +9,9 @@ from keras_semdenoise import atomic
 from keras_semdenoise.training import describe_sigmas, evaluation_sigmas
 
 
-def load_curve(run: str) -> tuple[list[int], list[float], dict, str]:
-    """Steps, evaluation PSNRs, config and label of a run folder or a shipped ``<name>.history.json``.
-
-    A shipped model's curve is shifted by the steps of the model it started from (from the
-    MODELS.json beside it), so fine-tuned models are drawn at their total step count.
-    """
+def _read_run(run: str) -> tuple[list[dict], dict, str, int]:
+    """History records with an evaluation, config, name and the steps before the run (a shipped model's
+    ``<name>.history.json`` with MODELS.json beside it: the steps of the model it started from; else 0)."""
     if os.path.isfile(run):
         with open(run) as handle:
             saved = json.load(handle)
@@ -32,12 +29,55 @@ def load_curve(run: str) -> tuple[list[int], list[float], dict, str]:
         with open(os.path.join(run, "config.json")) as handle:
             config = json.load(handle)
         name, offset = os.path.basename(os.path.normpath(run)), 0
-    history = [h for h in history if "eval_psnr" in h]
+    return [h for h in history if "eval_psnr" in h], config, name, offset
+
+
+def load_curve(run: str) -> tuple[list[int], list[float], dict, str]:
+    """Steps, evaluation PSNRs, config and label of a run folder or a shipped ``<name>.history.json``.
+
+    A shipped model's curve is shifted by the steps of the model it started from (from the
+    MODELS.json beside it), so fine-tuned models are drawn at their total step count.
+    """
+    history, config, name, offset = _read_run(run)
     policy = (config.get("resolved") or {}).get("dtype_policy", "float32")
     precision = "bf16" if "bfloat16" in policy else "fp32"
     where = os.path.basename(config["eval_dir"].rstrip("/")) if config.get("eval_dir") else "validation"
     label = f"{name} ({precision}, {where} at {describe_sigmas(evaluation_sigmas(config))})"
     return [h["step"] + offset for h in history], [h["eval_psnr"] for h in history], config, label
+
+
+# The pixels of one step of the paper's batch (32 patches of 48x48): the unit of a chain's x axis.
+PAPER_STEP_PIXELS = 32 * 48 * 48
+
+
+def step_pixels(config: dict) -> int:
+    """Pixels one training step of the run of ``config`` saw (batch x patch side squared)."""
+    return int(config.get("batch_size", 32)) * int(config.get("patch_size", 48)) ** 2
+
+
+def load_chain(spec: str) -> list[tuple[list[float], list[float], dict, bool]]:
+    """The runs of one model, one after another, each started from the best checkpoint of the one before (as
+    ``tools/ship_model.py`` ships): ``"A[@START]+B+~C+D"`` (history files or run folders; ``@START``: where the
+    first run starts, in steps of 32 x 48x48; ``~``: a run that counts for where the next one starts but is not
+    drawn, e.g. one evaluated at other noise levels).
+
+    Returns ``(x, psnr, config, drawn)`` per run, x in steps of 32 x 48x48 patches (the paper's batch), so that
+    runs of larger batches (a GPU's) are drawn at the pixels they saw rather than at their step count.
+    """
+    parts = spec.split("+")
+    parts[0], _, start = parts[0].partition("@")
+    offset = float(start or 0)
+    chain = []
+    for part in parts:
+        history, config, _, _ = _read_run(part.lstrip("~"))
+        if not history:
+            raise ValueError(f"{part}: no evaluated checkpoint")
+        scale = step_pixels(config) / PAPER_STEP_PIXELS
+        x = [offset + h["step"] * scale for h in history]
+        values = [h["eval_psnr"] for h in history]
+        chain.append((x, values, config, not part.startswith("~")))
+        offset = x[max(range(len(values)), key=lambda i: (values[i], -i))]  # the best; ties keep the earlier
+    return chain
 
 
 def evaluation_images_label(config: dict) -> str:
@@ -65,6 +105,39 @@ def plot(runs: list[str], out: str, references: dict[str, float]) -> None:
     axis.set_xlabel("training steps")
     axis.set_ylabel("PSNR (dB), " + (evaluated_on.pop() if len(evaluated_on) == 1 else "see each run"))
     axis.grid(alpha=0.3)
+    axis.legend(fontsize=8, loc="best")
+    figure.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    atomic.save_figure(figure, out)
+
+
+def plot_chains(chains: dict[str, str], out: str) -> None:
+    """One line per model (``{label: load_chain spec}``) at the pixels seen, as the gain over its first
+    checkpoint (models 6 dB apart share one axis): circles for runs of the paper's 32 x 48x48 batch (the CPU
+    stages), squares for larger batches (the GPU slots)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7.5, 4.6), dpi=120)
+    evaluated_on = set()
+    for (label, spec), colour in zip(chains.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"] * 4):
+        base = None
+        for x, values, config, drawn in load_chain(spec):
+            if not drawn:
+                continue
+            large = step_pixels(config) > PAPER_STEP_PIXELS
+            name = None if base is not None else f"{label} (from {values[0]:.2f} dB)"
+            base = values[0] if base is None else base
+            axis.plot(x, [v - base for v in values], color=colour, marker="s" if large else "o",
+                      markersize=3.5 if large else 3, linewidth=1.2, label=name)
+            evaluated_on.add(evaluation_images_label(config))
+    axis.set_xscale("log", base=2)
+    axis.set_xlabel("pixels seen, in steps of 32 x 48x48 patches (log scale; squares: GPU steps of 64 x 96x96)")
+    axis.set_ylabel("PSNR gain (dB), " + (evaluated_on.pop() if len(evaluated_on) == 1 else "see each run"))
+    axis.axhline(0.0, color="gray", linewidth=0.8)
+    axis.grid(alpha=0.3, which="both")
     axis.legend(fontsize=8, loc="best")
     figure.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)

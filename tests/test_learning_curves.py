@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from keras_semdenoise import learning_curves as plot_learning_curves
 
 
@@ -14,3 +16,27 @@ def test_learning_curve_of_a_shipped_model_is_drawn_at_total_steps(tmp_path):
     out = tmp_path / "curve.png"
     plot_learning_curves.plot([str(tmp_path / "denoiser_sigma15.history.json")], str(out), {"CBM3D": 33.5})
     assert out.stat().st_size > 1000
+
+
+def test_a_chain_of_runs_is_drawn_at_the_pixels_seen_each_from_the_one_before_s_best(tmp_path):
+    def run(name, config, history):
+        path = tmp_path / f"{name}.history.json"
+        path.write_text(json.dumps({"config": {"sigma": 25.0, **config}, "history": history}))
+        return str(path)
+
+    cpu = run("cpu", {"batch_size": 32, "patch_size": 48},
+              [{"step": 0, "eval_psnr": 31.0}, {"step": 1000, "eval_psnr": 31.2}, {"step": 2000, "eval_psnr": 31.1}])
+    hidden = run("hidden", {"batch_size": 64, "patch_size": 96, "eval_sigmas": [15, 25, 50]},
+                 [{"step": 0, "eval_psnr": 33.0}, {"step": 500, "eval_psnr": 33.5}])
+    gpu = run("gpu", {"batch_size": 64, "patch_size": 96},
+              [{"step": 0, "eval_psnr": 31.3}, {"step": 100, "loss": 0.1}, {"step": 250, "eval_psnr": 31.4}])
+    chain = plot_learning_curves.load_chain(f"{cpu}@5000+~{hidden}+{gpu}")
+    # The CPU run from step 5,000; the hidden run from its best (step 1,000, not the last); a GPU step is 8 CPU steps.
+    assert chain[0][0] == [5000, 6000, 7000] and chain[0][3]
+    assert chain[1][0] == [6000, 10000] and not chain[1][3]
+    assert chain[2][0] == [10000, 12000] and chain[2][1] == [31.3, 31.4] and chain[2][3]
+    out = tmp_path / "chained.png"
+    plot_learning_curves.plot_chains({"sigma 25": f"{cpu}@5000+~{hidden}+{gpu}"}, str(out))
+    assert out.stat().st_size > 1000
+    with pytest.raises(ValueError, match="no evaluated checkpoint"):
+        plot_learning_curves.load_chain(run("empty", {}, [{"step": 10, "loss": 0.1}]))
