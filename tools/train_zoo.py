@@ -23,7 +23,7 @@ import time
 
 from absl import app, flags
 
-from keras_semdenoise import runs
+from keras_semdenoise import runs, training
 from keras_semdenoise.data.roots import default_data_root
 
 
@@ -43,7 +43,6 @@ def _sigma_flags(sigma):
 _GPU = ("--batch_size=64", "--patch_size=96", "--checkpoint_every=2000", "--warmup_steps=500", "--seed=7")
 _TINY = ("--batch_size=2", "--patch_size=16", "--checkpoint_every=1", "--warmup_steps=0", "--eval_images=2",
          "--stem_filters=8", "--encoder_filters=8,8", "--decoder_filters=16", "--dtype_policy=float32", "--seed=0")
-
 
 
 def _slot_stages(tag: str, seed: int) -> tuple[Stage, ...]:
@@ -307,20 +306,21 @@ def command(work: str, models_dir: str, stage: Stage, extra=()) -> list[str]:
     return line
 
 
-def stage_flag(stage: Stage, name: str, default: str | None = None) -> str | None:
-    """The value of ``--name=`` in a stage's flags (the last one), or ``default``."""
+def stage_int(stage: Stage, name: str) -> int:
+    """A stage's ``--name=`` value (the last one), or ``training.TrainConfig``'s default for it."""
     values = [f.split("=", 1)[1] for f in stage.flags if f.startswith(f"--{name}=")]
-    return values[-1] if values else default
+    if values:
+        return int(values[-1])
+    return int({f.name: f for f in dataclasses.fields(training.TrainConfig)}[name].default)
 
 
 def steps_per_second(history: list[dict]) -> float | None:
     """Training speed from a run's curve: steps over ``train_seconds`` of every checkpoint after the first
     (whose time holds the compilation); None with fewer than two checkpoints."""
-    timed = [h for h in history if "train_seconds" in h][1:]
-    if not timed:
+    timed = [h for h in history if "train_seconds" in h]
+    if len(timed) < 2:
         return None
-    steps = timed[-1]["step"] - ([h for h in history if "train_seconds" in h][0]["step"])
-    return steps / sum(h["train_seconds"] for h in timed)
+    return (timed[-1]["step"] - timed[0]["step"]) / sum(h["train_seconds"] for h in timed[1:])
 
 
 def sized_flags(stage: Stage, rate: float, seconds: float, reserve: float = RESERVE_SECONDS) -> tuple[str, ...]:
@@ -329,12 +329,12 @@ def sized_flags(stage: Stage, rate: float, seconds: float, reserve: float = RESE
     the stage's own where that fits), ``--checkpoint_every`` (a quarter of it) and ``--warmup_steps`` (the
     stage's, at most a tenth of the steps)."""
     unit = CHECKPOINTS_PER_SIZED_RUN * 10
-    most = int(stage_flag(stage, "steps", "1000"))
+    most = stage_int(stage, "steps")
     fits = int(rate * max(seconds - reserve, 0.0))
     steps = most if fits >= most else fits // unit * unit
     if steps < 1:
         raise SystemExit(f"[zoo] {stage.name}: {seconds:.0f} s at {rate:.2f} steps/s leave no time to train")
-    warmup = min(int(stage_flag(stage, "warmup_steps", "100")), steps // 10)
+    warmup = min(stage_int(stage, "warmup_steps"), steps // 10)
     every = max(1, steps // CHECKPOINTS_PER_SIZED_RUN)
     return f"--steps={steps}", f"--checkpoint_every={every}", f"--warmup_steps={warmup}"
 
