@@ -41,6 +41,9 @@ def test_a_started_stage_says_its_step_and_best_validation(tmp_path):
     with open(os.path.join(work, "s", "history.json"), "w") as handle:
         json.dump(history, handle)
     assert train_zoo.progress(work, stage) == "step 2,000 of 13,000, best 29.25 dB at step 1,000"
+    with open(os.path.join(work, "s", "config.json"), "w") as handle:  # a run sized to its slot (--seconds)
+        json.dump({"steps": 4480}, handle)
+    assert train_zoo.progress(work, stage) == "step 2,000 of 4,480, best 29.25 dB at step 1,000"
 
 
 def test_speed_comes_from_the_checkpoints_after_the_first():

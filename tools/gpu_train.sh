@@ -7,9 +7,9 @@
 #                                                    # check that what travels fits in 64 MiB
 #   there:  bash tools/gpu_train.sh run gpu 540      # install wheels, run queue "gpu" for <= 540 s,
 #                                                    # one <stage>.tgz per stage into $OUT
-#   or:     bash tools/gpu_train.sh run gpu_slot 520 --parallel --seconds=490
+#   or:     bash tools/gpu_train.sh run gpu_slot 525 --parallel --seconds=480
 #                                                    # every stage at once, each sized to end in the slot
-#   here:   bash tools/gpu_train.sh unpack DIR       # DIR: where the returned .tgz files lie -> runs/gpu/
+#   here:   bash tools/gpu_train.sh unpack DIR [QUEUE]  # DIR: where the returned .tgz files lie -> runs/gpu/
 #           bash tools/gpu_train.sh restore          # the folders set aside back in place
 #
 # The run is resumable across slots: carry runs/gpu (and .gpu, .whl) in the next call and it continues
@@ -107,12 +107,12 @@ collect() {
 }
 
 unpack() {
-    local from=${1:?give the folder the .tgz files were returned to}
+    local from=${1:?give the folder the .tgz files were returned to} queue=${2:-gpu}
     mkdir -p "$WORK"
     for archive in "$from"/*.tgz; do
         tar -xzf "$archive" -C "$WORK"
     done
-    "$PYTHON" -m tools.train_zoo --queue gpu --work "$WORK" --list
+    "$PYTHON" -m tools.train_zoo --queue "$queue" --work "$WORK" --list
 }
 
 restore() {
@@ -134,6 +134,7 @@ case "$command" in
     unpack) unpack "$@" ;;
     restore) restore ;;
     travelling) travelling ;;
-    *) echo "usage: bash tools/gpu_train.sh prepare | run [QUEUE] [BUDGET_S] | unpack DIR | restore | travelling" >&2
+    *) echo "usage: bash tools/gpu_train.sh prepare | run [QUEUE] [BUDGET_S] [train_zoo flags] | unpack DIR [QUEUE] |" \
+            "restore | travelling" >&2
        exit 2 ;;
 esac

@@ -15,6 +15,7 @@ Queues (``QUEUES``) are the one place where the zoo's recipes are written down.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import subprocess
@@ -274,11 +275,16 @@ def is_done(work: str, stage: Stage) -> bool:
 
 def progress(work: str, stage: Stage) -> str:
     """Where a stage's run is, from its ``history.json``: ``step 7,000 of 13,000, best 30.02 dB at step 6,500``
-    ('' before its first checkpoint)."""
+    ('' before its first checkpoint). The total is the run's own (its ``config.json``: a sized run's), else the
+    stage's."""
     history = runs.load_history(stage_dir(work, stage))
     if not history:
         return ""
-    total = next((int(f.split("=", 1)[1]) for f in stage.flags if f.startswith("--steps=")), None)
+    config_path = os.path.join(stage_dir(work, stage), "config.json")
+    total = stage_int(stage, "steps")
+    if os.path.exists(config_path):
+        with open(config_path) as handle:
+            total = json.load(handle).get("steps", total)
     text = f"step {history[-1]['step']:,}" + (f" of {total:,}" if total else "")
     best = runs.best_record(history, "eval_psnr")
     if best is not None:
