@@ -209,6 +209,12 @@ QUEUES = {
         Stage("blind75_s19w", (*_sigma_flags("blind"), "--sigma_weighting=inverse", "--steps=3000",
                                "--learning_rate=1e-4", "--checkpoint_every=1000", "--warmup_steps=200",
                                "--eval_sigmas=15,25,50", "--seed=30"), init="denoiser_blind"),
+        # Was the dip the batch's patch size? The GPU models saw 96x96 patches, and BN's moving statistics follow
+        # the patches trained on. The same stage at the GPU's patch size and the CPU's pixels per step (batch 8 of
+        # 96x96 = 32 of 48x48), 3,000 steps.
+        Stage("blind75_s20p96w", (*_sigma_flags("blind"), "--sigma_weighting=inverse", "--batch_size=8",
+                                  "--patch_size=96", "--steps=3000", "--learning_rate=1e-4", "--checkpoint_every=750",
+                                  "--warmup_steps=200", "--eval_sigmas=15,25,50", "--seed=31"), init="denoiser_blind"),
     ),
     # One GPU slot (2026-12-04, the first session lent the H200): every shipped model fine-tuned at once, one
     # process each (the numpy batches come from one CPU core per process, the H200 has room for five), each
