@@ -215,6 +215,9 @@ QUEUES = {
         Stage("blind75_s20p96w", (*_sigma_flags("blind"), "--sigma_weighting=inverse", "--batch_size=8",
                                   "--patch_size=96", "--steps=3000", "--learning_rate=1e-4", "--checkpoint_every=750",
                                   "--warmup_steps=200", "--eval_sigmas=15,25,50", "--seed=31"), init="denoiser_blind"),
+        # Stopped at step 750: validation 31.412 -> 31.171 (sigma 15 34.252 -> 33.857), deeper than blind75_s19w's
+        # -0.17 at step 1,000. Not the patch size, then: fewer, smaller-batch steps (8 patches per BN batch here)
+        # undo the GPU's batches of 64 more. The GPU models continue on a GPU (docs/training/blind75_s20p96w...).
     ),
     # One GPU slot (2026-12-04, the first session lent the H200): every shipped model fine-tuned at once, one
     # process each (the numpy batches come from one CPU core per process, the H200 has room for five), each
