@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: venv demo test test-quick evaluate bench reproduce reproduce-reduced clean
+.PHONY: venv demo test test-quick evaluate pages bench reproduce reproduce-reduced clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,8 +26,29 @@ test: $(STAMP)
 test-quick: $(STAMP)
 	$(PY) -m pytest -q -n auto -m "not slow" tests
 
+# The results tables (README and docs/evaluation): every shipped model and the peers trained here at the paper's
+# levels, CBM3D and the noisy input (cells are cached per model file: a new model re-measures its own cells only).
 evaluate: $(STAMP)
-	$(PY) -m tools.evaluate_denoiser --sigmas 15,25,50 --out docs/evaluation
+	$(PY) -m tools.evaluate_denoiser --sets CBSD68,Kodak24 --sigmas 15,25,35,50 \
+	    --methods noisy,cbm3d,proposed --model 'Proposed, blind (ours)=saved_models/denoiser_blind.keras' \
+	    --model 'FFDNet-style (trained here)=saved_models/peers/ffdnet_style_sigma{sigma}.keras' \
+	    --model 'DnCNN (trained here)=saved_models/peers/dncnn_sigma{sigma}.keras' --out docs/evaluation
+	$(PY) -m tools.update_readme_results
+
+# Every page that shows the shipped models, re-measured after shipping one (about an hour on 2 busy cores; each
+# step resumable): the results tables, learning curves, self-ensemble, --sigma auto, real photos, flat colours.
+# The README's prose around them is updated by hand.
+pages: evaluate
+	$(PY) -m tools.plot_learning_curves --runs saved_models/denoiser_sigma15.history.json,saved_models/denoiser_sigma25.history.json,saved_models/denoiser_sigma35.history.json,saved_models/denoiser_sigma50.history.json,saved_models/denoiser_blind.history.json
+	$(PY) -m tools.evaluate_denoiser --sets Kodak24 --sigmas 15,25,35,50 --methods proposed,proposed_x8 \
+	    --out docs/self_ensemble
+	$(PY) -m tools.evaluate_sigma_auto --out docs/sigma_auto
+	$(PY) -m tools.evaluate_realnoise --out docs/realnoise --cbm3d_limit 12
+	$(PY) -m tools.probe_flat_colours --sigma 25 --out docs/flat_colours \
+	    --model 'Proposed (ours)=saved_models/denoiser_sigma25.keras' \
+	    --model 'Proposed, blind (ours)=saved_models/denoiser_blind.keras' \
+	    --model 'FFDNet-style (trained here)=saved_models/peers/ffdnet_style_sigma25.keras' \
+	    --model 'DnCNN (trained here)=saved_models/peers/dncnn_sigma25.keras'
 
 bench: $(STAMP)
 	$(PY) -m bench.run_bench
