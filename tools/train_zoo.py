@@ -228,9 +228,11 @@ QUEUES = {
     # first slot measured (17-18.6 steps/s each): --extra_flags=--steps=1800,--checkpoint_every=450,
     # --warmup_steps=100 without --seconds.
     "gpu_slot2": _slot_stages("gpu2", seed=29),
-    # Next slot: a queue _slot_stages("gpu3", seed=30) the same way (WORK=runs/gpu3), with --seconds over the whole
-    # call if it is the session's first (the probe costs about 110 s). Five at once left the H200 at 45-70% busy:
-    # more processes, or --data_workers=2 in --extra_flags, may feed it better (not tried).
+    # The next slot (not run yet): the same from the gpu2 models, the blind stage weighted again, new batches
+    # (WORK=runs/gpu3 ... run gpu_slot3 525 --parallel --seconds=480 as the session's first call; the probe costs
+    # about 110 s). Five at once left the H200 at 45-70% busy: more processes, or --data_workers=2 in
+    # --extra_flags, may feed it better (not tried).
+    "gpu_slot3": _slot_stages("gpu3", seed=30),
     # The long GPU queue (JAX, bf16, one H200; written before any slot, not run yet): one long sigma-25 run at a
     # GPU-sized batch from the shipped model, then the other sigmas and the blind model fine-tuned from it. For a
     # machine lent for hours: a 15-minute slot (one run of about 540 s) would end it mid-schedule, at a high
