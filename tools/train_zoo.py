@@ -218,6 +218,11 @@ QUEUES = {
         # Stopped at step 750: validation 31.412 -> 31.171 (sigma 15 34.252 -> 33.857), deeper than blind75_s19w's
         # -0.17 at step 1,000. Not the patch size, then: fewer, smaller-batch steps (8 patches per BN batch here)
         # undo the GPU's batches of 64 more. The GPU models continue on a GPU (docs/training/blind75_s20p96w...).
+        # And at the GPU's own batch (64 of 96x96, about 8 times a CPU step's time): does the dip go? A short probe
+        # of it on the sigma-25 model, 400 steps, checkpoints every 200.
+        Stage("sigma25_s21b64", (*_sigma_flags(25), "--batch_size=64", "--patch_size=96", "--steps=400",
+                                 "--learning_rate=1e-4", "--checkpoint_every=200", "--warmup_steps=50", "--seed=32"),
+              init="denoiser_sigma25"),
     ),
     # One GPU slot (2026-12-04, the first session lent the H200): every shipped model fine-tuned at once, one
     # process each (the numpy batches come from one CPU core per process, the H200 has room for five), each
