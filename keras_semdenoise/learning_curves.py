@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from keras_semdenoise import atomic
+from keras_semdenoise import atomic, runs
 from keras_semdenoise.training import describe_sigmas, evaluation_sigmas
 
 
@@ -76,7 +76,7 @@ def load_chain(spec: str) -> list[tuple[list[float], list[float], dict, bool]]:
         x = [offset + h["step"] * scale for h in history]
         values = [h["eval_psnr"] for h in history]
         chain.append((x, values, config, not part.startswith("~")))
-        offset = x[max(range(len(values)), key=lambda i: (values[i], -i))]  # the best; ties keep the earlier
+        offset += runs.best_record(history, "eval_psnr")["step"] * scale  # where ship_model's best came from
     return chain
 
 

@@ -393,19 +393,23 @@ def run_queue(stages, work: str, models_dir: str, extra=(), parallel: bool = Fal
             print(f"[zoo] {stage.name}: done", flush=True)
             continue
         todo.append(stage)
+
+    def flags_of(stage: Stage) -> tuple[str, ...]:
+        return (*extra, *(sized or {}).get(stage.name, ()))
+
     if parallel:
         names = {s.name for s in todo}
         if any(s.init in names for s in todo):
             raise SystemExit("[zoo] --parallel: a stage starts from another stage of the same run")
         for stage in todo:
             _check_startable(work, models_dir, stage)
-        started = [(s, _start(work, models_dir, s, (*extra, *(sized or {}).get(s.name, ())))) for s in todo]
+        started = [(s, _start(work, models_dir, s, flags_of(s))) for s in todo]
         for stage, process in started:
             _finish(stage, process)
         return
     for stage in todo:
         _check_startable(work, models_dir, stage)
-        _finish(stage, _start(work, models_dir, stage, (*extra, *(sized or {}).get(stage.name, ()))))
+        _finish(stage, _start(work, models_dir, stage, flags_of(stage)))
 
 
 def probe_rates(stages, work: str, models_dir: str, extra=(), parallel: bool = False) -> dict:
