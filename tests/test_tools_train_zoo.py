@@ -69,6 +69,12 @@ def test_a_sized_stage_ends_inside_the_seconds_it_is_given():
         train_zoo.sized_flags(stage, rate=18.0, seconds=100.0, reserve=150.0)
 
 
+def test_repeated_extra_flags_add_up_in_order():
+    assert train_zoo.extra_flag_list(["--data_dir=packed:d.npz", "--steps=9,--checkpoint_every=3", ""]) == (
+        "--data_dir=packed:d.npz", "--steps=9", "--checkpoint_every=3")
+    assert train_zoo.extra_flag_list([]) == ()
+
+
 def test_stages_run_at_once_only_when_none_starts_from_another(tmp_path):
     with pytest.raises(SystemExit, match="starts from another stage"):
         train_zoo.run_queue(train_zoo.QUEUES["smoke"], str(tmp_path / "work"), str(tmp_path / "models"), parallel=True)
@@ -81,7 +87,7 @@ def test_parallel_sized_stages_probe_their_speed_then_train(tmp_path):
     work = tmp_path / "work"
     result = subprocess.run(
         [sys.executable, "-m", "tools.train_zoo", "--queue=smoke_parallel", f"--work={work}", "--parallel",
-         "--seconds=400", "--reserve_seconds=60", f"--extra_flags=--data_dir={data}"],
+         "--seconds=400", "--reserve_seconds=60", f"--extra_flags=--data_dir={data}", "--extra_flags=--eval_images=1"],
         cwd=REPO, capture_output=True, text=True, timeout=600)
     log = result.stdout + result.stderr
     assert result.returncode == 0, log
@@ -94,3 +100,6 @@ def test_parallel_sized_stages_probe_their_speed_then_train(tmp_path):
         history = json.loads((work / stage / "history.json").read_text())
         assert [h["step"] for h in history] == [1, 2, 3, 4] and all(np.isfinite(h["eval_psnr"]) for h in history)
         assert train_zoo.is_done(str(work), train_zoo.Stage(stage, ()))
+        # Both --extra_flags reached the stage, the second after the stage's own --eval_images=2.
+        config = json.loads((work / stage / "config.json").read_text())
+        assert config["data_dir"] == str(data) and config["eval_images"] == 1

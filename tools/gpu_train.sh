@@ -9,6 +9,8 @@
 #                                                    # one <stage>.tgz per stage into $OUT
 #   or:     bash tools/gpu_train.sh run gpu_slot 525 --parallel --seconds=480
 #                                                    # every stage at once, each sized to end in the slot
+#   or:     bash tools/gpu_train.sh run gpu_slot 250 --parallel --extra_flags=--steps=1800,--checkpoint_every=450
+#                                                    # sized by hand; added after the script's --data_dir
 #   here:   bash tools/gpu_train.sh unpack DIR [QUEUE]  # DIR: where the returned .tgz files lie -> runs/gpu/
 #           bash tools/gpu_train.sh restore          # the folders set aside back in place
 #

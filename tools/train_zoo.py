@@ -226,6 +226,13 @@ QUEUES = {
         # Done: validation 31.730 -> 31.716 (step 200) -> 31.727 (step 400), 3.35 s a step (666-687 s per 200). A dip
         # of 0.014, the GPU slots' size, not the small batches' 0.17-0.40: the batch drives the dips. Not shipped
         # (below its start); CPU continuation at this batch is possible but slow (about 1,070 steps an hour).
+        # 2026-12-04, fourth session (no GPU lent): the blind model is the one a CPU run can move to the issue's
+        # numbers (Kodak24 sigma-15 gap 0.208 dB against 0.2), at the GPU's batch and the weighted loss of
+        # gpu_slot3's blind stage, 1,600 steps (about 1.5 hours), checkpoints every 200.
+        Stage("blind75_s22b64w", (*_sigma_flags("blind"), "--sigma_weighting=inverse", "--batch_size=64",
+                                  "--patch_size=96", "--steps=1600", "--learning_rate=1e-4", "--checkpoint_every=200",
+                                  "--warmup_steps=100", "--eval_sigmas=15,25,50", "--seed=33"),
+              init="denoiser_blind"),
     ),
     # One GPU slot (2026-12-04, the first session lent the H200): every shipped model fine-tuned at once, one
     # process each (the numpy batches come from one CPU core per process, the H200 has room for five), each
@@ -273,7 +280,9 @@ flags.DEFINE_enum("queue", "cpu", sorted(QUEUES), "Which queue of stages to run.
 flags.DEFINE_string("work", "runs/zoo", "Folder of the stages' run folders.")
 flags.DEFINE_string("models_dir", "saved_models", "Where shipped models named by a stage's init are.")
 flags.DEFINE_list("only", None, "Run only these stages (names), in queue order.")
-flags.DEFINE_list("extra_flags", [], "Flags added to every stage (e.g. --data_dir=packed:data/CBSD432.npz).")
+flags.DEFINE_multi_string("extra_flags", [], "Flags added to every stage, comma-separated (e.g. "
+                          "--data_dir=packed:data/CBSD432.npz); may be repeated: all are added, in order, and a later "
+                          "value of the same flag wins (tools/gpu_train.sh passes --data_dir first).")
 flags.DEFINE_boolean("list", False, "Print each stage's state and exit.")
 flags.DEFINE_boolean("parallel", False, "Run the stages at the same time, one process each (none may start from "
                      "another of them).")
@@ -282,6 +291,11 @@ flags.DEFINE_float("seconds", 0.0, "Size each stage to end within this many seco
                    "and --warmup_steps are set from it (the stage's --steps stays the most).")
 flags.DEFINE_float("reserve_seconds", RESERVE_SECONDS, "With --seconds: the seconds of a sized run not spent on "
                    "training steps (start, compilation, evaluations, final save).")
+
+
+def extra_flag_list(values) -> tuple[str, ...]:
+    """The flags of every --extra_flags given, in order: each value is a comma-separated list."""
+    return tuple(flag for value in values for flag in value.split(",") if flag)
 
 
 def stage_dir(work: str, stage: Stage) -> str:
@@ -441,13 +455,14 @@ def main(argv):
             print(f"{stage.name:16s} {state:8s} {f'({where}) ' if where else ''}{' '.join(stage.flags)}  "
                   f"init={stage.init}")
         return
+    extra = extra_flag_list(FLAGS.extra_flags)
     sized = None
     if FLAGS.seconds:
         deadline = time.time() + FLAGS.seconds
         todo = [s for s in stages if not is_done(FLAGS.work, s)]
-        rates = probe_rates(todo, FLAGS.work, FLAGS.models_dir, FLAGS.extra_flags, FLAGS.parallel)
+        rates = probe_rates(todo, FLAGS.work, FLAGS.models_dir, extra, FLAGS.parallel)
         sized = {s.name: sized_flags(s, rates[s.name], deadline - time.time(), FLAGS.reserve_seconds) for s in todo}
-    run_queue(stages, FLAGS.work, FLAGS.models_dir, FLAGS.extra_flags, parallel=FLAGS.parallel, sized=sized)
+    run_queue(stages, FLAGS.work, FLAGS.models_dir, extra, parallel=FLAGS.parallel, sized=sized)
 
 
 if __name__ == "__main__":
