@@ -3,6 +3,7 @@ under KERAS_BACKEND=jax with TensorFlow hidden, as on the lent GPU machine."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -107,6 +108,19 @@ def test_task_evaluation_runs_under_jax_without_tensorflow_and_keeps_the_same_cb
                          {f: (cache / f).read_bytes() for f in os.listdir(cache)})
     assert outputs["jax"][0] == outputs["tf"][0] and outputs["jax"][0]["cbm3d"]["25"]["images"] == 3
     assert len(outputs["jax"][1]) == 3 and outputs["jax"][1] == outputs["tf"][1]
+
+
+@pytest.mark.slow
+def test_the_runbook_measures_the_data_path_without_tensorflow(tmp_path):
+    data = write_training_folder(tmp_path / "images")
+    env = _no_tensorflow_env(tmp_path, DATA=data, NO_WHEELS="1", PYTHON=sys.executable)
+    result = subprocess.run(["bash", "tools/gpu_train.sh", "data_rate", "--batch_size=2", "--patch_size=16",
+                             "--batches=3", "--workers=1,3"], cwd=REPO, env=env, capture_output=True, text=True,
+                            timeout=300)
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log
+    assert re.search(r"workers=1: [0-9.]+ batches/s", log) and re.search(r"workers=3: [0-9.]+ batches/s", log), log
+    assert "workers=2" not in log  # the caller's --workers replaced the script's 1,2,3
 
 
 def test_the_runbook_checks_what_travels_against_the_device_limit(tmp_path):

@@ -9,6 +9,7 @@
 #                                                    # one <stage>.tgz per stage into $OUT
 #   or:     bash tools/gpu_train.sh run gpu_slot 525 --parallel --seconds=480
 #                                                    # every stage at once, each sized to end in the slot
+#   and:    bash tools/gpu_train.sh data_rate            # batches/s of the numpy data path, 1-3 threads
 #   or:     bash tools/gpu_train.sh run gpu_slot 250 --parallel --extra_flags=--steps=1800,--checkpoint_every=450
 #                                                    # sized by hand; added after the script's --data_dir
 #   here:   bash tools/gpu_train.sh unpack DIR [QUEUE]  # DIR: where the returned .tgz files lie -> runs/gpu/
@@ -68,14 +69,28 @@ travelling() {
     fi
 }
 
-run() {
-    local queue=${1:-gpu} budget=${2:-540}
-    shift 2 || shift $#  # the rest: tools.train_zoo flags (--parallel, --seconds=S)
-    if [ -z "${NO_WHEELS:-}" ] && ls .whl/*.whl > /dev/null 2>&1; then
+wheels() {
+    # The keras wheel (and the others in .whl/) over whatever the machine has; once per machine.
+    if [ -z "${NO_WHEELS:-}" ] && ls .whl/*.whl > /dev/null 2>&1 && [ ! -d /tmp/site/keras ]; then
         "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+    fi
+    if [ -d /tmp/site ]; then
         export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
     fi
     export KERAS_BACKEND=${KERAS_BACKEND:-jax} PYTHONUNBUFFERED=1
+}
+
+data_rate() {
+    # How fast one process's numpy data path draws the slot's batches (64 of 96x96) with 1, 2, 3 threads:
+    # a few seconds, before the queue. Printed only (the call's log keeps it): $OUT's 8 files go to the stages.
+    wheels
+    "$PYTHON" -m tools.data_rate --data_dir "$DATA" --workers 1,2,3 --batches 30 --repeats 2 "$@"
+}
+
+run() {
+    local queue=${1:-gpu} budget=${2:-540}
+    shift 2 || shift $#  # the rest: tools.train_zoo flags (--parallel, --seconds=S)
+    wheels
     # Several processes share the GPU with --parallel: none takes JAX's default 75% of its memory up front.
     export XLA_PYTHON_CLIENT_PREALLOCATE=${XLA_PYTHON_CLIENT_PREALLOCATE:-false}
     "$PYTHON" -c 'import keras, jax; print("keras", keras.__version__, "backend", keras.backend.backend(), "devices", jax.devices())'
@@ -132,11 +147,12 @@ shift || true
 case "$command" in
     prepare) prepare "$@" ;;
     run) run "$@" ;;
+    data_rate) data_rate "$@" ;;
     collect) collect ;;
     unpack) unpack "$@" ;;
     restore) restore ;;
     travelling) travelling ;;
     *) echo "usage: bash tools/gpu_train.sh prepare | run [QUEUE] [BUDGET_S] [train_zoo flags] | unpack DIR [QUEUE] |" \
-            "restore | travelling" >&2
+            "restore | travelling | data_rate [tools.data_rate flags]" >&2
        exit 2 ;;
 esac

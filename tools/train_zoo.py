@@ -46,15 +46,18 @@ _TINY = ("--batch_size=2", "--patch_size=16", "--checkpoint_every=1", "--warmup_
          "--stem_filters=8", "--encoder_filters=8,8", "--decoder_filters=16", "--dtype_policy=float32", "--seed=0")
 
 
-def _slot_stages(tag: str, seed: int) -> tuple[Stage, ...]:
+def _slot_stages(tag: str, seed: int, data_workers: int = 3) -> tuple[Stage, ...]:
     """One GPU slot: every shipped model fine-tuned from itself (batch 64 of 96x96, peak lr 1e-4), meant to run
     at once (--parallel), sized to the slot (--seconds, or --steps in --extra_flags); the blind model is
     weighted and evaluated at 15/25/50 as its CPU stages were (gpu1 and gpu2 ran before the weighting was added
-    here: their blind stages trained on plain MSE)."""
+    here: their blind stages trained on plain MSE). ``data_workers`` threads draw each process's batches: with
+    one (gpu1, gpu2) a batch of 64 x 96x96 (26 ms on one Zen 4 core, tools note of 2026-12-04) is drawn between
+    steps, not beside them; five processes of three threads fit the lent machine's 16 cores."""
     levels = (("sigma15", 15), ("sigma25", 25), ("sigma35", 35), ("sigma50", 50), ("blind", "blind"))
     return tuple(
         Stage(f"{name}_{tag}", (*_sigma_flags(sigma), "--batch_size=64", "--patch_size=96", "--steps=100000",
                                 "--learning_rate=1e-4", "--warmup_steps=200", f"--seed={seed}",
+                                f"--data_workers={data_workers}",
                                 *(("--sigma_weighting=inverse", "--eval_sigmas=15,25,50") if sigma == "blind"
                                   else ())),
               init=f"denoiser_{name}")
@@ -237,17 +240,20 @@ QUEUES = {
     # One GPU slot (2026-12-04, the first session lent the H200): every shipped model fine-tuned at once, one
     # process each (the numpy batches come from one CPU core per process, the H200 has room for five), each
     # stage sized to end inside the slot (--seconds: a probe measures each one's steps per second first).
-    "gpu_slot": _slot_stages("gpu1", seed=28),
+    "gpu_slot": _slot_stages("gpu1", seed=28, data_workers=1),
     # 2026-12-04, second: the five gpu1 models shipped (validation +0.04 to +0.10 dB, no dip); what the session's
     # device time had left (about 6 minutes) went to one more round from them, sized by hand from the speed the
     # first slot measured (17-18.6 steps/s each): --extra_flags=--steps=1800,--checkpoint_every=450,
     # --warmup_steps=100 without --seconds.
-    "gpu_slot2": _slot_stages("gpu2", seed=29),
+    "gpu_slot2": _slot_stages("gpu2", seed=29, data_workers=1),
     # The next slot (not run yet): the same from the gpu2 models, the blind stage weighted again, new batches
     # (WORK=runs/gpu3 ... run gpu_slot3 525 --parallel --seconds=480 as the session's first call; the probe costs
-    # about 110 s). Five at once left the H200 at 45-70% busy: more processes, or --data_workers=2 in
-    # --extra_flags, may feed it better (not tried).
+    # about 110 s). Five at once left the H200 at 45-70% busy, each process at about 55 ms a step; a batch takes
+    # 26 ms to draw on one core, and with one worker Keras draws it between steps: three threads each now
+    # (measure: steps/s in the probe against gpu1's 17-18.6).
     "gpu_slot3": _slot_stages("gpu3", seed=30),
+    # A second call of the same session, after the gpu3 models are shipped here (sized by hand, as gpu_slot2).
+    "gpu_slot4": _slot_stages("gpu4", seed=31),
     # The long GPU queue (JAX, bf16, one H200; written before any slot, not run yet): one long sigma-25 run at a
     # GPU-sized batch from the shipped model, then the other sigmas and the blind model fine-tuned from it. For a
     # machine lent for hours: a 15-minute slot (one run of about 540 s) would end it mid-schedule, at a high
