@@ -79,6 +79,11 @@ def backup_callback(backup_dir: str):
     import keras
 
     class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+        # Saves at epoch ends only, so its batch hook does nothing: safe for Keras to dispatch batch ends in a
+        # thread. On JAX that keeps the training loop from waiting for each step's loss (the default
+        # BackupAndRestore turns async dispatch off), so the next batch is drawn while the device runs.
+        async_safe = True
+
         def _save_model(self):
             atomic.save_weights(self.model, self._weights_path)
             atomic.write_json(self._training_metadata_path, {"epoch": self._current_epoch, "batch": 0}, indent=2)

@@ -62,3 +62,22 @@ def test_the_best_record_is_the_first_of_the_highest_scores():
     history = [{"step": 1}, {"step": 2, "score": 3.0}, {"step": 3, "score": 5.0}, {"step": 4, "score": 5.0}]
     assert runs.best_record(history, "score")["step"] == 3
     assert runs.best_record(history[:1], "score") is None and runs.best_record([], "score") is None
+
+
+def test_the_training_callbacks_leave_batch_ends_free_for_async_dispatch(tmp_path):
+    # On JAX, Keras dispatches batch ends in a thread (so the loop need not wait for each step's loss) only
+    # when every callback keeps the default batch hooks or says it is async-safe.
+    model, base = _model(), keras.callbacks.Callback
+    backup = runs.backup_callback(str(tmp_path / "backup"))
+    history = runs.history_callback(str(tmp_path / "run"), 10, model)
+    for callback in (backup, history):
+        assert getattr(callback, "async_safe", False) or all(
+            getattr(type(callback), hook) is getattr(base, hook) for hook in ("on_batch_end", "on_train_batch_end"))
+    # The backup's claim: its batch hook saves nothing (it saves at epoch ends).
+    backup.set_model(model)
+    backup.on_train_begin()
+    for batch in range(3):
+        backup.on_train_batch_end(batch)
+    assert not os.path.exists(tmp_path / "backup") or not os.listdir(tmp_path / "backup")
+    backup.on_epoch_end(0)
+    assert os.listdir(tmp_path / "backup")

@@ -51,7 +51,7 @@ def _slot_stages(tag: str, seed: int, data_workers: int = 3) -> tuple[Stage, ...
     at once (--parallel), sized to the slot (--seconds, or --steps in --extra_flags); the blind model is
     weighted and evaluated at 15/25/50 as its CPU stages were (gpu1 and gpu2 ran before the weighting was added
     here: their blind stages trained on plain MSE). ``data_workers`` threads draw each process's batches: with
-    one (gpu1, gpu2) a batch of 64 x 96x96 (26 ms on one Zen 4 core, tools note of 2026-12-04) is drawn between
+    one (gpu1, gpu2) a batch of 64 x 96x96 (26 ms on one Zen 4 core: tools.data_rate) is drawn between
     steps, not beside them; five processes of three threads fit the lent machine's 16 cores."""
     levels = (("sigma15", 15), ("sigma25", 25), ("sigma35", 35), ("sigma50", 50), ("blind", "blind"))
     return tuple(
