@@ -80,6 +80,29 @@ def load_chain(spec: str) -> list[tuple[list[float], list[float], dict, bool]]:
     return chain
 
 
+def lineage(record_path: str, limit: int = 100) -> str:
+    """A ``load_chain`` spec of a shipped model's whole training, read back through the records' ``"previous"``
+    links (``shipping.ship_run``), oldest first: ``"A@START+B+~C+D"``. The oldest record's ``"start_steps"``
+    (steps of 32 x 48x48 trained before it, where known) is where it starts; a run evaluated at other noise levels
+    than the newest (``~``) counts for the steps but is not drawn. Relative links are read from the working
+    directory (the repository root, where the tools run)."""
+    paths, path = [], record_path
+    while path:
+        if path in paths or len(paths) >= limit:
+            raise ValueError(f"{record_path}: the records' \"previous\" links loop or run past {limit}")
+        with open(path) as handle:
+            record = json.load(handle)
+        if not isinstance(record, dict):
+            raise ValueError(f"{path}: a bare list of records, with no configuration to chain")
+        paths.append(path)
+        start, path = record.get("start_steps"), record.get("previous")
+    levels = evaluation_sigmas(_read_run(record_path)[1])
+    parts = [("" if evaluation_sigmas(_read_run(p)[1]) == levels else "~") + p for p in reversed(paths)]
+    if start:
+        parts[0] += f"@{start:g}"
+    return "+".join(parts)
+
+
 def evaluation_images_label(config: dict) -> str:
     """What a run evaluated its checkpoints on, in words (the validation hold-out, or a folder)."""
     if config.get("eval_dir"):

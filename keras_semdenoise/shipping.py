@@ -304,7 +304,37 @@ def _shipped_from(out_dir: str, entry: dict | None, record: dict) -> bool:
     return kept.get("config") == record["config"] and (kept.get("history") or [None])[0] == record["history"][0]
 
 
-def ship_run(model_dir: str, out_dir: str, name: str, hardware: str, use_best: bool = True) -> dict:
+def _run_name(record: dict) -> str:
+    """The run folder's name of a kept record (``run_record``), e.g. ``sigma25_gpu1``."""
+    return os.path.basename(os.path.normpath((record.get("config") or {}).get("model_dir") or ""))
+
+
+def previous_record(out_dir: str, name: str, record: dict, archive_dir: str | None) -> str | None:
+    """Where the record of the model a run started from is kept (``docs/training/<its run>.history.json``),
+    copying it there from ``out_dir`` if it is not yet; ``None`` without ``archive_dir`` or when the run
+    started from no shipped model. Shipping the same run again keeps the link it had."""
+    kept_path = os.path.join(out_dir, f"{name}.history.json")
+    if os.path.exists(kept_path):
+        with open(kept_path) as handle:
+            kept = json.load(handle)
+        if isinstance(kept, dict) and _run_name(kept) == _run_name(record):
+            return kept.get("previous")
+    parent = os.path.splitext(os.path.basename((record["config"]).get("init_weights") or ""))[0]
+    parent_path = os.path.join(out_dir, f"{parent}.history.json")
+    if archive_dir is None or not parent or not os.path.exists(parent_path):
+        return None
+    with open(parent_path) as handle:
+        parent_record = json.load(handle)
+    if not isinstance(parent_record, dict) or not _run_name(parent_record):
+        return None
+    target = os.path.join(archive_dir, f"{_run_name(parent_record)}.history.json")
+    if not os.path.exists(target):
+        atomic.copy_file(parent_path, target)
+    return target
+
+
+def ship_run(model_dir: str, out_dir: str, name: str, hardware: str, use_best: bool = True,
+             archive_dir: str | None = None) -> dict:
     """Ships a run as ``out_dir/<name>.keras`` and records it in ``out_dir/MODELS.json``.
 
     The run's configuration and learning curve are kept beside the model as
@@ -312,15 +342,18 @@ def ship_run(model_dir: str, out_dir: str, name: str, hardware: str, use_best: b
     how the model was made). A run started from another shipped model
     (``init_weights`` naming ``<other>.keras`` in ``out_dir``) counts that
     model's steps too: ``steps_trained`` is the total, ``steps_this_run`` this run's. Shipping the same run
-    again (over its own parent's name too) records the same totals.
+    again (over its own parent's name too) records the same totals. With ``archive_dir``, that model's record
+    is kept there (``previous_record``) and named in this one's ``"previous"``: a shipped model's records,
+    followed back, are its whole training (``learning_curves.lineage``).
 
     Returns:
         The ``MODELS.json`` entry written.
     """
     os.makedirs(out_dir, exist_ok=True)
     out_path = os.path.join(out_dir, f"{name}.keras")
-    weights = export_shipped_model(model_dir, out_path, use_best=use_best)
     record = run_record(model_dir)
+    previous = previous_record(out_dir, name, record, archive_dir)
+    weights = export_shipped_model(model_dir, out_path, use_best=use_best)
     config, history = record["config"], record["history"]
     best = runs.best_record(history, "eval_psnr")
     shipped_best = best is not None and os.path.basename(weights).startswith("best")
@@ -360,6 +393,8 @@ def ship_run(model_dir: str, out_dir: str, name: str, hardware: str, use_best: b
         "history": f"{name}.history.json",
     }
     index[name] = entry
+    if previous:
+        record = {**record, "previous": previous}
     atomic.write_json(os.path.join(out_dir, entry["history"]), record, indent=2)
     atomic.write_json(index_path, index, indent=2)
     return entry

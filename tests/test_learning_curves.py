@@ -40,3 +40,33 @@ def test_a_chain_of_runs_is_drawn_at_the_pixels_seen_each_from_the_one_before_s_
     assert out.stat().st_size > 1000
     with pytest.raises(ValueError, match="no evaluated checkpoint"):
         plot_learning_curves.load_chain(run("empty", {}, [{"step": 10, "loss": 0.1}]))
+
+
+def test_a_shipped_model_s_lineage_is_read_back_through_its_records(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # links are relative to the repository root, where the tools run
+
+    def record(name, previous=None, **config):
+        body = {"config": {"sigma": 25.0, "model_dir": f"runs/{name}", **config},
+                "history": [{"step": 0, "eval_psnr": 31.0}, {"step": 10, "eval_psnr": 31.1}]}
+        if previous:
+            body["previous"] = previous
+        path = f"{name}.history.json"
+        (tmp_path / path).write_text(json.dumps(body))
+        return path
+
+    first = record("first")
+    other_levels = record("middle", previous=first, eval_sigmas=[15, 25, 50])
+    last = record("last", previous=other_levels)
+    assert plot_learning_curves.lineage(last) == f"{first}+~{other_levels}+{last}"
+    # Where the oldest record knows the steps before it, the chain starts there.
+    body = json.loads((tmp_path / first).read_text())
+    (tmp_path / first).write_text(json.dumps({**body, "start_steps": 24000}))
+    assert plot_learning_curves.lineage(last) == f"{first}@24000+~{other_levels}+{last}"
+    assert [run[3] for run in plot_learning_curves.load_chain(plot_learning_curves.lineage(last))] == [True, False, True]
+    # A loop of links, or a bare list of records, is refused rather than followed.
+    looped = record("looped", previous="looped.history.json")
+    with pytest.raises(ValueError, match="loop"):
+        plot_learning_curves.lineage(looped)
+    (tmp_path / "bare.history.json").write_text(json.dumps([{"step": 1, "eval_psnr": 30.0}]))
+    with pytest.raises(ValueError, match="bare list"):
+        plot_learning_curves.lineage(record("after_bare", previous="bare.history.json"))

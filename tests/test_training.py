@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, TINY, TINY_FLAGS, write_images
-from keras_semdenoise import denoiser, evaluation, runs, shipping, training  # noqa: F401 - denoiser registers the custom layers
+from keras_semdenoise import denoiser, evaluation, learning_curves, runs, shipping, training  # noqa: F401 - denoiser registers the custom layers
 
 
 def _config(tmp_path, image_folder, **overrides):
@@ -83,6 +84,21 @@ def test_training_run_writes_checkpoints_history_logs_and_model(tmp_path, image_
     again = shipping.ship_run(run, str(shipped), "parent", hardware="another CPU")
     assert first["steps_trained"] == again["steps_trained"] == 100 + best_step
     assert again["init_from"] == "parent (its 100-step version)" and again["hardware"] == "another CPU"
+    # A later run from the shipped parent, shipped over it: the parent's record is kept in archive_dir and linked
+    # from the new one, so the model's whole training reads back (learning_curves.lineage).
+    later = tmp_path / "later"
+    shutil.copytree(run, later)
+    saved["model_dir"] = str(later)
+    json.dump(saved, open(later / "config.json", "w"))
+    archive = tmp_path / "archive"
+    parent_record = json.load(open(shipped / "parent.history.json"))
+    shipping.ship_run(str(later), str(shipped), "parent", hardware="test CPU", archive_dir=str(archive))
+    kept_parent = archive / f"{os.path.basename(run)}.history.json"
+    assert json.load(open(kept_parent)) == parent_record
+    assert json.load(open(shipped / "parent.history.json"))["previous"] == str(kept_parent)
+    shipping.ship_run(str(later), str(shipped), "parent", hardware="again", archive_dir=str(archive))  # the link stays
+    assert learning_curves.lineage(str(shipped / "parent.history.json")) == (
+        f"{kept_parent}+{shipped / 'parent.history.json'}")
 
 
 def test_a_run_from_other_weights_records_them_as_step_0(tmp_path, image_folder):

@@ -3,7 +3,8 @@
     python -m tools.ship_model --run runs/sigma25 --name denoiser_sigma25
 
 Also records the run's steps, best evaluation PSNR and machine in saved_models/MODELS.json, and keeps
-its configuration and learning curve as saved_models/<name>.history.json.
+its configuration and learning curve as saved_models/<name>.history.json; the record of the model it started from
+goes to docs/training/<its run>.history.json, named in the new record's "previous".
 """
 
 from __future__ import annotations
@@ -25,12 +26,15 @@ flags.DEFINE_string(
     "Hardware the run trained on (default: this machine's CPU, from /proc/cpuinfo).",
 )
 flags.DEFINE_bool("best", True, "Ship the best-evaluated checkpoint rather than the last.")
+flags.DEFINE_string("archive_dir", "docs/training", "Where the record of the model the run started from is kept "
+                    "(named in the new record's \"previous\"); empty: not kept.")
 
 
 def main(argv):
     del argv
     out_dir = FLAGS.out_dir or shipping.models_dir()
-    entry = shipping.ship_run(FLAGS.run, out_dir, FLAGS.name, FLAGS.hardware, use_best=FLAGS.best)
+    entry = shipping.ship_run(FLAGS.run, out_dir, FLAGS.name, FLAGS.hardware, use_best=FLAGS.best,
+                              archive_dir=FLAGS.archive_dir or None)
     print(f"wrote {os.path.join(out_dir, entry['file'])}: {entry}")
 
 
