@@ -319,7 +319,7 @@ def previous_record(out_dir: str, name: str, record: dict, archive_dir: str | No
             kept = json.load(handle)
         if isinstance(kept, dict) and _run_name(kept) == _run_name(record):
             return kept.get("previous")
-    parent = os.path.splitext(os.path.basename((record["config"]).get("init_weights") or ""))[0]
+    parent = os.path.splitext(os.path.basename(record["config"].get("init_weights") or ""))[0]
     parent_path = os.path.join(out_dir, f"{parent}.history.json")
     if archive_dir is None or not parent or not os.path.exists(parent_path):
         return None
