@@ -304,6 +304,11 @@ def _shipped_from(out_dir: str, entry: dict | None, record: dict) -> bool:
     return kept.get("config") == record["config"] and (kept.get("history") or [None])[0] == record["history"][0]
 
 
+def _parent_name(config: dict) -> str:
+    """The shipped model a run started from (``init_weights`` = ``.../<name>.keras``), or ``""``."""
+    return os.path.splitext(os.path.basename(config.get("init_weights") or ""))[0]
+
+
 def _run_name(record: dict) -> str:
     """The run folder's name of a kept record (``run_record``), e.g. ``sigma25_gpu1``."""
     return os.path.basename(os.path.normpath((record.get("config") or {}).get("model_dir") or ""))
@@ -319,7 +324,7 @@ def previous_record(out_dir: str, name: str, record: dict, archive_dir: str | No
             kept = json.load(handle)
         if isinstance(kept, dict) and _run_name(kept) == _run_name(record):
             return kept.get("previous")
-    parent = os.path.splitext(os.path.basename(record["config"].get("init_weights") or ""))[0]
+    parent = _parent_name(record["config"])
     parent_path = os.path.join(out_dir, f"{parent}.history.json")
     if archive_dir is None or not parent or not os.path.exists(parent_path):
         return None
@@ -363,7 +368,7 @@ def ship_run(model_dir: str, out_dir: str, name: str, hardware: str, use_best: b
     if os.path.exists(index_path):
         with open(index_path) as handle:
             index = json.load(handle)
-    parent = os.path.splitext(os.path.basename(config.get("init_weights") or ""))[0]
+    parent = _parent_name(config)
     steps_before = (index[parent].get("steps_trained") or 0) if parent in index else 0
     if parent == name and _shipped_from(out_dir, index.get(name), record):
         # This run was shipped over its own parent before (shipped again, e.g. another checkpoint): the parent's
