@@ -84,7 +84,7 @@ data_rate() {
     # How fast one process's numpy data path draws the slot's batches (64 of 96x96) with 1, 2, 3 threads:
     # a few seconds, before the queue. Printed only (the call's log keeps it): $OUT's 8 files go to the stages.
     wheels
-    "$PYTHON" -m tools.data_rate --data_dir "$DATA" --workers 1,2,3 --batches 30 --repeats 2 "$@"
+    "$PYTHON" -m tools.data_rate --data_dir "$DATA" --workers 1,2,3 --batches 30 --passes 2 "$@"
 }
 
 run() {
