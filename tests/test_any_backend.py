@@ -38,12 +38,15 @@ def test_gpu_runbook_trains_the_smoke_queue_under_jax_without_tensorflow(tmp_pat
     assert pack.returncode == 0 and "pixels checked" in pack.stdout, pack.stdout + pack.stderr
     work, out = tmp_path / "work", tmp_path / "out"
     env = _no_tensorflow_env(tmp_path, WORK=str(work), OUT=str(out), DATA=f"packed:{packed}", NO_WHEELS="1",
-                             PYTHON=sys.executable)
-    result = subprocess.run(["bash", "tools/gpu_train.sh", "run", "smoke", "300"], cwd=REPO, env=env,
+                             PYTHON=sys.executable,
+                             DATA_RATE_FLAGS="--batch_size=2 --patch_size=16 --batches=2 --passes=1")
+    # `slot`: the data path's speed, then `run` (the queue), all logged to $OUT/slot.log (no nvidia-smi here).
+    result = subprocess.run(["bash", "tools/gpu_train.sh", "slot", "smoke", "300"], cwd=REPO, env=env,
                             capture_output=True, text=True, timeout=600)
     log = result.stdout + result.stderr
     assert result.returncode == 0, log
-    assert "backend jax" in log
+    assert "backend jax" in log and re.search(r"workers=3: [0-9.]+ batches/s", log), log
+    assert "backend jax" in (out / "slot.log").read_text() and "workers=3:" in (out / "slot.log").read_text()
     for stage in ("a", "b"):
         train_log = (work / stage / "train.log").read_text()
         assert "backend jax, float32, numpy pipeline" in train_log, train_log
@@ -58,7 +61,7 @@ def test_gpu_runbook_trains_the_smoke_queue_under_jax_without_tensorflow(tmp_pat
         assert {f"{stage}/{n}" for n in ("best.weights.h5", "history.json", "config.json")} <= set(names)
         assert not any("/backup" in n or "/final." in n for n in names)
         assert not any("/logs" in n for n in names)  # no TensorBoard without TensorFlow
-    assert sorted(os.listdir(out)) == ["a.tgz", "b.tgz"]
+    assert sorted(os.listdir(out)) == ["a.tgz", "b.tgz", "slot.log"]
     # Stage b started from stage a's best weights (the queue's init), and the eval used the held-out image.
     config_b = json.loads((work / "b" / "config.json").read_text())
     assert config_b["init_weights"].endswith(os.path.join("a", "best.weights.h5"))

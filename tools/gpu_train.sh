@@ -10,6 +10,8 @@
 #   or:     bash tools/gpu_train.sh run gpu_slot 525 --parallel --seconds=480
 #                                                    # every stage at once, each sized to end in the slot
 #   and:    bash tools/gpu_train.sh data_rate            # batches/s of the numpy data path, 1-3 threads
+#   or all three in one call, logged to $OUT/slot.log (+ nvidia-smi samples in $OUT/smi.csv):
+#           WORK=runs/gpu3 bash tools/gpu_train.sh slot gpu_slot3 525 --parallel --seconds=480
 #   or:     bash tools/gpu_train.sh run gpu_slot 250 --parallel --extra_flags=--steps=1800,--checkpoint_every=450
 #                                                    # sized by hand; added after the script's --data_dir
 #   here:   bash tools/gpu_train.sh unpack DIR [QUEUE]  # DIR: where the returned .tgz files lie -> runs/gpu/
@@ -87,6 +89,28 @@ data_rate() {
     "$PYTHON" -m tools.data_rate --data_dir "$DATA" --workers 1,2,3 --batches 30 --passes 2 "$@"
 }
 
+slot() {
+    # One device call: nvidia-smi samples every 20 s into $OUT/smi.csv (where there is one), the data path's
+    # speed (data_rate; DATA_RATE_FLAGS adds its flags), then `run` in what is left of the budget, all of it
+    # logged to $OUT/slot.log. $OUT then holds the stages' archives, slot.log and smi.csv: 8 files at most
+    # for 5 finished stages (a cut-off stage's backup adds one).
+    local queue=${1:-gpu_slot3} budget=${2:-525} out=${OUT:?set OUT to the folder results go to} smi="" status=0
+    shift 2 || shift $#  # the rest: tools.train_zoo flags (--parallel, --seconds=S)
+    mkdir -p "$out"
+    local started=$SECONDS
+    if command -v nvidia-smi > /dev/null 2>&1; then
+        nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 20 > "$out/smi.csv" 2>&1 &
+        smi=$!
+    fi
+    {
+        # shellcheck disable=SC2086  # DATA_RATE_FLAGS: words on purpose
+        data_rate ${DATA_RATE_FLAGS:-} || echo "data_rate failed (exit $?); training all the same"
+        run "$queue" $((budget - (SECONDS - started))) "$@"
+    } 2>&1 | tee "$out/slot.log" || status=$?  # pipefail: the group's status
+    [ -n "$smi" ] && kill "$smi" 2> /dev/null
+    return "$status"
+}
+
 run() {
     local queue=${1:-gpu} budget=${2:-540}
     shift 2 || shift $#  # the rest: tools.train_zoo flags (--parallel, --seconds=S)
@@ -147,12 +171,13 @@ shift || true
 case "$command" in
     prepare) prepare "$@" ;;
     run) run "$@" ;;
+    slot) slot "$@" ;;
     data_rate) data_rate "$@" ;;
     collect) collect ;;
     unpack) unpack "$@" ;;
     restore) restore ;;
     travelling) travelling ;;
     *) echo "usage: bash tools/gpu_train.sh prepare | run [QUEUE] [BUDGET_S] [train_zoo flags] | unpack DIR [QUEUE] |" \
-            "restore | travelling | data_rate [tools.data_rate flags]" >&2
+            "restore | travelling | data_rate [tools.data_rate flags] | slot [QUEUE] [BUDGET_S] [train_zoo flags]" >&2
        exit 2 ;;
 esac
