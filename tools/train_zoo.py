@@ -247,7 +247,7 @@ QUEUES = {
     # --warmup_steps=100 without --seconds.
     "gpu_slot2": _slot_stages("gpu2", seed=29, data_workers=1),
     # The next slot (not run yet): the same from the gpu2 models, the blind stage weighted again, new batches
-    # (WORK=runs/gpu3 ... run gpu_slot3 525 --parallel --seconds=480 as the session's first call; the probe costs
+    # (WORK=runs/gpu3 ... slot gpu_slot3 525 --parallel --seconds=480 as the session's first call; the probe costs
     # about 110 s). Five at once left the H200 at 45-70% busy, each process at about 55 ms a step; a batch takes
     # 26 ms to draw on one core, and with one worker Keras draws it between steps: three threads each now
     # (measure: steps/s in the probe against gpu1's 17-18.6).
