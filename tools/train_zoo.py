@@ -236,6 +236,24 @@ QUEUES = {
                                   "--patch_size=96", "--steps=1600", "--learning_rate=1e-4", "--checkpoint_every=200",
                                   "--warmup_steps=100", "--eval_sigmas=15,25,50", "--seed=33"),
               init="denoiser_blind"),
+        # Step 400 of it dipped 0.14 dB (sigma 15 -0.26), at the GPU's batch, as deep as the small-batch blind
+        # stages: every deep dip so far was a weighted blind stage started from the unweighted GPU blind model,
+        # so the weighting switch, not the batch, may drive them. blind75_s19w again without the weighting (same
+        # seed, schedule and batch), stopped after its checkpoint at step 1,000 (s19w: -0.17 there).
+        Stage("blind75_s23", (*_sigma_flags("blind"), "--steps=3000", "--learning_rate=1e-4", "--checkpoint_every=500",
+                              "--warmup_steps=200", "--eval_sigmas=15,25,50", "--seed=30"), init="denoiser_blind"),
+        # It dipped too (-0.13 at step 500): not the weighting. What the GPU blind stages (no dip) had and these
+        # did not is the numpy data path (each patch from its own image; tf.data takes 8 crops per image visit):
+        # blind75_s23 on the numpy path (TF backend), same seed and schedule.
+        Stage("blind75_s24np", (*_sigma_flags("blind"), "--pipeline=numpy", "--steps=3000", "--learning_rate=1e-4",
+                                "--checkpoint_every=500", "--warmup_steps=200", "--eval_sigmas=15,25,50", "--seed=30"),
+              init="denoiser_blind"),
+        # It dipped as deep (-0.14 at step 500): not the data path either. Left: the backend (the GPU stages ran
+        # on JAX, every CPU stage on TensorFlow). blind75_s23 under KERAS_BACKEND=jax on this CPU (run as
+        # `KERAS_BACKEND=jax python -m tools.train_zoo --queue cpu --only blind75_s25jax`).
+        Stage("blind75_s25jax", (*_sigma_flags("blind"), "--steps=3000", "--learning_rate=1e-4",
+                                 "--checkpoint_every=500", "--warmup_steps=200", "--eval_sigmas=15,25,50", "--seed=30"),
+              init="denoiser_blind"),
     ),
     # One GPU slot (2026-12-04, the first session lent the H200): every shipped model fine-tuned at once, one
     # process each (the numpy batches come from one CPU core per process, the H200 has room for five), each
