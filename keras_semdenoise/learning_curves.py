@@ -157,7 +157,7 @@ def plot_chains(chains: dict[str, str], out: str) -> None:
                       markersize=3.5 if large else 3, linewidth=1.2, label=name)
             evaluated_on.add(evaluation_images_label(config))
     axis.set_xscale("log", base=2)
-    axis.set_xlabel("pixels seen, in steps of 32 x 48x48 patches (log scale; squares: GPU steps of 64 x 96x96)")
+    axis.set_xlabel("pixels seen, in steps of 32 x 48x48 patches (log scale; squares: larger batches, e.g. 64 x 96x96)")
     axis.set_ylabel("PSNR gain (dB), " + (evaluated_on.pop() if len(evaluated_on) == 1 else "see each run"))
     axis.axhline(0.0, color="gray", linewidth=0.8)
     axis.grid(alpha=0.3, which="both")
