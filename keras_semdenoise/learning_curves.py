@@ -86,7 +86,7 @@ def lineage(record_path: str, limit: int = 100) -> str:
     (steps of 32 x 48x48 trained before it, where known) is where it starts; a run evaluated at other noise levels
     than the newest (``~``) counts for the steps but is not drawn. Relative links are read from the working
     directory (the repository root, where the tools run)."""
-    paths, path = [], record_path
+    paths, levels, path = [], [], record_path
     while path:
         if path in paths or len(paths) >= limit:
             raise ValueError(f"{record_path}: the records' \"previous\" links loop or run past {limit}")
@@ -95,9 +95,9 @@ def lineage(record_path: str, limit: int = 100) -> str:
         if not isinstance(record, dict):
             raise ValueError(f"{path}: a bare list of records, with no configuration to chain")
         paths.append(path)
+        levels.append(evaluation_sigmas(record["config"]))
         start, path = record.get("start_steps"), record.get("previous")
-    levels = evaluation_sigmas(_read_run(record_path)[1])
-    parts = [("" if evaluation_sigmas(_read_run(p)[1]) == levels else "~") + p for p in reversed(paths)]
+    parts = [("" if level == levels[0] else "~") + p for p, level in zip(reversed(paths), reversed(levels))]
     if start:
         parts[0] += f"@{start:g}"
     return "+".join(parts)

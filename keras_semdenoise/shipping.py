@@ -291,17 +291,26 @@ def run_record(model_dir: str) -> dict:
     return {"config": config, "history": history}
 
 
-def _shipped_from(out_dir: str, entry: dict | None, record: dict) -> bool:
-    """Whether a MODELS.json ``entry`` was shipped from the run of ``record`` (``run_record``): its kept
-    configuration and first history record (step 0 and its time) are the run's."""
-    if not entry or not entry.get("history") or not record["history"]:
-        return False
-    path = os.path.join(out_dir, entry["history"])
+def _kept_record(path: str) -> dict | None:
+    """A kept ``{"config", "history", ...}`` record (``run_record``), or None (no file, or an early bare list)."""
     if not os.path.exists(path):
-        return False
+        return None
     with open(path) as handle:
         kept = json.load(handle)
-    return kept.get("config") == record["config"] and (kept.get("history") or [None])[0] == record["history"][0]
+    return kept if isinstance(kept, dict) else None
+
+
+def _same_run(kept: dict | None, record: dict) -> bool:
+    """Whether a kept record is of the run of ``record`` (``run_record``): the same configuration and first history
+    record (step 0 and its time)."""
+    return (kept is not None and bool(record["history"]) and kept.get("config") == record["config"]
+            and (kept.get("history") or [None])[0] == record["history"][0])
+
+
+def _shipped_from(out_dir: str, entry: dict | None, record: dict) -> bool:
+    """Whether a MODELS.json ``entry`` was shipped from the run of ``record`` (``run_record``)."""
+    return bool(entry and entry.get("history")) and _same_run(
+        _kept_record(os.path.join(out_dir, entry["history"])), record)
 
 
 def _parent_name(config: dict) -> str:
@@ -318,19 +327,13 @@ def previous_record(out_dir: str, name: str, record: dict, archive_dir: str | No
     """Where the record of the model a run started from is kept (``docs/training/<its run>.history.json``),
     copying it there from ``out_dir`` if it is not yet; ``None`` without ``archive_dir`` or when the run
     started from no shipped model. Shipping the same run again keeps the link it had."""
-    kept_path = os.path.join(out_dir, f"{name}.history.json")
-    if os.path.exists(kept_path):
-        with open(kept_path) as handle:
-            kept = json.load(handle)
-        if isinstance(kept, dict) and _run_name(kept) == _run_name(record):
-            return kept.get("previous")
+    kept = _kept_record(os.path.join(out_dir, f"{name}.history.json"))
+    if _same_run(kept, record):
+        return kept.get("previous")
     parent = _parent_name(record["config"])
     parent_path = os.path.join(out_dir, f"{parent}.history.json")
-    if archive_dir is None or not parent or not os.path.exists(parent_path):
-        return None
-    with open(parent_path) as handle:
-        parent_record = json.load(handle)
-    if not isinstance(parent_record, dict) or not _run_name(parent_record):
+    parent_record = _kept_record(parent_path) if parent and archive_dir is not None else None
+    if parent_record is None or not _run_name(parent_record):
         return None
     target = os.path.join(archive_dir, f"{_run_name(parent_record)}.history.json")
     if not os.path.exists(target):

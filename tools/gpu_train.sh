@@ -76,9 +76,10 @@ wheels() {
     if [ -z "${NO_WHEELS:-}" ] && ls .whl/*.whl > /dev/null 2>&1 && [ ! -d /tmp/site/keras ]; then
         "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
     fi
-    if [ -d /tmp/site ]; then
-        export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
-    fi
+    case ":${PYTHONPATH:-}:" in
+        *:/tmp/site:*) ;;  # already in front (slot: data_rate, then run)
+        *) [ -d /tmp/site ] && export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH} ;;
+    esac
     export KERAS_BACKEND=${KERAS_BACKEND:-jax} PYTHONUNBUFFERED=1
 }
 

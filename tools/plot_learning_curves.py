@@ -48,7 +48,7 @@ def main(argv):
     elif FLAGS.runs:
         plot(FLAGS.runs, FLAGS.out, references)
     else:
-        raise app.UsageError("give --runs or --chain")
+        raise app.UsageError("give --runs, --chain or --lineage")
     print(f"wrote {FLAGS.out}")
 
 
