@@ -36,13 +36,15 @@ evaluate: $(STAMP)
 	$(PY) -m tools.update_readme_results
 
 # Every page that shows the shipped models, re-measured after shipping one (about an hour on 2 busy cores; each
-# step resumable): the results tables, learning curves, self-ensemble, --sigma auto, real photos, flat colours.
+# step resumable): the results tables, learning curves and their slopes against the targets, self-ensemble,
+# --sigma auto, real photos, flat colours.
 # The README's prose around them is updated by hand.
 pages: evaluate
 	$(PY) -m tools.plot_learning_curves --runs saved_models/denoiser_sigma15.history.json,saved_models/denoiser_sigma25.history.json,saved_models/denoiser_sigma35.history.json,saved_models/denoiser_sigma50.history.json,saved_models/denoiser_blind.history.json
 	$(PY) -m tools.plot_learning_curves --out docs/learning_curves_chained.png \
 	    $(foreach s,15 25 35 50,--lineage 'sigma $(s)=saved_models/denoiser_sigma$(s).history.json') \
 	    --lineage 'blind, mean of 15/25/50=saved_models/denoiser_blind.history.json'
+	$(PY) -m tools.curve_slopes --out docs/curve_slopes
 	$(PY) -m tools.evaluate_denoiser --sets Kodak24 --sigmas 15,25,35,50 --methods proposed,proposed_x8 \
 	    --out docs/self_ensemble
 	$(PY) -m tools.evaluate_sigma_auto --out docs/sigma_auto

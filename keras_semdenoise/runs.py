@@ -107,6 +107,15 @@ def load_history(model_dir: str) -> list[dict]:
     return history if isinstance(history, list) else []
 
 
+def steps_per_second(history: list[dict]) -> float | None:
+    """Training speed from a run's curve: steps over ``train_seconds`` of every checkpoint after the first
+    (whose time holds the compilation); None with fewer than two checkpoints."""
+    timed = [h for h in history if "train_seconds" in h]
+    if len(timed) < 2:
+        return None
+    return (timed[-1]["step"] - timed[0]["step"]) / sum(h["train_seconds"] for h in timed[1:])
+
+
 def best_record(history: list[dict], score: str) -> dict | None:
     """The record with the highest ``score`` (the first of equal scores, as ``history_callback`` keeps
     best.weights.h5); None when no record has it."""

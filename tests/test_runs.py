@@ -5,6 +5,7 @@ import os
 
 import keras
 import numpy as np
+import pytest
 
 from keras_semdenoise import runs
 
@@ -81,3 +82,11 @@ def test_the_training_callbacks_leave_batch_ends_free_for_async_dispatch(tmp_pat
     assert not os.path.exists(tmp_path / "backup") or not os.listdir(tmp_path / "backup")
     backup.on_epoch_end(0)
     assert os.listdir(tmp_path / "backup")
+
+
+def test_speed_comes_from_the_checkpoints_after_the_first():
+    history = [{"step": 50, "train_seconds": 60.0}, {"step": 100, "train_seconds": 2.5},
+               {"step": 150, "train_seconds": 2.5}]
+    assert runs.steps_per_second(history) == pytest.approx(100 / 5.0)  # the first (compilation) left out
+    assert runs.steps_per_second(history[:1]) is None
+    assert runs.steps_per_second([{"step": 0, "eval_psnr": 30.0}, *history]) == pytest.approx(20.0)

@@ -46,14 +46,6 @@ def test_a_started_stage_says_its_step_and_best_validation(tmp_path):
     assert train_zoo.progress(work, stage) == "step 2,000 of 4,480, best 29.25 dB at step 1,000"
 
 
-def test_speed_comes_from_the_checkpoints_after_the_first():
-    history = [{"step": 50, "train_seconds": 60.0}, {"step": 100, "train_seconds": 2.5},
-               {"step": 150, "train_seconds": 2.5}]
-    assert train_zoo.steps_per_second(history) == pytest.approx(100 / 5.0)  # the first (compilation) left out
-    assert train_zoo.steps_per_second(history[:1]) is None
-    assert train_zoo.steps_per_second([{"step": 0, "eval_psnr": 30.0}, *history]) == pytest.approx(20.0)
-
-
 def test_a_sized_stage_ends_inside_the_seconds_it_is_given():
     stage = train_zoo.Stage("s", ("--sigma=25", "--steps=100000", "--warmup_steps=200"))
     steps, every, warmup = train_zoo.sized_flags(stage, rate=18.0, seconds=480.0, reserve=150.0)

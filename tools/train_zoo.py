@@ -385,15 +385,6 @@ def stage_int(stage: Stage, name: str) -> int:
     return int({f.name: f for f in dataclasses.fields(training.TrainConfig)}[name].default)
 
 
-def steps_per_second(history: list[dict]) -> float | None:
-    """Training speed from a run's curve: steps over ``train_seconds`` of every checkpoint after the first
-    (whose time holds the compilation); None with fewer than two checkpoints."""
-    timed = [h for h in history if "train_seconds" in h]
-    if len(timed) < 2:
-        return None
-    return (timed[-1]["step"] - timed[0]["step"]) / sum(h["train_seconds"] for h in timed[1:])
-
-
 def sized_flags(stage: Stage, rate: float, seconds: float, reserve: float = RESERVE_SECONDS) -> tuple[str, ...]:
     """Flags that make ``stage`` end within ``seconds`` at ``rate`` steps per second, ``reserve`` seconds of them
     kept for its start, evaluations and save: ``--steps`` (a multiple of ``CHECKPOINTS_PER_SIZED_RUN`` x 10, or
@@ -468,7 +459,7 @@ def probe_rates(stages, work: str, models_dir: str, extra=(), parallel: bool = F
     run_queue(stages, probe_work, models_dir, (*extra, *probe), parallel=parallel)
     rates = {}
     for stage in stages:
-        rate = steps_per_second(runs.load_history(stage_dir(probe_work, stage)))
+        rate = runs.steps_per_second(runs.load_history(stage_dir(probe_work, stage)))
         if rate is None:
             raise SystemExit(f"[zoo] {stage.name}: the probe wrote no timed checkpoint")
         rates[stage.name] = rate
