@@ -262,6 +262,14 @@ QUEUES = {
         # which also answers whether a per-sigma model dips like the blind one when small batches follow the GPU's.
         Stage("sigma50_s26", (*_sigma_flags(50), "--steps=3000", "--learning_rate=1e-4", "--checkpoint_every=500",
                               "--warmup_steps=200", "--seed=34"), init="denoiser_sigma50"),
+        # Stopped at step 500: validation 28.357 -> 28.225 (-0.133, docs/training/sigma50_s26.history.json): a
+        # per-sigma model dips like the blind ones, and in float32 (so not bf16). Every deep dip so far had small
+        # batches or the blind model's noisier loss at a peak lr of 1e-4, the lr the GPU's 8-times-larger batches
+        # were tuned to: the gradient noise of a small batch at that lr walks a converged model off its optimum until
+        # the cosine decay brings it back. The same stage at a quarter of the lr (2.5e-5; linear scaling with the
+        # pixels per step would say 1.25e-5) tests that: no dip, and a gain from the first checkpoint, if so.
+        Stage("sigma50_s27lr", (*_sigma_flags(50), "--steps=3000", "--learning_rate=2.5e-5", "--checkpoint_every=500",
+                                "--warmup_steps=200", "--seed=34"), init="denoiser_sigma50"),
     ),
     # One GPU slot (2026-12-04, the first session lent the H200): every shipped model fine-tuned at once, one
     # process each (the numpy batches come from one CPU core per process, the H200 has room for five), each
