@@ -89,6 +89,9 @@ class TrainConfig:
     decoder_filters: tuple[int, ...] = setting((256,), "Decoder widths (num_scales - 2).")
     global_skip: bool = setting(True, "Add the input to the output (residual learning; Table I ablation).")
     init_weights: str | None = setting(None, "Start from these weights (e.g. another sigma's model).")
+    frozen_batch_norm: bool = setting(False, "Fine-tune with every batch norm in inference mode (its moving statistics, "
+                                             "gamma and beta kept; needs --init_weights): no shift of the statistics "
+                                             "toward those of the training patches (denoiser.freeze_batch_norm).")
     seed: int | None = setting(None, "Random seed.")
     verbose: int = setting(1, "Keras fit verbosity: 1 progress bar, 2 one line per checkpoint.")
 
@@ -101,6 +104,8 @@ class TrainConfig:
                 noise.check_sigma(level)
         if self.steps < 1 or self.checkpoint_every < 1 or self.batch_size < 1 or self.patch_size < 4:
             raise ValueError("steps, checkpoint_every, batch_size must be >= 1 and patch_size >= 4")
+        if self.frozen_batch_norm and not self.init_weights:
+            raise ValueError("frozen_batch_norm needs init_weights: freshly built batch norm has no statistics to keep")
         if self.data_workers < 1:
             raise ValueError(f"data_workers must be >= 1, not {self.data_workers}")
         check_choices(self)
@@ -321,6 +326,10 @@ def run_training(config: TrainConfig):
         if config.init_weights:
             model.load_weights(config.init_weights)
             logger.info("initialised from %s", config.init_weights)
+        if config.frozen_batch_norm:
+            from keras_semdenoise.denoiser import freeze_batch_norm
+
+            logger.info("%d batch norm layers frozen (inference mode)", freeze_batch_norm(model))
         model.compile(
             optimizer=make_optimizer(config),
             loss="mse",

@@ -270,6 +270,15 @@ QUEUES = {
         # pixels per step would say 1.25e-5) tests that: no dip, and a gain from the first checkpoint, if so.
         Stage("sigma50_s27lr", (*_sigma_flags(50), "--steps=3000", "--learning_rate=2.5e-5", "--checkpoint_every=500",
                                 "--warmup_steps=200", "--seed=34"), init="denoiser_sigma50"),
+        # Stopped at step 1,000: 28.357 -> 28.289 -> 28.316 (docs/training/sigma50_s27lr.history.json): half the dip
+        # at a quarter of the lr, so not the lr alone. The batch norm statistics: re-estimating the shipped model's
+        # moving statistics on training patches, no weight changed (/tmp probe, cumulative mean over 300 batches of
+        # sigma-50 patches), gives 28.167 for 32 x 48x48 (-0.190) and 28.315 for 8 x 96x96 (-0.042). Small patches'
+        # statistics are not whole images' (the borders weigh more at the coarse scales), and a stage at 48x48 first
+        # moves the model to them. So: the same stage with every batch norm frozen in inference mode
+        # (--frozen_batch_norm), peak lr 5e-5, 1,500 steps.
+        Stage("sigma50_s28fbn", (*_sigma_flags(50), "--frozen_batch_norm", "--steps=1500", "--learning_rate=5e-5",
+                                 "--checkpoint_every=250", "--warmup_steps=100", "--seed=34"), init="denoiser_sigma50"),
     ),
     # One GPU slot (2026-12-04, the first session lent the H200): every shipped model fine-tuned at once, one
     # process each (the numpy batches come from one CPU core per process, the H200 has room for five), each
