@@ -116,6 +116,26 @@ def test_a_run_from_other_weights_records_them_as_step_0(tmp_path, image_folder)
         evaluation.mean_psnr(evaluation.denoiser_method(model), clean, 25.0), abs=1e-6)
 
 
+def test_a_fine_tune_with_frozen_batch_norm_keeps_its_statistics_and_trains_the_rest(tmp_path, image_folder):
+    first = _config(tmp_path, image_folder, steps=2, dtype_policy="float32")
+    training.run_training(first)
+    start = os.path.join(first.model_dir, "final.weights.h5")
+    tuned = training.run_training(_config(tmp_path, image_folder, steps=2, model_dir=str(tmp_path / "tuned"),
+                                          dtype_policy="float32", init_weights=start, frozen_batch_norm=True,
+                                          learning_rate=1e-2))
+    before = training.build_model(first)
+    before.load_weights(start)
+    norms = [layer for layer in tuned._flatten_layers(include_self=False)
+             if isinstance(layer, keras.layers.BatchNormalization)]
+    assert norms and all(not layer.trainable for layer in norms)
+    for layer in norms:  # moving statistics, gamma and beta as they were
+        for kept, was in zip(layer.weights, before.get_layer(layer.name).weights):
+            np.testing.assert_array_equal(np.asarray(kept), np.asarray(was))
+    assert not np.allclose(np.asarray(tuned.get_layer("conv0").kernel), np.asarray(before.get_layer("conv0").kernel))
+    with pytest.raises(ValueError, match="frozen_batch_norm needs init_weights"):
+        _config(tmp_path, image_folder, frozen_batch_norm=True).validate()
+
+
 @pytest.mark.slow
 def test_a_blind_run_is_chosen_on_the_mean_over_several_levels(tmp_path, image_folder):
     config = _config(tmp_path, image_folder, sigma=None, sigma_range=(0.0, 55.0), steps=2, eval_sigmas=(15.0, 50.0),
