@@ -50,6 +50,7 @@ def test_the_tool_measures_each_batch_shape_against_the_shipped_statistics(tmp_p
     first = saved["reestimated"][0]
     assert (first["batch_size"], first["patch_size"], first["batches"]) == (2, 16, 2)
     assert first["change"] == pytest.approx(first["psnr"] - saved["shipped_psnr"])
-    assert "| 2 batches of 2 x 16x16 |" in (out / "results.md").read_text()
+    text = (out / "results.md").read_text()
+    assert "| 2 batches of 2 x 16x16 |" in text and saved["model_identity"] in text
     bad = subprocess.run([*command[:-2], "--batches=32by48"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert bad.returncode != 0 and "BATCHxPATCH:COUNT" in bad.stderr

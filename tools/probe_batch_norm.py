@@ -80,7 +80,7 @@ def main(argv):
     lines = [f"# Batch norm statistics of `{FLAGS.model}` re-estimated (sigma {FLAGS.sigma:g})", "",
              f"Validation PSNR ({len(validation)} held-out CBSD432 images) with the moving statistics as shipped, "
              "and re-estimated as the plain mean over training batches of each shape (no weight changed; "
-             "`python -m tools.probe_batch_norm`).", "",
+             "`python -m tools.probe_batch_norm`).", "", f"Model: {result['model_identity']}.", "",
              "| statistics | PSNR (dB) | change (dB) |", "|---|---:|---:|",
              f"| as shipped | {base:.4f} | |"]
     lines += [f"| {r['batches']} batches of {r['batch_size']} x {r['patch_size']}x{r['patch_size']} | "

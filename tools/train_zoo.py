@@ -279,6 +279,9 @@ QUEUES = {
         # (--frozen_batch_norm), peak lr 5e-5, 1,500 steps.
         Stage("sigma50_s28fbn", (*_sigma_flags(50), "--frozen_batch_norm", "--steps=1500", "--learning_rate=5e-5",
                                  "--checkpoint_every=250", "--warmup_steps=100", "--seed=34"), init="denoiser_sigma50"),
+        # Shipped: 28.357 -> 28.347 -> 28.324 -> 28.355 -> 28.350 -> 28.371 -> 28.372 (steps 0-1,500, 34 min). A dip
+        # still (-0.033 at step 500: the lr's share, on small batches), a quarter of the unfrozen stage's, and the
+        # first CPU stage after a GPU one to end above its start. Next CPU stages: frozen batch norm, lower peak lr.
     ),
     # One GPU slot (2026-12-04, the first session lent the H200): every shipped model fine-tuned at once, one
     # process each (the numpy batches come from one CPU core per process, the H200 has room for five), each
