@@ -282,6 +282,11 @@ QUEUES = {
         # Shipped: 28.357 -> 28.347 -> 28.324 -> 28.355 -> 28.350 -> 28.371 -> 28.372 (steps 0-1,500, 34 min). A dip
         # still (-0.033 at step 500: the lr's share, on small batches), a quarter of the unfrozen stage's, and the
         # first CPU stage after a GPU one to end above its start. Next CPU stages: frozen batch norm, lower peak lr.
+        # And the blind model, whose CPU stages dipped 0.13-0.17 dB at every batch tried: the same recipe, weighted as
+        # its last stage, 800 steps (what is left of the session; a probe, shipped only if above 31.421).
+        Stage("blind75_s29fbn", (*_sigma_flags("blind"), "--sigma_weighting=inverse", "--frozen_batch_norm",
+                                 "--steps=800", "--learning_rate=5e-5", "--checkpoint_every=400", "--warmup_steps=100",
+                                 "--eval_sigmas=15,25,50", "--seed=35"), init="denoiser_blind"),
     ),
     # One GPU slot (2026-12-04, the first session lent the H200): every shipped model fine-tuned at once, one
     # process each (the numpy batches come from one CPU core per process, the H200 has room for five), each
