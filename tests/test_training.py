@@ -125,8 +125,7 @@ def test_a_fine_tune_with_frozen_batch_norm_keeps_its_statistics_and_trains_the_
                                           learning_rate=1e-2))
     before = training.build_model(first)
     before.load_weights(start)
-    norms = [layer for layer in tuned._flatten_layers(include_self=False)
-             if isinstance(layer, keras.layers.BatchNormalization)]
+    norms = denoiser.batch_norm_layers(tuned)
     assert norms and all(not layer.trainable for layer in norms)
     for layer in norms:  # moving statistics, gamma and beta as they were
         for kept, was in zip(layer.weights, before.get_layer(layer.name).weights):

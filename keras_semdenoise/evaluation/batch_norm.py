@@ -10,12 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def batch_norm_layers(model) -> list:
-    import keras
-
-    return [layer for layer in model._flatten_layers(include_self=False)
-            if isinstance(layer, keras.layers.BatchNormalization)]
+from keras_semdenoise.denoiser import batch_norm_layers
 
 
 def moving_statistics(model) -> list[tuple[np.ndarray, np.ndarray]]:
