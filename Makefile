@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: venv demo test test-quick evaluate pages bench reproduce reproduce-reduced clean
+.PHONY: venv lint demo test test-quick evaluate pages bench reproduce reproduce-reduced clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,12 +18,18 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m tools.demo --out demo_output
 
-test: $(STAMP)
+# Lint, format and the package's import floors (.importlinter), then every test.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+test: lint
 	sh tools/ensure_chromium.sh
 	$(PY) -m pytest -q -n auto --durations=15 tests
 
 # The quick loop: everything but the tests marked slow (more than about 10 s each on a 2-core CPU).
-test-quick: $(STAMP)
+test-quick: lint
 	$(PY) -m pytest -q -n auto -m "not slow" tests
 
 # The results tables (README and docs/evaluation): every shipped model and the peers trained here at the paper's

@@ -4,25 +4,25 @@ Everything else about the package is declared in ``setup.cfg``. The models stay 
 them, ``saved_models/`` at the top of the checkout; ``build_py`` copies the shipped ones (the top-level
 ``*.keras`` files and their records, never ``saved_models/reproduce/``) into the build tree, and lists them
 as its sources so the sdist carries them too (a wheel built from the sdist gets them the same way).
-Editable installs copy nothing: they read the checkout's ``saved_models/`` (``shipping.models_dir``).
+Editable installs copy nothing: they read the checkout's ``saved_models/`` (``models.shipped.models_dir``).
 """
 
 import glob
 import os
-import shutil
 
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
 MODELS_SOURCE = "saved_models"
-MODELS_PACKAGE_DIR = os.path.join("keras_semdenoise", "saved_models")  # shipping.INSTALLED_MODELS_DIR
+MODELS_PACKAGE_DIR = os.path.join("keras_semdenoise", "saved_models")  # models.shipped.INSTALLED_MODELS_DIR
 SHIPPED_MODEL_PATTERNS = ("*.keras", "MODELS.json", "*.history.json")
 
 
 def shipped_model_files() -> list[str]:
     """Paths (relative to the project root, sorted) of the files the wheel ships from ``saved_models/``."""
-    return sorted({path for pattern in SHIPPED_MODEL_PATTERNS
-                   for path in glob.glob(os.path.join(MODELS_SOURCE, pattern))})
+    return sorted(
+        {path for pattern in SHIPPED_MODEL_PATTERNS for path in glob.glob(os.path.join(MODELS_SOURCE, pattern))}
+    )
 
 
 class BuildPyWithModels(build_py):

@@ -44,9 +44,14 @@ def cpu_info(text: str | None = None) -> dict:
         key, _, value = line.partition(":")
         fields.setdefault(key.strip(), value.strip())
     mhz = [float(line.split(":")[1]) for line in text.splitlines() if line.startswith("cpu MHz")]
-    return {"model": fields.get("model name", "unknown CPU"), "vendor": fields.get("vendor_id", ""),
-            "family": int(fields.get("cpu family", "0") or 0), "cores": os.cpu_count() or 1,
-            "ghz": (max(mhz) if mhz else 2000.0) / 1000.0, "flags": set(fields.get("flags", "").split())}
+    return {
+        "model": fields.get("model name", "unknown CPU"),
+        "vendor": fields.get("vendor_id", ""),
+        "family": int(fields.get("cpu family", "0") or 0),
+        "cores": os.cpu_count() or 1,
+        "ghz": (max(mhz) if mhz else 2000.0) / 1000.0,
+        "flags": set(fields.get("flags", "").split()),
+    }
 
 
 def core_kind(info: dict) -> str:
@@ -72,9 +77,12 @@ def nominal_peaks(info: dict | None = None) -> dict:
     kind = core_kind(info)
     peaks = {p: info["cores"] * info["ghz"] * OPS_PER_CYCLE[kind][p] for p in PRECISIONS}
     per_cycle = ", ".join(f"{p} {OPS_PER_CYCLE[kind][p]}" for p in PRECISIONS)
-    return {"kind": kind, **peaks,
-            "text": f"{info['model']} ({kind}), {info['cores']} cores at {info['ghz']:.2f} GHz (cpuinfo), "
-                    f"operations per cycle per core: {per_cycle}"}
+    return {
+        "kind": kind,
+        **peaks,
+        "text": f"{info['model']} ({kind}), {info['cores']} cores at {info['ghz']:.2f} GHz (cpuinfo), "
+        f"operations per cycle per core: {per_cycle}",
+    }
 
 
 def _median_of(run, repeats: int) -> dict:
@@ -88,8 +96,11 @@ def _median_of(run, repeats: int) -> dict:
 
 def _as_rate(ops: float, seconds: dict) -> dict:
     """Seconds (median/min/max) -> GOPS (median, and the min/max the fastest/slowest run gives)."""
-    return {"median": ops / seconds["median"] / 1e9, "min": ops / seconds["max"] / 1e9,
-            "max": ops / seconds["min"] / 1e9}
+    return {
+        "median": ops / seconds["median"] / 1e9,
+        "min": ops / seconds["max"] / 1e9,
+        "max": ops / seconds["min"] / 1e9,
+    }
 
 
 def matmul_tf(dtype: str, size: int = 2048, repeats: int = 5, inner: int = 4) -> dict:
@@ -153,7 +164,13 @@ def measured_peaks(repeats: int = 5) -> dict:
     """``{precision: {"median", "min", "max"} GOPS, "how": {precision: text}}`` on this machine."""
     fp32, bf16 = matmul_tf("fp32", repeats=repeats), matmul_tf("bf16", repeats=repeats)
     time.sleep(2.0)  # TensorFlow's worker threads spin for a while after work and would compete with XNNPACK's
-    return {"fp32": fp32, "bf16": bf16, "int8": matmul_tflite_int8(repeats=repeats),
-            "how": {"fp32": "tf.linalg.matmul 2048x2048 fp32 (oneDNN)",
-                    "bf16": "tf.linalg.matmul 2048x2048 bf16 (oneDNN)",
-                    "int8": "LiteRT int8 fully-connected 512x2048 @ 2048x2048 (XNNPACK)"}}
+    return {
+        "fp32": fp32,
+        "bf16": bf16,
+        "int8": matmul_tflite_int8(repeats=repeats),
+        "how": {
+            "fp32": "tf.linalg.matmul 2048x2048 fp32 (oneDNN)",
+            "bf16": "tf.linalg.matmul 2048x2048 bf16 (oneDNN)",
+            "int8": "LiteRT int8 fully-connected 512x2048 @ 2048x2048 (XNNPACK)",
+        },
+    }

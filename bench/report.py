@@ -41,37 +41,59 @@ def markdown(result: dict) -> str:
     base = methods[CBM3D]
     cores = result.get("cores") or os.cpu_count() or 1
     busy = result["load_before"][0] > BUSY_LOAD or result["load_after"][0] > cores + BUSY_LOAD
-    lines = ["# Benchmarks", "",
-             f"One `make bench` run. Machine: {result['machine']}; CPU: {result['cpu']}.",
-             f"TensorFlow {result['tensorflow']}, Keras {result['keras']}. Model `{result['model']}`, sigma "
-             f"{result['sigma']:g}. {result['protocol']}.", "",
-             f"Load average (1 min) before {result['load_before'][0]:.2f}, after {result['load_after'][0]:.2f} "
-             f"(the bench itself keeps about {cores} cores busy)."]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"One `make bench` run. Machine: {result['machine']}; CPU: {result['cpu']}.",
+        f"TensorFlow {result['tensorflow']}, Keras {result['keras']}. Model `{result['model']}`, sigma "
+        f"{result['sigma']:g}. {result['protocol']}.",
+        "",
+        f"Load average (1 min) before {result['load_before'][0]:.2f}, after {result['load_after'][0]:.2f} "
+        f"(the bench itself keeps about {cores} cores busy).",
+    ]
     if busy:
-        lines.append(f"**Warning: the machine was busy (load above {BUSY_LOAD} before, or above {cores} + "
-                     f"{BUSY_LOAD} after); the times below are upper bounds. Re-run `make bench` on an idle "
-                     "machine.**")
-    lines += ["", f"Seconds per megapixel: median of {result['repeats']} timed passes (min-max) over the first "
-              f"{result['time_images']} images of each set, the same images for every method. PSNR over all "
-              "images (count in brackets); CBM3D's PSNR is on the timed images, and 'vs CBM3D' compares "
-              "ours with it on those same images.", "",
-              "| method | precision | " + " | ".join(f"PSNR {s} (dB)" for s in sets)
-              + " | s / megapixel | speed vs CBM3D | PSNR vs CBM3D |", "| --- |" + " --- |" * (len(sets) + 4)]
+        lines.append(
+            f"**Warning: the machine was busy (load above {BUSY_LOAD} before, or above {cores} + "
+            f"{BUSY_LOAD} after); the times below are upper bounds. Re-run `make bench` on an idle "
+            "machine.**"
+        )
+    lines += [
+        "",
+        f"Seconds per megapixel: median of {result['repeats']} timed passes (min-max) over the first "
+        f"{result['time_images']} images of each set, the same images for every method. PSNR over all "
+        "images (count in brackets); CBM3D's PSNR is on the timed images, and 'vs CBM3D' compares "
+        "ours with it on those same images.",
+        "",
+        "| method | precision | "
+        + " | ".join(f"PSNR {s} (dB)" for s in sets)
+        + " | s / megapixel | speed vs CBM3D | PSNR vs CBM3D |",
+        "| --- |" + " --- |" * (len(sets) + 4),
+    ]
     for name, method in methods.items():
-        cells = [f"{method['sets'][s]['psnr']:.2f} ({len(method['sets'][s]['per_image'])})" if s in method["sets"]
-                 else "" for s in sets]
+        cells = [
+            f"{method['sets'][s]['psnr']:.2f} ({len(method['sets'][s]['per_image'])})" if s in method["sets"] else ""
+            for s in sets
+        ]
         gains = [g for g in (gain(method, base, s) for s in sets) if g] if name != CBM3D else []
         versus = ", ".join(f"{g[0]:+.2f} dB ({g[1]})" for g in gains)
-        lines.append(f"| {name} | {method['precision']} | " + " | ".join(cells) + f" | {_time(method['time'])} | "
-                     f"{base['time']['median'] / method['time']['median']:.1f}x | {versus} |")
-    lines += ["", "## Peak rate per precision", "",
-              "Nominal: cores x clock x operations per cycle of the detected core (`bench/peaks.py`; the clock "
-              "is cpuinfo's, and cores that boost run above it). Measured: "
-              "one large matrix product on this machine (median GOPS of the runs, min-max). Achieved: the "
-              f"model's {result['flops_per_pixel'] / 1e6:.3f} MFLOP per pixel (convolutions, multiply and add "
-              "counted) times pixels per second of the fastest method of that precision.", "",
-              "| precision | nominal GOPS | measured GOPS | measured with | achieved GOPS (method) | % of measured "
-              "| % of nominal |", "| --- | --- | --- | --- | --- | --- | --- |"]
+        lines.append(
+            f"| {name} | {method['precision']} | " + " | ".join(cells) + f" | {_time(method['time'])} | "
+            f"{base['time']['median'] / method['time']['median']:.1f}x | {versus} |"
+        )
+    lines += [
+        "",
+        "## Peak rate per precision",
+        "",
+        "Nominal: cores x clock x operations per cycle of the detected core (`bench/peaks.py`; the clock "
+        "is cpuinfo's, and cores that boost run above it). Measured: "
+        "one large matrix product on this machine (median GOPS of the runs, min-max). Achieved: the "
+        f"model's {result['flops_per_pixel'] / 1e6:.3f} MFLOP per pixel (convolutions, multiply and add "
+        "counted) times pixels per second of the fastest method of that precision.",
+        "",
+        "| precision | nominal GOPS | measured GOPS | measured with | achieved GOPS (method) | % of measured "
+        "| % of nominal |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     if result["peaks"].get("measured_note"):
         lines.insert(len(lines) - 2, f"Measured peaks: {result['peaks']['measured_note']}.\n")
     measured, nominal = result["peaks"]["measured"], result["peaks"]["nominal"]
@@ -79,26 +101,40 @@ def markdown(result: dict) -> str:
         fastest = _fastest(methods, precision)
         achieved = result["flops_per_pixel"] / methods[fastest]["time"]["median"] / 1e3 if fastest else None
         rate = measured[precision]
-        lines.append(f"| {precision} | {nominal[precision]:.0f} | {rate['median']:.0f} ({rate['min']:.0f}-"
-                     f"{rate['max']:.0f}) | {measured['how'][precision]} | "
-                     + (f"{achieved:.1f} ({fastest}) | {100 * achieved / rate['median']:.0f}% | "
-                        f"{100 * achieved / nominal[precision]:.0f}% |" if fastest else "| | |"))
+        lines.append(
+            f"| {precision} | {nominal[precision]:.0f} | {rate['median']:.0f} ({rate['min']:.0f}-"
+            f"{rate['max']:.0f}) | {measured['how'][precision]} | "
+            + (
+                f"{achieved:.1f} ({fastest}) | {100 * achieved / rate['median']:.0f}% | "
+                f"{100 * achieved / nominal[precision]:.0f}% |"
+                if fastest
+                else "| | |"
+            )
+        )
     lines += ["", "## Targets (issue #14)", ""] + targets(result, sets)
-    lines += ["", "## Other figures", "",
-              f"- Model cost: {result['flops_per_pixel'] / 1e6:.3f} MFLOP per pixel (DnCNN architecture: "
-              f"{result['dncnn_flops_per_pixel'] / 1e6:.3f})."]
+    lines += [
+        "",
+        "## Other figures",
+        "",
+        f"- Model cost: {result['flops_per_pixel'] / 1e6:.3f} MFLOP per pixel (DnCNN architecture: "
+        f"{result['dncnn_flops_per_pixel'] / 1e6:.3f}).",
+    ]
     for name, method in methods.items():
         if name not in (FP32, CBM3D) and method["sets"]:
             losses = [f"{s} {g[0]:+.3f} dB" for s in sets if (g := gain(method, methods[FP32], s))]
             lines.append(f"- {name} vs Keras fp32, same images: {', '.join(losses)}.")
     if "training" in result:
-        lines.append(f"- Training (fp32, batch 32 of 48x48): input pipeline alone "
-                     f"{result['training']['pipeline_patches_per_second']:.0f} patches/s, training step "
-                     f"{result['training']['train_step_patches_per_second']:.0f} patches/s.")
+        lines.append(
+            f"- Training (fp32, batch 32 of 48x48): input pipeline alone "
+            f"{result['training']['pipeline_patches_per_second']:.0f} patches/s, training step "
+            f"{result['training']['train_step_patches_per_second']:.0f} patches/s."
+        )
     memory = result.get("tiled_24mp")
     if memory and "error" not in memory:
-        lines.append(f"- Tiled {memory['precision']} inference of a 24-megapixel image: {memory['seconds']:.0f} s, "
-                     f"peak memory {memory['peak_rss_gib']:.2f} GiB (process RSS).")
+        lines.append(
+            f"- Tiled {memory['precision']} inference of a 24-megapixel image: {memory['seconds']:.0f} s, "
+            f"peak memory {memory['peak_rss_gib']:.2f} GiB (process RSS)."
+        )
     return "\n".join(lines)
 
 
@@ -109,18 +145,24 @@ def targets(result: dict, sets: list[str]) -> list[str]:
     lines = []
     if BF16 in methods:
         ratio = methods[CBM3D]["time"]["median"] / methods[BF16]["time"]["median"]
-        lines.append(f"- bf16 at least {TARGETS['bf16_vs_cbm3d']:g}x faster than CBM3D: {ratio:.1f}x, "
-                     f"{mark[ratio >= TARGETS['bf16_vs_cbm3d']]}.")
+        lines.append(
+            f"- bf16 at least {TARGETS['bf16_vs_cbm3d']:g}x faster than CBM3D: {ratio:.1f}x, "
+            f"{mark[ratio >= TARGETS['bf16_vs_cbm3d']]}."
+        )
         losses = [g[0] for s in sets if (g := gain(methods[BF16], methods[FP32], s))]
         worst = -min(losses) if losses else float("nan")
-        lines.append(f"- bf16 loses at most {TARGETS['bf16_loss_db']} dB against fp32: worst set "
-                     f"{worst:+.3f} dB lost, {mark[worst <= TARGETS['bf16_loss_db']]}.")
+        lines.append(
+            f"- bf16 loses at most {TARGETS['bf16_loss_db']} dB against fp32: worst set "
+            f"{worst:+.3f} dB lost, {mark[worst <= TARGETS['bf16_loss_db']]}."
+        )
     int8 = _fastest(methods, "int8")
     if int8 and BF16 in methods:
         ratio = methods[BF16]["time"]["median"] / methods[int8]["time"]["median"]
         losses = [g[0] for s in sets if (g := gain(methods[int8], methods[FP32], s))]
         worst = -min(losses) if losses else float("nan")
-        lines.append(f"- int8 faster than bf16 with at most {TARGETS['int8_loss_db']} dB lost: fastest int8 ({int8}) is "
-                     f"{ratio:.2f}x the speed of bf16, {worst:+.3f} dB lost; "
-                     f"{mark[ratio > 1.0 and worst <= TARGETS['int8_loss_db']]}.")
+        lines.append(
+            f"- int8 faster than bf16 with at most {TARGETS['int8_loss_db']} dB lost: fastest int8 ({int8}) is "
+            f"{ratio:.2f}x the speed of bf16, {worst:+.3f} dB lost; "
+            f"{mark[ratio > 1.0 and worst <= TARGETS['int8_loss_db']]}."
+        )
     return lines

@@ -27,9 +27,12 @@ import numpy as np
 from absl import app, flags
 
 from bench import peaks, report
-from keras_semdenoise import atomic, baselines, evaluation, export, inference, metrics, noise, shipping
+from keras_semdenoise import atomic, evaluation, metrics, noise
 from keras_semdenoise.data import images
 from keras_semdenoise.data.roots import default_data_root
+from keras_semdenoise.deploy import export, inference
+from keras_semdenoise.evaluation import cbm3d
+from keras_semdenoise.models import shipped
 
 FLAGS = flags.FLAGS
 flags.DEFINE_float("sigma", noise.DEFAULT_SIGMA_255, "Noise level (0..255).")
@@ -53,8 +56,11 @@ def conv_flops_per_pixel(model, size: int = 64) -> float:
     outputs = probe(np.zeros((1, size, size, 3), np.float32))
     flops = 0.0
     for layer, output in zip(convs, outputs):
-        kh, kw, cin, cout = layer.kernel.shape if isinstance(layer, keras.layers.Conv2D) else (
-            layer.kernel.shape[0], layer.kernel.shape[1], layer.kernel.shape[3], layer.kernel.shape[2])
+        kh, kw, cin, cout = (
+            layer.kernel.shape
+            if isinstance(layer, keras.layers.Conv2D)
+            else (layer.kernel.shape[0], layer.kernel.shape[1], layer.kernel.shape[3], layer.kernel.shape[2])
+        )
         positions = output.shape[1] * output.shape[2]
         if isinstance(layer, keras.layers.Conv2DTranspose):
             positions = positions / (layer.strides[0] * layer.strides[1])  # each input position scatters once
@@ -64,8 +70,9 @@ def conv_flops_per_pixel(model, size: int = 64) -> float:
 
 def noisy_sets(datasets: dict, sigma: float) -> dict:
     """``{set: [(name, clean, noisy)]}`` with the evaluation protocol's seeded noise."""
-    return {s: [(n, c, noise.add_seeded_gaussian_noise(c, sigma, n)) for n, c in pairs] for s, pairs in
-            datasets.items()}
+    return {
+        s: [(n, c, noise.add_seeded_gaussian_noise(c, sigma, n)) for n, c in pairs] for s, pairs in datasets.items()
+    }
 
 
 def quality(method, sets: dict, sigma: float) -> dict:
@@ -73,8 +80,10 @@ def quality(method, sets: dict, sigma: float) -> dict:
     measured as ``evaluation.measure_image`` does: the protocol's seeded noise, clipped 8-bit output."""
     result = {}
     for set_name, triples in sets.items():
-        per_image = {name: evaluation.measure_image(lambda noisy, _sigma: method(noisy), name, clean, sigma)["psnr"]
-                     for name, clean, _ in triples}
+        per_image = {
+            name: evaluation.measure_image(lambda noisy, _sigma: method(noisy), name, clean, sigma)["psnr"]
+            for name, clean, _ in triples
+        }
         result[set_name] = {"psnr": float(np.mean(list(per_image.values()))), "per_image": per_image}
     return result
 
@@ -96,8 +105,14 @@ def speed(method, sets: dict, count: int, repeats: int, warm: bool = True) -> tu
         for set_name, name, clean, noisy in chosen:
             outputs.append((set_name, name, clean, method(noisy)))
         passes.append((time.perf_counter() - start) / megapixels)
-    return {"median": float(np.median(passes)), "min": float(np.min(passes)), "max": float(np.max(passes)),
-            "repeats": repeats, "images": len(chosen), "megapixels": megapixels}, outputs
+    return {
+        "median": float(np.median(passes)),
+        "min": float(np.min(passes)),
+        "max": float(np.max(passes)),
+        "repeats": repeats,
+        "images": len(chosen),
+        "megapixels": megapixels,
+    }, outputs
 
 
 def training_throughput(model_path: str, sigma: float, steps: int = 10) -> dict:
@@ -125,7 +140,7 @@ def training_throughput(model_path: str, sigma: float, steps: int = 10) -> dict:
 # fork + execve on Linux, so it would report the (large) bench process's RSS instead.
 MEMORY_SCRIPT = """
 import sys, time, numpy as np
-from keras_semdenoise import inference
+from keras_semdenoise.deploy import inference
 model = inference.load_denoiser(sys.argv[1], precision=sys.argv[2])
 image = np.random.default_rng(0).uniform(size=(4000, 6000, 3)).astype(np.float32)
 start = time.perf_counter()
@@ -137,13 +152,22 @@ print(out.shape, seconds, hwm_kb)
 
 
 def tiled_memory(model_path: str, precision: str) -> dict:
-    result = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, model_path, precision], capture_output=True,
-                            text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=3600)
+    result = subprocess.run(
+        [sys.executable, "-c", MEMORY_SCRIPT, model_path, precision],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        timeout=3600,
+    )
     if result.returncode != 0:
         return {"error": result.stderr[-500:]}
     shape, seconds, max_rss_kb = result.stdout.strip().splitlines()[-1].rsplit(" ", 2)
-    return {"megapixels": 24.0, "precision": precision, "seconds": float(seconds),
-            "peak_rss_gib": int(max_rss_kb) / 2**20}
+    return {
+        "megapixels": 24.0,
+        "precision": precision,
+        "seconds": float(seconds),
+        "peak_rss_gib": int(max_rss_kb) / 2**20,
+    }
 
 
 def our_methods(model_path: str, root: str, sigma: float, folder: str) -> dict:
@@ -158,16 +182,21 @@ def our_methods(model_path: str, root: str, sigma: float, folder: str) -> dict:
     methods = {
         "Keras fp32 (graph)": ("fp32", lambda x: graph32(x[None])[0].numpy()),
         "Keras bf16 (graph)": ("bf16", lambda x: graph16(x[None])[0].numpy()),
-        "SavedModel bf16 (denoise_float)": ("bf16", lambda x: served.signatures["denoise_float"](
-            images=tf.constant(x[None]))["denoised"][0].numpy()),
+        "SavedModel bf16 (denoise_float)": (
+            "bf16",
+            lambda x: served.signatures["denoise_float"](images=tf.constant(x[None]))["denoised"][0].numpy(),
+        ),
     }
     calibration = export.calibration_images(os.path.join(root, "CBSD432"), sigma)
     for precision, threads in (("fp32", (2,)), ("int8", (1, 2))):
-        path = export.export_tflite(fp32, os.path.join(folder, f"{precision}.tflite"), precision,
-                                    calibration if precision == "int8" else None)
+        path = export.export_tflite(
+            fp32, os.path.join(folder, f"{precision}.tflite"), precision, calibration if precision == "int8" else None
+        )
         for count in threads:
             methods[f"TFLite {precision}, {count} thread{'s' if count > 1 else ''}"] = (
-                precision, export.TFLiteDenoiser(path, count))
+                precision,
+                export.TFLiteDenoiser(path, count),
+            )
     return methods
 
 
@@ -178,26 +207,37 @@ def main(argv):
 
     load_before = os.getloadavg()
     sigma = noise.check_sigma(FLAGS.sigma)
-    model_path = FLAGS.model or shipping.shipped_model_for_sigma(sigma)[0]
+    model_path = FLAGS.model or shipped.shipped_model_for_sigma(sigma)[0]
     root = default_data_root()
     datasets = {s: images.evaluation_images(os.path.join(root, s), FLAGS.limit or None) for s in FLAGS.sets}
     sets = noisy_sets(datasets, sigma)
     nominal = peaks.nominal_peaks()
-    result = {"machine": evaluation.machine_description(), "python": platform.python_version(),
-              "tensorflow": tf.__version__, "keras": keras.__version__, "sigma": sigma, "model": model_path,
-              "protocol": evaluation.PROTOCOL, "cpu": nominal["text"], "cores": os.cpu_count() or 1,
-              "load_before": list(load_before),
-              "time_images": FLAGS.time_images, "repeats": FLAGS.repeats, "methods": {}}
+    result = {
+        "machine": evaluation.machine_description(),
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "sigma": sigma,
+        "model": model_path,
+        "protocol": evaluation.PROTOCOL,
+        "cpu": nominal["text"],
+        "cores": os.cpu_count() or 1,
+        "load_before": list(load_before),
+        "time_images": FLAGS.time_images,
+        "repeats": FLAGS.repeats,
+        "methods": {},
+    }
     print(f"load average before: {load_before[0]:.2f}", flush=True)
-    result["peaks"] = {"nominal": {p: nominal[p] for p in peaks.PRECISIONS},
-                       "measured": peaks.measured_peaks(FLAGS.repeats)}
+    result["peaks"] = {
+        "nominal": {p: nominal[p] for p in peaks.PRECISIONS},
+        "measured": peaks.measured_peaks(FLAGS.repeats),
+    }
     with tempfile.TemporaryDirectory() as folder:
         for name, (precision, method) in our_methods(model_path, root, sigma, folder).items():
             timing, _ = speed(method, sets, FLAGS.time_images, FLAGS.repeats)
             result["methods"][name] = {"precision": precision, "time": timing, "sets": quality(method, sets, sigma)}
             print(f"{name}: {timing['median']:.3f} s/MP", flush=True)
-    timing, outputs = speed(lambda x: baselines.cbm3d_denoise(x, sigma), sets, FLAGS.time_images, FLAGS.repeats,
-                            warm=False)
+    timing, outputs = speed(lambda x: cbm3d.cbm3d_denoise(x, sigma), sets, FLAGS.time_images, FLAGS.repeats, warm=False)
     cbm3d_sets = {}
     for set_name, name, clean, output in outputs:
         cbm3d_sets.setdefault(set_name, {"per_image": {}})["per_image"][name] = metrics.psnr_uint8(clean, output)
@@ -205,13 +245,16 @@ def main(argv):
         cell["psnr"] = float(np.mean(list(cell["per_image"].values())))
     result["methods"]["CBM3D"] = {"precision": "fp64", "time": timing, "sets": cbm3d_sets}
     print(f"CBM3D: {timing['median']:.3f} s/MP", flush=True)
-    from keras_semdenoise.peers import DnCNN
+    from keras_semdenoise.models.peers import DnCNN
 
     dncnn = DnCNN()  # untrained here: the trained peer's rows are in the README's tables
     dncnn_graph = tf.function(lambda x: dncnn(x, training=False), reduce_retracing=True)
     timing, _ = speed(lambda x: dncnn_graph(x[None])[0].numpy(), sets, FLAGS.time_images, FLAGS.repeats)
-    result["methods"]["DnCNN architecture fp32 (untrained, time only)"] = {"precision": "fp32", "time": timing,
-                                                                          "sets": {}}
+    result["methods"]["DnCNN architecture fp32 (untrained, time only)"] = {
+        "precision": "fp32",
+        "time": timing,
+        "sets": {},
+    }
     result["flops_per_pixel"] = conv_flops_per_pixel(inference.load_denoiser(model_path))
     result["dncnn_flops_per_pixel"] = conv_flops_per_pixel(dncnn)
     if FLAGS.training:

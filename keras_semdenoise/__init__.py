@@ -20,12 +20,12 @@ import sys
 import warnings
 
 _PUBLIC = {
-    "build_denoiser": "keras_semdenoise.denoiser",
-    "MultiScaleDenoiser": "keras_semdenoise.denoiser",
-    "denoise": "keras_semdenoise.inference",
-    "load_denoiser": "keras_semdenoise.inference",
-    "shipped_model_for_sigma": "keras_semdenoise.shipping",
-    "shipped_models": "keras_semdenoise.shipping",
+    "build_denoiser": "keras_semdenoise.models.denoiser",
+    "MultiScaleDenoiser": "keras_semdenoise.models.denoiser",
+    "denoise": "keras_semdenoise.deploy.inference",
+    "load_denoiser": "keras_semdenoise.deploy.inference",
+    "shipped_model_for_sigma": "keras_semdenoise.models.shipped",
+    "shipped_models": "keras_semdenoise.models.shipped",
     "psnr_uint8": "keras_semdenoise.metrics",
     "ssim_uint8": "keras_semdenoise.metrics",
     "add_seeded_gaussian_noise": "keras_semdenoise.noise",
@@ -36,12 +36,12 @@ __version__ = "0.1.0"
 
 # The modules that register custom objects with ``keras.saving.register_keras_serializable``.
 _REGISTERING_MODULES = (
-    "keras_semdenoise.denoiser",
-    "keras_semdenoise.graph_transforms",
+    "keras_semdenoise.models.denoiser",
+    "keras_semdenoise.deploy.graph_transforms",
     "keras_semdenoise.metrics",
-    "keras_semdenoise.losses",
-    "keras_semdenoise.heads",
-    "keras_semdenoise.peers",
+    "keras_semdenoise.training.losses",
+    "keras_semdenoise.models.heads",
+    "keras_semdenoise.models.peers",
 )
 
 

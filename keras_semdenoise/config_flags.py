@@ -106,9 +106,13 @@ def flag_args(config, names) -> list[str]:
 
 def changed_fields(config) -> list[str]:
     """The names of ``config``'s fields whose value is not the field's default (required fields included)."""
-    return [field.name for field in dataclasses.fields(config)
-            if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
-            or getattr(config, field.name) != field_default(field)]
+    return [
+        field.name
+        for field in dataclasses.fields(config)
+        if field.default is dataclasses.MISSING
+        and field.default_factory is dataclasses.MISSING
+        or getattr(config, field.name) != field_default(field)
+    ]
 
 
 def define_flags(config_class, flag_values=flags.FLAGS, skip=(), **overrides) -> list[str]:
@@ -127,9 +131,11 @@ def define_flags(config_class, flag_values=flags.FLAGS, skip=(), **overrides) ->
     for field in dataclasses.fields(config_class):
         if field.name in skip:
             continue
-        spec = {"default": field_default(field),
-                "help": field.metadata.get(HELP, f"See {config_class.__name__}.{field.name}."),
-                "required": field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING}
+        spec = {
+            "default": field_default(field),
+            "help": field.metadata.get(HELP, f"See {config_class.__name__}.{field.name}."),
+            "required": field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING,
+        }
         spec.update(overrides.get(field.name, {}))
         default, kind, allowed = spec["default"], kinds[field.name][0], field.metadata.get(CHOICES)
         common = dict(flag_values=flag_values, required=spec["required"])

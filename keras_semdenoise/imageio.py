@@ -50,9 +50,7 @@ def list_image_files(folder: str) -> list[str]:
     """Sorted paths of the image files directly inside ``folder``."""
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"image folder not found: {folder}")
-    return sorted(
-        os.path.join(folder, name) for name in os.listdir(folder) if is_image_path(name)
-    )
+    return sorted(os.path.join(folder, name) for name in os.listdir(folder) if is_image_path(name))
 
 
 def image_from_pil(image: Image.Image) -> LoadedImage:
@@ -109,8 +107,7 @@ def _read(source, name: str, max_pixels: int) -> LoadedImage:
     try:
         with Image.open(source) as image:
             if image.width * image.height > max_pixels:
-                raise ImageTooLargeError(
-                    f"{name}: {image.width}x{image.height} is larger than {max_pixels:,} pixels")
+                raise ImageTooLargeError(f"{name}: {image.width}x{image.height} is larger than {max_pixels:,} pixels")
             image.load()
             if image.width < 1 or image.height < 1:
                 raise ImageReadError(f"{name}: empty image")
@@ -133,8 +130,9 @@ def _read(source, name: str, max_pixels: int) -> LoadedImage:
     except Image.DecompressionBombError as error:  # Pillow's own guard, above ~179 Mpx
         raise ImageTooLargeError(f"{name}: {error}") from None
     except UnidentifiedImageError:
-        raise ImageReadError(f"{name}: not an image file ({', '.join(IMAGE_EXTENSIONS)} and others Pillow "
-                             "reads)") from None
+        raise ImageReadError(
+            f"{name}: not an image file ({', '.join(IMAGE_EXTENSIONS)} and others Pillow reads)"
+        ) from None
     except (OSError, ValueError, SyntaxError) as error:
         raise ImageReadError(f"{name}: not a readable image ({type(error).__name__}: {error})") from None
     return loaded

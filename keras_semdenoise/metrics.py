@@ -7,8 +7,8 @@ image. ``crop_border`` > 0 gives the official code's variant (border removed).
 
 from __future__ import annotations
 
-import numpy as np
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -51,7 +51,12 @@ def ssim_uint8(reference: np.ndarray, test: np.ndarray, crop_border: int = 0) ->
     tst = _crop(test if test.dtype == np.uint8 else to_uint8(test), crop_border)
     return float(
         structural_similarity(
-            ref, tst, channel_axis=-1, data_range=255, gaussian_weights=True, sigma=1.5,
+            ref,
+            tst,
+            channel_axis=-1,
+            data_range=255,
+            gaussian_weights=True,
+            sigma=1.5,
             use_sample_covariance=False,
         )
     )

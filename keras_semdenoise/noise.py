@@ -100,7 +100,7 @@ def estimate_sigma(image: np.ndarray) -> float:
     averaged. Chosen because it is published, parameter-free and fast (one wavelet level), and is
     accurate for i.i.d. Gaussian noise on natural images. It reads real camera noise (signal-dependent,
     spatially correlated by demosaicking and JPEG) as much lower than it looks; ``docs/sigma_auto``
-    measures both, and the model choice (``shipping.choose_model_for_sigma``) is tuned on them.
+    measures both, and the model choice (``models.shipped.choose_model_for_sigma``) is tuned on them.
     """
     from skimage.restoration import estimate_sigma as wavelet_sigma
 

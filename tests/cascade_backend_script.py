@@ -16,8 +16,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_semdenoise  # noqa: E402,F401 - registers the custom objects
-from keras_semdenoise import losses  # noqa: E402
-from keras_semdenoise.cascade import CascadeTrainer  # noqa: E402
+from keras_semdenoise.training import losses  # noqa: E402
+from keras_semdenoise.training.cascade import CascadeTrainer  # noqa: E402
 
 folder, scale = sys.argv[1], sys.argv[2]
 batch = np.load(os.path.join(folder, "batch.npz"))
@@ -25,7 +25,13 @@ denoiser = keras.saving.load_model(os.path.join(folder, "denoiser.keras"), compi
 head = keras.saving.load_model(os.path.join(folder, "head.keras"), compile=False)
 trainer = CascadeTrainer(denoiser, head, "classification", losses.JointLossWeights.for_scale("classification", scale))
 trainer.compile(optimizer=keras.optimizers.SGD(0.1 if scale == "paper" else 1e-3))
-logs = trainer.fit(x=(batch["noisy"], batch["clean"]), y=batch["labels"], batch_size=len(batch["labels"]),
-                   epochs=1, shuffle=False, verbose=0).history
+logs = trainer.fit(
+    x=(batch["noisy"], batch["clean"]),
+    y=batch["labels"],
+    batch_size=len(batch["labels"]),
+    epochs=1,
+    shuffle=False,
+    verbose=0,
+).history
 np.savez(os.path.join(folder, f"{keras.backend.backend()}_{scale}.npz"), *[np.asarray(w) for w in denoiser.weights])
 print(keras.backend.backend(), {k: float(v[-1]) for k, v in logs.items()})

@@ -19,9 +19,9 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 
 import keras  # noqa: E402
 
-from keras_semdenoise.cascade import CascadeTrainer, distributed_train_loop  # noqa: E402
-from keras_semdenoise.denoiser import build_denoiser  # noqa: E402
-from keras_semdenoise.heads import VGG16Trunk, build_vgg16_classifier  # noqa: E402
+from keras_semdenoise.models.denoiser import build_denoiser  # noqa: E402
+from keras_semdenoise.models.heads import VGG16Trunk, build_vgg16_classifier  # noqa: E402
+from keras_semdenoise.training.cascade import CascadeTrainer, distributed_train_loop  # noqa: E402
 
 devices = [d.name for d in tf.config.list_logical_devices("CPU")]
 strategy = tf.distribute.MirroredStrategy(devices=devices) if replicas > 1 else tf.distribute.get_strategy()
@@ -32,10 +32,16 @@ noisy = clean + rng.normal(0, 0.1, clean.shape).astype("float32")
 labels = np.array([0, 1, 2, 1])
 dataset = tf.data.Dataset.from_tensors(((noisy, clean), labels)).repeat()
 with strategy.scope():
-    denoiser = build_denoiser(stem_filters=8, encoder_filters=(8, 8), decoder_filters=(16,),
-                              zero_init_output=False, synchronized_batchnorm=True)
-    head = build_vgg16_classifier(3, trunk=VGG16Trunk(input_shape=(16, 16, 3), width_divisor=16), top="gap",
-                                  hidden_units=8)
+    denoiser = build_denoiser(
+        stem_filters=8,
+        encoder_filters=(8, 8),
+        decoder_filters=(16,),
+        zero_init_output=False,
+        synchronized_batchnorm=True,
+    )
+    head = build_vgg16_classifier(
+        3, trunk=VGG16Trunk(input_shape=(16, 16, 3), width_divisor=16), top="gap", hidden_units=8
+    )
     trainer = CascadeTrainer(denoiser, head, "classification")
     trainer.compile(optimizer=keras.optimizers.SGD(0.1))
 if mode == "fit":

@@ -46,15 +46,21 @@ def tiny_kwargs():
 @pytest.fixture(scope="module")
 def tiny_random_model():
     """A tiny denoiser whose output convolution is not zero, so it is not the identity."""
-    from keras_semdenoise.denoiser import build_denoiser
+    from keras_semdenoise.models.denoiser import build_denoiser
 
     return build_denoiser(zero_init_output=False, **TINY)
 
 
 def run_module(args, timeout=300):
     """Runs ``python -m <args>`` in the checkout with TensorFlow's start-up lines silenced; text output."""
-    return subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
 
 
 def write_images(folder, count=4, size=(40, 32), seed=0, fmt="png"):
@@ -120,14 +126,25 @@ def segmentation_folder(root, count=4, size=(24, 20), void=3):
 def trained_classification_head(tmp_path_factory):
     """A tiny classification head trained 2 steps on a 32-pixel class folder, and untrained tiny denoisers
     ``{separate,joint}_s{15,30}.keras`` beside it; returns (root folder, data folder)."""
-    from keras_semdenoise.denoiser import build_denoiser
-    from keras_semdenoise.heads.training import HeadConfig, run_head_training
+    from keras_semdenoise.models.denoiser import build_denoiser
+    from keras_semdenoise.training.head_training import HeadConfig, run_head_training
 
     root = tmp_path_factory.mktemp("task")
     data = classification_folder(str(root / "cls"), size=32, per_class=2)
-    config = HeadConfig(task="classification", data=data, model_dir=str(root / "head"), width_divisor=16,
-                        hidden_units=8, crop_size=32, batch_size=3, steps=2, checkpoint_every=2,
-                        eval_split=None, verbose=0, seed=0)
+    config = HeadConfig(
+        task="classification",
+        data=data,
+        model_dir=str(root / "head"),
+        width_divisor=16,
+        hidden_units=8,
+        crop_size=32,
+        batch_size=3,
+        steps=2,
+        checkpoint_every=2,
+        eval_split=None,
+        verbose=0,
+        seed=0,
+    )
     run_head_training(config)
     for name in ("separate", "joint"):
         for sigma in (15, 30):

@@ -118,13 +118,13 @@ class SavedModelServer:
         outputs = self.predict(signature_name, inputs)
         if "instances" in body:
             if len(outputs) == 1:
-                (name, value), = outputs.items()
+                ((name, value),) = outputs.items()
                 return {"predictions": self._encode_output(name, value)}
             encoded = {k: self._encode_output(k, v) for k, v in outputs.items()}
             count = len(next(iter(encoded.values())))
             return {"predictions": [{k: encoded[k][i] for k in encoded} for i in range(count)]}
         if len(outputs) == 1:
-            (name, value), = outputs.items()
+            ((name, value),) = outputs.items()
             return {"outputs": self._encode_output(name, value)}
         return {"outputs": {k: self._encode_output(k, v) for k, v in outputs.items()}}
 

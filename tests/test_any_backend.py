@@ -11,9 +11,9 @@ import tarfile
 import keras
 import numpy as np
 import pytest
-
 from conftest import REPO, write_training_folder
-from keras_semdenoise import inference
+
+from keras_semdenoise.deploy import inference
 
 pytest.importorskip("jax", reason="jax comes with the test extras (pip install -e '.[test]')")
 
@@ -24,8 +24,14 @@ def _no_tensorflow_env(tmp_path, **extra):
     hide.mkdir(parents=True, exist_ok=True)
     (hide / "__init__.py").write_text('raise ImportError("no TensorFlow on this machine (test)")\n')
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env.update(KERAS_BACKEND="jax", PYTHONPATH=str(tmp_path / "hide_tf"), TF_CPP_MIN_LOG_LEVEL="2",
-               JAX_PLATFORMS="cpu", PYTHONUNBUFFERED="1", **extra)
+    env.update(
+        KERAS_BACKEND="jax",
+        PYTHONPATH=str(tmp_path / "hide_tf"),
+        TF_CPP_MIN_LOG_LEVEL="2",
+        JAX_PLATFORMS="cpu",
+        PYTHONUNBUFFERED="1",
+        **extra,
+    )
     return env
 
 
@@ -33,16 +39,33 @@ def _no_tensorflow_env(tmp_path, **extra):
 def test_gpu_runbook_trains_the_smoke_queue_under_jax_without_tensorflow(tmp_path):
     data = write_training_folder(tmp_path / "images")  # one held-out validation image among them
     packed = tmp_path / "images.npz"
-    pack = subprocess.run([sys.executable, "-m", "tools.pack_images", f"--data={data}", f"--out={packed}"],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    pack = subprocess.run(
+        [sys.executable, "-m", "tools.pack_images", f"--data={data}", f"--out={packed}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert pack.returncode == 0 and "pixels checked" in pack.stdout, pack.stdout + pack.stderr
     work, out = tmp_path / "work", tmp_path / "out"
-    env = _no_tensorflow_env(tmp_path, WORK=str(work), OUT=str(out), DATA=f"packed:{packed}", NO_WHEELS="1",
-                             PYTHON=sys.executable,
-                             DATA_RATE_FLAGS="--batch_size=2 --patch_size=16 --batches=2 --passes=1")
+    env = _no_tensorflow_env(
+        tmp_path,
+        WORK=str(work),
+        OUT=str(out),
+        DATA=f"packed:{packed}",
+        NO_WHEELS="1",
+        PYTHON=sys.executable,
+        DATA_RATE_FLAGS="--batch_size=2 --patch_size=16 --batches=2 --passes=1",
+    )
     # `slot`: the data path's speed, then `run` (the queue), all logged to $OUT/slot.log (no nvidia-smi here).
-    result = subprocess.run(["bash", "tools/gpu_train.sh", "slot", "smoke", "300"], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        ["bash", "tools/gpu_train.sh", "slot", "smoke", "300"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     log = result.stdout + result.stderr
     assert result.returncode == 0, log
     assert "backend jax" in log and re.search(r"workers=3: [0-9.]+ batches/s", log), log
@@ -71,11 +94,15 @@ def test_gpu_runbook_trains_the_smoke_queue_under_jax_without_tensorflow(tmp_pat
     model_path = work / "b" / "final.keras"
     noisy = np.random.default_rng(0).uniform(0, 1, (1, 20, 28, 3)).astype(np.float32)
     np.save(tmp_path / "noisy.npy", noisy)
-    script = ("import numpy as np, keras_semdenoise.inference as i; m = i.load_denoiser(%r); "
-              "np.save(%r, np.asarray(m(np.load(%r))))" % (str(model_path), str(tmp_path / "jax.npy"),
-                                                            str(tmp_path / "noisy.npy")))
-    jax_run = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
-                             timeout=300)
+    script = (
+        "import numpy as np, keras_semdenoise.deploy.inference as i; m = i.load_denoiser({!r}); "
+        "np.save({!r}, np.asarray(m(np.load({!r}))))".format(
+            str(model_path), str(tmp_path / "jax.npy"), str(tmp_path / "noisy.npy")
+        )
+    )
+    jax_run = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
     assert jax_run.returncode == 0, jax_run.stdout + jax_run.stderr
     assert keras.backend.backend() == "tensorflow"
     tf_output = np.asarray(inference.load_denoiser(str(model_path))(noisy))
@@ -88,27 +115,51 @@ def test_task_evaluation_runs_under_jax_without_tensorflow_and_keeps_the_same_cb
     """A GPU machine without TensorFlow can fill the CBM3D cache on its CPUs: from packed data under JAX it
     writes the same estimates, under the same keys, as the TensorFlow evaluation of the data folder here."""
     from conftest import classification_folder
+
     from keras_semdenoise.data import packed as packed_data
-    from keras_semdenoise.heads import VGG16Trunk, build_vgg16_classifier
+    from keras_semdenoise.models.heads import VGG16Trunk, build_vgg16_classifier
 
     data = classification_folder(str(tmp_path / "cls"), classes=3, per_class=1, size=32)
     packed_data.pack_split("classification", data, "test", str(tmp_path / "packed" / "test.npz"))
     head = str(tmp_path / "head.keras")
-    build_vgg16_classifier(3, trunk=VGG16Trunk(input_shape=(32, 32, 3), width_divisor=16), top="gap",
-                           hidden_units=8).save(head)
+    build_vgg16_classifier(
+        3, trunk=VGG16Trunk(input_shape=(32, 32, 3), width_divisor=16), top="gap", hidden_units=8
+    ).save(head)
     outputs = {}
-    for name, source, env in (("jax", f"packed:{tmp_path / 'packed'}", _no_tensorflow_env(tmp_path)),
-                              ("tf", data, {**os.environ, "KERAS_BACKEND": "tensorflow"})):
+    for name, source, env in (
+        ("jax", f"packed:{tmp_path / 'packed'}", _no_tensorflow_env(tmp_path)),
+        ("tf", data, {**os.environ, "KERAS_BACKEND": "tensorflow"}),
+    ):
         out = tmp_path / name
         result = subprocess.run(
-            [sys.executable, "-m", "tools.evaluate_task", "--task=classification", f"--data={source}", "--split=test",
-             f"--head={head}", "--crop_size=32", "--batch_size=4", "--settings=noisy,cbm3d", "--sigmas=25",
-             "--workers=2", f"--out={out}", f"--cbm3d_cache={out / 'cache'}"],
-            cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+            [
+                sys.executable,
+                "-m",
+                "tools.evaluate_task",
+                "--task=classification",
+                f"--data={source}",
+                "--split=test",
+                f"--head={head}",
+                "--crop_size=32",
+                "--batch_size=4",
+                "--settings=noisy,cbm3d",
+                "--sigmas=25",
+                "--workers=2",
+                f"--out={out}",
+                f"--cbm3d_cache={out / 'cache'}",
+            ],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         cache = out / "cache" / "classification" / "test" / "crop32" / "sigma25"
-        outputs[name] = (json.loads((out / "results.json").read_text())["cells"],
-                         {f: (cache / f).read_bytes() for f in os.listdir(cache)})
+        outputs[name] = (
+            json.loads((out / "results.json").read_text())["cells"],
+            {f: (cache / f).read_bytes() for f in os.listdir(cache)},
+        )
     assert outputs["jax"][0] == outputs["tf"][0] and outputs["jax"][0]["cbm3d"]["25"]["images"] == 3
     assert len(outputs["jax"][1]) == 3 and outputs["jax"][1] == outputs["tf"][1]
 
@@ -117,9 +168,22 @@ def test_task_evaluation_runs_under_jax_without_tensorflow_and_keeps_the_same_cb
 def test_the_runbook_measures_the_data_path_without_tensorflow(tmp_path):
     data = write_training_folder(tmp_path / "images")
     env = _no_tensorflow_env(tmp_path, DATA=data, NO_WHEELS="1", PYTHON=sys.executable)
-    result = subprocess.run(["bash", "tools/gpu_train.sh", "data_rate", "--batch_size=2", "--patch_size=16",
-                             "--batches=3", "--workers=1,3"], cwd=REPO, env=env, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [
+            "bash",
+            "tools/gpu_train.sh",
+            "data_rate",
+            "--batch_size=2",
+            "--patch_size=16",
+            "--batches=3",
+            "--workers=1,3",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     log = result.stdout + result.stderr
     assert result.returncode == 0, log
     assert re.search(r"workers=1: [0-9.]+ batches/s", log) and re.search(r"workers=3: [0-9.]+ batches/s", log), log
@@ -158,8 +222,13 @@ def test_the_runbook_returns_what_ships_and_what_resumes_within_the_file_limit(t
             (work / stage / "final.weights.h5").write_text("final")
             (work / stage / "final.keras").write_text("final")
     (work / "_probe" / "done").mkdir(parents=True)  # the speed probes of --seconds stay behind
-    result = subprocess.run(["bash", os.path.join(REPO, "tools", "gpu_train.sh"), "collect"], cwd=REPO,
-                            env={**os.environ, "WORK": str(work), "OUT": str(out)}, capture_output=True, text=True)
+    result = subprocess.run(
+        ["bash", os.path.join(REPO, "tools", "gpu_train.sh"), "collect"],
+        cwd=REPO,
+        env={**os.environ, "WORK": str(work), "OUT": str(out)},
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert sorted(os.listdir(out)) == ["done.tgz", "half.backup.tgz", "half.tgz"]
     with tarfile.open(out / "half.backup.tgz") as archive:
@@ -167,5 +236,7 @@ def test_the_runbook_returns_what_ships_and_what_resumes_within_the_file_limit(t
     for stage in ("done", "half"):
         with tarfile.open(out / f"{stage}.tgz") as archive:
             names = set(archive.getnames())
-        assert names == {stage, *(f"{stage}/{n}" for n in ("best.weights.h5", "history.json", "config.json",
-                                                          "train.log"))}
+        assert names == {
+            stage,
+            *(f"{stage}/{n}" for n in ("best.weights.h5", "history.json", "config.json", "train.log")),
+        }

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from bench import peaks, report, run_bench
-from keras_semdenoise.denoiser import build_denoiser
-from keras_semdenoise.peers import DnCNN
+from keras_semdenoise.models.denoiser import build_denoiser
+from keras_semdenoise.models.peers import DnCNN
 
 ZEN4_CPUINFO = """processor\t: 0
 vendor_id\t: AuthenticAMD
@@ -36,8 +36,11 @@ def test_nominal_peaks_know_zen4_runs_avx512_on_256_bit_datapaths(monkeypatch):
 
 
 def test_measured_peaks_are_rates_with_a_spread():
-    for rate in (peaks.matmul_tf("fp32", size=128, repeats=3), peaks.matmul_tf("bf16", size=128, repeats=3),
-                 peaks.matmul_tflite_int8(size=64, rows=16, repeats=3)):
+    for rate in (
+        peaks.matmul_tf("fp32", size=128, repeats=3),
+        peaks.matmul_tf("bf16", size=128, repeats=3),
+        peaks.matmul_tflite_int8(size=64, rows=16, repeats=3),
+    ):
         assert 0 < rate["min"] <= rate["median"] <= rate["max"] < 1e5
 
 
@@ -56,24 +59,44 @@ def test_speed_is_the_median_of_passes_over_the_same_images():
 
 
 def _method(precision, per_image, seconds):
-    return {"precision": precision, "time": {"median": seconds, "min": seconds * 0.9, "max": seconds * 1.2},
-            "sets": {"Kodak24": {"psnr": float(np.mean(list(per_image.values()))), "per_image": per_image}}}
+    return {
+        "precision": precision,
+        "time": {"median": seconds, "min": seconds * 0.9, "max": seconds * 1.2},
+        "sets": {"Kodak24": {"psnr": float(np.mean(list(per_image.values()))), "per_image": per_image}},
+    }
 
 
 def _result(load=0.1, after=2.3):
-    return {"machine": "m", "cpu": "c", "tensorflow": "t", "keras": "k", "model": "x.keras", "sigma": 25.0,
-            "protocol": "p", "cores": 2, "load_before": [load, 0, 0], "load_after": [after, 0, 0], "repeats": 5,
-            "time_images": 2,
-            "methods": {
-                "Keras fp32 (graph)": _method("fp32", {"a": 32.0, "b": 33.0, "c": 30.0}, 2.0),
-                "Keras bf16 (graph)": _method("bf16", {"a": 32.0, "b": 33.0, "c": 29.99}, 1.0),
-                "TFLite int8, 2 threads": _method("int8", {"a": 31.9, "b": 32.8, "c": 29.9}, 0.8),
-                "CBM3D": _method("fp64", {"a": 31.0, "b": 31.5}, 60.0)},
-            "peaks": {"nominal": {"fp32": 166.0, "bf16": 332.0, "int8": 664.0},
-                      "measured": {p: {"median": v, "min": v * 0.9, "max": v * 1.1} for p, v in
-                                   (("fp32", 150.0), ("bf16", 250.0), ("int8", 350.0))} | {
-                          "how": {"fp32": "h32", "bf16": "h16", "int8": "h8"}}},
-            "flops_per_pixel": 0.44e6, "dncnn_flops_per_pixel": 1.1e6}
+    return {
+        "machine": "m",
+        "cpu": "c",
+        "tensorflow": "t",
+        "keras": "k",
+        "model": "x.keras",
+        "sigma": 25.0,
+        "protocol": "p",
+        "cores": 2,
+        "load_before": [load, 0, 0],
+        "load_after": [after, 0, 0],
+        "repeats": 5,
+        "time_images": 2,
+        "methods": {
+            "Keras fp32 (graph)": _method("fp32", {"a": 32.0, "b": 33.0, "c": 30.0}, 2.0),
+            "Keras bf16 (graph)": _method("bf16", {"a": 32.0, "b": 33.0, "c": 29.99}, 1.0),
+            "TFLite int8, 2 threads": _method("int8", {"a": 31.9, "b": 32.8, "c": 29.9}, 0.8),
+            "CBM3D": _method("fp64", {"a": 31.0, "b": 31.5}, 60.0),
+        },
+        "peaks": {
+            "nominal": {"fp32": 166.0, "bf16": 332.0, "int8": 664.0},
+            "measured": {
+                p: {"median": v, "min": v * 0.9, "max": v * 1.1}
+                for p, v in (("fp32", 150.0), ("bf16", 250.0), ("int8", 350.0))
+            }
+            | {"how": {"fp32": "h32", "bf16": "h16", "int8": "h8"}},
+        },
+        "flops_per_pixel": 0.44e6,
+        "dncnn_flops_per_pixel": 1.1e6,
+    }
 
 
 def test_report_gives_ratios_gains_fractions_and_targets_from_one_run():

@@ -6,12 +6,12 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import REPO, TINY
-from keras_semdenoise import losses
-from keras_semdenoise.cascade import CascadeTrainer
-from keras_semdenoise.denoiser import build_denoiser
-from keras_semdenoise.heads import VGG16Trunk, build_deeplab_largefov, build_vgg16_classifier
+
+from keras_semdenoise.models.denoiser import build_denoiser
+from keras_semdenoise.models.heads import VGG16Trunk, build_deeplab_largefov, build_vgg16_classifier
+from keras_semdenoise.training import losses
+from keras_semdenoise.training.cascade import CascadeTrainer
 
 
 def _classification_batch(n=4, size=16, classes=3, seed=0):
@@ -22,8 +22,9 @@ def _classification_batch(n=4, size=16, classes=3, seed=0):
 
 
 def _tiny_head(classes=3, size=16):
-    return build_vgg16_classifier(classes, trunk=VGG16Trunk(input_shape=(size, size, 3), width_divisor=16), top="gap",
-                                  hidden_units=8)
+    return build_vgg16_classifier(
+        classes, trunk=VGG16Trunk(input_shape=(size, size, 3), width_divisor=16), top="gap", hidden_units=8
+    )
 
 
 def test_joint_training_updates_only_the_denoiser():
@@ -40,8 +41,9 @@ def test_joint_training_updates_only_the_denoiser():
     for before, after in zip(head_before, head.get_weights()):
         np.testing.assert_array_equal(before, after)  # bit-identical, BN statistics included
     assert any(np.abs(b - a).max() > 0 for b, a in zip(denoiser_before, denoiser.get_weights()))
-    expected_total = (history["reconstruction_loss"][0] + 0.5 * history["perceptual_loss"][0]
-                      + 0.25 * history["task_loss"][0])
+    expected_total = (
+        history["reconstruction_loss"][0] + 0.5 * history["perceptual_loss"][0] + 0.25 * history["task_loss"][0]
+    )
     assert history["total_loss"][0] == pytest.approx(expected_total, rel=1e-5)
 
 
@@ -69,8 +71,9 @@ def test_segmentation_cascade_ignores_void_pixels():
     assert float(terms["task"][1]) == 0.0 and float(terms["task"][0]) > 0
     assert float(terms["reconstruction"][0]) == 0.0  # identity denoiser on a clean input
     trainer.compile(optimizer="adam")
-    history = trainer.fit(tf.data.Dataset.from_tensors(((clean, clean), labels)).repeat(), steps_per_epoch=2,
-                          verbose=0).history
+    history = trainer.fit(
+        tf.data.Dataset.from_tensors(((clean, clean), labels)).repeat(), steps_per_epoch=2, verbose=0
+    ).history
     assert np.isfinite(history["total_loss"][0])
 
 
@@ -92,23 +95,29 @@ def test_class_weights_scale_each_class_pixels_loss():
     labels[0, 0] = 11
     logits = rng.normal(size=(2, 6, 5, 3)).astype("float32")
     plain = np.asarray(losses.segmentation_loss(labels, logits, 11))
-    np.testing.assert_allclose(np.asarray(losses.segmentation_loss(labels, logits, 11, [1.0, 1.0, 1.0])), plain,
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(losses.segmentation_loss(labels, logits, 11, [1.0, 1.0, 1.0])), plain, rtol=1e-6
+    )
     # By hand: class 1's pixels count double, and the sum is still divided by the non-void pixel count.
-    pixel = -np.log(np.take_along_axis(np.exp(logits) / np.exp(logits).sum(-1, keepdims=True),
-                                       np.where(labels == 11, 0, labels)[..., None], -1)[..., 0])
+    pixel = -np.log(
+        np.take_along_axis(
+            np.exp(logits) / np.exp(logits).sum(-1, keepdims=True), np.where(labels == 11, 0, labels)[..., None], -1
+        )[..., 0]
+    )
     valid = labels != 11
     expected = (pixel * valid * np.where(labels == 1, 2.0, 1.0)).sum((1, 2)) / valid.sum((1, 2))
     weighted = losses.SegmentationCrossEntropy(11, [1.0, 2.0, 1.0])
-    np.testing.assert_allclose(np.asarray(losses.segmentation_loss(labels, logits, 11, [1.0, 2.0, 1.0])), expected,
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(losses.segmentation_loss(labels, logits, 11, [1.0, 2.0, 1.0])), expected, rtol=1e-5
+    )
     assert losses.SegmentationCrossEntropy.from_config(weighted.get_config()).class_weights == [1.0, 2.0, 1.0]
 
 
 def test_median_frequency_weights():
     # freq = 10/100, 40/100, 5/50 -> median 0.1: weights 1, 0.25, 1; a class with no pixel weighs 0.
-    np.testing.assert_allclose(losses.median_frequency_weights([10, 40, 5, 0], [100, 100, 50, 0]),
-                               [1.0, 0.25, 1.0, 0.0])
+    np.testing.assert_allclose(
+        losses.median_frequency_weights([10, 40, 5, 0], [100, 100, 50, 0]), [1.0, 0.25, 1.0, 0.0]
+    )
     np.testing.assert_allclose(losses.median_frequency_weights([30, 10], [100, 100]), [2 / 3, 2.0])
     with pytest.raises(ValueError, match="no class"):
         losses.median_frequency_weights([0, 0], [0, 0])
@@ -135,8 +144,14 @@ def test_one_step_on_two_replicas_equals_one_replica(tmp_path, mode):
     results = []
     for replicas in (1, 2):
         out = str(tmp_path / f"w{replicas}.npz")
-        run = subprocess.run([sys.executable, script, str(replicas), out, mode], capture_output=True, text=True,
-                             timeout=300, env=env, cwd=REPO)
+        run = subprocess.run(
+            [sys.executable, script, str(replicas), out, mode],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+            cwd=REPO,
+        )
         assert run.returncode == 0, run.stderr[-3000:]
         assert f"replicas={replicas}" in run.stdout
         results.append(np.load(out))
@@ -154,14 +169,24 @@ def test_one_step_under_jax_equals_the_tensorflow_step(tmp_path):
     _tiny_head().save(str(tmp_path / "head.keras"))
     rng = np.random.default_rng(0)
     clean = rng.uniform(size=(4, 16, 16, 3)).astype("float32")
-    np.savez(tmp_path / "batch.npz", clean=clean, noisy=clean + rng.normal(0, 0.1, clean.shape).astype("float32"),
-             labels=np.array([0, 1, 2, 1]))
+    np.savez(
+        tmp_path / "batch.npz",
+        clean=clean,
+        noisy=clean + rng.normal(0, 0.1, clean.shape).astype("float32"),
+        labels=np.array([0, 1, 2, 1]),
+    )
     script = os.path.join(REPO, "tests", "cascade_backend_script.py")
     updated = {}
     for backend in ("tensorflow", "jax"):
         env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": REPO, "TF_CPP_MIN_LOG_LEVEL": "3"}
-        run = subprocess.run([sys.executable, script, str(tmp_path), "paper"], capture_output=True, text=True,
-                             timeout=300, env=env, cwd=REPO)
+        run = subprocess.run(
+            [sys.executable, script, str(tmp_path), "paper"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+            cwd=REPO,
+        )
         assert run.returncode == 0, run.stderr[-3000:]
         assert run.stdout.startswith(backend)
         updated[backend] = np.load(tmp_path / f"{backend}_paper.npz")
@@ -205,8 +230,17 @@ def test_custom_loop_under_multi_worker_mirrored_strategy_with_two_workers():
     script = os.path.join(REPO, "tests", "multiworker_script.py")
     ports = [str(_free_port()), str(_free_port())]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": REPO}
-    workers = [subprocess.Popen([sys.executable, script, str(i), *ports], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=env, cwd=REPO) for i in range(2)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, script, str(i), *ports],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=REPO,
+        )
+        for i in range(2)
+    ]
     outputs = []
     try:
         for worker in workers:

@@ -6,11 +6,12 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import REPO, TINY, write_images
 from PIL import Image
 
-from conftest import REPO, TINY, write_images
-from keras_semdenoise import cli, shipping
-from keras_semdenoise.denoiser import build_denoiser
+from keras_semdenoise.apps import cli
+from keras_semdenoise.models import shipped
+from keras_semdenoise.models.denoiser import build_denoiser
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def tiny_model_file(tmp_path_factory):
 @pytest.fixture
 def models_dir(tiny_model_file, monkeypatch):
     """``$SEMDENOISE_MODELS_DIR`` pointing at the tiny model only (never the real shipped ones)."""
-    monkeypatch.setenv(shipping.MODELS_ENV, str(tiny_model_file.parent))
+    monkeypatch.setenv(shipped.MODELS_ENV, str(tiny_model_file.parent))
     return tiny_model_file.parent
 
 
@@ -47,7 +48,7 @@ def test_folder_of_every_kind_and_a_single_file(tmp_path, models_dir, capsys):
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 256, (5, 7, 3), dtype=np.uint8)).save(inputs / "odd.png")
     Image.fromarray(rng.integers(0, 256, (16, 20, 3), dtype=np.uint8)).save(inputs / "photo.jpg")
-    Image.fromarray((np.arange(120, dtype=np.uint16).reshape(10, 12) * 500)).save(inputs / "gray16.png")
+    Image.fromarray(np.arange(120, dtype=np.uint16).reshape(10, 12) * 500).save(inputs / "gray16.png")
     Image.fromarray(np.full((9, 11, 4), 90, np.uint8), "RGBA").save(inputs / "rgba.png")
     (inputs / "readme.txt").write_text("not an image: skipped inside folders")
     single = tmp_path / "single.tif"
@@ -75,8 +76,12 @@ def test_untrained_identity_model_gives_the_input_back(tmp_path, models_dir, pre
     # output must equal the input pixel for pixel: checks orientation, channels, scaling and rounding.
     # In bf16 too: the output conv and the skip stay float32, so the input comes back exactly.
     Image.fromarray(np.random.default_rng(1).integers(0, 256, (5, 7, 3), dtype=np.uint8)).save(tmp_path / "x.png")
-    assert denoise(tmp_path / "x.png", "--sigma", 25, "--out", tmp_path / "out", "--suffix=-clean",
-                   f"--precision={precision}") == 0
+    assert (
+        denoise(
+            tmp_path / "x.png", "--sigma", 25, "--out", tmp_path / "out", "--suffix=-clean", f"--precision={precision}"
+        )
+        == 0
+    )
     np.testing.assert_array_equal(read(tmp_path / "out" / "x-clean.png"), read(tmp_path / "x.png"))
 
 
@@ -107,7 +112,7 @@ def test_bad_sigma_is_one_clear_line(tmp_path, models_dir, capsys, sigma):
 
 def test_missing_or_broken_model_is_one_clear_line(tmp_path, monkeypatch, capsys):
     (tmp_path / "empty").mkdir()
-    monkeypatch.setenv(shipping.MODELS_ENV, str(tmp_path / "empty"))
+    monkeypatch.setenv(shipped.MODELS_ENV, str(tmp_path / "empty"))
     write_images(str(tmp_path / "in"), count=1)
     common = [tmp_path / "in", "--sigma", 25, "--out", tmp_path / "out"]
     assert denoise(*common) == 2
@@ -171,8 +176,9 @@ def test_nearest_model_notice_quiet_and_explicit_model(tmp_path, models_dir, cap
     assert denoise(tmp_path / "in", "--sigma", 30, "--out", tmp_path / "b", "--quiet") == 0
     assert capsys.readouterr().err == ""
 
-    code = denoise(tmp_path / "in", "--sigma", 30, "--out", tmp_path / "c",
-                   "--model", models_dir / "denoiser_sigma25.keras")
+    code = denoise(
+        tmp_path / "in", "--sigma", 30, "--out", tmp_path / "c", "--model", models_dir / "denoiser_sigma25.keras"
+    )
     assert code == 0 and "using the" not in capsys.readouterr().err
     assert os.listdir(tmp_path / "c") == ["img00_denoised.png"]
 
@@ -181,8 +187,11 @@ def test_large_images_are_tiled_with_a_tile_progress_callback(tmp_path, models_d
     write_images(str(tmp_path / "in"), count=1, size=(300, 200))
     calls = []
     original = cli._TileProgress.__call__
-    monkeypatch.setattr(cli._TileProgress, "__call__", lambda self, done, total: (calls.append((done, total)),
-                                                                                   original(self, done, total)))
+    monkeypatch.setattr(
+        cli._TileProgress,
+        "__call__",
+        lambda self, done, total: (calls.append((done, total)), original(self, done, total)),
+    )
     code = denoise(tmp_path / "in", "--sigma", 25, "--out", tmp_path / "out", "--tile-size", 128, "--overlap", 48)
     assert code == 0
     assert len(calls) > 1 and calls[-1][0] == calls[-1][1]
@@ -191,25 +200,31 @@ def test_large_images_are_tiled_with_a_tile_progress_callback(tmp_path, models_d
 
 
 def test_self_ensemble_averages_the_eight_views(tmp_path, models_dir, monkeypatch):
-    from keras_semdenoise import inference
+    from keras_semdenoise.deploy import inference
 
     write_images(str(tmp_path / "in"), count=1, size=(40, 24))
     seen = []
     original = inference.denoise
-    monkeypatch.setattr(inference, "denoise", lambda *args, **kwargs: (seen.append(kwargs.get("self_ensemble")),
-                                                                      original(*args, **kwargs))[1])
+    monkeypatch.setattr(
+        inference,
+        "denoise",
+        lambda *args, **kwargs: (seen.append(kwargs.get("self_ensemble")), original(*args, **kwargs))[1],
+    )
     assert denoise(tmp_path / "in", "--sigma", 25, "--out", tmp_path / "out", "--self-ensemble") == 0
     assert seen[0] is True
     # Untrained identity model: every view gives the input back, so does their mean.
     np.testing.assert_array_equal(read(tmp_path / "out" / "img00_denoised.png"), read(tmp_path / "in" / "img00.png"))
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--tile-size", "100", "--overlap", "60"], "at least twice --overlap"),
-    (["--tile-size", "130", "--overlap", "48"], "multiples of 4"),
-    (["--tile-size", "0"], "--tile-size must be"),
-    (["--suffix", "/../x"], "path separator"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--tile-size", "100", "--overlap", "60"], "at least twice --overlap"),
+        (["--tile-size", "130", "--overlap", "48"], "multiples of 4"),
+        (["--tile-size", "0"], "--tile-size must be"),
+        (["--suffix", "/../x"], "path separator"),
+    ],
+)
 def test_bad_options_are_one_clear_line(tmp_path, models_dir, capsys, extra, message):
     write_images(str(tmp_path / "in"), count=1, size=(8, 8))
     assert denoise(tmp_path / "in", "--sigma", 25, "--out", tmp_path / "out", *extra) == 2
@@ -227,26 +242,35 @@ def test_no_images_and_argparse_errors_return_2(tmp_path, models_dir, capsys):
 
 
 def test_help_is_fast_and_does_not_start_tensorflow():
-    check = ("import sys; from keras_semdenoise import cli; code = cli.main(['denoise', '--help']); "
-             "assert not {'tensorflow', 'keras'} & set(sys.modules), 'TensorFlow imported'; sys.exit(code)")
+    check = (
+        "import sys; from keras_semdenoise.apps import cli; code = cli.main(['denoise', '--help']); "
+        "assert not {'tensorflow', 'keras'} & set(sys.modules), 'TensorFlow imported'; sys.exit(code)"
+    )
     env = dict(os.environ, PYTHONPATH=REPO)
     shown = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, env=env, timeout=60)
     assert shown.returncode == 0, shown.stderr
     assert "--sigma" in shown.stdout and "--tile-size" in shown.stdout
-    module = subprocess.run([sys.executable, "-m", "keras_semdenoise", "--help"], capture_output=True, text=True,
-                            env=env, cwd=REPO, timeout=60)
+    module = subprocess.run(
+        [sys.executable, "-m", "keras_semdenoise", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=60,
+    )
     assert module.returncode == 0 and "denoise" in module.stdout
 
 
-def test_sigma_auto_by_default_says_what_it_chose_and_off_grid_uses_the_blind_model(tmp_path, tiny_model_file,
-                                                                                    monkeypatch, capsys):
+def test_sigma_auto_by_default_says_what_it_chose_and_off_grid_uses_the_blind_model(
+    tmp_path, tiny_model_file, monkeypatch, capsys
+):
     import shutil
 
     folder = tmp_path / "models"
     folder.mkdir()
     for name in ("denoiser_sigma15.keras", "denoiser_sigma50.keras", "denoiser_blind.keras"):
         shutil.copy(tiny_model_file, folder / name)
-    monkeypatch.setenv(shipping.MODELS_ENV, str(folder))
+    monkeypatch.setenv(shipped.MODELS_ENV, str(folder))
     rng = np.random.default_rng(3)
     smooth = np.full((40, 48, 3), 0.5, np.float32)
     for name, sigma in (("mild", 15.0), ("strong", 50.0), ("between", 30.0)):

@@ -8,12 +8,12 @@ import sys
 
 import pytest
 from absl import flags
-
 from conftest import REPO
-from keras_semdenoise import config_flags, joint_training, noise, training
-from keras_semdenoise.evaluation import tasks as task_evaluation
-from keras_semdenoise.heads import training as head_training
+
+from keras_semdenoise import config_flags, noise
 from keras_semdenoise.config_flags import setting
+from keras_semdenoise.evaluation import task_scores
+from keras_semdenoise.training import head_training, joint, separate
 from tools.reproduce.config import ReproduceConfig
 
 
@@ -41,8 +41,15 @@ def test_flags_follow_the_field_types_defaults_and_help():
     names, values = _tiny_flags()
     assert names == [f.name for f in dataclasses.fields(_Tiny)]
     kinds = {name: values[name].flag_type() for name in names}
-    assert kinds == {"path": "string", "steps": "int", "rate": "float", "mode": "string enum", "quiet": "bool",
-                     "widths": LIST, "sigmas": LIST}
+    assert kinds == {
+        "path": "string",
+        "steps": "int",
+        "rate": "float",
+        "mode": "string enum",
+        "quiet": "bool",
+        "widths": LIST,
+        "sigmas": LIST,
+    }
     assert values["widths"].default == ["8", "16"] and values["sigmas"].default == ["15", "2.5"]
     assert values["mode"].help == "<a|b>: Mode." and values["mode"].parser.enum_values == ["a", "b"]
     values(["prog", "--path=x", "--widths=1,2,3", "--mode=b", "--quiet"])
@@ -57,7 +64,10 @@ def test_a_config_written_back_as_flags_reads_back_the_same():
     args = config_flags.flag_args(config, changed)
     assert args == ["--path=x", "--steps=7", "--quiet", "--widths=1,2,3"]
     assert config_flags.flag_args(_Tiny(path="x", rate=0.001), ["rate", "quiet", "sigmas"]) == [
-        "--rate=0.001", "--noquiet", "--sigmas=15,2.5"]
+        "--rate=0.001",
+        "--noquiet",
+        "--sigmas=15,2.5",
+    ]
     _, values = _tiny_flags()
     values(["prog", *args])
     assert config_flags.config_from_flags(_Tiny, values) == config
@@ -95,16 +105,16 @@ def test_choices_are_checked_on_the_config():
     with pytest.raises(ValueError, match="mode must be one of a, b"):
         config_flags.check_choices(_Tiny(path="x", mode="c"))
     with pytest.raises(ValueError, match="lr_schedule must be one of cosine, step, constant"):
-        training.TrainConfig(data_dir="x", model_dir="y", lr_schedule="linear").validate()
+        separate.TrainConfig(data_dir="x", model_dir="y", lr_schedule="linear").validate()
 
 
 # Entry point -> (its config class, fields with no flag, flags whose default or required-ness the entry point
 # changes on purpose: a path it resolves itself).
 ENTRY_POINTS = {
-    "train.train_denoiser": (training.TrainConfig, (), ("data_dir",)),
+    "train.train_denoiser": (separate.TrainConfig, (), ("data_dir",)),
     "train.train_head": (head_training.HeadConfig, (), ()),
-    "train.train_joint": (joint_training.JointConfig, (), ()),
-    "tools.evaluate_task": (task_evaluation.TaskEvaluationConfig, (), ()),
+    "train.train_joint": (joint.JointConfig, (), ()),
+    "tools.evaluate_task": (task_scores.TaskEvaluationConfig, (), ()),
     "tools.reproduce.__main__": (ReproduceConfig, (), ("data_root",)),
 }
 _DUMP = """
@@ -126,8 +136,9 @@ def _expected_default(field):
 @pytest.mark.parametrize("module", sorted(ENTRY_POINTS))
 def test_entry_point_flags_are_the_config_fields_and_help_works(module):
     config_class, skipped, resolved = ENTRY_POINTS[module]
-    dumped = subprocess.run([sys.executable, "-c", _DUMP, module], cwd=REPO, capture_output=True, text=True,
-                            timeout=120)
+    dumped = subprocess.run(
+        [sys.executable, "-c", _DUMP, module], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert dumped.returncode == 0, dumped.stderr
     defined = json.loads(dumped.stdout.strip().splitlines()[-1])
     fields = {f.name: f for f in dataclasses.fields(config_class) if f.name not in skipped}
@@ -141,21 +152,25 @@ def test_entry_point_flags_are_the_config_fields_and_help_works(module):
         if field.metadata.get("choices"):
             expected = "string enum"
         assert defined[name][0] == expected, name
-    helped = subprocess.run([sys.executable, "-m", module, "--help"], cwd=REPO, capture_output=True, text=True,
-                            timeout=120)
+    helped = subprocess.run(
+        [sys.executable, "-m", module, "--help"], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert "Traceback" not in helped.stderr, helped.stderr  # absl's --help exits with status 1
-    for name, field in fields.items():
+    for name in fields:
         assert f"--{name}" in helped.stdout or f"--[no]{name}" in helped.stdout, name
 
 
 @pytest.mark.slow
 def test_train_denoiser_sigma_defaults_to_the_paper_level_unless_training_blind():
-    script = ("import sys; from absl import flags; from train import train_denoiser as t; "
-              "from keras_semdenoise.config_flags import config_from_flags; "
-              "flags.FLAGS(['prog', '--model_dir=m', '--data_dir=d', *sys.argv[1:]]); "
-              "print(config_from_flags(t.training.TrainConfig, **t.denoiser_values()).sigma)")
+    script = (
+        "import sys; from absl import flags; from train import train_denoiser as t; "
+        "from keras_semdenoise.config_flags import config_from_flags; "
+        "flags.FLAGS(['prog', '--model_dir=m', '--data_dir=d', *sys.argv[1:]]); "
+        "print(config_from_flags(t.training.TrainConfig, **t.denoiser_values()).sigma)"
+    )
     per_sigma = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
-    blind = subprocess.run([sys.executable, "-c", script, "--sigma_range=0,75"], cwd=REPO, capture_output=True,
-                           text=True, timeout=120)
+    blind = subprocess.run(
+        [sys.executable, "-c", script, "--sigma_range=0,75"], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert per_sigma.stdout.split()[-1] == str(noise.DEFAULT_SIGMA_255), per_sigma.stderr
     assert blind.stdout.split()[-1] == "None", blind.stderr

@@ -2,9 +2,9 @@ import os
 
 import numpy as np
 import pytest
+from conftest import SHARED_DATA, write_images
 from PIL import Image
 
-from conftest import SHARED_DATA, write_images
 from keras_semdenoise import imageio
 from keras_semdenoise.data import images, patches
 

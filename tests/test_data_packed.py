@@ -10,17 +10,16 @@ import sys
 import zipfile
 
 import h5py
-
 import numpy as np
 import pytest
-
 from conftest import REPO, TINY, classification_folder, segmentation_folder
+
 from keras_semdenoise import imageio
-from keras_semdenoise.data import packed, sources, tasks
-from keras_semdenoise.heads import load_head
-from keras_semdenoise.denoiser import build_denoiser
-from keras_semdenoise.heads.training import HeadConfig, run_head_training
-from keras_semdenoise.joint_training import JointConfig, run_joint_training
+from keras_semdenoise.data import packed, sources, task_data
+from keras_semdenoise.models.denoiser import build_denoiser
+from keras_semdenoise.models.heads import load_head
+from keras_semdenoise.training.head_training import HeadConfig, run_head_training
+from keras_semdenoise.training.joint import JointConfig, run_joint_training
 
 
 def _folder_pixels(paths):
@@ -32,8 +31,8 @@ def test_classification_pack_keeps_bytes_pixels_labels_and_the_fixed_order(tmp_p
     summary = packed.pack_split("classification", data, "train", str(tmp_path / "p" / "train.npz"))
     assert summary["images"] == 15
     split = packed.load_split(f"packed:{tmp_path / 'p'}", "train", "classification")
-    paths, labels, classes = tasks.classification_files(data, "train")
-    order = tasks._fixed_order(len(paths))
+    paths, labels, classes = task_data.classification_files(data, "train")
+    order = task_data._fixed_order(len(paths))
     assert split.class_names == classes and split.num_classes == 3 and split.ignore_index is None
     np.testing.assert_array_equal(split.labels, np.asarray(labels)[order])
     for got, expected in zip(split.images, _folder_pixels([paths[i] for i in order])):
@@ -48,7 +47,7 @@ def test_segmentation_pack_and_batches(tmp_path):
     data = segmentation_folder(str(tmp_path / "seg"))
     packed.pack_split("segmentation", data, "train", str(tmp_path / "p" / "train.npz"), 3, 3)
     split = packed.load_split(f"packed:{tmp_path / 'p'}", "train")
-    reference = tasks.load_split("segmentation", data, "train", 3, 3)
+    reference = task_data.load_split("segmentation", data, "train", 3, 3)
     for (image, label), got_image, got_label in zip(reference.dataset, split.images, split.labels):
         np.testing.assert_array_equal(np.round(np.asarray(image) * 255).astype(np.uint8), got_image)
         np.testing.assert_array_equal(np.asarray(label), got_label)
@@ -65,11 +64,11 @@ def test_scale_augmentation_rescales_frames_and_labels_alike_from_folders_and_pa
     data = segmentation_folder(str(tmp_path / "seg"))  # 24x20 frames, 4x4 label blocks, the top two rows void
     packed.pack_split("segmentation", data, "train", str(tmp_path / "p" / "train.npz"), 3, 3)
     packed_split = packed.load_split(f"packed:{tmp_path / 'p'}", "train")
-    folder_split = tasks.load_split("segmentation", data, "train", 3, 3)
+    folder_split = task_data.load_split("segmentation", data, "train", 3, 3)
     originals = np.stack(packed_split.labels)
 
     def both(crop, scale_range):
-        folder = next(iter(tasks.batches(folder_split, 4, crop, training=True, scale_range=scale_range)))
+        folder = next(iter(task_data.batches(folder_split, 4, crop, training=True, scale_range=scale_range)))
         mine = next(packed.batches(packed_split, 4, crop, training=True, seed=0, scale_range=scale_range))
         return [np.asarray(folder[1]), mine[1]], [np.asarray(folder[0]), mine[0]]
 
@@ -90,7 +89,9 @@ def test_scale_augmentation_rescales_frames_and_labels_alike_from_folders_and_pa
     for labels in both(16, (0.5, 1.5))[0]:
         assert labels.shape == (4, 16, 16) and set(np.unique(labels)) <= {0, 1, 2, 3}
     assert next(packed.batches(packed_split, 4, None, training=False, scale_range=(2.0, 2.0)))[0].shape[1:3] == (
-        20, 24)  # evaluation frames stay as they are
+        20,
+        24,
+    )  # evaluation frames stay as they are
     with pytest.raises(ValueError, match="0 < low <= high"):
         next(packed.batches(packed_split, 4, 16, training=True, scale_range=(2.0, 1.0)))
     with pytest.raises(ValueError, match="segmentation augmentation"):
@@ -102,7 +103,7 @@ def test_sliced_packed_splits_hold_the_folders_sliced_images(tmp_path):
     packed.pack_split("classification", data, "train", str(tmp_path / "p" / "train.npz"))
     for name in ("train[-5:]", "train[:-5]", "train[:25%]"):
         split = packed.load_split(f"packed:{tmp_path / 'p'}", name, "classification")
-        paths, labels, classes = tasks.ordered_classification_files(data, name)
+        paths, labels, classes = task_data.ordered_classification_files(data, name)
         assert split.size == len(paths) and split.class_names == classes
         np.testing.assert_array_equal(split.labels, labels)
         for got, expected in zip(split.images, _folder_pixels(paths)):
@@ -122,12 +123,12 @@ def test_splits_filtered_by_file_name_hold_the_same_images_in_folders_and_packed
     data = segmentation_folder(str(tmp_path / "seg"))  # train/f0.png, f1.png, ...
     packed.pack_split("segmentation", data, "train", str(tmp_path / "p" / "train.npz"), 3, 3)
     names = lambda pairs: [os.path.basename(image) for image, _ in pairs]
-    every = names(tasks.ordered_segmentation_files(data, "train"))
-    held_out = names(tasks.ordered_segmentation_files(data, "train{f0,f1}"))
-    rest = names(tasks.ordered_segmentation_files(data, "train{!f0,f1}"))
+    every = names(task_data.ordered_segmentation_files(data, "train"))
+    held_out = names(task_data.ordered_segmentation_files(data, "train{f0,f1}"))
+    rest = names(task_data.ordered_segmentation_files(data, "train{!f0,f1}"))
     assert sorted(held_out) == ["f0.png", "f1.png"] and sorted(held_out + rest) == sorted(every)
     assert held_out == [n for n in every if n in held_out] and rest == [n for n in every if n not in held_out]
-    assert names(tasks.ordered_segmentation_files(data, "train{!f0,f1}[-2:]")) == rest[-2:]  # filter, then slice
+    assert names(task_data.ordered_segmentation_files(data, "train{!f0,f1}[-2:]")) == rest[-2:]  # filter, then slice
     whole = packed.load_split(f"packed:{tmp_path / 'p'}", "train")
     for name, kept in (("train{f0,f1}", held_out), ("train{!f0,f1}[-2:]", rest[-2:])):
         split = packed.load_split(f"packed:{tmp_path / 'p'}", name)
@@ -135,7 +136,7 @@ def test_splits_filtered_by_file_name_hold_the_same_images_in_folders_and_packed
         for got, expected in zip(split.labels, [whole.labels[every.index(n)] for n in kept]):
             np.testing.assert_array_equal(got, expected)
     with pytest.raises(ValueError, match="keeps none of its"):
-        tasks.ordered_segmentation_files(data, "train{Seq05VD}")
+        task_data.ordered_segmentation_files(data, "train{Seq05VD}")
     # A split packed before file names were kept can still be read whole, and says what to do to filter it.
     with np.load(tmp_path / "p" / "train.npz") as arrays:
         np.savez(tmp_path / "old.npz", **{k: arrays[k] for k in arrays.files if k != "names"})
@@ -145,7 +146,7 @@ def test_splits_filtered_by_file_name_hold_the_same_images_in_folders_and_packed
     with pytest.raises(ValueError, match="packed without its file names"):
         packed.load_split(f"packed:{tmp_path / 'old'}", "train{f0}")
     with pytest.raises(ValueError, match="not tfds"):
-        tasks.load_split("classification", "tfds:imagenet2012", "train{n01}")
+        task_data.load_split("classification", "tfds:imagenet2012", "train{n01}")
 
 
 def test_classification_training_crops_are_reflect_padded_shifts_and_flips(tmp_path):
@@ -156,9 +157,14 @@ def test_classification_training_crops_are_reflect_padded_shifts_and_flips(tmp_p
     assert images.shape == (8, 16, 16, 3) and sorted(labels.tolist()) == [0] * 4 + [1] * 4
     padded = [np.pad(im, [(2, 2), (2, 2), (0, 0)], mode="reflect") for im in split.images]
     for crop in np.round(images * 255).astype(np.uint8):  # each crop is a window of one padded image
-        found = any(np.array_equal(c, crop[:, ::f])
-                    for p in padded for f in (1, -1) for y in range(5) for x in range(5)
-                    for c in [p[y:y + 16, x:x + 16]])
+        found = any(
+            np.array_equal(c, crop[:, ::f])
+            for p in padded
+            for f in (1, -1)
+            for y in range(5)
+            for x in range(5)
+            for c in [p[y : y + 16, x : x + 16]]
+        )
         assert found
     evaluation = np.concatenate([b[0] for b in packed.batches(split, 3, 16, training=False)])
     np.testing.assert_array_equal(np.round(evaluation * 255).astype(np.uint8), np.stack(split.images))
@@ -169,14 +175,37 @@ def test_classification_training_crops_are_reflect_padded_shifts_and_flips(tmp_p
 @pytest.mark.slow
 def test_train_head_reads_packed_data_and_ships_the_head_without_optimizer_state(tmp_path):
     data = classification_folder(str(tmp_path / "cls"))
-    pack = subprocess.run([sys.executable, "-m", "tools.pack_task_data", "--task=classification", f"--data={data}",
-                           "--splits=train,test", f"--out={tmp_path / 'p'}"], cwd=REPO, capture_output=True, text=True)
+    pack = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tools.pack_task_data",
+            "--task=classification",
+            f"--data={data}",
+            "--splits=train,test",
+            f"--out={tmp_path / 'p'}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert pack.returncode == 0, pack.stderr[-2000:]
     assert "12 images" in pack.stdout
     config = HeadConfig(
-        task="classification", data=f"packed:{tmp_path / 'p'}", model_dir=str(tmp_path / "head"), width_divisor=16,
-        hidden_units=8, batch_norm=True, crop_size=16, batch_size=4, steps=4, checkpoint_every=2, eval_batches=0,
-        verbose=0, seed=0)
+        task="classification",
+        data=f"packed:{tmp_path / 'p'}",
+        model_dir=str(tmp_path / "head"),
+        width_divisor=16,
+        hidden_units=8,
+        batch_norm=True,
+        crop_size=16,
+        batch_size=4,
+        steps=4,
+        checkpoint_every=2,
+        eval_batches=0,
+        verbose=0,
+        seed=0,
+    )
     run_head_training(config)
     result = json.load(open(tmp_path / "head" / "eval.json"))
     assert result["images"] == 12 and 0 <= result["top1"] <= 100
@@ -198,9 +227,20 @@ def test_train_head_reads_packed_data_and_ships_the_head_without_optimizer_state
     assert abs(float(np.std(noisy - clean)) - 50 / 255) < 0.01
     init = str(tmp_path / "init.keras")
     build_denoiser(**TINY).save(init)
-    joint = JointConfig(task="classification", data=f"packed:{tmp_path / 'p'}", model_dir=str(tmp_path / "joint"),
-                        head=str(tmp_path / "head" / "head.keras"), denoiser_init=init, sigma=25, crop_size=16,
-                        batch_size=2, steps=2, checkpoint_every=1, verbose=0, seed=0)
+    joint = JointConfig(
+        task="classification",
+        data=f"packed:{tmp_path / 'p'}",
+        model_dir=str(tmp_path / "joint"),
+        head=str(tmp_path / "head" / "head.keras"),
+        denoiser_init=init,
+        sigma=25,
+        crop_size=16,
+        batch_size=2,
+        steps=2,
+        checkpoint_every=1,
+        verbose=0,
+        seed=0,
+    )
     run_joint_training(joint)
     assert os.path.exists(tmp_path / "joint" / "denoiser.keras")
     history = json.load(open(tmp_path / "joint" / "history.json"))

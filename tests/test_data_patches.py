@@ -4,10 +4,10 @@ import os
 
 import numpy as np
 import pytest
+from conftest import write_images
 from PIL import Image
 from scipy import stats
 
-from conftest import write_images
 from keras_semdenoise.data import images, patches
 
 
@@ -25,7 +25,10 @@ def _np_batches(source, count, **kwargs):
 
 def test_parse_sources_weights_packed_and_errors():
     assert patches.parse_sources("a,b:0.5, packed:x/y.npz:2") == [
-        patches.Source("a", 1.0), patches.Source("b", 0.5), patches.Source("packed:x/y.npz", 2.0)]
+        patches.Source("a", 1.0),
+        patches.Source("b", 0.5),
+        patches.Source("packed:x/y.npz", 2.0),
+    ]
     assert patches.parse_sources("packed:x/y.npz") == [patches.Source("packed:x/y.npz", 1.0)]
     with pytest.raises(ValueError, match=">= 0"):
         patches.parse_sources("a:-1")

@@ -4,10 +4,10 @@ labels untouched, and clear errors."""
 
 import numpy as np
 import pytest
-
 from conftest import segmentation_folder
-from keras_semdenoise.data import packed, photometric, tasks
-from keras_semdenoise.heads.training import HeadConfig
+
+from keras_semdenoise.data import packed, photometric, task_data
+from keras_semdenoise.training.head_training import HeadConfig
 
 
 def _image(seed=0, shape=(6, 5, 3)):
@@ -43,8 +43,10 @@ def test_both_readers_draw_factors_from_the_same_uniform_range():
     import tensorflow as tf
 
     tf.random.set_seed(0)
-    drawn = {"numpy": np.stack([photometric.factors_np(0.3, np.random.default_rng(i)) for i in range(2000)]),
-             "tensorflow": np.stack([np.asarray(photometric.factors_tf(0.3)) for _ in range(2000)])}
+    drawn = {
+        "numpy": np.stack([photometric.factors_np(0.3, np.random.default_rng(i)) for i in range(2000)]),
+        "tensorflow": np.stack([np.asarray(photometric.factors_tf(0.3)) for _ in range(2000)]),
+    }
     for values in drawn.values():
         assert values.shape == (2000, 3) and values.min() >= 0.7 and values.max() <= 1.3
         np.testing.assert_allclose(values.mean(0), 1.0, atol=0.02)
@@ -56,12 +58,16 @@ def test_folder_and_packed_batches_jitter_frames_and_leave_labels_alone(tmp_path
     data = segmentation_folder(str(tmp_path / "seg"))  # 24x20 frames, 4x4 label blocks
     packed.pack_split("segmentation", data, "train", str(tmp_path / "p" / "train.npz"), 3, 3)
     packed_split = packed.load_split(f"packed:{tmp_path / 'p'}", "train")
-    folder_split = tasks.load_split("segmentation", data, "train", 3, 3)
-    plain = {bytes(label.astype(np.uint8)): image
-             for image, label in zip(*next(packed.batches(packed_split, 4, None, training=False)))}
+    folder_split = task_data.load_split("segmentation", data, "train", 3, 3)
+    plain = {
+        bytes(label.astype(np.uint8)): image
+        for image, label in zip(*next(packed.batches(packed_split, 4, None, training=False)))
+    }
     # Whole frames (no crop), no flips to undo: compare each jittered frame with its plain one by its label.
-    for images, labels in [next(packed.batches(packed_split, 4, None, training=True, seed=0, color_jitter=0.5)),
-                           next(iter(tasks.batches(folder_split, 4, None, training=True, color_jitter=0.5)))]:
+    for images, labels in [
+        next(packed.batches(packed_split, 4, None, training=True, seed=0, color_jitter=0.5)),
+        next(iter(task_data.batches(folder_split, 4, None, training=True, color_jitter=0.5))),
+    ]:
         images, labels = np.asarray(images), np.asarray(labels)
         assert images.dtype == np.float32 and 0 <= images.min() and images.max() <= 1
         changed = 0

@@ -19,14 +19,29 @@ def test_names_and_slices_select_positions_of_the_fixed_order():
     assert splits.base_name("train[:90%]") == "train"
 
 
-@pytest.mark.parametrize("name, message", [
-    ("train[5]", "malformed"), ("train[a:b]", "malformed"), ("train[1:2:3]", "malformed"), ("[1:2]", "malformed"),
-    ("train[:5]x", "malformed"), ("train[1.5:]", "malformed"),
-    ("train[5:5]", "selects no images"), ("train[8:2]", "selects no images"), ("train[-2:-3]", "selects no images"),
-    ("train[:0%]", "selects no images"), ("train{}", "malformed"), ("train{!}", "malformed"), ("train{a,,b}", "malformed"),
-    ("train[:2]{a}", "malformed"), ("train{a}{b}", "malformed"), ("train[:11]", r"beyond 10 \(the split has 10 images\)"),
-    ("train[-11:]", "beyond 10"), ("train[:101%]", "beyond 100%"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("train[5]", "malformed"),
+        ("train[a:b]", "malformed"),
+        ("train[1:2:3]", "malformed"),
+        ("[1:2]", "malformed"),
+        ("train[:5]x", "malformed"),
+        ("train[1.5:]", "malformed"),
+        ("train[5:5]", "selects no images"),
+        ("train[8:2]", "selects no images"),
+        ("train[-2:-3]", "selects no images"),
+        ("train[:0%]", "selects no images"),
+        ("train{}", "malformed"),
+        ("train{!}", "malformed"),
+        ("train{a,,b}", "malformed"),
+        ("train[:2]{a}", "malformed"),
+        ("train{a}{b}", "malformed"),
+        ("train[:11]", r"beyond 10 \(the split has 10 images\)"),
+        ("train[-11:]", "beyond 10"),
+        ("train[:101%]", "beyond 100%"),
+    ],
+)
 def test_malformed_out_of_range_or_empty_slices_are_refused(name, message):
     with pytest.raises(ValueError, match=message):
         splits.indices(name, 10)
@@ -36,8 +51,12 @@ def test_unions_name_their_parts_and_overlaps_are_found_across_them():
     assert splits.union_parts("val") == ["val"]
     assert splits.union_parts("train+val") == ["train", "val"]
     assert splits.union_parts(" train[:-30] + val ") == ["train[:-30]", "val"]
-    for name, message in (("train+", "empty part"), ("train++val", "empty part"), ("train+val+train", "twice"),
-                          ("train+va[l", "malformed")):
+    for name, message in (
+        ("train+", "empty part"),
+        ("train++val", "empty part"),
+        ("train+val+train", "twice"),
+        ("train+va[l", "malformed"),
+    ):
         with pytest.raises(ValueError, match=message):
             splits.union_parts(name)
     assert splits.overlap("train+val", "val") and splits.overlap("train", "train[-5:]")
@@ -47,8 +66,11 @@ def test_unions_name_their_parts_and_overlaps_are_found_across_them():
     splits.check_validation("train", None)
     splits.check_validation("train", "")  # an empty --val_split: none
     splits.check_validation("train[:-5]+val", "train[-5:]")
-    for train, val, message in (("train", "test", "test split"), ("train", "val+test[:2]", "test split"),
-                                ("train+val", "val[-2:]", "share images")):
+    for train, val, message in (
+        ("train", "test", "test split"),
+        ("train", "val+test[:2]", "test split"),
+        ("train+val", "val[-2:]", "share images"),
+    ):
         with pytest.raises(ValueError, match=message):
             splits.check_validation(train, val)
 

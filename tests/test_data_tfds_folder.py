@@ -1,14 +1,14 @@
 import importlib.util
-import os
 import logging
+import os
 
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
+from conftest import write_images
 from PIL import Image
 
-from conftest import write_images
 from keras_semdenoise import imageio
 from keras_semdenoise.data import tfds_folder
 from keras_semdenoise.data.images import noisy_pairs
@@ -119,8 +119,8 @@ def test_running_the_module_twice_does_not_fail():
 
 @pytest.mark.slow
 def test_prepared_folder_is_a_training_source_with_the_folders_pixels(tmp_path):
-    from keras_semdenoise import training
     from keras_semdenoise.data import patches
+    from keras_semdenoise.training import separate
 
     folder = tmp_path / "images"
     write_images(str(folder), count=3, size=(40, 32))
@@ -135,9 +135,22 @@ def test_prepared_folder_is_a_training_source_with_the_folders_pixels(tmp_path):
         patches.check_sources(patches.parse_sources(f"tfds:{tmp_path / 'nowhere'}"))
     with pytest.raises(FileNotFoundError, match="no prepared denoising_image_folder"):
         tfds_folder.read_split(str(folder))
-    config = training.TrainConfig(data_dir=f"tfds:{tmp_path / 'tfds'}", model_dir=str(tmp_path / "run"), steps=2,
-                                  batch_size=2, patch_size=16, checkpoint_every=2, eval_images=0, holdout=False,
-                                  stem_filters=8, encoder_filters=(8, 8), decoder_filters=(16,), warmup_steps=0,
-                                  dtype_policy="float32", verbose=0, seed=0)
-    training.run_training(config)
+    config = separate.TrainConfig(
+        data_dir=f"tfds:{tmp_path / 'tfds'}",
+        model_dir=str(tmp_path / "run"),
+        steps=2,
+        batch_size=2,
+        patch_size=16,
+        checkpoint_every=2,
+        eval_images=0,
+        holdout=False,
+        stem_filters=8,
+        encoder_filters=(8, 8),
+        decoder_filters=(16,),
+        warmup_steps=0,
+        dtype_policy="float32",
+        verbose=0,
+        seed=0,
+    )
+    separate.run_training(config)
     assert os.path.exists(tmp_path / "run" / "final.keras")

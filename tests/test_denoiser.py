@@ -4,18 +4,28 @@ import os
 import keras
 import numpy as np
 import pytest
-
 from conftest import REPO
-from keras_semdenoise import inference
-from keras_semdenoise.denoiser import CropLike, MultiScaleDenoiser, SymmetricPadToMultiple, build_denoiser
+
+from keras_semdenoise.deploy import inference
+from keras_semdenoise.models.denoiser import CropLike, MultiScaleDenoiser, SymmetricPadToMultiple, build_denoiser
 
 PAPER_PARAMETERS = 1_026_000
 
 # The official layer table (PAPER.md), in order, with the output channels of each named op.
 OFFICIAL_TABLE = [
-    ("conv0", 64), ("conv1_conv", 128), ("res1_out", 128), ("conv2_conv", 128), ("res2_out", 128),
-    ("up2", 32), ("cat2", 160), ("conv3_conv", 256), ("res3_out", 256), ("up3", 64), ("cat3", 128),
-    ("out", 3), ("sum", 3),
+    ("conv0", 64),
+    ("conv1_conv", 128),
+    ("res1_out", 128),
+    ("conv2_conv", 128),
+    ("res2_out", 128),
+    ("up2", 32),
+    ("cat2", 160),
+    ("conv3_conv", 256),
+    ("res3_out", 256),
+    ("up3", 64),
+    ("cat3", 128),
+    ("out", 3),
+    ("sum", 3),
 ]
 
 
@@ -46,8 +56,9 @@ def test_any_input_size_gives_same_shape(tiny_kwargs, height, width):
 
 @pytest.mark.parametrize("scales,multiple", [(2, 2), (3, 4), (4, 8)])
 def test_scales_are_parameterised(scales, multiple):
-    model = build_denoiser(num_scales=scales, stem_filters=8, encoder_filters=(8,) * (scales - 1),
-                           decoder_filters=(16,) * (scales - 2))
+    model = build_denoiser(
+        num_scales=scales, stem_filters=8, encoder_filters=(8,) * (scales - 1), decoder_filters=(16,) * (scales - 2)
+    )
     assert model.get_layer("pad").multiple == multiple
     assert tuple(model(np.zeros((1, 11, 13, 3), "float32")).shape) == (1, 11, 13, 3)
 
@@ -60,8 +71,10 @@ def test_untrained_model_is_identity_with_zero_output_conv(tiny_kwargs):
     assert np.abs(np.asarray(no_skip(x)) - x).max() > 1e-3
 
 
-@pytest.mark.parametrize("kwargs", [dict(num_scales=5), dict(num_scales=1), dict(encoder_filters=(8,), decoder_filters=(8,)),
-                                    dict(stem_filters=2)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(num_scales=5), dict(num_scales=1), dict(encoder_filters=(8,), decoder_filters=(8,)), dict(stem_filters=2)],
+)
 def test_bad_arguments_raise_value_error(kwargs):
     with pytest.raises(ValueError):
         build_denoiser(**kwargs)
@@ -98,8 +111,10 @@ def test_config_is_the_constructor_arguments_and_rebuilds_the_same_network(tiny_
     rebuilt.set_weights(model.get_weights())
     x = np.random.default_rng(3).uniform(size=(2, 10, 7, 3)).astype("float32")
     np.testing.assert_array_equal(np.asarray(rebuilt(x)), np.asarray(model(x)))
-    assert MultiScaleDenoiser(num_scales=4, stem_filters=8, encoder_filters=(8,) * 3,
-                              decoder_filters=(8, 8)).size_multiple == 8
+    assert (
+        MultiScaleDenoiser(num_scales=4, stem_filters=8, encoder_filters=(8,) * 3, decoder_filters=(8, 8)).size_multiple
+        == 8
+    )
 
 
 def test_a_plain_functional_file_still_loads_and_its_weights_fit_the_class(tmp_path, tiny_kwargs):

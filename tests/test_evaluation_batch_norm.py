@@ -6,10 +6,10 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import REPO, TINY, write_training_folder
-from keras_semdenoise.denoiser import build_denoiser
+
 from keras_semdenoise.evaluation import batch_norm
+from keras_semdenoise.models.denoiser import build_denoiser
 
 
 def test_reestimated_statistics_are_the_plain_mean_over_the_batches_and_go_back():
@@ -41,8 +41,16 @@ def test_the_tool_measures_each_batch_shape_against_the_shipped_statistics(tmp_p
     build_denoiser(**TINY).save(model_path)
     data = write_training_folder(tmp_path / "images")
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "tools.probe_batch_norm", f"--model={model_path}", "--sigma=25",
-               f"--data_dir={data}", "--batches=2x16:2,1x24:1", f"--out={out}"]
+    command = [
+        sys.executable,
+        "-m",
+        "tools.probe_batch_norm",
+        f"--model={model_path}",
+        "--sigma=25",
+        f"--data_dir={data}",
+        "--batches=2x16:2,1x24:1",
+        f"--out={out}",
+    ]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     saved = json.loads((out / "results.json").read_text())

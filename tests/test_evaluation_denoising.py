@@ -18,8 +18,11 @@ def test_evaluation_measures_every_method_on_the_same_noisy_input(tmp_path):
         seen.append(noisy.copy())
         return noisy
 
-    methods = {"noisy input": lambda s: (lambda n, _: n), "spy": lambda s: spy,
-               "only25": lambda s: (lambda n, _: np.clip(n, 0, 1)) if s == 25 else None}
+    methods = {
+        "noisy input": lambda s: lambda n, _: n,
+        "spy": lambda s: spy,
+        "only25": lambda s: (lambda n, _: np.clip(n, 0, 1)) if s == 25 else None,
+    }
     state = evaluation.evaluate(_sets(), [15, 25], methods, str(tmp_path / "r.json"), progress=False)
     cells = state["results"]["CBSD68"]
     name, clean = _sets()["CBSD68"][0]
@@ -59,6 +62,7 @@ def test_a_changed_model_is_measured_afresh_and_an_unchanged_one_is_not(tmp_path
         def run(noisy, sigma):
             calls.append(offset)
             return np.clip(noisy + offset, 0, 1)
+
         return run
 
     weights = tmp_path / "m.keras"
@@ -81,15 +85,16 @@ def test_time_per_megapixel_is_the_median_over_images_and_old_entries_get_their_
     from keras_semdenoise.evaluation import denoising
 
     path = str(tmp_path / "r.json")
-    state = evaluation.evaluate(_sets(), [25], {"noisy input": lambda s: (lambda n, _: n),
-                                                "m": lambda s: (lambda n, _: n)}, path, progress=False)
+    state = evaluation.evaluate(
+        _sets(), [25], {"noisy input": lambda s: lambda n, _: n, "m": lambda s: lambda n, _: n}, path, progress=False
+    )
     entries = state["results"]["CBSD68"]["25"]["m"]["images"]
     assert all(e["pixels"] == 16 * 12 for e in entries.values())
     for index, entry in enumerate(entries.values()):
         entry["seconds"] = [1.0, 2.0, 100.0][index] * 16 * 12 / 1e6  # 1, 2 and 100 s/MP: the median is 2
         del entry["pixels"]  # as measured before sizes were recorded
     json.dump(state, open(path, "w"))
-    state = evaluation.evaluate(_sets(), [25], {"m": lambda s: (lambda n, _: n)}, path, progress=False)
+    state = evaluation.evaluate(_sets(), [25], {"m": lambda s: lambda n, _: n}, path, progress=False)
     assert denoising.seconds_per_megapixel([state["results"]["CBSD68"]["25"]["m"]]) == pytest.approx(2.0)
     table = evaluation.markdown_tables(state, per_image=False)
     assert "| m | 2.00 |" in table and "| noisy input | " not in table.split("### Time")[1]
@@ -100,10 +105,17 @@ def test_named_models_from_model_flags(tmp_path):
     model = tmp_path / "a.keras"
     model.write_bytes(b"")
     assert evaluation.named_models([f"ours={model}", "peer=x_s{sigma}.keras"], sigma_template=True) == {
-        "ours": str(model), "peer": "x_s{sigma}.keras"}  # in order; a template is not checked
+        "ours": str(model),
+        "peer": "x_s{sigma}.keras",
+    }  # in order; a template is not checked
     assert list(evaluation.named_models([f"b={model}", f"a={model}"])) == ["b", "a"]
-    for entries, message in (([str(model)], "NAME=PATH"), ([f"={model}"], "NAME=PATH"), (["a="], "NAME=PATH"),
-                             ([f"a={model}", f"a={model}"], "twice"), (["a=missing.keras"], "no file")):
+    for entries, message in (
+        ([str(model)], "NAME=PATH"),
+        ([f"={model}"], "NAME=PATH"),
+        (["a="], "NAME=PATH"),
+        ([f"a={model}", f"a={model}"], "twice"),
+        (["a=missing.keras"], "no file"),
+    ):
         with pytest.raises(ValueError, match=message):
             evaluation.named_models(entries)
 
@@ -112,7 +124,7 @@ def test_machine_description_names_the_cpu_model_where_cpuinfo_states_it(monkeyp
     import os
     import platform
 
-    from keras_semdenoise import precision
+    from keras_semdenoise.deploy import precision
 
     monkeypatch.setattr(precision, "cpu_model_name", lambda: "AMD EPYC 9454")
     text = evaluation.machine_description()

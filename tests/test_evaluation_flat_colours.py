@@ -24,8 +24,9 @@ def test_identity_leaves_the_noise():
 
 
 def test_patch_mean_removes_the_noise_and_red_failures_are_bold():
-    mean = flat_colours.flat_colour_errors(_model(lambda x: ops.mean(x, axis=(1, 2), keepdims=True) + 0 * x),
-                                           25.0, size=16)
+    mean = flat_colours.flat_colour_errors(
+        _model(lambda x: ops.mean(x, axis=(1, 2), keepdims=True) + 0 * x), 25.0, size=16
+    )
     assert all(cell["output_rmse"] < 0.2 * cell["noisy_rmse"] for cell in mean.values())
 
     def worse_on_red(x):  # doubles the noise where R is well above G and B
@@ -54,10 +55,13 @@ def test_the_figure_shows_each_patch_and_marks_added_error_in_red():
         smooth = ops.mean(x, axis=(1, 2), keepdims=True)
         return red * (2 * x - smooth) + (1 - red) * (smooth + 0 * x)
 
-    patches = {name: flat_colours.flat_colour_patches(_model(function), 25.0, colours, size=16)
-               for name, function in (("identity", lambda x: x), ("red fails", worse_on_red))}
+    patches = {
+        name: flat_colours.flat_colour_patches(_model(function), 25.0, colours, size=16)
+        for name, function in (("identity", lambda x: x), ("red fails", worse_on_red))
+    }
     assert flat_colours.errors(patches["identity"])["red"]["output_rmse"] == pytest.approx(
-        flat_colours.flat_colour_errors(_model(lambda x: x), 25.0, colours, size=16)["red"]["output_rmse"])
+        flat_colours.flat_colour_errors(_model(lambda x: x), 25.0, colours, size=16)["red"]["output_rmse"]
+    )
     figure = flat_colours.figure(patches, 25.0)
     axes = np.array(figure.axes).reshape(2, 3)  # rows: colours; columns: noisy, identity, red fails
     np.testing.assert_allclose(axes[1][0].images[0].get_array(), np.clip(patches["identity"]["red"]["noisy"], 0, 1))

@@ -73,10 +73,13 @@ def test_psnr_differences_are_in_db():
 
 def test_differences_section_marks_cells_without_records():
     cell = {"top1": 50.0, "top5": 90.0, "images": 40}
-    state = {"cells": {"noisy": {"15": cell, "30": cell}, "separate": {"15": cell, "30": cell},
-                       "joint": {"15": cell}}}
-    records = {("noisy", "15"): _classification(0.5, 40, 1), ("separate", "15"): _classification(0.8, 40, 2),
-               ("joint", "15"): _classification(0.8, 40, 2), ("noisy", "30"): _classification(0.3, 40, 3)}
+    state = {"cells": {"noisy": {"15": cell, "30": cell}, "separate": {"15": cell, "30": cell}, "joint": {"15": cell}}}
+    records = {
+        ("noisy", "15"): _classification(0.5, 40, 1),
+        ("separate", "15"): _classification(0.8, 40, 2),
+        ("joint", "15"): _classification(0.8, 40, 2),
+        ("noisy", "30"): _classification(0.3, 40, 3),
+    }
     text = intervals.differences_markdown(state, "classification", lambda s, k: records.get((s, k)))
     lines = text.splitlines()
     assert lines[0] == "#### Differences (95% bootstrap intervals over images)"

@@ -2,12 +2,12 @@ import os
 
 import numpy as np
 import pytest
+from conftest import TINY, run_module, write_images
 from PIL import Image
 
-from conftest import TINY, run_module, write_images
 from keras_semdenoise import metrics, noise
-from keras_semdenoise.denoiser import build_denoiser
 from keras_semdenoise.evaluation import realnoise as tool
+from keras_semdenoise.models.denoiser import build_denoiser
 
 
 def _nam25(root, count=2, size=(24, 16)):
@@ -33,7 +33,7 @@ def test_measure_pairs_measures_every_method_resumes_and_tables(tmp_path, monkey
         build_denoiser(zero_init_output=False, **TINY).save(path)
         models[f"sigma{sigma}"] = path
     calls = []
-    monkeypatch.setattr(tool.baselines, "cbm3d_denoise", lambda image, sigma: calls.append(sigma) or image)
+    monkeypatch.setattr(tool.cbm3d, "cbm3d_denoise", lambda image, sigma: calls.append(sigma) or image)
     results = str(tmp_path / "out" / "results.json")
     state = tool.measure_pairs(root, ["Nam25"], 0, models, str(models_dir), "fp32", True, results)
     cells = state["results"]["Nam25"]
@@ -57,8 +57,20 @@ def test_the_tool_writes_the_table_from_the_command_line(tmp_path):
     _nam25(root)
     models_dir.mkdir()
     build_denoiser(**TINY).save(str(models_dir / "denoiser_sigma15.keras"))
-    result = run_module(["tools.evaluate_realnoise", f"--data_root={root}", "--sets=Nam25", "--nogrid", "--nocbm3d",
-                         f"--models_dir={models_dir}", "--precision=fp32", f"--out={out}"])
+    result = run_module(
+        [
+            "tools.evaluate_realnoise",
+            f"--data_root={root}",
+            "--sets=Nam25",
+            "--nogrid",
+            "--nocbm3d",
+            f"--models_dir={models_dir}",
+            "--precision=fp32",
+            f"--out={out}",
+        ]
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     table = (out / "results.md").read_text()
-    assert "| ours: sigma15 model | " in table and "(best fixed)" in table and "| CBM3D (estimated sigma) |" not in table
+    assert (
+        "| ours: sigma15 model | " in table and "(best fixed)" in table and "| CBM3D (estimated sigma) |" not in table
+    )

@@ -2,8 +2,7 @@
 
 import pytest
 
-from keras_semdenoise import paper
-from keras_semdenoise.evaluation import targets
+from keras_semdenoise.evaluation import paper, targets
 
 
 def _cell(psnr):
@@ -11,11 +10,15 @@ def _cell(psnr):
 
 
 def test_each_per_sigma_and_blind_target_is_measured_against_its_cells():
-    state = {"results": {"Kodak24": {
-        "15": {targets.PROPOSED: _cell(34.5), targets.CBM3D: _cell(34.4), targets.BLIND: _cell(34.2)},
-        "25": {targets.PROPOSED: _cell(32.0), targets.CBM3D: _cell(31.5), targets.BLIND: _cell(31.9)},
-        "50": {targets.PROPOSED: _cell(28.8), targets.BLIND: _cell(28.8)},
-    }}}
+    state = {
+        "results": {
+            "Kodak24": {
+                "15": {targets.PROPOSED: _cell(34.5), targets.CBM3D: _cell(34.4), targets.BLIND: _cell(34.2)},
+                "25": {targets.PROPOSED: _cell(32.0), targets.CBM3D: _cell(31.5), targets.BLIND: _cell(31.9)},
+                "50": {targets.PROPOSED: _cell(28.8), targets.BLIND: _cell(28.8)},
+            }
+        }
+    }
     rows = {(r["sigma"], r["target"]): r for r in targets.shortfalls(state, 25.0)}
     assert rows[(25.0, "paper")]["needed"] == paper.PSNR["Kodak24"]["Proposed"][25]
     assert rows[(25.0, "paper")]["short_by"] == pytest.approx(paper.PSNR["Kodak24"]["Proposed"][25] - 32.0)

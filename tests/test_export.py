@@ -9,13 +9,14 @@ import urllib.request
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import REPO
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
-
-from conftest import REPO
-from keras_semdenoise import export, imageio
 from serving_double import BadRequest, SavedModelServer
+
+from keras_semdenoise import imageio
+from keras_semdenoise.deploy import export
 
 
 @pytest.fixture(scope="module")
@@ -63,16 +64,22 @@ def test_signatures_match_keras(exported, server):
     assert tiny.shape == (1, 1, 1, 3)
     png = server.predict("denoise_bytes", {"image_bytes": [_png((x[0] * 255).astype(np.uint8))]})["denoised_bytes"]
     assert np.asarray(Image.open(io.BytesIO(png[0]))).shape == (13, 9, 3)
-    shown = subprocess.run([os.path.join(os.path.dirname(os.sys.executable), "saved_model_cli"), "show", "--dir",
-                            path, "--all"], capture_output=True, text=True, timeout=120, cwd=REPO)
+    shown = subprocess.run(
+        [os.path.join(os.path.dirname(os.sys.executable), "saved_model_cli"), "show", "--dir", path, "--all"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
     assert shown.returncode == 0, shown.stderr[-2000:]
     for name in ("serving_default", "denoise_float", "denoise_bytes", "denoised_bytes"):
         assert name in shown.stdout
 
 
 def _post(port, body, path="/v1/models/semdenoise:predict"):
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, json.loads(response.read())
@@ -87,8 +94,11 @@ def test_rest_api_row_columnar_b64_and_bad_requests(server):
         image = np.random.default_rng(1).integers(0, 256, (6, 5, 3)).astype(np.uint8)
         status, reply = _post(port, {"instances": [image.tolist(), image.tolist()]})
         assert status == 200 and np.asarray(reply["predictions"]).shape == (2, 6, 5, 3)
-        status, reply = _post(port, {"signature_name": "denoise_float", "inputs": {"images": [(image / 255).tolist()]}},
-                              "/v1/models/semdenoise/versions/1:predict")
+        status, reply = _post(
+            port,
+            {"signature_name": "denoise_float", "inputs": {"images": [(image / 255).tolist()]}},
+            "/v1/models/semdenoise/versions/1:predict",
+        )
         assert status == 200 and np.asarray(reply["outputs"]).shape == (1, 6, 5, 3)
         b64 = base64.b64encode(_png(image)).decode()
         status, reply = _post(port, {"signature_name": "denoise_bytes", "instances": [{"b64": b64}]})
@@ -100,8 +110,10 @@ def test_rest_api_row_columnar_b64_and_bad_requests(server):
             ({"instances": [[[1, 2]]]}, "shape"),
             ({"instances": [[["a", "b", "c"]]]}, "uint8"),
             ({"signature_name": "denoise_float", "inputs": {"images": np.zeros((1, 4, 4, 1)).tolist()}}, "shape"),
-            ({"signature_name": "denoise_bytes", "instances": [{"b64": base64.b64encode(b"not an image").decode()}]},
-             "image"),
+            (
+                {"signature_name": "denoise_bytes", "instances": [{"b64": base64.b64encode(b"not an image").decode()}]},
+                "image",
+            ),
             ({"signature_name": "nope", "instances": [1]}, "unknown signature"),
             ({"instances": [1], "inputs": [1]}, "exactly one"),
         ]
@@ -207,5 +219,7 @@ def test_every_conv_concat_and_add_runs_in_xnnpack_at_any_size(tiny_random_model
 def test_calibration_images_are_seeded_training_patches(image_folder):
     first = export.calibration_images(image_folder, 25, count=6, size=16)
     assert len(first) == 6 and first[0].shape == (16, 16, 3) and first[0].dtype == np.float32
-    np.testing.assert_array_equal(np.stack(first), np.stack(export.calibration_images(image_folder, 25, count=6, size=16)))
+    np.testing.assert_array_equal(
+        np.stack(first), np.stack(export.calibration_images(image_folder, 25, count=6, size=16))
+    )
     assert not np.array_equal(np.stack(first), np.stack(export.calibration_images(image_folder, 25, 6, 16, seed=1)))

@@ -4,8 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_semdenoise import graph_transforms, inference
-from keras_semdenoise.denoiser import build_denoiser
+from keras_semdenoise.deploy import graph_transforms, inference
+from keras_semdenoise.models.denoiser import build_denoiser
 
 
 def _trained_like(model, seed=0):
@@ -14,16 +14,30 @@ def _trained_like(model, seed=0):
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             channels = layer.gamma.shape[0]
-            layer.set_weights([rng.uniform(0.5, 1.5, channels), rng.normal(0, 0.2, channels),
-                               rng.normal(0, 0.3, channels), rng.uniform(0.2, 2.0, channels)])
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 1.5, channels),
+                    rng.normal(0, 0.2, channels),
+                    rng.normal(0, 0.3, channels),
+                    rng.uniform(0.2, 2.0, channels),
+                ]
+            )
     return model
 
 
 @pytest.mark.parametrize("scales,skip", [(2, True), (3, True), (4, False)])
 def test_folded_model_has_no_batch_norm_and_the_same_outputs(scales, skip):
-    model = _trained_like(build_denoiser(num_scales=scales, stem_filters=8, encoder_filters=(8,) * (scales - 1),
-                                         decoder_filters=(16,) * (scales - 2), global_skip=skip,
-                                         zero_init_output=False, dtype_policy="float32"))
+    model = _trained_like(
+        build_denoiser(
+            num_scales=scales,
+            stem_filters=8,
+            encoder_filters=(8,) * (scales - 1),
+            decoder_filters=(16,) * (scales - 2),
+            global_skip=skip,
+            zero_init_output=False,
+            dtype_policy="float32",
+        )
+    )
     folded = graph_transforms.fold_batch_norm(model)
     assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in folded.layers)
     assert [layer.name for layer in folded.layers] == [layer.name for layer in model.layers]
@@ -44,7 +58,7 @@ def test_load_denoiser_bf16_is_folded_mixed_precision_and_close_to_fp32(tmp_path
     a, b = np.asarray(fp32(noisy)), np.asarray(bf16(noisy))
     assert b.dtype == np.float32 and not np.array_equal(a, b)
     assert np.abs((a - noisy) - (b - noisy)).max() <= 0.02 * np.abs(a - noisy).max() + 1e-3
-    # The folded bf16 model saves and loads after `import keras_semdenoise.graph_transforms` (registered layer).
+    # The folded bf16 model saves and loads after `import keras_semdenoise.deploy.graph_transforms` (registered layer).
     bf16.save(str(tmp_path / "bf16.keras"))
     again = keras.saving.load_model(str(tmp_path / "bf16.keras"), compile=False)
     np.testing.assert_allclose(np.asarray(again(noisy)), b, atol=1e-6)

@@ -1,8 +1,8 @@
 import keras
 import numpy as np
 
-from keras_semdenoise.heads import VGG16Trunk, build_deeplab_largefov
-from keras_semdenoise.heads.vgg16 import VGG16_BLOCKS
+from keras_semdenoise.models.heads import VGG16Trunk, build_deeplab_largefov
+from keras_semdenoise.models.heads.vgg16 import VGG16_BLOCKS
 
 
 def _trunk_parameters():

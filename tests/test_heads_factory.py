@@ -3,13 +3,14 @@ import dataclasses
 import numpy as np
 import pytest
 
-from keras_semdenoise.heads import build_head
-from keras_semdenoise.heads.training import HeadConfig
+from keras_semdenoise.models.heads import build_head
+from keras_semdenoise.training.head_training import HeadConfig
 
 
 def test_build_head_takes_its_shape_from_the_config():
-    config = HeadConfig(task="classification", data="unused", model_dir="unused", width_divisor=16, crop_size=32,
-                        hidden_units=8)
+    config = HeadConfig(
+        task="classification", data="unused", model_dir="unused", width_divisor=16, crop_size=32, hidden_units=8
+    )
     classifier = build_head(config, 3)
     assert classifier.input_shape == (None, 32, 32, 3) and classifier.output_shape == (None, 3)
     assert classifier.get_layer("hidden").units == 8
@@ -22,10 +23,11 @@ def test_build_head_takes_its_shape_from_the_config():
 
 
 def test_build_head_runs_a_segmenter_at_its_input_scale_and_refuses_it_for_classifiers():
-    from keras_semdenoise.heads.deeplab import input_scale_of
+    from keras_semdenoise.models.heads.deeplab import input_scale_of
 
-    config = HeadConfig(task="segmentation", data="unused", model_dir="unused", width_divisor=16, fc_units=16,
-                        input_scale=1.5)
+    config = HeadConfig(
+        task="segmentation", data="unused", model_dir="unused", width_divisor=16, fc_units=16, input_scale=1.5
+    )
     segmenter = build_head(config, 3)
     assert input_scale_of(segmenter) == 1.5
     assert segmenter(np.zeros((1, 16, 24, 3), np.float32)).shape == (1, 16, 24, 3)

@@ -5,15 +5,15 @@ import json
 import keras
 import numpy as np
 import pytest
+from conftest import segmentation_folder
 
 import keras_semdenoise  # noqa: F401 - registers the custom layers for loading
-from conftest import segmentation_folder
 from keras_semdenoise.data import sources
-from keras_semdenoise.evaluation import tasks as task_evaluation
-from keras_semdenoise.heads import VGG16Trunk, build_deeplab_largefov, build_vgg16_classifier
-from keras_semdenoise.heads import input_scale as scale_choice
-from keras_semdenoise.heads.deeplab import InputScale, input_scale_of, with_input_scale
-from keras_semdenoise.heads.input_scale import HeadScaleConfig, choose_input_scale
+from keras_semdenoise.evaluation import task_scores
+from keras_semdenoise.models.heads import VGG16Trunk, build_deeplab_largefov, build_vgg16_classifier
+from keras_semdenoise.models.heads.deeplab import InputScale, input_scale_of, with_input_scale
+from keras_semdenoise.training import input_scale
+from keras_semdenoise.training.input_scale import HeadScaleConfig, choose_input_scale
 
 TRUNK = VGG16Trunk(width_divisor=16, batch_norm=True)
 
@@ -77,8 +77,9 @@ def test_with_input_scale_sets_replaces_and_removes_the_scale_with_the_same_weig
 
 
 def test_with_input_scale_refuses_a_classifier_and_bad_scales():
-    classifier = build_vgg16_classifier(3, trunk=VGG16Trunk(width_divisor=16, input_shape=(32, 32, 3)), top="gap",
-                                        hidden_units=8)
+    classifier = build_vgg16_classifier(
+        3, trunk=VGG16Trunk(width_divisor=16, input_shape=(32, 32, 3)), top="gap", hidden_units=8
+    )
     with pytest.raises(ValueError, match="segmentation heads"):
         with_input_scale(classifier, 1.5)
     with pytest.raises(ValueError, match="input_scale"):
@@ -86,30 +87,39 @@ def test_with_input_scale_refuses_a_classifier_and_bad_scales():
 
 
 def test_chosen_scale_is_the_best_on_validation_and_the_smaller_on_ties():
-    assert scale_choice.chosen_scale({"1": 50.0, "1.5": 52.0, "2": 51.0}) == 1.5
-    assert scale_choice.chosen_scale({"2": 52.0, "1.5": 52.0, "1": 40.0}) == 1.5
+    assert input_scale.chosen_scale({"1": 50.0, "1.5": 52.0, "2": 51.0}) == 1.5
+    assert input_scale.chosen_scale({"2": 52.0, "1.5": 52.0, "1": 40.0}) == 1.5
 
 
 def test_choose_input_scale_measures_each_scale_ships_the_best_and_resumes(tmp_path, monkeypatch):
     data = segmentation_folder(str(tmp_path / "seg"), count=3, size=(32, 24))
     head_path = str(tmp_path / "head.keras")
     _head(seed=3).save(head_path)
-    config = HeadScaleConfig(data=data, num_classes=3, ignore_index=3, head=head_path, out=str(tmp_path / "out"),
-                             scales=(1, 2), val_split="train", eval_split="test")
+    config = HeadScaleConfig(
+        data=data,
+        num_classes=3,
+        ignore_index=3,
+        head=head_path,
+        out=str(tmp_path / "out"),
+        scales=(1, 2),
+        val_split="train",
+        eval_split="test",
+    )
     state = choose_input_scale(config, progress=False)
 
     head = keras.saving.load_model(head_path, compile=False)
     val = sources.load_split("segmentation", data, "train", 3, 3)
     test = sources.load_split("segmentation", data, "test", 3, 3)
-    expected = {key: task_evaluation.evaluate_head(with_input_scale(head, float(key)), val, 1, None)["miou"]
-                for key in ("1", "2")}
+    expected = {
+        key: task_scores.evaluate_head(with_input_scale(head, float(key)), val, 1, None)["miou"] for key in ("1", "2")
+    }
     assert state["validation"] == pytest.approx(expected)
-    assert state["chosen"] == scale_choice.chosen_scale(expected)
+    assert state["chosen"] == input_scale.chosen_scale(expected)
     shipped = keras.saving.load_model(str(tmp_path / "out" / "head.keras"), compile=False)
     assert input_scale_of(shipped) == state["chosen"]
     evaluation = json.loads((tmp_path / "out" / "eval.json").read_text())
     assert evaluation["input_scale"] == state["chosen"] and evaluation["images"] == 3
-    assert evaluation["miou"] == pytest.approx(task_evaluation.evaluate_head(shipped, test, 1, None)["miou"])
+    assert evaluation["miou"] == pytest.approx(task_scores.evaluate_head(shipped, test, 1, None)["miou"])
     assert set(evaluation["class_iou"]) == {"0", "1", "2"}
     table = (tmp_path / "out" / "scales.md").read_text()
     assert "(chosen)" in table and f"{evaluation['miou']:.2f}" in table
@@ -118,7 +128,7 @@ def test_choose_input_scale_measures_each_scale_ships_the_best_and_resumes(tmp_p
     def fail(*args, **kwargs):
         raise AssertionError("measured again")
 
-    monkeypatch.setattr(scale_choice, "measure_segmentation", fail)
+    monkeypatch.setattr(input_scale, "measure_segmentation", fail)
     assert choose_input_scale(config, progress=False)["evaluation"] == state["evaluation"]
 
 
@@ -139,9 +149,19 @@ def test_choose_head_scale_tool_prints_the_table(tmp_path):
     head_path = str(tmp_path / "head.keras")
     _head(seed=4).save(head_path)
     out = tmp_path / "out"
-    result = run_module(["tools.choose_head_scale", f"--data={data}", "--num_classes=3", "--ignore_index=3",
-                         f"--head={head_path}", "--scales=1,1.5", "--val_split=train", "--eval_split=test",
-                         f"--out={out}"])
+    result = run_module(
+        [
+            "tools.choose_head_scale",
+            f"--data={data}",
+            "--num_classes=3",
+            "--ignore_index=3",
+            f"--head={head_path}",
+            "--scales=1,1.5",
+            "--val_split=train",
+            "--eval_split=test",
+            f"--out={out}",
+        ]
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "| 1.5" in result.stdout and "(chosen)" in result.stdout
     assert (out / "head.keras").exists() and (out / "eval.json").exists()

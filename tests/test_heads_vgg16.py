@@ -5,8 +5,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_semdenoise.heads import VGG16Trunk, build_deeplab_largefov, build_vgg16_classifier, feature_extractor
-from keras_semdenoise.heads.vgg16 import CaffeInput
+from keras_semdenoise.models.heads import VGG16Trunk, build_deeplab_largefov, build_vgg16_classifier, feature_extractor
+from keras_semdenoise.models.heads.vgg16 import CaffeInput
 
 
 def test_full_size_vgg16_matches_keras_applications():
@@ -78,10 +78,22 @@ def test_trunk_defaults_build_the_heads_the_old_keyword_signatures_built():
     classifier = build_vgg16_classifier(10, trunk=trunk, hidden_units=8)
     assert classifier.input_shape == (None, 224, 224, 3) and classifier.count_params() == 70_542
     assert [l.name for l in classifier.layers] == _trunk_layer_names() + [
-        "flatten", "fc1", "fc1_dropout", "fc2", "fc2_dropout", "predictions"]
+        "flatten",
+        "fc1",
+        "fc1_dropout",
+        "fc2",
+        "fc2_dropout",
+        "predictions",
+    ]
     segmenter = build_deeplab_largefov(11, trunk=trunk)
     assert segmenter.input_shape == (None, None, None, 3) and segmenter.count_params() == 81_199
     assert [l.name for l in segmenter.layers] == _trunk_layer_names() + [
-        "fc6", "fc6_dropout", "fc7", "fc7_dropout", "fc8", "upsample"]
+        "fc6",
+        "fc6_dropout",
+        "fc7",
+        "fc7_dropout",
+        "fc8",
+        "upsample",
+    ]
     with pytest.raises(dataclasses.FrozenInstanceError):
         trunk.width_divisor = 8

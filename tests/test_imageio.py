@@ -6,7 +6,7 @@ from keras_semdenoise import imageio
 
 
 def test_tiff_16bit_and_grayscale_read_as_rgb(tmp_path):
-    gray16 = (np.arange(12 * 10, dtype=np.uint16).reshape(10, 12) * 500)
+    gray16 = np.arange(12 * 10, dtype=np.uint16).reshape(10, 12) * 500
     Image.fromarray(gray16).save(tmp_path / "g16.png")
     Image.fromarray(np.zeros((10, 12, 3), np.uint8) + 200).save(tmp_path / "rgb.tif")
     Image.fromarray(np.zeros((10, 12, 4), np.uint8) + 100, "RGBA").save(tmp_path / "rgba.png")
@@ -54,8 +54,9 @@ def test_grayscale_comes_back_grayscale_in_its_bit_depth(tmp_path):
     assert back.mode == "L" and np.array_equal(np.asarray(back), np.asarray(gray8))
     gray16 = Image.fromarray(rng.integers(0, 65536, (9, 13), dtype=np.uint16))
     back = _roundtrip(tmp_path, gray16, "g16.png")
-    assert back.mode.startswith("I") and np.array_equal(np.asarray(back).astype(np.int64),
-                                                        np.asarray(gray16).astype(np.int64))
+    assert back.mode.startswith("I") and np.array_equal(
+        np.asarray(back).astype(np.int64), np.asarray(gray16).astype(np.int64)
+    )
 
 
 def test_alpha_is_kept_and_reattached(tmp_path):
@@ -74,8 +75,9 @@ def test_icc_profile_and_exif_are_copied_with_upright_orientation(tmp_path):
     exif[0x0110] = "TestCam 1"  # camera model
     exif[0x0112] = 6  # rotated: the loader turns the pixels upright
     picture = Image.fromarray(np.random.default_rng(2).integers(0, 256, (6, 9, 3), dtype=np.uint8))
-    back = _roundtrip(tmp_path, picture, "tagged.jpg", rotated=True, icc_profile=profile, exif=exif.tobytes(),
-                      quality=95)
+    back = _roundtrip(
+        tmp_path, picture, "tagged.jpg", rotated=True, icc_profile=profile, exif=exif.tobytes(), quality=95
+    )
     assert back.size == (6, 9)  # 9 wide x 6 high, turned to 6 wide x 9 high
     assert back.info.get("icc_profile") == profile
     assert back.getexif()[0x0110] == "TestCam 1" and back.getexif()[0x0112] == 1

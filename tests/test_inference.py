@@ -1,10 +1,8 @@
-import os
-
 import numpy as np
 import pytest
 
-from keras_semdenoise import inference
-from keras_semdenoise.denoiser import build_denoiser
+from keras_semdenoise.deploy import inference
+from keras_semdenoise.models.denoiser import build_denoiser
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +24,11 @@ def test_a_batch_gives_what_each_image_gives_alone(model):
     images = np.random.default_rng(1).uniform(size=(3, 20, 28, 3)).astype(np.float32)
     alone = np.stack([inference.denoise(model, image) for image in images])
     np.testing.assert_allclose(inference.denoise_batch(model, images), alone, atol=1e-5)  # one call
-    np.testing.assert_allclose(inference.denoise_batch(model, images, tile_size=8, overlap=4),
-                               np.stack([inference.denoise(model, image, 8, 4) for image in images]), atol=1e-6)
+    np.testing.assert_allclose(
+        inference.denoise_batch(model, images, tile_size=8, overlap=4),
+        np.stack([inference.denoise(model, image, 8, 4) for image in images]),
+        atol=1e-6,
+    )
     with pytest.raises(ValueError, match="batch"):
         inference.denoise_batch(model, images[0])
 
@@ -50,7 +51,7 @@ def test_bad_tiling_arguments(model):
 
 def test_self_ensemble_inverts_every_transform(model):
     image = np.random.default_rng(3).uniform(size=(21, 34, 3)).astype(np.float32)
-    from keras_semdenoise.denoiser import build_denoiser as build
+    from keras_semdenoise.models.denoiser import build_denoiser as build
 
     identity = build(stem_filters=8, encoder_filters=(8, 8), decoder_filters=(16,))  # zero output conv
     np.testing.assert_allclose(inference.denoise(identity, image, self_ensemble=True), image, atol=1e-6)
@@ -62,8 +63,14 @@ def test_self_ensemble_inverts_every_transform(model):
 def test_self_ensemble_reports_one_progress_over_the_eight_views(model):
     calls = []
     image = np.random.default_rng(4).uniform(size=(90, 70, 3)).astype(np.float32)
-    result = inference.denoise(model, image, tile_size=32, overlap=8, self_ensemble=True,
-                               progress=lambda done, total: calls.append((done, total)))
+    result = inference.denoise(
+        model,
+        image,
+        tile_size=32,
+        overlap=8,
+        self_ensemble=True,
+        progress=lambda done, total: calls.append((done, total)),
+    )
     assert result.shape == image.shape
     totals = {total for _, total in calls}
     assert len(totals) == 1 and calls[-1][0] == calls[-1][1] == totals.pop()

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-
 from conftest import SHARED_DATA
+
 from keras_semdenoise import imageio, noise
 
 

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import keras_semdenoise  # noqa: F401  (registers the peers for load_model)
-from keras_semdenoise import inference, peers
+from keras_semdenoise.deploy import inference
+from keras_semdenoise.models import peers
 
 
 def _trainable(model) -> int:
@@ -33,8 +34,9 @@ def test_tiny_peers_keep_any_image_size(height, width):
         assert model.predict(image, verbose=0).shape == image.shape
 
 
-@pytest.mark.parametrize("model", [peers.DnCNN(depth=3, filters=4), peers.FFDNetStyle(depth=3, filters=4)],
-                         ids=["dncnn", "ffdnet"])
+@pytest.mark.parametrize(
+    "model", [peers.DnCNN(depth=3, filters=4), peers.FFDNetStyle(depth=3, filters=4)], ids=["dncnn", "ffdnet"]
+)
 def test_residual_peers_subtract_the_predicted_noise(model):
     last = model.get_layer("conv3")
     last.set_weights([np.zeros_like(w) for w in last.get_weights()])

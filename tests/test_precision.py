@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from keras_semdenoise import precision
-from keras_semdenoise.denoiser import build_denoiser
+from keras_semdenoise.deploy import precision
+from keras_semdenoise.models.denoiser import build_denoiser
 
 
 def test_mixed_bf16_model_keeps_input_output_and_skip_in_float32(tiny_kwargs):

@@ -1,8 +1,8 @@
 import numpy as np
-
 from conftest import TINY
-from keras_semdenoise import quantization
-from keras_semdenoise.denoiser import build_denoiser
+
+from keras_semdenoise.deploy import quantization
+from keras_semdenoise.models.denoiser import build_denoiser
 
 
 def test_equalized_copy_computes_the_same_and_evens_out_concat_ranges():
@@ -19,7 +19,7 @@ def test_equalized_copy_computes_the_same_and_evens_out_concat_ranges():
     equalized = quantization.equalize_concat_inputs(model, calibration)
     x = rng.uniform(size=(1, 24, 20, 3)).astype("float32")
     np.testing.assert_allclose(np.asarray(equalized(x)), np.asarray(model(x)), atol=1e-4)
-    for concat, _, producers, flags in plans:
+    for _concat, _, producers, flags in plans:
         names = [p.name for p in producers]
         before = quantization.channel_ranges(model, names, calibration)
         after = quantization.channel_ranges(equalized, names, calibration)

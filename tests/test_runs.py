@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_semdenoise import runs
+from keras_semdenoise.training import runs
 
 
 def _model():
@@ -26,9 +26,15 @@ def _drive(callback, model, epochs: list[int], start: bool = True):
 
 def test_records_best_weights_ties_and_redone_checkpoints(tmp_path):
     model, scores, logged = _model(), iter([1.0, 3.0, 3.0, 2.0, 5.0]), []
-    callback = runs.history_callback(str(tmp_path), 10, model, evaluate=lambda: {"score": next(scores)},
-                                     score="score", record_start=True,
-                                     on_record=lambda record, improved: logged.append((record["step"], improved)))
+    callback = runs.history_callback(
+        str(tmp_path),
+        10,
+        model,
+        evaluate=lambda: {"score": next(scores)},
+        score="score",
+        record_start=True,
+        on_record=lambda record, improved: logged.append((record["step"], improved)),
+    )
     _drive(callback, model, [0, 1, 2])
     history = json.loads((tmp_path / runs.HISTORY).read_text())
     assert [h["step"] for h in history] == [0, 10, 20, 30]
@@ -41,8 +47,9 @@ def test_records_best_weights_ties_and_redone_checkpoints(tmp_path):
 
     # Resumed after an interruption: the curve is read back (no second step 0) and a redone checkpoint
     # replaces its record and every later one.
-    resumed = runs.history_callback(str(tmp_path), 10, model, evaluate=lambda: {"score": next(scores)},
-                                    score="score", record_start=True)
+    resumed = runs.history_callback(
+        str(tmp_path), 10, model, evaluate=lambda: {"score": next(scores)}, score="score", record_start=True
+    )
     _drive(resumed, model, [1])
     assert [(h["step"], h["score"]) for h in runs.load_history(str(tmp_path))] == [(0, 1.0), (10, 3.0), (20, 5.0)]
 
@@ -73,7 +80,8 @@ def test_the_training_callbacks_leave_batch_ends_free_for_async_dispatch(tmp_pat
     history = runs.history_callback(str(tmp_path / "run"), 10, model)
     for callback in (backup, history):
         assert getattr(callback, "async_safe", False) or all(
-            getattr(type(callback), hook) is getattr(base, hook) for hook in ("on_batch_end", "on_train_batch_end"))
+            getattr(type(callback), hook) is getattr(base, hook) for hook in ("on_batch_end", "on_train_batch_end")
+        )
     # The backup's claim: its batch hook saves nothing (it saves at epoch ends).
     backup.set_model(model)
     backup.on_train_begin()
@@ -85,8 +93,11 @@ def test_the_training_callbacks_leave_batch_ends_free_for_async_dispatch(tmp_pat
 
 
 def test_speed_comes_from_the_checkpoints_after_the_first():
-    history = [{"step": 50, "train_seconds": 60.0}, {"step": 100, "train_seconds": 2.5},
-               {"step": 150, "train_seconds": 2.5}]
+    history = [
+        {"step": 50, "train_seconds": 60.0},
+        {"step": 100, "train_seconds": 2.5},
+        {"step": 150, "train_seconds": 2.5},
+    ]
     assert runs.steps_per_second(history) == pytest.approx(100 / 5.0)  # the first (compilation) left out
     assert runs.steps_per_second(history[:1]) is None
     assert runs.steps_per_second([{"step": 0, "eval_psnr": 30.0}, *history]) == pytest.approx(20.0)

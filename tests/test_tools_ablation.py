@@ -4,7 +4,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO, write_images
 
 TINY_WIDTHS = "--widths=8,16,16,8"
@@ -15,9 +14,21 @@ def _ablation(tmp_path, *extra):
     if not os.path.exists(data):
         write_images(data, count=4, size=(40, 32))
         write_images(test, count=2, size=(24, 20), seed=1)
-    command = [sys.executable, "-m", "tools.ablation", f"--work={tmp_path / 'runs'}", f"--out={tmp_path / 'docs'}",
-               f"--data_dir={data}", f"--test_dir={test}", TINY_WIDTHS, "--steps=3", "--batch_size=2",
-               "--patch_size=16", "--dtype_policy=float32", *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "tools.ablation",
+        f"--work={tmp_path / 'runs'}",
+        f"--out={tmp_path / 'docs'}",
+        f"--data_dir={data}",
+        f"--test_dir={test}",
+        TINY_WIDTHS,
+        "--steps=3",
+        "--batch_size=2",
+        "--patch_size=16",
+        "--dtype_policy=float32",
+        *extra,
+    ]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
 

@@ -5,11 +5,12 @@ import os
 
 import numpy as np
 import pytest
+from conftest import TINY
 from PIL import Image
 
-from conftest import TINY
-from keras_semdenoise import cli, shipping
-from keras_semdenoise.denoiser import build_denoiser
+from keras_semdenoise.apps import cli
+from keras_semdenoise.models import shipped
+from keras_semdenoise.models.denoiser import build_denoiser
 from tools import beam_denoise
 
 
@@ -47,16 +48,21 @@ def _inputs(folder, count=20):
 
 
 def test_beam_outputs_equal_the_cli_and_failures_are_dead_letters(tmp_path, three_models, monkeypatch, capsys):
-    monkeypatch.setenv(shipping.MODELS_ENV, str(three_models))
+    monkeypatch.setenv(shipped.MODELS_ENV, str(three_models))
     inputs = tmp_path / "in"
     _inputs(inputs)
-    code = beam_denoise.main(["--input", str(inputs / "*"), "--out", str(tmp_path / "beam"), "--tile-size", "32",
-                              "--overlap", "8"])
+    code = beam_denoise.main(
+        ["--input", str(inputs / "*"), "--out", str(tmp_path / "beam"), "--tile-size", "32", "--overlap", "8"]
+    )
     assert code == 1  # some files failed, and said so
     images = sorted(p for p in os.listdir(inputs) if p.endswith((".png", ".jpg")) and p != "broken.png")
     assert len(images) == 21
-    assert cli.main(["denoise", str(inputs), "--out", str(tmp_path / "cli"), "--tile-size", "32", "--overlap", "8",
-                     "--quiet"]) == 1
+    assert (
+        cli.main(
+            ["denoise", str(inputs), "--out", str(tmp_path / "cli"), "--tile-size", "32", "--overlap", "8", "--quiet"]
+        )
+        == 1
+    )
     cli_outputs = sorted(os.listdir(tmp_path / "cli"))
     beam_outputs = sorted(p for p in os.listdir(tmp_path / "beam") if p.endswith(".png"))
     assert beam_outputs == cli_outputs and len(cli_outputs) == 20
@@ -68,8 +74,11 @@ def test_beam_outputs_equal_the_cli_and_failures_are_dead_letters(tmp_path, thre
     manifest = [json.loads(line) for line in (tmp_path / "beam" / "manifest.jsonl").read_text().splitlines()]
     failed = [json.loads(line) for line in (tmp_path / "beam" / "failed.jsonl").read_text().splitlines()]
     assert sorted(os.path.basename(m["output"]) for m in manifest) == cli_outputs
-    assert {m["model"] for m in manifest} == {"denoiser_sigma15.keras", "denoiser_sigma50.keras",
-                                              "denoiser_blind.keras"}
+    assert {m["model"] for m in manifest} == {
+        "denoiser_sigma15.keras",
+        "denoiser_sigma50.keras",
+        "denoiser_blind.keras",
+    }
     reasons = {os.path.basename(f["input"]): (f["stage"], f["reason"]) for f in failed}
     assert set(reasons) == {"broken.png", "readme.txt", "img00.png"}
     assert reasons["broken.png"][0] == "read" and "not an image file" in reasons["broken.png"][1]
@@ -81,6 +90,5 @@ def test_beam_outputs_equal_the_cli_and_failures_are_dead_letters(tmp_path, thre
 
 
 def test_bad_arguments_are_one_line(tmp_path, capsys):
-    assert beam_denoise.main(["--input", str(tmp_path / "*.png"), "--out", str(tmp_path / "o"),
-                              "--sigma", "-3"]) == 2
+    assert beam_denoise.main(["--input", str(tmp_path / "*.png"), "--out", str(tmp_path / "o"), "--sigma", "-3"]) == 2
     assert capsys.readouterr().err.startswith("error: ")

@@ -5,23 +5,40 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO
+
 from keras_semdenoise.evaluation import targets
 
 
 @pytest.mark.slow
 def test_the_tool_writes_the_slopes_and_the_unmet_targets(tmp_path):
     record = tmp_path / "denoiser_sigma25.history.json"
-    record.write_text(json.dumps({"config": {"sigma": 25.0, "batch_size": 32, "patch_size": 48},
-                                  "start_steps": 1000,
-                                  "history": [{"step": 0, "eval_psnr": 31.0}, {"step": 3000, "eval_psnr": 31.2}]}))
+    record.write_text(
+        json.dumps(
+            {
+                "config": {"sigma": 25.0, "batch_size": 32, "patch_size": 48},
+                "start_steps": 1000,
+                "history": [{"step": 0, "eval_psnr": 31.0}, {"step": 3000, "eval_psnr": 31.2}],
+            }
+        )
+    )
     results = tmp_path / "results.json"
-    results.write_text(json.dumps({"results": {"CBSD68": {"25": {targets.PROPOSED: {"mean_psnr": 31.0},
-                                                                 targets.CBM3D: {"mean_psnr": 30.6}}}}}))
+    results.write_text(
+        json.dumps(
+            {"results": {"CBSD68": {"25": {targets.PROPOSED: {"mean_psnr": 31.0}, targets.CBM3D: {"mean_psnr": 30.6}}}}}
+        )
+    )
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "tools.curve_slopes", f"--record=sigma 25={record}", f"--results={results}",
-               "--windows=1", "--decide_on=1", f"--out={out}"]
+    command = [
+        sys.executable,
+        "-m",
+        "tools.curve_slopes",
+        f"--record=sigma 25={record}",
+        f"--results={results}",
+        "--windows=1",
+        "--decide_on=1",
+        f"--out={out}",
+    ]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     saved = json.loads((out / "results.json").read_text())

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
+from conftest import TINY, run_module
 from PIL import Image
 
-from conftest import TINY, run_module
-from keras_semdenoise.denoiser import build_denoiser
+from keras_semdenoise.models.denoiser import build_denoiser
 
 
 @pytest.mark.slow

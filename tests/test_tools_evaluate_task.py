@@ -1,7 +1,6 @@
 import json
 
 import pytest
-
 from conftest import run_module
 
 
@@ -9,9 +8,19 @@ from conftest import run_module
 def test_evaluate_task_tool_fills_the_paper_table(trained_classification_head):
     root, data = trained_classification_head
     out = root / "eval"
-    args = ["tools.evaluate_task", "--task=classification", f"--data={data}", f"--head={root}/head/head.keras",
-            "--sigmas=15,30", "--crop_size=32", "--batch_size=6", f"--separate={root}/separate_s{{sigma}}.keras",
-            f"--joint={root}/joint_s{{sigma}}.keras", f"--cross={root}/missing_s{{sigma}}.keras", f"--out={out}"]
+    args = [
+        "tools.evaluate_task",
+        "--task=classification",
+        f"--data={data}",
+        f"--head={root}/head/head.keras",
+        "--sigmas=15,30",
+        "--crop_size=32",
+        "--batch_size=6",
+        f"--separate={root}/separate_s{{sigma}}.keras",
+        f"--joint={root}/joint_s{{sigma}}.keras",
+        f"--cross={root}/missing_s{{sigma}}.keras",
+        f"--out={out}",
+    ]
     result = run_module(args, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     cells = json.load(open(out / "results.json"))["cells"]

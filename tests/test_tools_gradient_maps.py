@@ -2,12 +2,12 @@ import os
 
 import numpy as np
 import pytest
+from conftest import TINY, run_module
 from PIL import Image
 
-from conftest import TINY, run_module
-from keras_semdenoise.cascade import CascadeTrainer, input_gradient_maps
-from keras_semdenoise.denoiser import build_denoiser
-from keras_semdenoise.heads import load_head
+from keras_semdenoise.models.denoiser import build_denoiser
+from keras_semdenoise.models.heads import load_head
+from keras_semdenoise.training.cascade import CascadeTrainer, input_gradient_maps
 
 
 @pytest.mark.slow
@@ -23,8 +23,18 @@ def test_gradient_maps_of_every_term(trained_classification_head):
 
     image = os.path.join(data, "test", "class1", "0.png")
     out = root / "grad.png"
-    result = run_module(["tools.gradient_maps", "--task=classification", f"--image={image}", "--label=1",
-                        f"--head={root}/head/head.keras", f"--denoiser={root}/joint_s15.keras", "--crop_size=32",
-                        f"--out={out}"], timeout=600)
+    result = run_module(
+        [
+            "tools.gradient_maps",
+            "--task=classification",
+            f"--image={image}",
+            "--label=1",
+            f"--head={root}/head/head.keras",
+            f"--denoiser={root}/joint_s15.keras",
+            "--crop_size=32",
+            f"--out={out}",
+        ],
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert Image.open(out).size[0] > 600

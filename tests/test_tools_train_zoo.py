@@ -6,8 +6,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import REPO, write_training_folder
+
 from tools import train_zoo
 
 
@@ -36,8 +36,12 @@ def test_a_started_stage_says_its_step_and_best_validation(tmp_path):
     work = str(tmp_path)
     assert train_zoo.progress(work, stage) == ""  # not started
     os.makedirs(os.path.join(work, "s"))
-    history = [{"step": 500, "eval_psnr": 28.5}, {"step": 1000, "eval_psnr": 29.25}, {"step": 1500, "eval_psnr": 29.25},
-               {"step": 2000, "eval_psnr": 29.0}]
+    history = [
+        {"step": 500, "eval_psnr": 28.5},
+        {"step": 1000, "eval_psnr": 29.25},
+        {"step": 1500, "eval_psnr": 29.25},
+        {"step": 2000, "eval_psnr": 29.0},
+    ]
     with open(os.path.join(work, "s", "history.json"), "w") as handle:
         json.dump(history, handle)
     assert train_zoo.progress(work, stage) == "step 2,000 of 13,000, best 29.25 dB at step 1,000"
@@ -53,17 +57,26 @@ def test_a_sized_stage_ends_inside_the_seconds_it_is_given():
     assert 5920 / 18.0 <= 480.0 - 150.0
     # A short slot: the warm-up shrinks to a tenth of the steps; a stage shorter than the slot keeps its steps.
     assert train_zoo.sized_flags(stage, rate=1.0, seconds=550.0, reserve=150.0) == (
-        "--steps=400", "--checkpoint_every=100", "--warmup_steps=40")
+        "--steps=400",
+        "--checkpoint_every=100",
+        "--warmup_steps=40",
+    )
     short = train_zoo.Stage("t", ("--sigma=25", "--steps=6"))
     assert train_zoo.sized_flags(short, rate=10.0, seconds=300.0) == (
-        "--steps=6", "--checkpoint_every=1", "--warmup_steps=0")
+        "--steps=6",
+        "--checkpoint_every=1",
+        "--warmup_steps=0",
+    )
     with pytest.raises(SystemExit, match="leave no time"):
         train_zoo.sized_flags(stage, rate=18.0, seconds=100.0, reserve=150.0)
 
 
 def test_repeated_extra_flags_add_up_in_order():
     assert train_zoo.extra_flag_list(["--data_dir=packed:d.npz", "--steps=9,--checkpoint_every=3", ""]) == (
-        "--data_dir=packed:d.npz", "--steps=9", "--checkpoint_every=3")
+        "--data_dir=packed:d.npz",
+        "--steps=9",
+        "--checkpoint_every=3",
+    )
     assert train_zoo.extra_flag_list([]) == ()
 
 
@@ -78,9 +91,23 @@ def test_parallel_sized_stages_probe_their_speed_then_train(tmp_path):
     data = write_training_folder(tmp_path / "images")  # one held-out validation image among them
     work = tmp_path / "work"
     result = subprocess.run(
-        [sys.executable, "-m", "tools.train_zoo", "--queue=smoke_parallel", f"--work={work}", "--parallel",
-         "--seconds=400", "--reserve_seconds=60", f"--extra_flags=--data_dir={data}", "--extra_flags=--eval_images=1"],
-        cwd=REPO, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "tools.train_zoo",
+            "--queue=smoke_parallel",
+            f"--work={work}",
+            "--parallel",
+            "--seconds=400",
+            "--reserve_seconds=60",
+            f"--extra_flags=--data_dir={data}",
+            "--extra_flags=--eval_images=1",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     log = result.stdout + result.stderr
     assert result.returncode == 0, log
     for stage in ("p", "q"):

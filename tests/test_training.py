@@ -9,29 +9,50 @@ import time
 import keras
 import numpy as np
 import pytest
-
 from conftest import REPO, TINY, TINY_FLAGS, write_images
-from keras_semdenoise import denoiser, evaluation, learning_curves, runs, shipping, training  # noqa: F401 - denoiser registers the custom layers
+
+from keras_semdenoise import evaluation
+from keras_semdenoise.models import denoiser  # noqa: F401 - denoiser registers the custom layers
+from keras_semdenoise.training import curves, runs, separate, ship
 
 
 def _config(tmp_path, image_folder, **overrides):
     values = dict(
-        data_dir=image_folder, model_dir=str(tmp_path / "run"), sigma=25.0, steps=4, batch_size=4,
-        patch_size=16, checkpoint_every=2, eval_dir=image_folder, eval_images=2, verbose=0, seed=0,
-        num_scales=3, stem_filters=TINY["stem_filters"], encoder_filters=TINY["encoder_filters"],
-        decoder_filters=TINY["decoder_filters"], warmup_steps=1,
+        data_dir=image_folder,
+        model_dir=str(tmp_path / "run"),
+        sigma=25.0,
+        steps=4,
+        batch_size=4,
+        patch_size=16,
+        checkpoint_every=2,
+        eval_dir=image_folder,
+        eval_images=2,
+        verbose=0,
+        seed=0,
+        num_scales=3,
+        stem_filters=TINY["stem_filters"],
+        encoder_filters=TINY["encoder_filters"],
+        decoder_filters=TINY["decoder_filters"],
+        warmup_steps=1,
     )
     values.update(overrides)
-    return training.TrainConfig(**values)
+    return separate.TrainConfig(**values)
 
 
 @pytest.mark.slow
 def test_training_run_writes_checkpoints_history_logs_and_model(tmp_path, image_folder):
     config = _config(tmp_path, image_folder)
-    training.run_training(config)
+    separate.run_training(config)
     run = config.model_dir
-    for name in ("final.keras", "final.weights.h5", "best.weights.h5", "config.json", "history.json",
-                 "backup/latest.weights.h5", "backup/training_metadata.json"):
+    for name in (
+        "final.keras",
+        "final.weights.h5",
+        "best.weights.h5",
+        "config.json",
+        "history.json",
+        "backup/latest.weights.h5",
+        "backup/training_metadata.json",
+    ):
         assert os.path.exists(os.path.join(run, name)), name
     history = json.load(open(os.path.join(run, "history.json")))
     assert [h["step"] for h in history] == [2, 4]
@@ -42,7 +63,7 @@ def test_training_run_writes_checkpoints_history_logs_and_model(tmp_path, image_
     assert int(model.optimizer.iterations) == 4
     # Shipping the best checkpoint gives a standalone model, without the optimizer's state.
     out = str(tmp_path / "denoiser_sigma25.keras")
-    assert shipping.export_shipped_model(run, out).endswith("best.weights.h5")
+    assert ship.export_shipped_model(run, out).endswith("best.weights.h5")
     assert keras.saving.load_model(out, compile=False).count_params() == model.count_params()
     assert getattr(keras.saving.load_model(out), "optimizer", None) is None
     # A run that never finished ships from its backup (weights + Adam state): the network alone.
@@ -51,7 +72,7 @@ def test_training_run_writes_checkpoints_history_logs_and_model(tmp_path, image_
     for name in ("config.json", "backup/latest.weights.h5"):
         (unfinished / name).write_bytes(open(os.path.join(run, name), "rb").read())
     from_backup = str(tmp_path / "from_backup.keras")
-    assert shipping.export_shipped_model(str(unfinished), from_backup).endswith("latest.weights.h5")
+    assert ship.export_shipped_model(str(unfinished), from_backup).endswith("latest.weights.h5")
     shipped_model = keras.saving.load_model(from_backup)
     assert getattr(shipped_model, "optimizer", None) is None
     for ours, final in zip(shipped_model.get_weights(), model.get_weights()):
@@ -63,13 +84,16 @@ def test_training_run_writes_checkpoints_history_logs_and_model(tmp_path, image_
     saved = json.load(open(os.path.join(run, "config.json")))
     saved["init_weights"] = "somewhere/parent.keras"
     json.dump(saved, open(os.path.join(run, "config.json"), "w"))
-    entry = shipping.ship_run(run, str(shipped), "child", hardware="test CPU")
+    entry = ship.ship_run(run, str(shipped), "child", hardware="test CPU")
     best_step = max(history, key=lambda h: h["eval_psnr"])["step"]
     assert entry["steps_this_run"] == best_step and entry["steps_trained"] == 100 + best_step
-    assert entry["init_from"] == "parent (its 100-step version)" and entry["eval_psnr_db"] == max(h["eval_psnr"] for h in history)
+    assert entry["init_from"] == "parent (its 100-step version)" and entry["eval_psnr_db"] == max(
+        h["eval_psnr"] for h in history
+    )
     assert entry["data"] == "images" and entry["precision"] in ("float32", "mixed_bfloat16")
     assert entry["train_seconds"] == pytest.approx(
-        sum(h["train_seconds"] for h in history if h["step"] <= best_step), abs=0.1)
+        sum(h["train_seconds"] for h in history if h["step"] <= best_step), abs=0.1
+    )
     index = json.load(open(shipped / "MODELS.json"))
     assert set(index) == {"parent", "child"} and index["child"] == entry
     kept = json.load(open(shipped / "child.history.json"))
@@ -80,50 +104,65 @@ def test_training_run_writes_checkpoints_history_logs_and_model(tmp_path, image_
     # --hardware), records the same totals: its parent's steps are counted once.
     saved["init_weights"] = "saved_models/parent.keras"
     json.dump(saved, open(os.path.join(run, "config.json"), "w"))
-    first = shipping.ship_run(run, str(shipped), "parent", hardware="test CPU")
-    again = shipping.ship_run(run, str(shipped), "parent", hardware="another CPU")
+    first = ship.ship_run(run, str(shipped), "parent", hardware="test CPU")
+    again = ship.ship_run(run, str(shipped), "parent", hardware="another CPU")
     assert first["steps_trained"] == again["steps_trained"] == 100 + best_step
     assert again["init_from"] == "parent (its 100-step version)" and again["hardware"] == "another CPU"
     # A later run from the shipped parent, shipped over it: the parent's record is kept in archive_dir and linked
-    # from the new one, so the model's whole training reads back (learning_curves.lineage).
+    # from the new one, so the model's whole training reads back (curves.lineage).
     later = tmp_path / "later"
     shutil.copytree(run, later)
     saved["model_dir"] = str(later)
     json.dump(saved, open(later / "config.json", "w"))
     archive = tmp_path / "archive"
     parent_record = json.load(open(shipped / "parent.history.json"))
-    shipping.ship_run(str(later), str(shipped), "parent", hardware="test CPU", archive_dir=str(archive))
+    ship.ship_run(str(later), str(shipped), "parent", hardware="test CPU", archive_dir=str(archive))
     kept_parent = archive / f"{os.path.basename(run)}.history.json"
     assert json.load(open(kept_parent)) == parent_record
     assert json.load(open(shipped / "parent.history.json"))["previous"] == str(kept_parent)
-    shipping.ship_run(str(later), str(shipped), "parent", hardware="again", archive_dir=str(archive))  # the link stays
-    assert learning_curves.lineage(str(shipped / "parent.history.json")) == (
-        f"{kept_parent}+{shipped / 'parent.history.json'}")
+    ship.ship_run(str(later), str(shipped), "parent", hardware="again", archive_dir=str(archive))  # the link stays
+    assert curves.lineage(str(shipped / "parent.history.json")) == (f"{kept_parent}+{shipped / 'parent.history.json'}")
 
 
 def test_a_run_from_other_weights_records_them_as_step_0(tmp_path, image_folder):
     first = _config(tmp_path, image_folder, steps=2, dtype_policy="float32")
-    model = training.run_training(first)
-    second = _config(tmp_path, image_folder, steps=2, model_dir=str(tmp_path / "second"), dtype_policy="float32",
-                     init_weights=os.path.join(first.model_dir, "final.weights.h5"))
-    training.run_training(second)
+    model = separate.run_training(first)
+    second = _config(
+        tmp_path,
+        image_folder,
+        steps=2,
+        model_dir=str(tmp_path / "second"),
+        dtype_policy="float32",
+        init_weights=os.path.join(first.model_dir, "final.weights.h5"),
+    )
+    separate.run_training(second)
     history = json.load(open(os.path.join(second.model_dir, "history.json")))
     assert [h["step"] for h in history] == [0, 2]
     from keras_semdenoise.data import images
 
     clean = images.evaluation_images(image_folder, 2)
     assert history[0]["eval_psnr"] == pytest.approx(
-        evaluation.mean_psnr(evaluation.denoiser_method(model), clean, 25.0), abs=1e-6)
+        evaluation.mean_psnr(evaluation.denoiser_method(model), clean, 25.0), abs=1e-6
+    )
 
 
 def test_a_fine_tune_with_frozen_batch_norm_keeps_its_statistics_and_trains_the_rest(tmp_path, image_folder):
     first = _config(tmp_path, image_folder, steps=2, dtype_policy="float32")
-    training.run_training(first)
+    separate.run_training(first)
     start = os.path.join(first.model_dir, "final.weights.h5")
-    tuned = training.run_training(_config(tmp_path, image_folder, steps=2, model_dir=str(tmp_path / "tuned"),
-                                          dtype_policy="float32", init_weights=start, frozen_batch_norm=True,
-                                          learning_rate=1e-2))
-    before = training.build_model(first)
+    tuned = separate.run_training(
+        _config(
+            tmp_path,
+            image_folder,
+            steps=2,
+            model_dir=str(tmp_path / "tuned"),
+            dtype_policy="float32",
+            init_weights=start,
+            frozen_batch_norm=True,
+            learning_rate=1e-2,
+        )
+    )
+    before = separate.build_model(first)
     before.load_weights(start)
     norms = denoiser.batch_norm_layers(tuned)
     assert norms and all(not layer.trainable for layer in norms)
@@ -137,9 +176,16 @@ def test_a_fine_tune_with_frozen_batch_norm_keeps_its_statistics_and_trains_the_
 
 @pytest.mark.slow
 def test_a_blind_run_is_chosen_on_the_mean_over_several_levels(tmp_path, image_folder):
-    config = _config(tmp_path, image_folder, sigma=None, sigma_range=(0.0, 55.0), steps=2, eval_sigmas=(15.0, 50.0),
-                     dtype_policy="float32")
-    model = training.run_training(config)
+    config = _config(
+        tmp_path,
+        image_folder,
+        sigma=None,
+        sigma_range=(0.0, 55.0),
+        steps=2,
+        eval_sigmas=(15.0, 50.0),
+        dtype_policy="float32",
+    )
+    model = separate.run_training(config)
     record = json.load(open(os.path.join(config.model_dir, "history.json")))[-1]
     from keras_semdenoise.data import images
 
@@ -147,17 +193,25 @@ def test_a_blind_run_is_chosen_on_the_mean_over_several_levels(tmp_path, image_f
     each = [evaluation.mean_psnr(method, clean, level) for level in (15.0, 50.0)]
     assert [record["eval_psnr_s15"], record["eval_psnr_s50"]] == pytest.approx(each, abs=1e-6)
     assert record["eval_psnr"] == pytest.approx(np.mean(each), abs=1e-6)
-    entry = shipping.ship_run(config.model_dir, str(tmp_path / "shipped"), "blind", hardware="test CPU")
+    entry = ship.ship_run(config.model_dir, str(tmp_path / "shipped"), "blind", hardware="test CPU")
     assert entry["eval"].endswith("mean over sigma 15, 50")
 
 
 @pytest.mark.slow
 def test_a_blind_run_can_weight_its_levels_in_either_pipeline(tmp_path, image_folder):
     for pipeline in ("tf_data", "numpy"):
-        config = _config(tmp_path, image_folder, model_dir=str(tmp_path / pipeline), sigma=None,
-                         sigma_range=(0.0, 55.0), sigma_weighting="inverse", steps=2, pipeline=pipeline,
-                         data_workers=2 if pipeline == "numpy" else 1)  # the numpy path: two drawing threads
-        training.run_training(config)
+        config = _config(
+            tmp_path,
+            image_folder,
+            model_dir=str(tmp_path / pipeline),
+            sigma=None,
+            sigma_range=(0.0, 55.0),
+            sigma_weighting="inverse",
+            steps=2,
+            pipeline=pipeline,
+            data_workers=2 if pipeline == "numpy" else 1,
+        )  # the numpy path: two drawing threads
+        separate.run_training(config)
         history = json.load(open(os.path.join(config.model_dir, "history.json")))
         assert history[-1]["step"] == 2 and np.isfinite(history[-1]["loss"])
         saved = json.load(open(os.path.join(config.model_dir, "config.json")))
@@ -179,27 +233,27 @@ def test_config_errors_are_clear(tmp_path, image_folder):
         _config(tmp_path, image_folder, data_workers=0).validate()
     with pytest.raises(ValueError, match="ffdnet needs --sigma"):
         _config(tmp_path, image_folder, architecture="ffdnet", sigma=None, sigma_range=(0, 50)).validate()
-    training.run_training(_config(tmp_path, image_folder, steps=2))
+    separate.run_training(_config(tmp_path, image_folder, steps=2))
     with pytest.raises(ValueError, match="use a new model_dir"):
-        training.run_training(_config(tmp_path, image_folder, stem_filters=12))
+        separate.run_training(_config(tmp_path, image_folder, stem_filters=12))
     with pytest.raises(ValueError, match="use a new model_dir"):
-        training.run_training(_config(tmp_path, image_folder, global_skip=False))
+        separate.run_training(_config(tmp_path, image_folder, global_skip=False))
     with pytest.raises(ValueError, match="use a new model_dir"):
-        training.run_training(_config(tmp_path, image_folder, architecture="dncnn"))
+        separate.run_training(_config(tmp_path, image_folder, architecture="dncnn"))
     # A run folder written before `architecture` and `global_skip` existed resumes: they take their defaults.
     path = os.path.join(tmp_path, "run", "config.json")
     saved = json.load(open(path))
     json.dump({k: v for k, v in saved.items() if k not in ("architecture", "global_skip")}, open(path, "w"))
-    training.run_training(_config(tmp_path, image_folder, steps=4))
+    separate.run_training(_config(tmp_path, image_folder, steps=4))
 
 
 @pytest.mark.parametrize("architecture,cls", [("dncnn", "DnCNN"), ("ffdnet", "FFDNetStyle")])
 def test_peers_train_and_ship_through_the_same_run(tmp_path, image_folder, architecture, cls):
     config = _config(tmp_path, image_folder, steps=2, architecture=architecture, dtype_policy="float32")
-    model = training.run_training(config)
+    model = separate.run_training(config)
     assert type(model).__name__ == cls
     out = str(tmp_path / "peer.keras")
-    shipping.export_shipped_model(config.model_dir, out)
+    ship.export_shipped_model(config.model_dir, out)
     shipped = keras.saving.load_model(out)
     assert type(shipped).__name__ == cls and getattr(shipped, "optimizer", None) is None
     if architecture == "ffdnet":
@@ -209,14 +263,26 @@ def test_peers_train_and_ship_through_the_same_run(tmp_path, image_folder, archi
 
 
 def test_global_skip_off_reaches_the_model(tmp_path, image_folder):
-    model = training.build_model(_config(tmp_path, image_folder, global_skip=False))
+    model = separate.build_model(_config(tmp_path, image_folder, global_skip=False))
     assert model.global_skip is False and "sum" not in [layer.name for layer in model.layers]
 
 
 def _train_command(run_dir, data_dir, *extra):
-    return [sys.executable, "-m", "train.train_denoiser", f"--model_dir={run_dir}", f"--data_dir={data_dir}",
-            "--sigma=25", "--batch_size=2", "--patch_size=16", "--eval_images=0", "--verbose=2",
-            "--warmup_steps=0", *TINY_FLAGS, *extra]
+    return [
+        sys.executable,
+        "-m",
+        "train.train_denoiser",
+        f"--model_dir={run_dir}",
+        f"--data_dir={data_dir}",
+        "--sigma=25",
+        "--batch_size=2",
+        "--patch_size=16",
+        "--eval_images=0",
+        "--verbose=2",
+        "--warmup_steps=0",
+        *TINY_FLAGS,
+        *extra,
+    ]
 
 
 def _env():
@@ -258,8 +324,7 @@ def test_training_under_mirrored_strategy_with_two_logical_cpus(tmp_path):
     data = str(tmp_path / "data")
     write_images(data, count=3, size=(24, 24))
     run = tmp_path / "run"
-    command = _train_command(run, data, "--steps=4", "--checkpoint_every=2", "--strategy=mirrored",
-                             "--logical_cpus=2")
+    command = _train_command(run, data, "--steps=4", "--checkpoint_every=2", "--strategy=mirrored", "--logical_cpus=2")
     result = subprocess.run(command, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "MirroredStrategy with 2 replica(s)" in result.stdout + result.stderr

@@ -9,23 +9,25 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import REPO, TINY
 from PIL import Image
 
-from conftest import REPO, TINY
-from keras_semdenoise import cli, noise, shipping, webapp
+from keras_semdenoise import noise
+from keras_semdenoise.apps import cli, webapp
+from keras_semdenoise.models import shipped
 
 
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory):
     """``$SEMDENOISE_MODELS_DIR`` with a tiny untrained sigma-25 model and the same as the blind model."""
-    from keras_semdenoise.denoiser import build_denoiser
+    from keras_semdenoise.models.denoiser import build_denoiser
 
     folder = tmp_path_factory.mktemp("models")
     model = build_denoiser(**TINY)
-    for name in ("denoiser_sigma25.keras", shipping.BLIND_MODEL):
+    for name in ("denoiser_sigma25.keras", shipped.BLIND_MODEL):
         model.save(str(folder / name))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(shipping.MODELS_ENV, str(folder))
+        patch.setenv(shipped.MODELS_ENV, str(folder))
         yield folder
 
 
@@ -71,7 +73,7 @@ def test_upload_gives_pngs_and_the_numbers(client, tiny_models):
     result = auto.json()
     estimate = noise.estimate_sigma(image.astype(np.float32) / 255)
     assert result["estimated_sigma"] == pytest.approx(estimate, abs=0.01)
-    path, reason = shipping.choose_model_for_sigma(estimate)  # what `denoise --sigma auto` picks
+    path, reason = shipped.choose_model_for_sigma(estimate)  # what `denoise --sigma auto` picks
     assert (result["model"], result["model_reason"]) == (os.path.basename(path), reason)
     assert result["filename"] == "photo_denoised.png" and (result["width"], result["height"]) == (48, 40)
     assert result["sigma"] is None and result["precision"] == "fp32" and result["seconds"] > 0
@@ -81,8 +83,8 @@ def test_upload_gives_pngs_and_the_numbers(client, tiny_models):
     np.testing.assert_array_equal(np.asarray(decode(result["before_png"])), image)
 
     manual = post(client, png_bytes(image), sigma="30").json()  # no sigma-30 model: as `--sigma 30`, the blind one
-    assert manual["model"] == shipping.BLIND_MODEL and manual["sigma"] == 30.0
-    assert manual["model_reason"] == shipping.model_for_sigma(30.0)[1]
+    assert manual["model"] == shipped.BLIND_MODEL and manual["sigma"] == 30.0
+    assert manual["model_reason"] == shipped.model_for_sigma(30.0)[1]
     assert post(client, png_bytes(image), sigma="25").json()["model"] == "denoiser_sigma25.keras"
 
     clean = noisy_image(sigma=0.0)
@@ -100,12 +102,15 @@ def test_upload_gives_pngs_and_the_numbers(client, tiny_models):
 
 
 def test_self_ensemble_is_a_checkbox(client, monkeypatch):
-    from keras_semdenoise import inference
+    from keras_semdenoise.deploy import inference
 
     seen = []
     original = inference.denoise
-    monkeypatch.setattr(inference, "denoise", lambda *args, **kwargs: (seen.append(kwargs.get("self_ensemble")),
-                                                                      original(*args, **kwargs))[1])
+    monkeypatch.setattr(
+        inference,
+        "denoise",
+        lambda *args, **kwargs: (seen.append(kwargs.get("self_ensemble")), original(*args, **kwargs))[1],
+    )
     image = noisy_image()
     plain = post(client, png_bytes(image)).json()
     both = post(client, png_bytes(image), self_ensemble="on").json()
@@ -114,15 +119,23 @@ def test_self_ensemble_is_a_checkbox(client, monkeypatch):
     np.testing.assert_array_equal(np.asarray(decode(both["after_png"])), image)
 
 
-@pytest.mark.parametrize("data, fields, status, message", [
-    (b"hello, I am text", {}, 415, "notes.txt: not an image file"),
-    (b"", {}, 400, "notes.txt is empty"),
-    (png_bytes(noisy_image(101, 100)), {}, 413, "100x101 is larger than 10,000 pixels"),
-    (png_bytes(np.random.default_rng(0).integers(0, 255, (150, 150, 3), dtype=np.uint8)), {}, 413, "at most 0.05 MB"),
-    (png_bytes(noisy_image()), {"sigma": "loud"}, 400, "noise level: sigma must be a number"),
-    (png_bytes(noisy_image()), {"add_noise": "300"}, 400, "added noise: sigma must be in [0, 255]"),
-    (png_bytes(noisy_image()), {"self_ensemble": "maybe"}, 400, "self_ensemble: expected on or off"),
-])
+@pytest.mark.parametrize(
+    "data, fields, status, message",
+    [
+        (b"hello, I am text", {}, 415, "notes.txt: not an image file"),
+        (b"", {}, 400, "notes.txt is empty"),
+        (png_bytes(noisy_image(101, 100)), {}, 413, "100x101 is larger than 10,000 pixels"),
+        (
+            png_bytes(np.random.default_rng(0).integers(0, 255, (150, 150, 3), dtype=np.uint8)),
+            {},
+            413,
+            "at most 0.05 MB",
+        ),
+        (png_bytes(noisy_image()), {"sigma": "loud"}, 400, "noise level: sigma must be a number"),
+        (png_bytes(noisy_image()), {"add_noise": "300"}, 400, "added noise: sigma must be in [0, 255]"),
+        (png_bytes(noisy_image()), {"self_ensemble": "maybe"}, 400, "self_ensemble: expected on or off"),
+    ],
+)
 def test_bad_uploads_are_4xx_with_a_message(client, data, fields, status, message):
     response = post(client, data, name="notes.txt", **fields)
     assert response.status_code == status and message in response.json()["error"], response.text[:300]
@@ -134,8 +147,11 @@ def test_malformed_requests_are_4xx_with_a_message(client):
     assert no_file.status_code == 400 and "field 'image'" in no_file.json()["error"]
     not_a_form = client.post("/api/denoise", content=png_bytes(noisy_image()), headers={"content-type": "image/png"})
     assert not_a_form.status_code == 415 and "multipart/form-data" in not_a_form.json()["error"]
-    chunked = client.post("/api/denoise", content=(b"x" * 10_000 for _ in range(20)),  # no Content-Length
-                          headers={"content-type": "multipart/form-data; boundary=b"})
+    chunked = client.post(
+        "/api/denoise",
+        content=(b"x" * 10_000 for _ in range(20)),  # no Content-Length
+        headers={"content-type": "multipart/form-data; boundary=b"},
+    )
     assert chunked.status_code == 413 and "upload is too large" in chunked.json()["error"]
 
 
@@ -164,8 +180,9 @@ def test_serve_cannot_start_is_one_line(tiny_models, capsys):
         busy.listen()
         port = busy.getsockname()[1]
         assert cli.main(["serve", "--port", str(port)]) == cli.EXIT_USAGE
-    assert capsys.readouterr().err == (f"error: port {port} on 127.0.0.1 is already in use (another server?); "
-                                       "stop it or choose another --port\n")
+    assert capsys.readouterr().err == (
+        f"error: port {port} on 127.0.0.1 is already in use (another server?); stop it or choose another --port\n"
+    )
     assert cli.main(["serve", "--max-megapixels", "0"]) == cli.EXIT_USAGE
     assert capsys.readouterr().err == "error: --max-megapixels must be a positive number, got 0\n"
     assert cli.main(["serve", "--host", "no-such-host.invalid", "--port", "0"]) == cli.EXIT_USAGE
@@ -173,11 +190,14 @@ def test_serve_cannot_start_is_one_line(tiny_models, capsys):
 
 
 def test_serve_help_does_not_start_tensorflow():
-    check = ("import sys; from keras_semdenoise import cli; code = cli.main(['serve', '--help']); "
-             "heavy = {'tensorflow', 'keras', 'starlette', 'uvicorn'} & set(sys.modules); "
-             "assert not heavy, heavy; sys.exit(code)")
-    shown = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60,
-                           env=dict(os.environ, PYTHONPATH=REPO))
+    check = (
+        "import sys; from keras_semdenoise.apps import cli; code = cli.main(['serve', '--help']); "
+        "heavy = {'tensorflow', 'keras', 'starlette', 'uvicorn'} & set(sys.modules); "
+        "assert not heavy, heavy; sys.exit(code)"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONPATH=REPO)
+    )
     assert shown.returncode == 0, shown.stderr
     assert "--max-megapixels" in shown.stdout and "--port" in shown.stdout
 
@@ -194,7 +214,7 @@ def test_the_page_in_a_browser(tmp_path):
     photo = tmp_path / "astronaut.png"
     Image.fromarray(skimage.data.astronaut()[40:136, 180:276]).save(photo)  # 96x96 around the face
     (tmp_path / "notes.png").write_text("not a picture")
-    environment = {k: v for k, v in os.environ.items() if k != shipping.MODELS_ENV}  # the shipped models
+    environment = {k: v for k, v in os.environ.items() if k != shipped.MODELS_ENV}  # the shipped models
     with running_server("--precision", "fp32", env=environment) as (url, log):
         assert url.startswith("http://127.0.0.1:")
         driver = headless_chromium()
@@ -202,8 +222,10 @@ def test_the_page_in_a_browser(tmp_path):
             driver.get(url)
             driver.find_element(By.ID, "add-noise").click()
             assert upload(driver, str(photo)) == "done", driver.find_element(By.ID, "message").text
-            shown = {name: driver.find_element(By.ID, name).text
-                     for name in ("psnr-noisy", "psnr-denoised", "estimated-sigma", "model", "seconds")}
+            shown = {
+                name: driver.find_element(By.ID, name).text
+                for name in ("psnr-noisy", "psnr-denoised", "estimated-sigma", "model", "seconds")
+            }
             noisy_db, denoised_db = (float(shown[name].removesuffix(" dB")) for name in ("psnr-noisy", "psnr-denoised"))
             assert 19 < noisy_db < denoised_db - 3, shown
             assert 20 < float(shown["estimated-sigma"]) < 30 and shown["model"].endswith("model"), shown

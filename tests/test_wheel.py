@@ -17,10 +17,11 @@ import zipfile
 import numpy as np
 import pytest
 import skimage.data
+from conftest import REPO
 from PIL import Image
 
-from conftest import REPO
-from keras_semdenoise import metrics, noise, shipping
+from keras_semdenoise import metrics, noise
+from keras_semdenoise.models import shipped
 
 SIGMA_255 = 25.0
 SIZE = 64
@@ -34,15 +35,16 @@ def _run(command, cwd, env, timeout=300):
 
 def _expected_model_files() -> set[str]:
     """Names the wheel must ship: every shipped model of the checkout and MODELS.json."""
-    folder = shipping.CHECKOUT_MODELS_DIR
-    names = {os.path.basename(path) for path in shipping.shipped_models(folder).values()}
-    return names | {shipping.BLIND_MODEL, "MODELS.json"}
+    folder = shipped.CHECKOUT_MODELS_DIR
+    names = {os.path.basename(path) for path in shipped.shipped_models(folder).values()}
+    return names | {shipped.BLIND_MODEL, "MODELS.json"}
 
 
 @pytest.mark.slow
 def test_wheel_installed_outside_the_checkout_denoises_with_its_shipped_models(tmp_path):
-    env = {key: value for key, value in os.environ.items()
-           if key not in (shipping.MODELS_ENV, "PYTHONPATH", "PYTHONHOME")}
+    env = {
+        key: value for key, value in os.environ.items() if key not in (shipped.MODELS_ENV, "PYTHONPATH", "PYTHONHOME")
+    }
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
 
     dist = tmp_path / "dist"
@@ -59,16 +61,20 @@ def test_wheel_installed_outside_the_checkout_denoises_with_its_shipped_models(t
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=tmp_path, env=env)
     python = str(venv / "bin" / "python")
-    _run([sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "--no-deps", "--no-index", wheel],
-         cwd=tmp_path, env=env)
-    site_packages = _run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                         cwd=tmp_path, env=env).stdout.strip()
+    _run(
+        [sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "--no-deps", "--no-index", wheel],
+        cwd=tmp_path,
+        env=env,
+    )
+    site_packages = _run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=tmp_path, env=env
+    ).stdout.strip()
     with open(os.path.join(site_packages, "borrowed_dependencies.pth"), "w") as handle:
         handle.write(sysconfig.get_paths()["purelib"] + "\n")
 
     work = tmp_path / "work"
     work.mkdir()
-    clean = skimage.data.astronaut()[64:64 + SIZE, 192:192 + SIZE]  # a real photo: hair, skin and an edge
+    clean = skimage.data.astronaut()[64 : 64 + SIZE, 192 : 192 + SIZE]  # a real photo: hair, skin and an edge
     noisy = metrics.to_uint8(noise.add_seeded_gaussian_noise(clean / 255.0, SIGMA_255, "wheel"))
     Image.fromarray(noisy).save(work / "noisy.png")
     result = _run([str(venv / "bin" / "semdenoise"), "denoise", "noisy.png", "--out", "out"], cwd=work, env=env)
@@ -78,12 +84,14 @@ def test_wheel_installed_outside_the_checkout_denoises_with_its_shipped_models(t
     noisy_psnr, denoised_psnr = metrics.psnr_uint8(clean, noisy), metrics.psnr_uint8(clean, denoised)
     assert denoised_psnr > noisy_psnr + 6, (noisy_psnr, denoised_psnr)  # 20.4 -> 29.9 dB when written
 
-    script = ("import os, keras_semdenoise, keras\n"
-              "from keras_semdenoise import shipping\n"
-              "print(keras_semdenoise.__file__)\n"
-              "print(shipping.models_dir())\n"
-              "model = keras.saving.load_model(os.path.join(shipping.models_dir(), 'denoiser_sigma25.keras'))\n"
-              "print(model.count_params())\n")
+    script = (
+        "import os, keras_semdenoise, keras\n"
+        "from keras_semdenoise.models import shipped\n"
+        "print(keras_semdenoise.__file__)\n"
+        "print(shipped.models_dir())\n"
+        "model = keras.saving.load_model(os.path.join(shipped.models_dir(), 'denoiser_sigma25.keras'))\n"
+        "print(model.count_params())\n"
+    )
     package_file, folder, params = _run([python, "-c", script], cwd=work, env=env).stdout.split()
     installed = os.path.join(site_packages, "keras_semdenoise")
     assert package_file == os.path.join(installed, "__init__.py")

@@ -1,4 +1,4 @@
-"""Denoise many image files with an Apache Beam pipeline (``keras_semdenoise.beam_pipeline``).
+"""Denoise many image files with an Apache Beam pipeline (``keras_semdenoise.apps.beam_pipeline``).
 
     python -m tools.beam_denoise --input 'photos/*.jpg' --out denoised/ [--sigma auto] [--precision auto]
 
@@ -24,7 +24,8 @@ from keras_semdenoise import quiet
 
 
 def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
-    from keras_semdenoise import beam_pipeline, inference
+    from keras_semdenoise.apps import beam_pipeline
+    from keras_semdenoise.deploy import inference
 
     defaults = beam_pipeline.DenoiseSettings()
     parser = argparse.ArgumentParser(prog="python -m tools.beam_denoise", description=__doc__.split("\n\n")[0])
@@ -57,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     from apache_beam.io.filesystems import FileSystems
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from keras_semdenoise import beam_pipeline, noise
+    from keras_semdenoise import noise
+    from keras_semdenoise.apps import beam_pipeline
 
     args, beam_args = parse(sys.argv[1:] if argv is None else argv)
     try:
@@ -69,8 +71,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     settings = beam_pipeline.DenoiseSettings(
-        sigma=args.sigma, model=args.model, precision=args.precision, tile_size=args.tile_size,
-        overlap=args.overlap, suffix=args.suffix, models_dir=args.models_dir)
+        sigma=args.sigma,
+        model=args.model,
+        precision=args.precision,
+        tile_size=args.tile_size,
+        overlap=args.overlap,
+        suffix=args.suffix,
+        models_dir=args.models_dir,
+    )
     if not FileSystems.exists(args.out):
         FileSystems.mkdirs(args.out)
     with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:
@@ -80,8 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         failures = [line for line in handle.read().decode().splitlines() if line.strip()]
     with FileSystems.open(FileSystems.join(args.out, beam_pipeline.MANIFEST + ".jsonl")) as handle:
         done = sum(1 for line in handle.read().decode().splitlines() if line.strip())
-    print(f"denoised {done} file(s) into {args.out}; {len(failures)} failed" + (f" (see {failed_path})"
-                                                                               if failures else ""))
+    print(
+        f"denoised {done} file(s) into {args.out}; {len(failures)} failed"
+        + (f" (see {failed_path})" if failures else "")
+    )
     for line in failures:
         print(f"failed: {line}", file=sys.stderr)
     return 1 if failures else 0

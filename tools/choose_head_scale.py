@@ -14,7 +14,7 @@ from __future__ import annotations
 from absl import app, flags
 
 from keras_semdenoise.config_flags import define_flags, entry_point
-from keras_semdenoise.heads import input_scale
+from keras_semdenoise.training import input_scale
 
 FLAGS = flags.FLAGS
 define_flags(input_scale.HeadScaleConfig)
@@ -24,8 +24,11 @@ def _report(state: dict) -> None:
     print(input_scale.scales_markdown(state), end="")
 
 
-main = entry_point(input_scale.HeadScaleConfig, lambda config: _report(input_scale.choose_input_scale(config)),
-                   lambda: {"eval_split": FLAGS.eval_split or None})
+main = entry_point(
+    input_scale.HeadScaleConfig,
+    lambda config: _report(input_scale.choose_input_scale(config)),
+    lambda: {"eval_split": FLAGS.eval_split or None},
+)
 
 if __name__ == "__main__":
     app.run(main)

@@ -3,9 +3,9 @@
     python -m tools.curve_slopes                      # the five shipped models -> docs/curve_slopes/
     python -m tools.curve_slopes --record 'sigma 25=saved_models/denoiser_sigma25.history.json' --out /tmp/s
 
-Each model's whole training is read back through its records' "previous" links (``learning_curves.lineage``);
+Each model's whole training is read back through its records' "previous" links (``curves.lineage``);
 its gain in validation PSNR per doubling of the pixels seen is measured over the last run, the last two and the
-whole lineage (``learning_curves.gain_per_doubling``), and each target it misses (``evaluation.targets``: the
+whole lineage (``curves.gain_per_doubling``), and each target it misses (``evaluation.targets``: the
 paper, CBM3D + 0.3 dB, the blind model within 0.2 dB) is priced in doublings and step-equivalents at the slope
 of the last two runs. Writes ``results.json`` and ``results.md``. Reads only JSON: no model runs.
 """
@@ -17,16 +17,19 @@ import os
 
 from absl import app, flags
 
-from keras_semdenoise import atomic, learning_curves
+from keras_semdenoise import atomic
 from keras_semdenoise.evaluation import targets
+from keras_semdenoise.training import curves
 
 SHIPPED = [f"sigma {s}=saved_models/denoiser_sigma{s}.history.json" for s in (15, 25, 35, 50)] + [
-    "blind=saved_models/denoiser_blind.history.json"]
+    "blind=saved_models/denoiser_blind.history.json"
+]
 
 FLAGS = flags.FLAGS
 flags.DEFINE_multi_string("record", SHIPPED, "LABEL=<name>.history.json of a shipped model (repeatable).")
-flags.DEFINE_string("results", "docs/evaluation/results.json",
-                    "The evaluation whose shortfalls are priced ('' for the slopes alone).")
+flags.DEFINE_string(
+    "results", "docs/evaluation/results.json", "The evaluation whose shortfalls are priced ('' for the slopes alone)."
+)
 flags.DEFINE_list("windows", ["1", "2", "0"], "Windows of runs to measure the slope over (0: the whole lineage).")
 flags.DEFINE_integer("decide_on", 2, "The window (runs) that decides 'flat' and prices the targets.")
 flags.DEFINE_string("out", "docs/curve_slopes", "Output folder (results.json, results.md).")
@@ -44,19 +47,19 @@ def main(argv):
             label, sep, record = spec.partition("=")
             if not sep:
                 raise ValueError(f"--record {spec!r}: give LABEL=<name>.history.json")
-            chains[label] = learning_curves.lineage(record)
+            chains[label] = curves.lineage(record)
             with open(record) as handle:
                 config = json.load(handle)["config"]
             if state is not None:
-                shortfalls[label] = targets.shortfalls(state, config.get("sigma") if not config.get("sigma_range")
-                                                       else None)
-        report = learning_curves.progress_report(chains, shortfalls, tuple(int(w) for w in FLAGS.windows),
-                                                 FLAGS.decide_on)
+                shortfalls[label] = targets.shortfalls(
+                    state, config.get("sigma") if not config.get("sigma_range") else None
+                )
+        report = curves.progress_report(chains, shortfalls, tuple(int(w) for w in FLAGS.windows), FLAGS.decide_on)
     except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error)) from None
     os.makedirs(FLAGS.out, exist_ok=True)
     atomic.write_json(os.path.join(FLAGS.out, "results.json"), report)
-    text = learning_curves.progress_markdown(report)
+    text = curves.progress_markdown(report)
     atomic.write_text(os.path.join(FLAGS.out, "results.md"), text)
     print(text)
 

@@ -19,8 +19,9 @@ from keras_semdenoise import atomic
 from keras_semdenoise.data import patches
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("data_dir", None, "Training images: folder(s) or packed:<file.npz>, as train_denoiser's.",
-                    required=True)
+flags.DEFINE_string(
+    "data_dir", None, "Training images: folder(s) or packed:<file.npz>, as train_denoiser's.", required=True
+)
 flags.DEFINE_integer("batch_size", 64, "Patches per batch.")
 flags.DEFINE_integer("patch_size", 96, "Patch side in pixels.")
 flags.DEFINE_list("workers", ["1", "2", "3"], "Thread counts to measure.")
@@ -32,21 +33,38 @@ flags.DEFINE_string("rate_out", None, "JSON output (default: none).")
 def main(argv):
     del argv
     try:
-        dataset = patches.PatchDataset(patches.parse_sources(FLAGS.data_dir), patch_size=FLAGS.patch_size,
-                                       batch_size=FLAGS.batch_size, sigma_range_255=(0.0, 75.0),
-                                       steps_per_epoch=FLAGS.batches, seed=0, sigma_weighting="inverse")
+        dataset = patches.PatchDataset(
+            patches.parse_sources(FLAGS.data_dir),
+            patch_size=FLAGS.patch_size,
+            batch_size=FLAGS.batch_size,
+            sigma_range_255=(0.0, 75.0),
+            steps_per_epoch=FLAGS.batches,
+            seed=0,
+            sigma_weighting="inverse",
+        )
         rates = patches.draw_rates(dataset, [int(w) for w in FLAGS.workers], FLAGS.batches, FLAGS.passes)
     except ValueError as error:
         raise app.UsageError(str(error)) from None
     for count, rate in rates.items():
-        print(f"workers={count}: {rate['median']:.1f} batches/s (min {rate['min']:.1f}, max {rate['max']:.1f}) "
-              f"of {FLAGS.batch_size} x {FLAGS.patch_size}x{FLAGS.patch_size}")
+        print(
+            f"workers={count}: {rate['median']:.1f} batches/s (min {rate['min']:.1f}, max {rate['max']:.1f}) "
+            f"of {FLAGS.batch_size} x {FLAGS.patch_size}x{FLAGS.patch_size}"
+        )
     if FLAGS.rate_out:
-        atomic.write_json(FLAGS.rate_out, {
-            "data_dir": FLAGS.data_dir, "batch_size": FLAGS.batch_size, "patch_size": FLAGS.patch_size,
-            "batches": FLAGS.batches, "passes": FLAGS.passes, "cpus": os.cpu_count(),
-            "processor": platform.processor() or platform.machine(), "load_average": os.getloadavg(),
-            "batches_per_second": rates})
+        atomic.write_json(
+            FLAGS.rate_out,
+            {
+                "data_dir": FLAGS.data_dir,
+                "batch_size": FLAGS.batch_size,
+                "patch_size": FLAGS.patch_size,
+                "batches": FLAGS.batches,
+                "passes": FLAGS.passes,
+                "cpus": os.cpu_count(),
+                "processor": platform.processor() or platform.machine(),
+                "load_average": os.getloadavg(),
+                "batches_per_second": rates,
+            },
+        )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ import numpy as np
 from absl import app, flags
 from PIL import Image, ImageDraw
 
-from keras_semdenoise import atomic, imageio, inference, metrics, noise, shipping
+from keras_semdenoise import atomic, imageio, metrics, noise
+from keras_semdenoise.deploy import inference
+from keras_semdenoise.models import shipped
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("out", "demo_output", "Output folder.")
@@ -43,7 +45,7 @@ def main(argv):
     name, clean = demo_photo()
     try:
         sigma = noise.check_sigma(FLAGS.sigma)
-        path, notice = (FLAGS.model, None) if FLAGS.model else shipping.shipped_model_for_sigma(sigma)
+        path, notice = (FLAGS.model, None) if FLAGS.model else shipped.shipped_model_for_sigma(sigma)
         model = inference.load_denoiser(path)
     except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error)) from None

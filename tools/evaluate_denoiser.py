@@ -15,28 +15,40 @@ import os
 
 from absl import app, flags
 
-from keras_semdenoise import atomic, baselines, evaluation, inference, shipping
+from keras_semdenoise import atomic, evaluation
 from keras_semdenoise.data import images as image_data
 from keras_semdenoise.data.roots import default_data_root
+from keras_semdenoise.deploy import inference
+from keras_semdenoise.evaluation import cbm3d
 from keras_semdenoise.evaluation.denoising import NOISY_METHOD
+from keras_semdenoise.models import shipped
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("data_root", None, "Folder holding the test sets (default: ../shared/data or $SEMDENOISE_DATA_DIR).")
+flags.DEFINE_string(
+    "data_root", None, "Folder holding the test sets (default: ../shared/data or $SEMDENOISE_DATA_DIR)."
+)
 flags.DEFINE_list("sets", ["CBSD68", "Kodak24"], "Test sets (folders under data_root, or paths).")
 flags.DEFINE_list("sigmas", ["15", "25", "50"], "Noise levels on the 0..255 scale.")
-flags.DEFINE_list("methods", ["noisy", "cbm3d", "proposed"],
-                  "Built-in methods: noisy, cbm3d, proposed (shipped models), proposed_x8 (with x8 self-ensemble).")
+flags.DEFINE_list(
+    "methods",
+    ["noisy", "cbm3d", "proposed"],
+    "Built-in methods: noisy, cbm3d, proposed (shipped models), proposed_x8 (with x8 self-ensemble).",
+)
 flags.DEFINE_multi_string("model", [], "NAME=PATH of another .keras denoiser ({sigma} is substituted).")
 flags.DEFINE_integer("limit", 0, "Use only the first N images of each set (0: all).")
 flags.DEFINE_string("out", "docs/evaluation", "Output folder for results.json and results.md.")
 flags.DEFINE_bool("ssim", True, "Also compute SSIM.")
 flags.DEFINE_integer("crop_border", 0, "Pixels cut from each edge before measuring (official code: 3).")
 flags.DEFINE_integer("tile_size", inference.DEFAULT_TILE_SIZE, "Tile size for model inference.")
-flags.DEFINE_enum("precision", "fp32", ["fp32", "bf16"],
-                  "Inference precision of our models (bf16: BN folded, mixed_bfloat16; rows named '..., bf16').")
+flags.DEFINE_enum(
+    "precision",
+    "fp32",
+    ["fp32", "bf16"],
+    "Inference precision of our models (bf16: BN folded, mixed_bfloat16; rows named '..., bf16').",
+)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _model(path: str, precision: str = "fp32"):
     return inference.load_denoiser(path, precision=precision)
 
@@ -50,7 +62,9 @@ def model_method(path_pattern: str, tile_size: int, self_ensemble: bool = False,
             return None
         return evaluation.with_identity(
             evaluation.denoiser_method(_model(path, precision), tile_size, self_ensemble),
-            evaluation.file_identity(path) + (" x8" if self_ensemble else "") + (f" {precision}" if precision != "fp32" else ""),
+            evaluation.file_identity(path)
+            + (" x8" if self_ensemble else "")
+            + (f" {precision}" if precision != "fp32" else ""),
         )
 
     return factory
@@ -61,17 +75,15 @@ def build_methods(names, extra_models, tile_size, precision="fp32"):
     methods = {}
     for name in names:
         if name == "noisy":
-            methods[NOISY_METHOD] = lambda sigma: (lambda noisy, _sigma: noisy)
+            methods[NOISY_METHOD] = lambda sigma: lambda noisy, _sigma: noisy
         elif name == "cbm3d":
-            methods["CBM3D"] = lambda sigma: baselines.cbm3d_denoise
+            methods["CBM3D"] = lambda sigma: cbm3d.cbm3d_denoise
         elif name in ("proposed", "proposed_x8"):
-            shipped = shipping.shipped_models()
+            ours = shipped.shipped_models()
             ensemble = name == "proposed_x8"
             title = "Proposed (ours, x8 self-ensemble" if ensemble else "Proposed (ours"
-            methods[f"{title}{suffix})"] = (
-                lambda sigma, ensemble=ensemble: (
-                    model_method(shipped[sigma], tile_size, ensemble, precision)(sigma) if sigma in shipped else None
-                )
+            methods[f"{title}{suffix})"] = lambda sigma, ensemble=ensemble, ours=ours: (
+                model_method(ours[sigma], tile_size, ensemble, precision)(sigma) if sigma in ours else None
             )
         else:
             raise ValueError(f"unknown method {name!r}: use noisy, cbm3d, proposed, proposed_x8 or --model NAME=PATH")

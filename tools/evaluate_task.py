@@ -23,21 +23,21 @@ from __future__ import annotations
 from absl import app, flags
 
 from keras_semdenoise.config_flags import config_from_flags, define_flags
-from keras_semdenoise.evaluation import tasks as task_evaluation
+from keras_semdenoise.evaluation import task_scores
 
 FLAGS = flags.FLAGS
-define_flags(task_evaluation.TaskEvaluationConfig)
+define_flags(task_scores.TaskEvaluationConfig)
 
 
 def main(argv):
     del argv
     try:
-        config = config_from_flags(task_evaluation.TaskEvaluationConfig, FLAGS)
-        split, head = task_evaluation.open_evaluation(config)
+        config = config_from_flags(task_scores.TaskEvaluationConfig, FLAGS)
+        split, head = task_scores.open_evaluation(config)
     except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error)) from None
-    state = task_evaluation.evaluate_cells(config, split, head)
-    print(task_evaluation.results_markdown(state, config))
+    state = task_scores.evaluate_cells(config, split, head)
+    print(task_scores.results_markdown(state, config))
 
 
 if __name__ == "__main__":

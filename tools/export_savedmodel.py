@@ -1,14 +1,16 @@
 """Export a denoiser as a TF Serving SavedModel: <base>/<name>/<version>/ with three signatures.
 
-    python -m tools.export_savedmodel --sigma 25 --base exported --name semdenoise
-    saved_model_cli show --dir exported/semdenoise/1 --all
+python -m tools.export_savedmodel --sigma 25 --base exported --name semdenoise
+saved_model_cli show --dir exported/semdenoise/1 --all
 """
 
 from __future__ import annotations
 
 from absl import app, flags
 
-from keras_semdenoise import export, inference, noise, shipping
+from keras_semdenoise import noise
+from keras_semdenoise.deploy import export, inference
+from keras_semdenoise.models import shipped
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "A .keras denoiser (default: the shipped model for --sigma).")
@@ -16,15 +18,19 @@ flags.DEFINE_float("sigma", noise.DEFAULT_SIGMA_255, "Noise level whose shipped 
 flags.DEFINE_string("base", "exported", "Base folder (TF Serving's --model_base_path is <base>/<name>).")
 flags.DEFINE_string("name", "semdenoise", "Model name.")
 flags.DEFINE_integer("version", None, "Version number (default: the next free one).")
-flags.DEFINE_enum("precision", "auto", list(inference.PRECISIONS),
-                  "Served precision: bf16 (mixed_bfloat16 inner layers), fp32, or auto (bf16 where this machine "
-                  "has it). Batch norm is folded into the convolutions either way.")
+flags.DEFINE_enum(
+    "precision",
+    "auto",
+    list(inference.PRECISIONS),
+    "Served precision: bf16 (mixed_bfloat16 inner layers), fp32, or auto (bf16 where this machine "
+    "has it). Batch norm is folded into the convolutions either way.",
+)
 
 
 def main(argv):
     del argv
     try:
-        path = FLAGS.model or shipping.shipped_model_for_sigma(noise.check_sigma(FLAGS.sigma))[0]
+        path = FLAGS.model or shipped.shipped_model_for_sigma(noise.check_sigma(FLAGS.sigma))[0]
         model = inference.load_denoiser(path, precision=FLAGS.precision)
         out = export.export_savedmodel(model, FLAGS.base, FLAGS.name, FLAGS.version)
     except (ValueError, FileNotFoundError, FileExistsError) as error:

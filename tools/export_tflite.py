@@ -1,6 +1,6 @@
 """Export a denoiser to TFLite (fp32, fp16, full-integer int8) with a dynamic H x W input.
 
-    python -m tools.export_tflite --sigma 25 --precisions fp32,fp16,int8 --out_dir exported/tflite
+python -m tools.export_tflite --sigma 25 --precisions fp32,fp16,int8 --out_dir exported/tflite
 """
 
 from __future__ import annotations
@@ -9,8 +9,10 @@ import os
 
 from absl import app, flags
 
-from keras_semdenoise import export, inference, noise, shipping
+from keras_semdenoise import noise
 from keras_semdenoise.data.roots import default_data_root
+from keras_semdenoise.deploy import export, inference
+from keras_semdenoise.models import shipped
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "A .keras denoiser (default: the shipped model for --sigma).")
@@ -25,7 +27,7 @@ def main(argv):
     del argv
     try:
         sigma = noise.check_sigma(FLAGS.sigma)
-        path = FLAGS.model or shipping.shipped_model_for_sigma(sigma)[0]
+        path = FLAGS.model or shipped.shipped_model_for_sigma(sigma)[0]
         model = inference.load_denoiser(path)
         calibration = None
         if "int8" in FLAGS.precisions:

@@ -15,23 +15,31 @@ import numpy as np
 from absl import app, flags
 from PIL import Image
 
-from keras_semdenoise import atomic, imageio, inference, losses, noise, tasks
-from keras_semdenoise.cascade import CascadeTrainer, input_gradient_maps
-from keras_semdenoise.heads import load_head
+from keras_semdenoise import atomic, imageio, noise, task_kinds
+from keras_semdenoise.deploy import inference
+from keras_semdenoise.models.heads import load_head
+from keras_semdenoise.training import losses
+from keras_semdenoise.training.cascade import CascadeTrainer, input_gradient_maps
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("task", None, list(tasks.TASKS), "High-level task.", required=True)
+flags.DEFINE_enum("task", None, list(task_kinds.TASKS), "High-level task.", required=True)
 flags.DEFINE_string("image", None, "Clean image file.", required=True)
 flags.DEFINE_string("label", None, "Class id (classification) or label-map PNG (segmentation).", required=True)
 flags.DEFINE_string("head", None, "Frozen head (.keras).", required=True)
 flags.DEFINE_string("denoiser", None, "Denoiser (.keras).", required=True)
 flags.DEFINE_float("sigma", noise.DEFAULT_SIGMA_255, "Noise level (0..255).")
-flags.DEFINE_integer("crop_size", 0, "Resize/crop the image to this square first (classification heads need their input size).")
+flags.DEFINE_integer(
+    "crop_size", 0, "Resize/crop the image to this square first (classification heads need their input size)."
+)
 flags.DEFINE_integer("ignore_index", 255, "Segmentation void label.")
 flags.DEFINE_string("out", "gradient_maps.png", "Output picture.")
 
-TITLES = {"reconstruction": "|dL_D/dx| (MSE)", "perceptual": "|dL_P/dx| (relu3_3)", "task": "|dL_H/dx| (task)",
-          "total": "|dL/dx| (joint)"}
+TITLES = {
+    "reconstruction": "|dL_D/dx| (MSE)",
+    "perceptual": "|dL_P/dx| (relu3_3)",
+    "task": "|dL_H/dx| (task)",
+    "total": "|dL/dx| (joint)",
+}
 
 
 def gradient_grid(noisy, denoised, maps: dict, out: str, title: str) -> None:
@@ -58,8 +66,15 @@ def main(argv):
     try:
         clean = imageio.load_image(FLAGS.image).pixels
         if FLAGS.crop_size:
-            clean = np.asarray(Image.fromarray((clean * 255).round().astype(np.uint8)).resize(
-                (FLAGS.crop_size, FLAGS.crop_size), Image.BICUBIC), np.float32) / 255.0
+            clean = (
+                np.asarray(
+                    Image.fromarray((clean * 255).round().astype(np.uint8)).resize(
+                        (FLAGS.crop_size, FLAGS.crop_size), Image.BICUBIC
+                    ),
+                    np.float32,
+                )
+                / 255.0
+            )
         if FLAGS.task == "classification":
             labels = np.array([int(FLAGS.label)])
         else:
@@ -70,13 +85,24 @@ def main(argv):
         denoiser = inference.load_denoiser(FLAGS.denoiser)
     except (ValueError, FileNotFoundError, imageio.ImageReadError) as error:
         raise app.UsageError(str(error)) from None
-    trainer = CascadeTrainer(denoiser, head, FLAGS.task, losses.JointLossWeights.paper(FLAGS.task),
-                             FLAGS.ignore_index if FLAGS.task == "segmentation" else None)
-    noisy = noise.add_seeded_gaussian_noise(clean, FLAGS.sigma, tasks.noise_name(FLAGS.task, FLAGS.image))
+    trainer = CascadeTrainer(
+        denoiser,
+        head,
+        FLAGS.task,
+        losses.JointLossWeights.paper(FLAGS.task),
+        FLAGS.ignore_index if FLAGS.task == "segmentation" else None,
+    )
+    noisy = noise.add_seeded_gaussian_noise(clean, FLAGS.sigma, task_kinds.noise_name(FLAGS.task, FLAGS.image))
     maps = {k: v[0] for k, v in input_gradient_maps(trainer, noisy[None], clean[None], labels).items()}
     denoised = inference.denoise(denoiser, noisy)
-    gradient_grid(noisy, denoised, maps, FLAGS.out, f"{os.path.basename(FLAGS.image)}, sigma {FLAGS.sigma:g}, "
-                  f"{FLAGS.task}, denoiser {os.path.basename(FLAGS.denoiser)}")
+    gradient_grid(
+        noisy,
+        denoised,
+        maps,
+        FLAGS.out,
+        f"{os.path.basename(FLAGS.image)}, sigma {FLAGS.sigma:g}, "
+        f"{FLAGS.task}, denoiser {os.path.basename(FLAGS.denoiser)}",
+    )
     print(f"wrote {FLAGS.out}")
 
 

@@ -2,7 +2,7 @@
 
     python -m tools.keep_runs --runs runs/zoo/cmp_fp32_s35,runs/zoo/cmp_bf16_s35 --out docs/training
 
-Writes ``<out>/<run name>.history.json`` for each run (``shipping.run_record``), which
+Writes ``<out>/<run name>.history.json`` for each run (``ship.run_record``), which
 ``tools.plot_learning_curves`` draws like a run folder.
 """
 
@@ -12,7 +12,8 @@ import os
 
 from absl import app, flags
 
-from keras_semdenoise import atomic, shipping
+from keras_semdenoise import atomic
+from keras_semdenoise.training import ship
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("runs", None, "Run folders (train/train_denoiser.py --model_dir).", required=True)
@@ -23,7 +24,7 @@ def main(argv):
     del argv
     for run in FLAGS.runs:
         path = os.path.join(FLAGS.out, f"{os.path.basename(os.path.normpath(run))}.history.json")
-        atomic.write_json(path, shipping.run_record(run), indent=2)
+        atomic.write_json(path, ship.run_record(run), indent=2)
         print(f"wrote {path}")
 
 

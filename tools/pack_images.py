@@ -24,10 +24,13 @@ def main(argv):
     folder = patches.read_source(patches.Source(FLAGS.data))
     packed = patches.read_source(patches.Source(patches.PACKED_PREFIX + FLAGS.out))
     if [n for n, _ in folder] != [n for n, _ in packed] or not all(
-            np.array_equal(a, b) for (_, a), (_, b) in zip(folder, packed)):
+        np.array_equal(a, b) for (_, a), (_, b) in zip(folder, packed)
+    ):
         raise SystemExit(f"{FLAGS.out} does not decode to the pixels of {FLAGS.data}")
-    print(f"packed {summary['images']} images of {FLAGS.data} into {FLAGS.out} "
-          f"({summary['bytes'] / 2**20:.1f} MiB); pixels checked")
+    print(
+        f"packed {summary['images']} images of {FLAGS.data} into {FLAGS.out} "
+        f"({summary['bytes'] / 2**20:.1f} MiB); pixels checked"
+    )
 
 
 if __name__ == "__main__":

@@ -16,8 +16,8 @@ import numpy as np
 from absl import app, flags
 
 from keras_semdenoise import imageio
-from keras_semdenoise.data import packed, tasks
-from keras_semdenoise.tasks import TASKS
+from keras_semdenoise.data import packed, task_data
+from keras_semdenoise.task_kinds import TASKS
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("task", None, list(TASKS), "High-level task.", required=True)
@@ -33,9 +33,9 @@ def check_split(source: str, split: str, task: str, count: int) -> None:
     """Compares the first ``count`` packed images with the folder's own decode (same order)."""
     unpacked = packed.load_split(f"{packed.PREFIX}{FLAGS.out}", split, task)
     if task == "classification":
-        paths = tasks.ordered_classification_files(source, split)[0]
+        paths = task_data.ordered_classification_files(source, split)[0]
     else:
-        paths = [image for image, _ in tasks.ordered_segmentation_files(source, split)]
+        paths = [image for image, _ in task_data.ordered_segmentation_files(source, split)]
     for index in range(min(count, unpacked.size)):
         expected = np.round(imageio.load_image(paths[index]).pixels * 255.0).astype(np.uint8)
         if not np.array_equal(expected, unpacked.images[index]):

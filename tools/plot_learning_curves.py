@@ -17,15 +17,23 @@ from __future__ import annotations
 
 from absl import app, flags
 
-from keras_semdenoise.learning_curves import lineage, plot, plot_chains
+from keras_semdenoise.training.curves import lineage, plot, plot_chains
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("runs", [], "Run folders (each with history.json) or shipped <name>.history.json files.")
-flags.DEFINE_multi_string("chain", [], "LABEL=A[@START]+B+~C+...: one model's runs in order, drawn at the pixels "
-                          "seen (see learning_curves.load_chain); instead of --runs.")
-flags.DEFINE_multi_string("lineage", [], "LABEL=saved_models/<name>.history.json: a shipped model's whole training, "
-                          "read back through its records' \"previous\" links (learning_curves.lineage), drawn as "
-                          "a --chain; with --chain or alone.")
+flags.DEFINE_multi_string(
+    "chain",
+    [],
+    "LABEL=A[@START]+B+~C+...: one model's runs in order, drawn at the pixels "
+    "seen (see learning_curves.load_chain); instead of --runs.",
+)
+flags.DEFINE_multi_string(
+    "lineage",
+    [],
+    "LABEL=saved_models/<name>.history.json: a shipped model's whole training, "
+    'read back through its records\' "previous" links (learning_curves.lineage), drawn as '
+    "a --chain; with --chain or alone.",
+)
 flags.DEFINE_string("out", "docs/learning_curves.png", "Output PNG.")
 flags.DEFINE_multi_string("reference", [], "LABEL=DB horizontal reference lines, e.g. 'CBM3D (same 6 images)=31.34'.")
 

@@ -17,9 +17,10 @@ import time
 
 from absl import app, flags
 
-from keras_semdenoise import atomic, evaluation, inference
+from keras_semdenoise import atomic, evaluation
 from keras_semdenoise.data import patches
 from keras_semdenoise.data.roots import default_data_root
+from keras_semdenoise.deploy import inference
 from keras_semdenoise.evaluation import batch_norm
 
 FLAGS = flags.FLAGS
@@ -63,28 +64,53 @@ def main(argv):
     base = measure()
     rows = []
     for batch, patch, count in plans:
-        data = patches.PatchDataset(sources, patch_size=patch, batch_size=batch, sigma_255=FLAGS.sigma,
-                                    steps_per_epoch=count, seed=FLAGS.seed)
+        data = patches.PatchDataset(
+            sources, patch_size=patch, batch_size=batch, sigma_255=FLAGS.sigma, steps_per_epoch=count, seed=FLAGS.seed
+        )
         start = time.time()
         batch_norm.reestimate(model, (data[i][0] for i in range(count)))
         psnr = measure()
         batch_norm.set_moving_statistics(model, shipped)
-        rows.append({"batch_size": batch, "patch_size": patch, "batches": count, "psnr": psnr,
-                     "change": psnr - base, "seconds": time.time() - start})
+        rows.append(
+            {
+                "batch_size": batch,
+                "patch_size": patch,
+                "batches": count,
+                "psnr": psnr,
+                "change": psnr - base,
+                "seconds": time.time() - start,
+            }
+        )
         print(f"{batch} x {patch}x{patch}, {count} batches: {psnr:.4f} dB ({psnr - base:+.4f})", flush=True)
-    result = {"model": FLAGS.model, "model_identity": evaluation.file_identity(FLAGS.model), "sigma": FLAGS.sigma,
-              "validation_images": len(validation), "shipped_psnr": base, "reestimated": rows,
-              "machine": evaluation.machine_description()}
+    result = {
+        "model": FLAGS.model,
+        "model_identity": evaluation.file_identity(FLAGS.model),
+        "sigma": FLAGS.sigma,
+        "validation_images": len(validation),
+        "shipped_psnr": base,
+        "reestimated": rows,
+        "machine": evaluation.machine_description(),
+    }
     os.makedirs(FLAGS.out, exist_ok=True)
     atomic.write_json(os.path.join(FLAGS.out, "results.json"), result)
-    lines = [f"# Batch norm statistics of `{FLAGS.model}` re-estimated (sigma {FLAGS.sigma:g})", "",
-             f"Validation PSNR ({len(validation)} held-out CBSD432 images) with the moving statistics as shipped, "
-             "and re-estimated as the plain mean over training batches of each shape (no weight changed; "
-             "`python -m tools.probe_batch_norm`).", "", f"Model: {result['model_identity']}.", "",
-             "| statistics | PSNR (dB) | change (dB) |", "|---|---:|---:|",
-             f"| as shipped | {base:.4f} | |"]
-    lines += [f"| {r['batches']} batches of {r['batch_size']} x {r['patch_size']}x{r['patch_size']} | "
-              f"{r['psnr']:.4f} | {r['change']:+.4f} |" for r in rows]
+    lines = [
+        f"# Batch norm statistics of `{FLAGS.model}` re-estimated (sigma {FLAGS.sigma:g})",
+        "",
+        f"Validation PSNR ({len(validation)} held-out CBSD432 images) with the moving statistics as shipped, "
+        "and re-estimated as the plain mean over training batches of each shape (no weight changed; "
+        "`python -m tools.probe_batch_norm`).",
+        "",
+        f"Model: {result['model_identity']}.",
+        "",
+        "| statistics | PSNR (dB) | change (dB) |",
+        "|---|---:|---:|",
+        f"| as shipped | {base:.4f} | |",
+    ]
+    lines += [
+        f"| {r['batches']} batches of {r['batch_size']} x {r['patch_size']}x{r['patch_size']} | "
+        f"{r['psnr']:.4f} | {r['change']:+.4f} |"
+        for r in rows
+    ]
     atomic.write_text(os.path.join(FLAGS.out, "results.md"), "\n".join(lines) + "\n")
 
 

@@ -13,7 +13,8 @@ import os
 
 from absl import app, flags
 
-from keras_semdenoise import atomic, evaluation, inference
+from keras_semdenoise import atomic, evaluation
+from keras_semdenoise.deploy import inference
 from keras_semdenoise.evaluation import flat_colours
 
 FLAGS = flags.FLAGS
@@ -36,14 +37,19 @@ def _parse(entries: list[str]) -> dict[str, str]:
 def main(argv):
     del argv
     models = _parse(FLAGS.model)
-    patches = {name: flat_colours.flat_colour_patches(inference.load_denoiser(path, FLAGS.precision), FLAGS.sigma)
-               for name, path in models.items()}
+    patches = {
+        name: flat_colours.flat_colour_patches(inference.load_denoiser(path, FLAGS.precision), FLAGS.sigma)
+        for name, path in models.items()
+    }
     results = {name: flat_colours.errors(found) for name, found in patches.items()}
-    atomic.write_json(os.path.join(FLAGS.out, "results.json"),
-                      {"sigma_255": FLAGS.sigma, "precision": FLAGS.precision, "models": models, "results": results})
+    atomic.write_json(
+        os.path.join(FLAGS.out, "results.json"),
+        {"sigma_255": FLAGS.sigma, "precision": FLAGS.precision, "models": models, "results": results},
+    )
     table = flat_colours.markdown(results, FLAGS.sigma)
-    atomic.write_text(os.path.join(FLAGS.out, "results.md"),
-                      "# Flat colours\n\n" + table + "\n![the patches](patches.png)\n")
+    atomic.write_text(
+        os.path.join(FLAGS.out, "results.md"), "# Flat colours\n\n" + table + "\n![the patches](patches.png)\n"
+    )
     atomic.save_figure(flat_colours.figure(patches, FLAGS.sigma), os.path.join(FLAGS.out, "patches.png"), dpi=80)
     print(table)
 

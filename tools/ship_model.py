@@ -14,7 +14,9 @@ import platform
 
 from absl import app, flags
 
-from keras_semdenoise import precision, shipping
+from keras_semdenoise.deploy import precision
+from keras_semdenoise.models import shipped
+from keras_semdenoise.training import ship
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("run", None, "Training run folder (train/train_denoiser.py --model_dir).", required=True)
@@ -26,15 +28,20 @@ flags.DEFINE_string(
     "Hardware the run trained on (default: this machine's CPU, from /proc/cpuinfo).",
 )
 flags.DEFINE_bool("best", True, "Ship the best-evaluated checkpoint rather than the last.")
-flags.DEFINE_string("archive_dir", "docs/training", "Where the record of the model the run started from is kept "
-                    "(named in the new record's \"previous\"); empty: not kept.")
+flags.DEFINE_string(
+    "archive_dir",
+    "docs/training",
+    "Where the record of the model the run started from is kept "
+    '(named in the new record\'s "previous"); empty: not kept.',
+)
 
 
 def main(argv):
     del argv
-    out_dir = FLAGS.out_dir or shipping.models_dir()
-    entry = shipping.ship_run(FLAGS.run, out_dir, FLAGS.name, FLAGS.hardware, use_best=FLAGS.best,
-                              archive_dir=FLAGS.archive_dir or None)
+    out_dir = FLAGS.out_dir or shipped.models_dir()
+    entry = ship.ship_run(
+        FLAGS.run, out_dir, FLAGS.name, FLAGS.hardware, use_best=FLAGS.best, archive_dir=FLAGS.archive_dir or None
+    )
     print(f"wrote {os.path.join(out_dir, entry['file'])}: {entry}")
 
 

@@ -1,6 +1,6 @@
 """Edge demo: denoise image files with a TFLite model (ai-edge-litert), no TensorFlow needed at run time.
 
-    python -m tools.tflite_denoise --model exported/tflite/denoiser_sigma25_int8.tflite photo.png --out out/
+python -m tools.tflite_denoise --model exported/tflite/denoiser_sigma25_int8.tflite photo.png --out out/
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import time
 from absl import app, flags
 
 from keras_semdenoise import imageio
-from keras_semdenoise.export import TFLiteDenoiser
+from keras_semdenoise.deploy.export import TFLiteDenoiser
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "A .tflite denoiser.", required=True)

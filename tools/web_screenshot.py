@@ -39,8 +39,14 @@ def running_server(*options: str, timeout_seconds: float = 120.0, env: dict | No
     Raises:
         RuntimeError: the server did not say its address within ``timeout_seconds`` (its output attached).
     """
-    process = subprocess.Popen([sys.executable, "-m", "keras_semdenoise", "serve", "--port", "0", *options],
-                               cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "keras_semdenoise", "serve", "--port", "0", *options],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     log, lines = [], queue.Queue()
 
     def read():
@@ -82,12 +88,20 @@ def headless_chromium(width: int = 1280, height: int = 800):
 
     browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if not (browser and driver):
-        raise RuntimeError("chromium and chromedriver are needed: run tools/ensure_chromium.sh "
-                           "(apt-get install chromium chromium-driver)")
+        raise RuntimeError(
+            "chromium and chromedriver are needed: run tools/ensure_chromium.sh "
+            "(apt-get install chromium chromium-driver)"
+        )
     options = webdriver.ChromeOptions()
     options.binary_location = browser
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     f"--window-size={width},{height}", "--force-device-scale-factor=1"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        f"--window-size={width},{height}",
+        "--force-device-scale-factor=1",
+    ):
         options.add_argument(argument)
     chrome = webdriver.Chrome(service=Service(executable_path=driver), options=options)
     # --window-size includes the (invisible) browser frame: grow the window until the page gets the size.
@@ -133,8 +147,11 @@ def main(argv):
         try:
             driver.get(url)
             driver.find_element(By.ID, "add-noise").click()
-            driver.execute_script("const r = document.getElementById('noise-sigma'); r.value = arguments[0];"
-                                  "r.dispatchEvent(new Event('input'));", str(int(FLAGS.sigma)))
+            driver.execute_script(
+                "const r = document.getElementById('noise-sigma'); r.value = arguments[0];"
+                "r.dispatchEvent(new Event('input'));",
+                str(int(FLAGS.sigma)),
+            )
             if upload(driver, path) != "done":
                 raise RuntimeError(driver.find_element(By.ID, "message").text)
             time.sleep(0.5)  # the images load and fit the view

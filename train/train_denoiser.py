@@ -7,7 +7,7 @@ Any Keras backend (the numpy data path is used where TensorFlow is not the backe
     KERAS_BACKEND=jax python -m train.train_denoiser --data_dir packed:CBSD432.npz ...
 
 Kill it at any time and run the same command again: it resumes from the last checkpoint.
-Every flag is a field of ``training.TrainConfig`` (its default and help are written there).
+Every flag is a field of ``separate.TrainConfig`` (its default and help are written there).
 """
 
 from __future__ import annotations
@@ -16,15 +16,18 @@ import os
 
 from absl import app, flags
 
-from keras_semdenoise import training
-from keras_semdenoise.data.roots import default_data_root
 from keras_semdenoise.config_flags import define_flags, entry_point, help_text
+from keras_semdenoise.data.roots import default_data_root
+from keras_semdenoise.training import separate
 
 FLAGS = flags.FLAGS
-define_flags(training.TrainConfig, data_dir={
-    "required": False,
-    "help": help_text(training.TrainConfig, "data_dir") + " Default: <shared data>/CBSD432.",
-})
+define_flags(
+    separate.TrainConfig,
+    data_dir={
+        "required": False,
+        "help": help_text(separate.TrainConfig, "data_dir") + " Default: <shared data>/CBSD432.",
+    },
+)
 
 
 def denoiser_values() -> dict:
@@ -37,7 +40,7 @@ def denoiser_values() -> dict:
     return values
 
 
-main = entry_point(training.TrainConfig, training.run_training, denoiser_values)
+main = entry_point(separate.TrainConfig, separate.run_training, denoiser_values)
 
 if __name__ == "__main__":
     app.run(main)

@@ -8,7 +8,7 @@
         --ignore_index 11 --crop_size 160 --width_divisor 4 --eval_split val --model_dir runs/head_camvid
     # Paper scale: --data tfds:imagenet2012 --manual_dir DIR --weights imagenet (or a VGG16 .h5)
 
-Every flag is a field of ``heads.training.HeadConfig`` (its default and help are written there).
+Every flag is a field of ``training.head_training.HeadConfig`` (its default and help are written there).
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from __future__ import annotations
 from absl import app, flags
 
 from keras_semdenoise.config_flags import define_flags, entry_point
-from keras_semdenoise.heads import training as head_training
+from keras_semdenoise.training import head_training
 
 FLAGS = flags.FLAGS
 define_flags(head_training.HeadConfig)
-main = entry_point(head_training.HeadConfig, head_training.run_head_training,
-                   lambda: {"eval_split": FLAGS.eval_split or None})
+main = entry_point(
+    head_training.HeadConfig, head_training.run_head_training, lambda: {"eval_split": FLAGS.eval_split or None}
+)
 
 if __name__ == "__main__":
     app.run(main)

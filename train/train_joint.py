@@ -9,18 +9,18 @@
     #   --crop_size 224 --batch_size 10 --learning_rate 1e-5 --steps 180000 (cls);
     #   --task segmentation --data VOCdevkit/VOC2012 --crop_size 321 --batch_size 6 (seg)
 
-Every flag is a field of ``joint_training.JointConfig`` (its default and help are written there).
+Every flag is a field of ``joint.JointConfig`` (its default and help are written there).
 """
 
 from __future__ import annotations
 
-from absl import app, flags
+from absl import app
 
-from keras_semdenoise import joint_training
 from keras_semdenoise.config_flags import define_flags, entry_point
+from keras_semdenoise.training import joint
 
-define_flags(joint_training.JointConfig)
-main = entry_point(joint_training.JointConfig, joint_training.run_joint_training)
+define_flags(joint.JointConfig)
+main = entry_point(joint.JointConfig, joint.run_joint_training)
 
 if __name__ == "__main__":
     app.run(main)

@@ -14,9 +14,9 @@ import keras
 import numpy as np
 
 import keras_semdenoise  # noqa: F401 - registers the package's Keras objects
-from keras_semdenoise import losses
-from keras_semdenoise.heads.deeplab import build_deeplab_largefov
-from keras_semdenoise.heads.vgg16 import VGG16Trunk
+from keras_semdenoise.training import losses
+from keras_semdenoise.models.heads.deeplab import build_deeplab_largefov
+from keras_semdenoise.models.heads.vgg16 import VGG16Trunk
 
 policy, divisor, crop = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 keras.config.set_dtype_policy(policy)

@@ -17,9 +17,10 @@ import numpy as np
 import tensorflow as tf
 
 import keras_semdenoise  # noqa: F401 - registers the package's Keras objects
-from keras_semdenoise import graph_transforms, inference, losses
-from keras_semdenoise.cascade import CascadeTrainer
-from keras_semdenoise.heads import load_head
+from keras_semdenoise.deploy import graph_transforms, inference
+from keras_semdenoise.training import losses
+from keras_semdenoise.training.cascade import CascadeTrainer
+from keras_semdenoise.models.heads import load_head
 
 policy, task = sys.argv[1], sys.argv[2]
 segmentation = task == "segmentation"

@@ -33,8 +33,9 @@ def _check_sigmas(sigma_255, sigma_range_255, sigma_weighting: str = "none"):
         raise ValueError(f"sigma range must be (low, high) with low <= high, got {sigma_range_255}")
 
 
-def augment_and_noise(sigma_255: float | None, sigma_range_255: tuple[float, float] | None,
-                      sigma_weighting: str = "none"):
+def augment_and_noise(
+    sigma_255: float | None, sigma_range_255: tuple[float, float] | None, sigma_weighting: str = "none"
+):
     """A tf function: uint8 (P, P, 3) patch -> (noisy, clean) float32, randomly flipped/rotated.
 
     ``clean`` is in [0, 1]; the noise is ``sigma_255`` or, for blind training, a sigma drawn
@@ -98,9 +99,7 @@ def training_dataset(
     pools = patches.load_training_images(sources, patch_size, holdout)
 
     def crops(image):
-        stacked = tf.stack(
-            [tf.image.random_crop(image, [patch_size, patch_size, 3]) for _ in range(patches_per_image)]
-        )
+        stacked = tf.stack([tf.image.random_crop(image, [patch_size, patch_size, 3]) for _ in range(patches_per_image)])
         return tf.data.Dataset.from_tensor_slices(stacked)
 
     def source_dataset(pool):

@@ -5,11 +5,11 @@ still train a head with ``train/train_head.py`` under ``KERAS_BACKEND=jax``: ``-
 reads ``DIR/<split>.npz`` made here by ``tools/pack_task_data.py`` from a data folder.
 
 A packed split holds every image (and label map) file byte for byte, in the split's fixed order
-(``tasks.load_split``'s), minus the prefix all files share (for CIFAR-10's JPEGs that is the 623-byte
+(``task_data.load_split``'s), minus the prefix all files share (for CIFAR-10's JPEGs that is the 623-byte
 header with the quantisation and Huffman tables: 50,000 files shrink from 45 MB to 14 MB). Decoding is
 the same Pillow decode as ``tasks`` (``imageio.load_image``), so the pixels are identical.
 
-Batches (``batches``) follow ``tasks.batches``'s augmentation for the cases packed splits support:
+Batches (``batches``) follow ``task_data.batches``'s augmentation for the cases packed splits support:
 classification images already at the crop size (CIFAR: reflect-pad by size/8, random crop, random
 flip; evaluation: the image itself) and segmentation (optional rescale and colour jitter, random crop
 padded with void, random flip; evaluation: whole images, or the top-left crop).
@@ -25,7 +25,7 @@ import numpy as np
 
 from keras_semdenoise import noise
 from keras_semdenoise.data import photometric, splits
-from keras_semdenoise.tasks import check_task
+from keras_semdenoise.task_kinds import check_task
 
 PREFIX = "packed:"
 
@@ -36,7 +36,7 @@ def is_packed(source: str) -> bool:
 
 def split_path(source: str, split: str) -> str:
     """``packed:DIR`` and a split name -> ``DIR/<split>.npz`` (a sliced name's whole split: ``data.splits``)."""
-    return os.path.join(source[len(PREFIX):], f"{splits.base_name(split)}.npz")
+    return os.path.join(source[len(PREFIX) :], f"{splits.base_name(split)}.npz")
 
 
 def _common_prefix(blobs: list[bytes]) -> bytes:
@@ -58,10 +58,13 @@ def _pack_files(paths: list[str], name: str) -> dict:
         with open(path, "rb") as handle:
             blobs.append(handle.read())
     prefix = _common_prefix(blobs)
-    bodies = [blob[len(prefix):] for blob in blobs]
+    bodies = [blob[len(prefix) :] for blob in blobs]
     offsets = np.cumsum([0] + [len(b) for b in bodies]).astype(np.int64)
-    return {f"{name}_prefix": np.frombuffer(prefix, np.uint8), f"{name}_offsets": offsets,
-            f"{name}_bytes": np.frombuffer(b"".join(bodies), np.uint8)}
+    return {
+        f"{name}_prefix": np.frombuffer(prefix, np.uint8),
+        f"{name}_offsets": offsets,
+        f"{name}_bytes": np.frombuffer(b"".join(bodies), np.uint8),
+    }
 
 
 def _unpack_files(arrays, name: str, indices=None) -> list[bytes]:
@@ -69,17 +72,18 @@ def _unpack_files(arrays, name: str, indices=None) -> list[bytes]:
     prefix = arrays[f"{name}_prefix"].tobytes()
     offsets, data = arrays[f"{name}_offsets"], arrays[f"{name}_bytes"]
     indices = range(len(offsets) - 1) if indices is None else indices
-    return [prefix + data[offsets[i]:offsets[i + 1]].tobytes() for i in indices]
+    return [prefix + data[offsets[i] : offsets[i + 1]].tobytes() for i in indices]
 
 
-def pack_split(task: str, source: str, split: str, out_path: str, ignore_index: int | None = None,
-               num_classes: int | None = None) -> dict:
+def pack_split(
+    task: str, source: str, split: str, out_path: str, ignore_index: int | None = None, num_classes: int | None = None
+) -> dict:
     """Packs one split of a data folder (``tasks`` layouts) into ``out_path``; returns its summary."""
     from keras_semdenoise import atomic
-    from keras_semdenoise.data import tasks
+    from keras_semdenoise.data import task_data
 
     if check_task(task) == "classification":
-        paths, labels, classes = tasks.ordered_classification_files(source, split)
+        paths, labels, classes = task_data.ordered_classification_files(source, split)
         names = [os.path.basename(p) for p in paths]
         arrays = _pack_files(paths, "image")
         arrays["labels"] = labels
@@ -87,7 +91,7 @@ def pack_split(task: str, source: str, split: str, out_path: str, ignore_index: 
     else:
         if num_classes is None or ignore_index is None:
             raise ValueError("give num_classes and ignore_index for a segmentation split (CamVid: 11 and 11)")
-        pairs = tasks.ordered_segmentation_files(source, split)
+        pairs = task_data.ordered_segmentation_files(source, split)
         names = [os.path.basename(p) for p, _ in pairs]
         arrays = {**_pack_files([p for p, _ in pairs], "image"), **_pack_files([q for _, q in pairs], "label")}
         meta = {"num_classes": num_classes, "ignore_index": ignore_index, "class_names": np.asarray([], str)}
@@ -95,8 +99,12 @@ def pack_split(task: str, source: str, split: str, out_path: str, ignore_index: 
     buffer = io.BytesIO()
     np.savez(buffer, task=np.asarray(task), **meta, **arrays)
     atomic.write_bytes(out_path, buffer.getvalue())
-    return {"task": task, "split": split, "images": len(arrays["image_offsets"]) - 1,
-            "bytes": os.path.getsize(out_path)}
+    return {
+        "task": task,
+        "split": split,
+        "images": len(arrays["image_offsets"]) - 1,
+        "bytes": os.path.getsize(out_path),
+    }
 
 
 @dataclasses.dataclass
@@ -138,8 +146,10 @@ def load_split(source: str, split: str, task: str | None = None) -> PackedSplit:
         positions = np.arange(len(arrays["image_offsets"]) - 1)
         if splits.name_filter(split) is not None:
             if "names" not in arrays:
-                raise ValueError(f"{path} was packed without its file names, which split {split!r} filters by: "
-                                 "pack it again with tools/pack_task_data.py")
+                raise ValueError(
+                    f"{path} was packed without its file names, which split {split!r} filters by: "
+                    "pack it again with tools/pack_task_data.py"
+                )
             positions = positions[splits.kept(split, [str(name) for name in arrays["names"]])]
         chosen = positions[np.asarray(splits.indices(split, len(positions)), dtype=np.int64)]
         images = [_decode(b, rgb=True) for b in _unpack_files(arrays, "image", chosen)]
@@ -148,15 +158,24 @@ def load_split(source: str, split: str, task: str | None = None) -> PackedSplit:
         else:
             labels = [_decode(b, rgb=False) for b in _unpack_files(arrays, "label", chosen)]
         ignore = int(arrays["ignore_index"])
-        return PackedSplit(packed_task, images, labels, int(arrays["num_classes"]), len(images),
-                           None if ignore < 0 else ignore, tuple(str(c) for c in arrays["class_names"]))
+        return PackedSplit(
+            packed_task,
+            images,
+            labels,
+            int(arrays["num_classes"]),
+            len(images),
+            None if ignore < 0 else ignore,
+            tuple(str(c) for c in arrays["class_names"]),
+        )
 
 
 def _classification_batch(images: list, size: int, training: bool, rng) -> np.ndarray:
     stack = np.stack(images)
     if stack.shape[1:3] != (size, size):
-        raise ValueError(f"packed classification images must already be {size}x{size} (got {stack.shape[1:3]}): "
-                         "use the data folder for resizing")
+        raise ValueError(
+            f"packed classification images must already be {size}x{size} (got {stack.shape[1:3]}): "
+            "use the data folder for resizing"
+        )
     if not training:
         return stack
     margin = size // 8
@@ -174,7 +193,7 @@ def _classification_batch(images: list, size: int, training: bool, rng) -> np.nd
 
 def _rescaled(image, label, scale_range: tuple[float, float], rng):
     """Image (bilinear, antialiased) and label (nearest) resized by a factor drawn from ``scale_range``, as
-    ``tasks.segmentation_crop`` does."""
+    ``task_data.segmentation_crop`` does."""
     from PIL import Image
 
     factor = rng.uniform(*scale_range)
@@ -183,8 +202,16 @@ def _rescaled(image, label, scale_range: tuple[float, float], rng):
     return image, np.asarray(Image.fromarray(label).resize(size, Image.NEAREST))
 
 
-def _segmentation_example(image, label, size: int | None, ignore_index: int, training: bool, rng,
-                          scale_range: tuple[float, float] | None = None, color_jitter: float | None = None):
+def _segmentation_example(
+    image,
+    label,
+    size: int | None,
+    ignore_index: int,
+    training: bool,
+    rng,
+    scale_range: tuple[float, float] | None = None,
+    color_jitter: float | None = None,
+):
     if training and scale_range:
         image, label = _rescaled(image, label, scale_range, rng)
     if training and color_jitter:  # on [0, 1] as in tf.data, back to the 0..255 scale (float, unrounded)
@@ -198,22 +225,29 @@ def _segmentation_example(image, label, size: int | None, ignore_index: int, tra
         return image[:size, :size], label[:size, :size]
     top = rng.integers(0, image.shape[0] - size + 1)
     left = rng.integers(0, image.shape[1] - size + 1)
-    image, label = image[top:top + size, left:left + size], label[top:top + size, left:left + size]
+    image, label = image[top : top + size, left : left + size], label[top : top + size, left : left + size]
     if rng.random() < 0.5:
         image, label = image[:, ::-1], label[:, ::-1]
     return image, label
 
 
-def batches(split: PackedSplit, batch_size: int, crop_size: int | None, training: bool, seed: int | None = None,
-            sigma_255: float | None = None, scale_range: tuple[float, float] | None = None,
-            color_jitter: float | None = None):
-    """Like ``tasks.batches``: yields ``(images (N, H, W, 3) float32 in [0, 1], labels)``, or
+def batches(
+    split: PackedSplit,
+    batch_size: int,
+    crop_size: int | None,
+    training: bool,
+    seed: int | None = None,
+    sigma_255: float | None = None,
+    scale_range: tuple[float, float] | None = None,
+    color_jitter: float | None = None,
+):
+    """Like ``task_data.batches``: yields ``(images (N, H, W, 3) float32 in [0, 1], labels)``, or
     ``((noisy, clean), labels)`` with training noise (``noise.add_gaussian_noise_np``) when ``sigma_255`` is set.
 
     Training batches come forever from fresh shuffles of the split (full batches only); evaluation
     goes once through the split in order (the last batch may be short).
     """
-    from keras_semdenoise.data.tasks import check_scale_range
+    from keras_semdenoise.data.task_data import check_scale_range
 
     scale_range = check_scale_range(scale_range, split.task)
     color_jitter = photometric.check_strength(color_jitter, split.task)
@@ -226,8 +260,19 @@ def batches(split: PackedSplit, batch_size: int, crop_size: int | None, training
             images = _classification_batch([split.images[i] for i in indices], crop_size, training, rng)
             labels = split.labels[indices]
         else:
-            pairs = [_segmentation_example(split.images[i], split.labels[i], crop_size, split.ignore_index,
-                                           training, rng, scale_range, color_jitter) for i in indices]
+            pairs = [
+                _segmentation_example(
+                    split.images[i],
+                    split.labels[i],
+                    crop_size,
+                    split.ignore_index,
+                    training,
+                    rng,
+                    scale_range,
+                    color_jitter,
+                )
+                for i in indices
+            ]
             images = np.stack([p[0] for p in pairs])
             labels = np.stack([p[1] for p in pairs]).astype(np.int32)
         clean = images.astype(np.float32) / 255.0
@@ -246,4 +291,4 @@ def batches(split: PackedSplit, batch_size: int, crop_size: int | None, training
     while True:
         order = rng.permutation(split.size)
         for start in range(0, split.size - batch_size + 1, batch_size):
-            yield make(order[start:start + batch_size])
+            yield make(order[start : start + batch_size])

@@ -37,8 +37,22 @@ logger = logging.getLogger(__name__)
 # 16 CBSD432 ids held out for validation: the first 16 of a permutation of the sorted ids drawn with
 # numpy's default_rng(20261201), listed here so the split never depends on code.
 VALIDATION_IDS = (
-    "23084", "55067", "66039", "70011", "71046", "113044", "118031", "160067",
-    "164046", "189029", "196040", "249087", "253092", "268002", "372047", "376020",
+    "23084",
+    "55067",
+    "66039",
+    "70011",
+    "71046",
+    "113044",
+    "118031",
+    "160067",
+    "164046",
+    "189029",
+    "196040",
+    "249087",
+    "253092",
+    "268002",
+    "372047",
+    "376020",
 )
 NUM_DIHEDRAL = 8
 PACKED_PREFIX = "packed:"
@@ -65,7 +79,7 @@ class Source:
         """The file or folder behind the source, without its ``packed:`` / ``tfds:`` prefix."""
         for prefix in (PACKED_PREFIX, TFDS_PREFIX):
             if self.path.startswith(prefix):
-                return self.path[len(prefix):]
+                return self.path[len(prefix) :]
         return self.path
 
 
@@ -128,8 +142,12 @@ def pack_image_folder(folder: str, out_path: str) -> dict:
             blobs.append(handle.read())
     offsets = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
     buffer = io.BytesIO()
-    np.savez(buffer, names=np.asarray([os.path.basename(p) for p in paths]), offsets=offsets,
-             data=np.frombuffer(b"".join(blobs), np.uint8))
+    np.savez(
+        buffer,
+        names=np.asarray([os.path.basename(p) for p in paths]),
+        offsets=offsets,
+        data=np.frombuffer(b"".join(blobs), np.uint8),
+    )
     atomic.write_bytes(out_path, buffer.getvalue())
     return {"images": len(paths), "bytes": os.path.getsize(out_path)}
 
@@ -179,7 +197,7 @@ def read_source(source: Source, patch_size: int = 1, keep=None) -> list[tuple[st
     elif source.packed:
         with np.load(source.location) as arrays:
             names, offsets, data = [str(n) for n in arrays["names"]], arrays["offsets"], arrays["data"]
-            items = [(n, _decode(data[offsets[i]:offsets[i + 1]].tobytes())) for i, n in enumerate(names) if keep(n)]
+            items = [(n, _decode(data[offsets[i] : offsets[i + 1]].tobytes())) for i, n in enumerate(names) if keep(n)]
     else:
         files = [p for p in usable_training_files(source.path, patch_size) if keep(os.path.basename(p))]
         items = [(os.path.basename(p), metrics.to_uint8(imageio.load_image(p).pixels)) for p in files]
@@ -219,8 +237,9 @@ def dihedral(patch: np.ndarray, index: int) -> np.ndarray:
     return out[:, ::-1] if index >= 4 else out
 
 
-def draw_sigmas(rng: np.random.Generator, count: int, sigma_255: float | None,
-                sigma_range_255: tuple[float, float] | None) -> np.ndarray:
+def draw_sigmas(
+    rng: np.random.Generator, count: int, sigma_255: float | None, sigma_range_255: tuple[float, float] | None
+) -> np.ndarray:
     """Per-patch noise levels (0..255 scale): ``sigma_255`` repeated, or uniform in ``sigma_range_255``."""
     if sigma_255 is not None:
         return np.full(count, sigma_255, np.float32)
@@ -228,9 +247,16 @@ def draw_sigmas(rng: np.random.Generator, count: int, sigma_255: float | None,
     return rng.uniform(low, high, count).astype(np.float32)
 
 
-def sample_batch(rng: np.random.Generator, images: list[list[np.ndarray]], weights: np.ndarray, patch_size: int,
-                 batch_size: int, sigma_255: float | None, sigma_range_255: tuple[float, float] | None,
-                 sigma_weighting: str = "none"):
+def sample_batch(
+    rng: np.random.Generator,
+    images: list[list[np.ndarray]],
+    weights: np.ndarray,
+    patch_size: int,
+    batch_size: int,
+    sigma_255: float | None,
+    sigma_range_255: tuple[float, float] | None,
+    sigma_weighting: str = "none",
+):
     """One ``(noisy, clean)`` batch, each ``(batch_size, patch, patch, 3)`` float32 (clean in [0, 1]);
     ``sigma_weighting="inverse"``: ``(noisy, clean, loss weights (batch_size, 1, 1))`` as the tf.data path."""
     clean = np.empty((batch_size, patch_size, patch_size, 3), np.float32)
@@ -240,7 +266,7 @@ def sample_batch(rng: np.random.Generator, images: list[list[np.ndarray]], weigh
         image = pool[rng.integers(len(pool))]
         top = rng.integers(image.shape[0] - patch_size + 1)
         left = rng.integers(image.shape[1] - patch_size + 1)
-        patch = image[top:top + patch_size, left:left + patch_size]
+        patch = image[top : top + patch_size, left : left + patch_size]
         clean[slot] = dihedral(patch, int(rng.integers(NUM_DIHEDRAL))) / np.float32(255.0)
     sigmas = draw_sigmas(rng, batch_size, sigma_255, sigma_range_255)
     noisy = noise.add_gaussian_noise_np(clean, sigmas[:, None, None, None], rng)
@@ -263,10 +289,20 @@ class PatchDataset(_pydataset_base()):
     ``(noisy, clean)`` float32 arrays of shape ``(batch_size, patch_size, patch_size, 3)``.
     """
 
-    def __init__(self, sources: list[Source], patch_size: int = 48, batch_size: int = 32,
-                 sigma_255: float | None = None, sigma_range_255: tuple[float, float] | None = None,
-                 steps_per_epoch: int = 200, seed: int = 0, holdout: bool = True, workers: int = 1,
-                 sigma_weighting: str = "none", **kwargs):
+    def __init__(
+        self,
+        sources: list[Source],
+        patch_size: int = 48,
+        batch_size: int = 32,
+        sigma_255: float | None = None,
+        sigma_range_255: tuple[float, float] | None = None,
+        steps_per_epoch: int = 200,
+        seed: int = 0,
+        holdout: bool = True,
+        workers: int = 1,
+        sigma_weighting: str = "none",
+        **kwargs,
+    ):
         super().__init__(workers=workers, use_multiprocessing=False, **kwargs)
         if (sigma_255 is None) == (sigma_range_255 is None):
             raise ValueError("give exactly one of sigma_255 and sigma_range_255")
@@ -283,8 +319,16 @@ class PatchDataset(_pydataset_base()):
 
     def __getitem__(self, index):
         rng = np.random.default_rng((self.seed, self.epoch, index))
-        return sample_batch(rng, self.images, self.weights, self.patch_size, self.batch_size,
-                            self.sigma_255, self.sigma_range_255, self.sigma_weighting)
+        return sample_batch(
+            rng,
+            self.images,
+            self.weights,
+            self.patch_size,
+            self.batch_size,
+            self.sigma_255,
+            self.sigma_range_255,
+            self.sigma_weighting,
+        )
 
     def on_epoch_end(self):
         self.epoch += 1

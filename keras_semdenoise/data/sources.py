@@ -17,29 +17,36 @@ import dataclasses
 
 import numpy as np
 
-from keras_semdenoise import tasks
+from keras_semdenoise import task_kinds
 from keras_semdenoise.config_flags import setting
-from keras_semdenoise.data import packed, splits
-from keras_semdenoise.data import tasks as task_data
+from keras_semdenoise.data import packed, splits, task_data
 
 DATA_HELP = "Data folder, tfds:imagenet2012, or packed:DIR (tools/pack_task_data.py; no TensorFlow needed)."
 
 
-def load_split(task: str, source: str, split: str, ignore_index: int | None = None, num_classes: int | None = None,
-               data_dir: str | None = None, manual_dir: str | None = None):
-    """One split of ``source``: a ``packed.PackedSplit`` for ``packed:DIR``, else a ``tasks.TaskSplit``.
+def load_split(
+    task: str,
+    source: str,
+    split: str,
+    ignore_index: int | None = None,
+    num_classes: int | None = None,
+    data_dir: str | None = None,
+    manual_dir: str | None = None,
+):
+    """One split of ``source``: a ``packed.PackedSplit`` for ``packed:DIR``, else a ``task_kinds.TaskSplit``.
 
     Args:
-        task: one of ``tasks.TASKS``; a packed split must hold that task.
+        task: one of ``task_kinds.TASKS``; a packed split must hold that task.
         ignore_index, num_classes: segmentation void label and classes for folders that are not VOCdevkit
             (a packed split carries its own).
         data_dir, manual_dir: tfds folders (``tfds:`` sources only).
     """
-    tasks.check_task(task)
+    task_kinds.check_task(task)
     parts = [split] if source.startswith("tfds:") else splits.union_parts(split)  # tfds reads unions itself
     if len(parts) > 1:
-        return _joined([load_split(task, source, part, ignore_index, num_classes, data_dir, manual_dir)
-                        for part in parts], split)
+        return _joined(
+            [load_split(task, source, part, ignore_index, num_classes, data_dir, manual_dir) for part in parts], split
+        )
     if packed.is_packed(source):
         return packed.load_split(source, split, task)
     return task_data.load_split(task, source, split, ignore_index, num_classes, data_dir, manual_dir)
@@ -50,42 +57,63 @@ def _joined(parts: list, name: str):
     first = parts[0]
     for part in parts[1:]:
         if (part.num_classes, part.ignore_index, part.class_names) != (
-                first.num_classes, first.ignore_index, first.class_names):
+            first.num_classes,
+            first.ignore_index,
+            first.class_names,
+        ):
             raise ValueError(f"split {name!r}: its parts differ in classes or void label")
     size = sum(part.size for part in parts)
     if isinstance(first, packed.PackedSplit):
-        labels = (np.concatenate([part.labels for part in parts]) if first.task == tasks.CLASSIFICATION.name
-                  else [label for part in parts for label in part.labels])
-        return dataclasses.replace(first, images=[image for part in parts for image in part.images], labels=labels,
-                                   size=size)
+        labels = (
+            np.concatenate([part.labels for part in parts])
+            if first.task == task_kinds.CLASSIFICATION.name
+            else [label for part in parts for label in part.labels]
+        )
+        return dataclasses.replace(
+            first, images=[image for part in parts for image in part.images], labels=labels, size=size
+        )
     dataset = first.dataset
     for part in parts[1:]:
         dataset = dataset.concatenate(part.dataset)
     return dataclasses.replace(first, dataset=dataset, size=size)
 
 
-def batches(split, batch_size: int, crop_size: int | None, training: bool, sigma_255: float | None = None,
-            seed: int | None = None, scale_range: tuple[float, float] | None = None,
-            color_jitter: float | None = None):
+def batches(
+    split,
+    batch_size: int,
+    crop_size: int | None,
+    training: bool,
+    sigma_255: float | None = None,
+    seed: int | None = None,
+    scale_range: tuple[float, float] | None = None,
+    color_jitter: float | None = None,
+):
     """Batches of a split from ``load_split``: ``(images, labels)``, or ``((noisy, clean), labels)`` when
     ``sigma_255`` is set (training noise). Images (N, H, W, 3) float32 in [0, 1].
 
     Training batches repeat forever and are augmented; evaluation goes once through the split in order.
     ``seed`` seeds a packed split's shuffling, crops and noise (tf.data uses the global seed).
     ``scale_range``: segmentation training frames rescaled by a random factor first; ``color_jitter``: then their
-    colours jittered (``tasks.segmentation_crop``, ``photometric``).
+    colours jittered (``task_kinds.segmentation_crop``, ``photometric``).
     """
     if isinstance(split, packed.PackedSplit):
         return packed.batches(split, batch_size, crop_size, training, seed, sigma_255, scale_range, color_jitter)
-    return task_data.batches(split, batch_size, crop_size, training=training, sigma_255=sigma_255,
-                             scale_range=scale_range, color_jitter=color_jitter)
+    return task_data.batches(
+        split,
+        batch_size,
+        crop_size,
+        training=training,
+        sigma_255=sigma_255,
+        scale_range=scale_range,
+        color_jitter=color_jitter,
+    )
 
 
 def class_pixel_counts(split) -> tuple[np.ndarray, np.ndarray]:
     """A segmentation split's label statistics, read once through its whole frames in order:
     ``(class_pixels, present_pixels)``, each (num_classes,) int64: the non-void pixels of each class, and the
     non-void pixels of the frames that hold that class (``losses.median_frequency_weights`` takes both)."""
-    if split.task != tasks.SEGMENTATION.name:
+    if split.task != task_kinds.SEGMENTATION.name:
         raise ValueError(f"class pixel counts need a segmentation split, not {split.task}")
     classes = split.num_classes
     class_pixels = np.zeros(classes, np.int64)
@@ -103,10 +131,10 @@ def class_pixel_counts(split) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclasses.dataclass(kw_only=True)
 class TaskDataConfig:
-    """The data settings every task run shares (``heads.training.HeadConfig``, ``joint_training.JointConfig``,
+    """The data settings every task run shares (``training.head_training.HeadConfig``, ``training.joint.JointConfig``,
     ``evaluation.tasks.TaskEvaluationConfig``): one flag per field."""
 
-    task: str = setting(help="High-level task.", choices=tasks.TASKS)
+    task: str = setting(help="High-level task.", choices=task_kinds.TASKS)
     data: str = setting(help=DATA_HELP)
     num_classes: int | None = setting(None, "Segmentation classes (required for non-VOC folders).")
     ignore_index: int | None = setting(None, "Segmentation void label (required for non-VOC folders).")
@@ -115,7 +143,12 @@ class TaskDataConfig:
 
     def load_split(self, split: str, ignore_index: int | None = None, num_classes: int | None = None):
         """``split`` of ``data`` (``load_split``); ``ignore_index`` / ``num_classes`` override the config's."""
-        return load_split(self.task, self.data, split,
-                          self.ignore_index if ignore_index is None else ignore_index,
-                          self.num_classes if num_classes is None else num_classes,
-                          self.data_dir, self.manual_dir)
+        return load_split(
+            self.task,
+            self.data,
+            split,
+            self.ignore_index if ignore_index is None else ignore_index,
+            self.num_classes if num_classes is None else num_classes,
+            self.data_dir,
+            self.manual_dir,
+        )

@@ -17,13 +17,17 @@ from __future__ import annotations
 
 import re
 
-_NAME = re.compile(r"^(?P<base>[^\[\]{}]+?)(?:\{(?P<filter>[^\[\]{}]*)\})?"
-                   r"(?:\[(?P<start>[^\[\]:]*):(?P<stop>[^\[\]:]*)\])?$")
+_NAME = re.compile(
+    r"^(?P<base>[^\[\]{}]+?)(?:\{(?P<filter>[^\[\]{}]*)\})?"
+    r"(?:\[(?P<start>[^\[\]:]*):(?P<stop>[^\[\]:]*)\])?$"
+)
 _BOUND = re.compile(r"^(?P<value>-?\d+)(?P<percent>%?)$")
 _PREFIX = re.compile(r"^[^\s,!+]+$")
-FORMAT = ("NAME, NAME[a:b] with a and b ints (negative from the end) or percentages, or either with a file-name "
-          "filter NAME{P,Q} (names starting with P or Q) or NAME{!P} (all but those), e.g. train[:-5000], "
-          "train[:90%], train{!0006R0}")
+FORMAT = (
+    "NAME, NAME[a:b] with a and b ints (negative from the end) or percentages, or either with a file-name "
+    "filter NAME{P,Q} (names starting with P or Q) or NAME{!P} (all but those), e.g. train[:-5000], "
+    "train[:90%], train{!0006R0}"
+)
 
 
 def parse(split: str) -> tuple[str, tuple[str, str] | None]:
@@ -74,8 +78,9 @@ def kept(split: str, names) -> list[int]:
     dropped, prefixes = chosen
     positions = [i for i, name in enumerate(names) if name.startswith(prefixes) != dropped]
     if not positions:
-        raise ValueError(f"split {split!r} keeps none of its {len(names)} images (file names such as "
-                         f"{', '.join(sorted(names)[:3])})")
+        raise ValueError(
+            f"split {split!r} keeps none of its {len(names)} images (file names such as {', '.join(sorted(names)[:3])})"
+        )
     return positions
 
 
@@ -137,12 +142,16 @@ def check_validation(train_split: str, val_split: str | None) -> None:
     if not val_split:  # None, or an empty flag: no validation split
         return
     if any(base_name(part) == "test" for part in union_parts(val_split)):
-        raise ValueError(f"val_split {val_split!r} is a test split: test sets are for reporting only; "
-                         "validate on a split held out of training (e.g. 'train[-5000:]' with "
-                         "--train_split='train[:-5000]')")
+        raise ValueError(
+            f"val_split {val_split!r} is a test split: test sets are for reporting only; "
+            "validate on a split held out of training (e.g. 'train[-5000:]' with "
+            "--train_split='train[:-5000]')"
+        )
     if overlap(train_split, val_split):
-        raise ValueError(f"val_split {val_split!r} and train_split {train_split!r} share images: "
-                         "slice the split apart (e.g. 'train[:-5000]' and 'train[-5000:]')")
+        raise ValueError(
+            f"val_split {val_split!r} and train_split {train_split!r} share images: "
+            "slice the split apart (e.g. 'train[:-5000]' and 'train[-5000:]')"
+        )
 
 
 def base_name(split: str) -> str:

@@ -29,7 +29,7 @@ import os
 import numpy as np
 import tensorflow_datasets as tfds
 
-from keras_semdenoise import imageio, noise
+from keras_semdenoise import imageio
 from keras_semdenoise.metrics import to_uint8
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,8 @@ _LAYOUT = "PNG/JPEG/TIFF files directly in manual_dir, or in its train/ and test
 
 
 def split_folders(manual_dir: str) -> dict[str, str]:
-    """``{split: folder}`` for ``manual_dir``: its ``train/``/``test/`` subfolders if any, else ``{"train": manual_dir}``.
+    """``{split: folder}`` for ``manual_dir``: its ``train/``/``test/`` subfolders if any, else
+    ``{"train": manual_dir}``.
 
     Raises:
         FileNotFoundError: ``manual_dir`` is not a folder.
@@ -54,9 +55,7 @@ def split_folders(manual_dir: str) -> dict[str, str]:
         if os.path.isdir(os.path.join(manual_dir, split))
     }
     if subfolders and imageio.list_image_files(manual_dir):
-        logger.warning(
-            "%s has %s subfolders: the images directly in it are ignored", manual_dir, "/".join(subfolders)
-        )
+        logger.warning("%s has %s subfolders: the images directly in it are ignored", manual_dir, "/".join(subfolders))
     folders = subfolders or {"train": manual_dir}
     for folder in folders.values():
         if not imageio.list_image_files(folder):
@@ -145,9 +144,12 @@ def read_split(data_dir: str, split: str = "train") -> list[tuple[str, np.ndarra
     data_dir = os.path.expanduser(data_dir)
     builder = DenoisingImageFolder(data_dir=data_dir)
     if not os.path.isdir(builder.data_dir) or not builder.info.splits:
-        raise FileNotFoundError(f"no prepared {BUILDER_NAME} dataset in {data_dir}: prepare it first (this "
-                                "module's docstring)")
+        raise FileNotFoundError(
+            f"no prepared {BUILDER_NAME} dataset in {data_dir}: prepare it first (this module's docstring)"
+        )
     if split not in builder.info.splits:
         raise ValueError(f"{data_dir} has splits {sorted(builder.info.splits)}, not {split!r}")
-    return [(example["name"].decode() + ".png", example["image"])
-            for example in tfds.as_numpy(builder.as_dataset(split=split, shuffle_files=False))]
+    return [
+        (example["name"].decode() + ".png", example["image"])
+        for example in tfds.as_numpy(builder.as_dataset(split=split, shuffle_files=False))
+    ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from keras_semdenoise.denoiser import batch_norm_layers
+from keras_semdenoise.models.denoiser import batch_norm_layers
 
 
 def moving_statistics(model) -> list[tuple[np.ndarray, np.ndarray]]:

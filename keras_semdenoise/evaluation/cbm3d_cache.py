@@ -17,7 +17,8 @@ import os
 
 import numpy as np
 
-from keras_semdenoise import atomic, baselines, imageio, metrics
+from keras_semdenoise import atomic, imageio, metrics
+from keras_semdenoise.evaluation import cbm3d
 
 
 def _as_float(image: np.ndarray) -> np.ndarray:
@@ -48,8 +49,9 @@ class Cbm3dCache:
         """The cache file of image ``index``'s estimate from ``noisy`` (H, W, 3) float32 at ``sigma_255``."""
         digest = hashlib.sha1(np.ascontiguousarray(noisy, dtype=np.float32).tobytes()).hexdigest()[:12]
         crop = f"crop{self.crop_size}" if self.crop_size else "whole"
-        return os.path.join(self.folder, self.task, self.split, crop, f"sigma{sigma_255:g}",
-                            f"{int(index):06d}-{digest}.png")
+        return os.path.join(
+            self.folder, self.task, self.split, crop, f"sigma{sigma_255:g}", f"{int(index):06d}-{digest}.png"
+        )
 
     def _run(self, noisy: list[np.ndarray], sigma_255: float) -> list[np.ndarray]:
         """CBM3D estimates (float32) of ``noisy``, in the pool when there is one to use."""
@@ -60,9 +62,9 @@ class Cbm3dCache:
 
                 self._pool = multiprocessing.get_context("spawn").Pool(self.workers)
             # by reference: a spawned worker imports only numpy, bm3d and this package's lazy __init__
-            # one bm3d thread per worker process (baselines.cbm3d_denoise: twice as fast on small images)
-            return self._pool.starmap(baselines.cbm3d_denoise, [(*job, 1) for job in jobs], chunksize=1)
-        return [baselines.cbm3d_denoise(image, sigma) for image, sigma in jobs]
+            # one bm3d thread per worker process (cbm3d.cbm3d_denoise: twice as fast on small images)
+            return self._pool.starmap(cbm3d.cbm3d_denoise, [(*job, 1) for job in jobs], chunksize=1)
+        return [cbm3d.cbm3d_denoise(image, sigma) for image, sigma in jobs]
 
     def _compute(self, noisy: list[np.ndarray], paths: list[str] | None, sigma_255: float) -> list[np.ndarray]:
         """The estimates of ``noisy`` computed now, rounded to 8 bits (uint8), and kept at ``paths``."""
@@ -98,8 +100,7 @@ class Cbm3dCache:
                 if os.path.exists(path):
                     estimates[position] = imageio.load_image(path).pixels
         missing = [position for position, estimate in enumerate(estimates) if estimate is None]
-        computed = self._compute([noisy[p] for p in missing], [paths[p] for p in missing] if paths else None,
-                                 sigma_255)
+        computed = self._compute([noisy[p] for p in missing], [paths[p] for p in missing] if paths else None, sigma_255)
         for position, image in zip(missing, computed):
             estimates[position] = _as_float(image)
         return np.stack(estimates)

@@ -13,12 +13,13 @@ import hashlib
 import os
 import platform
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
-from keras_semdenoise import inference, metrics, noise, paper
-from keras_semdenoise.evaluation import store
+from keras_semdenoise import metrics, noise
+from keras_semdenoise.deploy import inference
+from keras_semdenoise.evaluation import paper, store
 
 PROTOCOL = (
     "PSNR on the whole image, RGB jointly, after clipping to [0,1] and rounding to 8 bits; "
@@ -36,7 +37,7 @@ Method = Callable[[np.ndarray, float], np.ndarray]
 def machine_description() -> str:
     """E.g. "AMD EPYC (x86_64), 2 CPU cores, Linux (Python 3.11.7)": the CPU's model name where /proc/cpuinfo
     states it."""
-    from keras_semdenoise.precision import cpu_model_name
+    from keras_semdenoise.deploy.precision import cpu_model_name
 
     name = cpu_model_name()
     cpu = f"{name} ({platform.machine()})" if name else platform.machine()
@@ -127,8 +128,14 @@ def denoiser_method(model, tile_size: int = inference.DEFAULT_TILE_SIZE, self_en
     return lambda noisy, _sigma: inference.denoise(model, noisy, tile_size=tile_size, self_ensemble=self_ensemble)
 
 
-def measure(method: Method, noisy: np.ndarray, clean: np.ndarray, sigma_255: float, with_ssim: bool = False,
-            crop_border: int = 0) -> dict:
+def measure(
+    method: Method,
+    noisy: np.ndarray,
+    clean: np.ndarray,
+    sigma_255: float,
+    with_ssim: bool = False,
+    crop_border: int = 0,
+) -> dict:
     """``{"psnr", "seconds", "pixels"[, "ssim"]}`` of ``method`` on one noisy image against its clean one.
 
     ``noisy`` and ``clean`` are (H, W, 3) float32, ``clean`` in [0, 1]; the output is clipped to [0, 1] and
@@ -138,15 +145,19 @@ def measure(method: Method, noisy: np.ndarray, clean: np.ndarray, sigma_255: flo
     start = time.perf_counter()
     output = method(noisy, sigma_255)
     seconds = time.perf_counter() - start
-    entry = {"psnr": metrics.psnr_uint8(clean, output, crop_border), "seconds": seconds,
-             "pixels": int(clean.shape[0] * clean.shape[1])}
+    entry = {
+        "psnr": metrics.psnr_uint8(clean, output, crop_border),
+        "seconds": seconds,
+        "pixels": int(clean.shape[0] * clean.shape[1]),
+    }
     if with_ssim:
         entry["ssim"] = metrics.ssim_uint8(clean, output, crop_border)
     return entry
 
 
-def measure_image(method: Method, name: str, clean: np.ndarray, sigma_255: float, with_ssim: bool = False,
-                  crop_border: int = 0) -> dict:
+def measure_image(
+    method: Method, name: str, clean: np.ndarray, sigma_255: float, with_ssim: bool = False, crop_border: int = 0
+) -> dict:
     """``measure`` on the protocol's noisy input: ``clean`` ((H, W, 3) float32 in [0, 1]) plus Gaussian
     noise of ``sigma_255`` (0..255 scale) seeded by ``name`` and sigma (``noise.add_seeded_gaussian_noise``)."""
     noisy = noise.add_seeded_gaussian_noise(clean, sigma_255, name)
@@ -196,8 +207,11 @@ def evaluate(
             sigma_key = f"{sigma:g}"
             for method_name, factory in methods.items():
                 method = factory(sigma)
-                cell = state["results"].setdefault(set_name, {}).setdefault(sigma_key, {}).setdefault(
-                    method_name, {"images": {}}
+                cell = (
+                    state["results"]
+                    .setdefault(set_name, {})
+                    .setdefault(sigma_key, {})
+                    .setdefault(method_name, {"images": {}})
                 )
                 identity = getattr(method, "identity", None)
                 if method is not None and cell.get("identity") != identity:
@@ -212,8 +226,7 @@ def evaluate(
                         cell["images"][image_name].setdefault("pixels", int(clean.shape[0] * clean.shape[1]))
                     if method is None or image_name in cell["images"]:
                         continue
-                    cell["images"][image_name] = measure_image(method, image_name, clean, sigma, with_ssim,
-                                                               crop_border)
+                    cell["images"][image_name] = measure_image(method, image_name, clean, sigma, with_ssim, crop_border)
                     _summarise(cell, [name for name, _ in images])
                     store.save(results_path, state)
                 if method is None:
@@ -237,8 +250,9 @@ def seconds_per_megapixel(cells: list[dict]) -> float | None:
 
     A median, so an image timed while the machine was busy does not move it much; None without sizes.
     """
-    rates = [1e6 * e["seconds"] / e["pixels"] for cell in cells for e in cell.get("images", {}).values()
-             if e.get("pixels")]
+    rates = [
+        1e6 * e["seconds"] / e["pixels"] for cell in cells for e in cell.get("images", {}).values() if e.get("pixels")
+    ]
     return float(np.median(rates)) if rates else None
 
 
@@ -253,10 +267,15 @@ def speed_table(state: dict) -> str:
     rows = [(m, rate) for m, rate in rows if rate is not None and m != NOISY_METHOD]
     if not rows:
         return ""
-    lines = ["### Time (seconds per megapixel)", "",
-             "Median over every image and sigma of the table above, timed inside the evaluation on its machine "
-             "(not alone: `make bench` gives controlled timings).", "",
-             "| method | s/MP |", "| --- | --- |"]
+    lines = [
+        "### Time (seconds per megapixel)",
+        "",
+        "Median over every image and sigma of the table above, timed inside the evaluation on its machine "
+        "(not alone: `make bench` gives controlled timings).",
+        "",
+        "| method | s/MP |",
+        "| --- | --- |",
+    ]
     lines += [f"| {method} | {rate:.2f} |" for method, rate in rows]
     return "\n".join(lines) + "\n"
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from keras_semdenoise import inference, noise
+from keras_semdenoise import noise
+from keras_semdenoise.deploy import inference
 
 # Grey levels, saturated primaries and secondaries, and the reds that break the BN peers (kodim02's door).
 COLOURS: dict[str, tuple[float, float, float]] = {
@@ -36,8 +37,9 @@ def _rmse(estimate: np.ndarray, clean: np.ndarray) -> float:
     return float(np.sqrt(np.mean((np.asarray(estimate, np.float64) - clean) ** 2)))
 
 
-def flat_colour_patches(model, sigma_255: float, colours: dict[str, tuple[float, float, float]] = COLOURS,
-                        size: int = PATCH_SIZE) -> dict[str, dict[str, np.ndarray]]:
+def flat_colour_patches(
+    model, sigma_255: float, colours: dict[str, tuple[float, float, float]] = COLOURS, size: int = PATCH_SIZE
+) -> dict[str, dict[str, np.ndarray]]:
     """``{colour name: {"clean", "noisy", "output"}}``: ``size x size`` flat patches (H, W, 3) float32 on the
     [0, 1] scale, the seeded noisy input and ``model``'s output (unclipped: what the network gives).
 
@@ -58,12 +60,15 @@ def flat_colour_patches(model, sigma_255: float, colours: dict[str, tuple[float,
 def errors(patches: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, float]]:
     """``{colour name: {"noisy_rmse", "output_rmse"}}`` of ``flat_colour_patches``' patches (the [0, 1] scale).
     An output RMSE above the noisy one means the model added error."""
-    return {name: {"noisy_rmse": _rmse(p["noisy"], p["clean"]), "output_rmse": _rmse(p["output"], p["clean"])}
-            for name, p in patches.items()}
+    return {
+        name: {"noisy_rmse": _rmse(p["noisy"], p["clean"]), "output_rmse": _rmse(p["output"], p["clean"])}
+        for name, p in patches.items()
+    }
 
 
-def flat_colour_errors(model, sigma_255: float, colours: dict[str, tuple[float, float, float]] = COLOURS,
-                       size: int = PATCH_SIZE) -> dict[str, dict[str, float]]:
+def flat_colour_errors(
+    model, sigma_255: float, colours: dict[str, tuple[float, float, float]] = COLOURS, size: int = PATCH_SIZE
+) -> dict[str, dict[str, float]]:
     """``errors(flat_colour_patches(...))``: the noise each colour's patch keeps after ``model``."""
     return errors(flat_colour_patches(model, sigma_255, colours, size))
 
@@ -81,26 +86,34 @@ def figure(patches: dict[str, dict[str, dict[str, np.ndarray]]], sigma_255: floa
 
     names = list(patches)
     colours = list(next(iter(patches.values())))
-    fig, axes = plt.subplots(len(colours), len(names) + 1, figsize=(1.45 * (len(names) + 1), 1.3 * len(colours)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(colours), len(names) + 1, figsize=(1.45 * (len(names) + 1), 1.3 * len(colours)), squeeze=False
+    )
     for row, colour in enumerate(colours):
         first = patches[names[0]][colour]
         noisy_error = _rmse(first["noisy"], first["clean"]) * 255
         cells = [("noisy input", first["noisy"], noisy_error)]
-        cells += [(name, patches[name][colour]["output"], _rmse(patches[name][colour]["output"], first["clean"]) * 255)
-                  for name in names]
+        cells += [
+            (name, patches[name][colour]["output"], _rmse(patches[name][colour]["output"], first["clean"]) * 255)
+            for name in names
+        ]
         for column, (title, image, error) in enumerate(cells):
             axis = axes[row][column]
             axis.imshow(np.clip(image, 0, 1), interpolation="nearest")
             axis.set_xticks([])
             axis.set_yticks([])
             worse = column > 0 and error > noisy_error
-            axis.set_title(f"{title}\n{error:.1f}" if row == 0 else f"{error:.1f}", fontsize=7,
-                           color="red" if worse else "black", pad=2)
+            axis.set_title(
+                f"{title}\n{error:.1f}" if row == 0 else f"{error:.1f}",
+                fontsize=7,
+                color="red" if worse else "black",
+                pad=2,
+            )
             if column == 0:
                 axis.set_ylabel(colour, fontsize=8)
-    fig.suptitle(f"Flat colours + sigma {sigma_255:g} noise: output RMSE (0..255), red = more than the input's",
-                 fontsize=8)
+    fig.suptitle(
+        f"Flat colours + sigma {sigma_255:g} noise: output RMSE (0..255), red = more than the input's", fontsize=8
+    )
     fig.tight_layout()
     return fig
 
@@ -112,9 +125,13 @@ def markdown(results: dict[str, dict[str, dict[str, float]]], sigma_255: float) 
     """
     names = list(results)
     colours = list(next(iter(results.values()))) if results else []
-    lines = [f"Output RMSE on flat {PATCH_SIZE}x{PATCH_SIZE} patches plus seeded Gaussian noise, sigma "
-             f"{sigma_255:g} (0..255 scale; lower is better; **bold**: more error than the noisy input).", "",
-             "| colour (RGB) | noisy | " + " | ".join(names) + " |", "|---|" + "---:|" * (len(names) + 1)]
+    lines = [
+        f"Output RMSE on flat {PATCH_SIZE}x{PATCH_SIZE} patches plus seeded Gaussian noise, sigma "
+        f"{sigma_255:g} (0..255 scale; lower is better; **bold**: more error than the noisy input).",
+        "",
+        "| colour (RGB) | noisy | " + " | ".join(names) + " |",
+        "|---|" + "---:|" * (len(names) + 1),
+    ]
     for colour in colours:
         noisy = results[names[0]][colour]["noisy_rmse"] * 255
         cells = []

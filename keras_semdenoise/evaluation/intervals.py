@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
-from keras_semdenoise import metrics, tasks
+from keras_semdenoise import metrics, task_kinds
 
 # The numbers a cell's records give: accuracy and mIoU in %, PSNR in dB.
 METRICS = ("top1", "top5", "miou", "psnr")
@@ -57,7 +57,7 @@ class Difference:
 
 def headline_metric(task: str) -> str:
     """The metric a task's tables lead with: ``top1`` (classification) or ``miou`` (segmentation)."""
-    return "top1" if tasks.check_task(task) == tasks.CLASSIFICATION.name else "miou"
+    return "top1" if task_kinds.check_task(task) == task_kinds.CLASSIFICATION.name else "miou"
 
 
 def validation_metric(task: str) -> str:
@@ -103,8 +103,9 @@ def resample_counts(count: int, resamples: int, seed: int = SEED):
         yield np.bincount(drawn.ravel(), minlength=rows * count).reshape(rows, count)
 
 
-def paired_bootstrap(first: dict, second: dict, metric: str, resamples: int = RESAMPLES, seed: int = SEED,
-                     level: float = 0.95) -> Difference:
+def paired_bootstrap(
+    first: dict, second: dict, metric: str, resamples: int = RESAMPLES, seed: int = SEED, level: float = 0.95
+) -> Difference:
     """``first - second`` of two cells' records on the same images, with a ``level`` percentile interval.
 
     Args:
@@ -132,8 +133,15 @@ def paired_bootstrap(first: dict, second: dict, metric: str, resamples: int = RE
     return Difference(float(observed), float(low), float(high), count)
 
 
-def cell_difference(records_of: RecordsReader, first: str, second: str, key: str, metric: str,
-                    resamples: int = RESAMPLES, seed: int = SEED) -> Difference | None:
+def cell_difference(
+    records_of: RecordsReader,
+    first: str,
+    second: str,
+    key: str,
+    metric: str,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
+) -> Difference | None:
     """``paired_bootstrap`` of two settings' cells at sigma ``key``, or None when either has no records
     (results measured before records were kept) or they hold different images."""
     a, b = records_of(first, key), records_of(second, key)
@@ -145,8 +153,9 @@ def cell_difference(records_of: RecordsReader, first: str, second: str, key: str
         return None
 
 
-def differences_markdown(state: dict, task: str, records_of: RecordsReader, resamples: int = RESAMPLES,
-                         seed: int = SEED) -> str:
+def differences_markdown(
+    state: dict, task: str, records_of: RecordsReader, resamples: int = RESAMPLES, seed: int = SEED
+) -> str:
     """The ``COMPARISONS`` of a results state (``evaluation.tasks.evaluate_cells``) per sigma, as a markdown
     section: ``first - second [95% interval]``; ``n/a`` where a cell has no records, blank where a cell is
     missing. Empty when no comparison has both cells."""
@@ -166,10 +175,16 @@ def differences_markdown(state: dict, task: str, records_of: RecordsReader, resa
     if not rows:
         return ""
     unit = "top-1 accuracy" if metric == "top1" else "mIoU"
-    return "\n".join([
-        "#### Differences (95% bootstrap intervals over images)", "",
-        f"Difference of {unit} in points, first setting minus second, on the same images and noise; in brackets "
-        f"the 95% percentile interval of {resamples} paired resamples of the images (seed {seed}). An interval "
-        "that contains 0 does not show a difference; n/a: a cell measured before per-image records were kept.",
-        "", "| difference | " + " | ".join(f"sigma {s}" for s in sigmas) + " |",
-        "| --- |" + " --- |" * len(sigmas), *rows])
+    return "\n".join(
+        [
+            "#### Differences (95% bootstrap intervals over images)",
+            "",
+            f"Difference of {unit} in points, first setting minus second, on the same images and noise; in brackets "
+            f"the 95% percentile interval of {resamples} paired resamples of the images (seed {seed}). An interval "
+            "that contains 0 does not show a difference; n/a: a cell measured before per-image records were kept.",
+            "",
+            "| difference | " + " | ".join(f"sigma {s}" for s in sigmas) + " |",
+            "| --- |" + " --- |" * len(sigmas),
+            *rows,
+        ]
+    )

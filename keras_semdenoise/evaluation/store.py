@@ -39,6 +39,7 @@ def records_path(folder: str, setting: str, key: str) -> str:
 
 def save_records(path: str, records: dict) -> None:
     """Writes ``{name: numpy array}`` to ``path`` (.npz, compressed) atomically."""
+
     def write(tmp: str) -> None:
         with open(tmp, "wb") as handle:  # a file object: numpy would add ".npz" to the temporary name
             np.savez_compressed(handle, **records)

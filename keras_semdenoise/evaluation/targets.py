@@ -8,7 +8,7 @@ Three kinds, all on whole test images with seeded noise (``tools/evaluate_denois
 
 from __future__ import annotations
 
-from keras_semdenoise import paper
+from keras_semdenoise.evaluation import paper
 
 CBM3D_MARGIN_DB = 0.3
 BLIND_GAP_DB = 0.2
@@ -36,17 +36,31 @@ def shortfalls(state: dict, sigma: float | None) -> list[dict]:
     rows = []
     for data_set in state["results"]:
         if sigma is None:
-            levels = [(level, _mean(state, data_set, level, PROPOSED), _mean(state, data_set, level, BLIND))
-                      for level in BLIND_LEVELS]
-            needed = [(level, f"per-sigma - {BLIND_GAP_DB:g}", None if ours is None else ours - BLIND_GAP_DB, blind)
-                      for level, ours, blind in levels]
+            levels = [
+                (level, _mean(state, data_set, level, PROPOSED), _mean(state, data_set, level, BLIND))
+                for level in BLIND_LEVELS
+            ]
+            needed = [
+                (level, f"per-sigma - {BLIND_GAP_DB:g}", None if ours is None else ours - BLIND_GAP_DB, blind)
+                for level, ours, blind in levels
+            ]
         else:
             ours, cbm3d = _mean(state, data_set, sigma, PROPOSED), _mean(state, data_set, sigma, CBM3D)
             reported = paper.PSNR.get(data_set, {}).get("Proposed", {}).get(int(sigma))
-            needed = [(sigma, "paper", reported, ours),
-                      (sigma, f"CBM3D + {CBM3D_MARGIN_DB:g}", None if cbm3d is None else cbm3d + CBM3D_MARGIN_DB, ours)]
+            needed = [
+                (sigma, "paper", reported, ours),
+                (sigma, f"CBM3D + {CBM3D_MARGIN_DB:g}", None if cbm3d is None else cbm3d + CBM3D_MARGIN_DB, ours),
+            ]
         for level, target, value, measured in needed:
             if value is not None and measured is not None:
-                rows.append({"set": data_set, "sigma": level, "target": target, "needed": value,
-                             "measured": measured, "short_by": value - measured})
+                rows.append(
+                    {
+                        "set": data_set,
+                        "sigma": level,
+                        "target": target,
+                        "needed": value,
+                        "measured": measured,
+                        "short_by": value - measured,
+                    }
+                )
     return rows

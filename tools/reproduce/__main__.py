@@ -27,14 +27,21 @@ from tools.reproduce.stages import adopt_stamps, stage_state
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 FLAGS = flags.FLAGS
-define_flags(ReproduceConfig, data_root={
-    "required": False,
-    "help": "Folder holding cifar10-jpeg, camvid, CBSD432, CBSD68 (default: ../shared/data or $SEMDENOISE_DATA_DIR).",
-})
+define_flags(
+    ReproduceConfig,
+    data_root={
+        "required": False,
+        "help": "Folder holding cifar10-jpeg, camvid, CBSD432, CBSD68 (default: ../shared/data or $SEMDENOISE_DATA_DIR).",
+    },
+)
 flags.DEFINE_bool("report_only", False, "Only rewrite the report from the measured tables.")
 flags.DEFINE_bool("list", False, "Print each stage's state (done, how far, to do) and exit.")
-flags.DEFINE_bool("stamp_only", False, "Stamp the outputs made before stamps were written with the models there "
-                  "now, and exit (a run does it too; do it before replacing a head by hand).")
+flags.DEFINE_bool(
+    "stamp_only",
+    False,
+    "Stamp the outputs made before stamps were written with the models there "
+    "now, and exit (a run does it too; do it before replacing a head by hand).",
+)
 
 
 def main(argv):

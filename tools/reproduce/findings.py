@@ -7,7 +7,7 @@ import os
 
 from keras_semdenoise import atomic
 from keras_semdenoise.evaluation import intervals
-from keras_semdenoise.tasks import CLASSIFICATION, SETTINGS, SHORT, noise_name
+from keras_semdenoise.task_kinds import CLASSIFICATION, SETTINGS, SHORT, noise_name
 from tools.reproduce.config import ReproduceConfig
 
 
@@ -16,8 +16,9 @@ def score(task: str, cell: dict) -> float:
     return cell["top1"] if task == CLASSIFICATION.name else cell["miou"]
 
 
-def findings(task: str, state: dict, records_of: intervals.RecordsReader | None = None,
-             resamples: int = intervals.RESAMPLES) -> list[str]:
+def findings(
+    task: str, state: dict, records_of: intervals.RecordsReader | None = None, resamples: int = intervals.RESAMPLES
+) -> list[str]:
     """The paper's claims checked on one task's measured table, one line each (MATCHED / NOT MATCHED).
 
     With ``records_of`` (``evaluation.store.records_reader`` of the evaluation's folder), each quoted
@@ -38,7 +39,8 @@ def findings(task: str, state: dict, records_of: intervals.RecordsReader | None 
             return None
         if (first, second, sigma, metric) not in measured:
             measured[first, second, sigma, metric] = intervals.cell_difference(
-                records_of, first, second, sigma, metric, resamples)
+                records_of, first, second, sigma, metric, resamples
+            )
         return measured[first, second, sigma, metric]
 
     def quoted(first: str, second: str, sigma: str, value: float, metric: str | None = None) -> str:
@@ -54,54 +56,80 @@ def findings(task: str, state: dict, records_of: intervals.RecordsReader | None 
         ok = all(g > 0 for g in gaps.values()) and all(g > 0 for g in over_cbm3d.values())
         compared = [("separate", s) for s in paired] + [("cbm3d", s) for s in both]
         # A difference whose interval reaches 0 supports the claim by its point value only.
-        weak = [f"joint - {'CBM3D' if other == 'cbm3d' else other} s{s}" for other, s in compared
-                if (d := interval("joint", other, s, intervals.headline_metric(task))) is not None and d.low <= 0]
+        weak = [
+            f"joint - {'CBM3D' if other == 'cbm3d' else other} s{s}"
+            for other, s in compared
+            if (d := interval("joint", other, s, intervals.headline_metric(task))) is not None and d.low <= 0
+        ]
         text = verdict(ok) + (" on the point values" if ok and weak else "")
-        lines.append(f"Joint beats Separate and CBM3D at every sigma: {text} (joint - separate: "
-                     + ", ".join(f"s{s} {quoted('joint', 'separate', s, gaps[s])}" for s in paired)
-                     + ("; joint - CBM3D: " + ", ".join(f"s{s} {quoted('joint', 'cbm3d', s, g)}"
-                                                        for s, g in over_cbm3d.items()) if both else "")
-                     + " points"
-                     + (f"; CBM3D not yet measured at {', '.join(f's{s}' for s in paired if s not in both)}"
-                        if len(both) < len(paired) else "")
-                     + (f"; not conclusive, the interval reaching 0: {', '.join(weak)}" if weak else "")
-                     + ").")
+        lines.append(
+            f"Joint beats Separate and CBM3D at every sigma: {text} (joint - separate: "
+            + ", ".join(f"s{s} {quoted('joint', 'separate', s, gaps[s])}" for s in paired)
+            + (
+                "; joint - CBM3D: " + ", ".join(f"s{s} {quoted('joint', 'cbm3d', s, g)}" for s, g in over_cbm3d.items())
+                if both
+                else ""
+            )
+            + " points"
+            + (
+                f"; CBM3D not yet measured at {', '.join(f's{s}' for s in paired if s not in both)}"
+                if len(both) < len(paired)
+                else ""
+            )
+            + (f"; not conclusive, the interval reaching 0: {', '.join(weak)}" if weak else "")
+            + ")."
+        )
     if len(paired) > 1:  # growth needs two sigmas
         first, last = gaps[paired[0]], gaps[paired[-1]]
-        lines.append(f"The gap grows with sigma: {verdict(last > first)} (s{paired[0]} "
-                     f"{quoted('joint', 'separate', paired[0], first)} -> s{paired[-1]} "
-                     f"{quoted('joint', 'separate', paired[-1], last)} points).")
+        lines.append(
+            f"The gap grows with sigma: {verdict(last > first)} (s{paired[0]} "
+            f"{quoted('joint', 'separate', paired[0], first)} -> s{paired[-1]} "
+            f"{quoted('joint', 'separate', paired[-1], last)} points)."
+        )
     cross = [s for s in paired if s in cells.get("cross", {})]
     if cross:
-        closer = {s: abs(score(task, cells["joint"][s]) - score(task, cells["cross"][s]))
-                  <= abs(score(task, cells["joint"][s]) - score(task, cells["separate"][s])) for s in cross}
+        closer = {
+            s: abs(score(task, cells["joint"][s]) - score(task, cells["cross"][s]))
+            <= abs(score(task, cells["joint"][s]) - score(task, cells["separate"][s]))
+            for s in cross
+        }
 
         def cross_text(s: str) -> str:
             difference = interval("cross", "joint", s, intervals.headline_metric(task))
-            return (f"s{s} cross {score(task, cells['cross'][s]):.2f} vs joint {score(task, cells['joint'][s]):.2f}"
-                    + (f" (cross - joint {difference.text(2)})" if difference else ""))
+            return f"s{s} cross {score(task, cells['cross'][s]):.2f} vs joint {score(task, cells['joint'][s]):.2f}" + (
+                f" (cross - joint {difference.text(2)})" if difference else ""
+            )
 
-        lines.append(f"Cross-task is closer to Joint than Separate is: {verdict(all(closer.values()))} ("
-                     + ", ".join(cross_text(s) for s in cross) + ").")
+        lines.append(
+            f"Cross-task is closer to Joint than Separate is: {verdict(all(closer.values()))} ("
+            + ", ".join(cross_text(s) for s in cross)
+            + ")."
+        )
     psnr = [s for s in paired if "psnr" in cells["joint"][s] and "psnr" in cells["separate"][s]]
     if psnr:
         costs = {s: cells["joint"][s]["psnr"] - cells["separate"][s]["psnr"] for s in psnr}
         ok = all(-1.0 <= c <= 0.05 for c in costs.values())
-        lines.append(f"Joint costs a little PSNR (0 to 1 dB): {verdict(ok)} (joint - separate: "
-                     + ", ".join(f"s{s} {quoted('joint', 'separate', s, c, 'psnr')} dB" for s, c in costs.items())
-                     + ").")
+        lines.append(
+            f"Joint costs a little PSNR (0 to 1 dB): {verdict(ok)} (joint - separate: "
+            + ", ".join(f"s{s} {quoted('joint', 'separate', s, c, 'psnr')} dB" for s, c in costs.items())
+            + ")."
+        )
     scored = [c for setting, c_by_sigma in cells.items() if setting != "clean" for c in c_by_sigma.values()]
     if task == CLASSIFICATION.name and scored:
         count = scored[0]["images"]
         error = max(100.0 * (p * (1 - p) / count) ** 0.5 for p in (score(task, c) / 100.0 for c in scored))
-        lines.append(f"Noise: one cell's top-1 on {count} images has a binomial standard error of up to "
-                     f"{error:.1f} points; all settings see the same images and noise, so differences between "
-                     "them are less noisy than that, but gaps under about one point are not conclusive.")
+        lines.append(
+            f"Noise: one cell's top-1 on {count} images has a binomial standard error of up to "
+            f"{error:.1f} points; all settings see the same images and noise, so differences between "
+            "them are less noisy than that, but gaps under about one point are not conclusive."
+        )
     shown = [d for d in measured.values() if d is not None]
     if shown:
-        lines.append(f"In brackets: 95% intervals of a paired bootstrap over the {shown[0].images} images "
-                     f"({resamples} resamples, both cells on the same resampled images); a difference whose "
-                     "interval contains 0 is not conclusive.")
+        lines.append(
+            f"In brackets: 95% intervals of a paired bootstrap over the {shown[0].images} images "
+            f"({resamples} resamples, both cells on the same resampled images); a difference whose "
+            "interval contains 0 is not conclusive."
+        )
     return lines
 
 
@@ -118,8 +146,9 @@ def plot_scores(results: dict, out_path: str) -> None:
             cells = state["cells"].get(setting, {})
             sigmas = sorted((s for s in cells if s != "clean"), key=float)
             if sigmas:
-                axis.plot([float(s) for s in sigmas], [score(task, cells[s]) for s in sigmas], marker="o",
-                          label=setting)
+                axis.plot(
+                    [float(s) for s in sigmas], [score(task, cells[s]) for s in sigmas], marker="o", label=setting
+                )
         clean = state["cells"].get("clean", {}).get("clean")
         if clean:
             axis.axhline(score(task, clean), color="gray", linestyle="--", linewidth=1, label="clean input")
@@ -142,8 +171,10 @@ def pick_examples(task: str, scores: list[tuple[float, float]], count: int) -> t
         separate_right = [i for i, (s, j) in enumerate(scores) if s > j]
         rest = [i for i, (s, j) in enumerate(scores) if s == j]
         chosen = (joint_right + separate_right + rest)[:count]
-        note = (f"of the first {len(scores)} test images, {len(joint_right)} right only after joint and "
-                f"{len(separate_right)} only after separate; shown: those first")
+        note = (
+            f"of the first {len(scores)} test images, {len(joint_right)} right only after joint and "
+            f"{len(separate_right)} only after separate; shown: those first"
+        )
         return chosen, note
     best = max(range(len(scores)), key=lambda i: abs(scores[i][1] - scores[i][0]))
     return [best], f"of the first {len(scores)} test frames, the one where separate and joint differ most"
@@ -156,8 +187,7 @@ def example_pool(config: ReproduceConfig, task: str, size: int, pool: int = 64) 
     return max(1, min(pool, size, evaluated))
 
 
-def example_figure(config: ReproduceConfig, task: str, out_path: str, count: int = 4,
-                   pool: int = 64) -> str | None:
+def example_figure(config: ReproduceConfig, task: str, out_path: str, count: int = 4, pool: int = 64) -> str | None:
     """Noisy / separate / joint images at the largest sigma, with the head's output, where they differ.
 
     Candidates are the first ``pool`` test images (and of the CamVid frames, at most the evaluated
@@ -170,13 +200,16 @@ def example_figure(config: ReproduceConfig, task: str, out_path: str, count: int
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from keras_semdenoise import inference, metrics, noise
+    from keras_semdenoise import metrics, noise
     from keras_semdenoise.data import sources
-    from keras_semdenoise.heads import load_head
+    from keras_semdenoise.deploy import inference
+    from keras_semdenoise.models.heads import load_head
 
     sigma = max(config.sigmas)
-    paths = {"separate": config.denoiser_path("separate", sigma),
-             "joint": config.denoiser_path(f"joint_{SHORT[task]}", sigma)}
+    paths = {
+        "separate": config.denoiser_path("separate", sigma),
+        "joint": config.denoiser_path(f"joint_{SHORT[task]}", sigma),
+    }
     if not os.path.exists(config.head_path(task)) or not all(os.path.exists(p) for p in paths.values()):
         return None
     head = load_head(config.head_path(task))
@@ -213,7 +246,7 @@ def example_figure(config: ReproduceConfig, task: str, out_path: str, count: int
     nrows = len(rows) * (1 if classification else 2)
     figure, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.4 * nrows), dpi=110, squeeze=False)
     names = split.class_names if classification else ()
-    for row_index, (clean, label, judged) in enumerate(rows):
+    for row_index, (clean, _label, judged) in enumerate(rows):
         for col, (name, picture, prediction, score) in enumerate(judged):
             axis = axes[row_index * (nrows // len(rows))][col]
             axis.imshow(np.clip(picture, 0, 1))

@@ -14,22 +14,27 @@ import json
 import logging
 import os
 
-from keras_semdenoise import atomic, losses
+from keras_semdenoise import atomic
 from keras_semdenoise.config_flags import setting
 from keras_semdenoise.evaluation.intervals import validation_metric
-from keras_semdenoise.runs import load_history
-from keras_semdenoise.tasks import TASKS
+from keras_semdenoise.task_kinds import TASKS
+from keras_semdenoise.training import losses
+from keras_semdenoise.training.runs import load_history
 
-CRITERION = ("the best validation task metric over a run's checkpoints after step 0 (ties: the paper's scale), "
-             "because the joint runs ship their best checkpoint by validation")
+CRITERION = (
+    "the best validation task metric over a run's checkpoints after step 0 (ties: the paper's scale), "
+    "because the joint runs ship their best checkpoint by validation"
+)
 
 
 @dataclasses.dataclass(kw_only=True)
 class LossScaleChoiceConfig:
     """Which study runs to compare and where the choice goes."""
 
-    runs: tuple[str, ...] = setting(help="Joint-training run folders with a validation split, one per task and "
-                                         "loss scale (their config.json says which).")
+    runs: tuple[str, ...] = setting(
+        help="Joint-training run folders with a validation split, one per task and "
+        "loss scale (their config.json says which)."
+    )
     out: str = setting(help="Folder for loss_scale.md, loss_scale.png and loss_scale.json.")
 
 
@@ -48,8 +53,11 @@ def read_runs(runs, kept: dict | None = None) -> dict:
     ``kept``: an earlier ``loss_scale.json`` (its ``tasks``); a run whose folder is gone (run folders are scratch)
     is taken from there, by its folder name. The pipeline asks for that only while the run's inputs are the ones
     it was made from (``stages._loss_scale_stages``)."""
-    kept_runs = {summary["run"]: (task, scale, summary) for task, scales in (kept or {}).items()
-                 for scale, summary in scales.items()}
+    kept_runs = {
+        summary["run"]: (task, scale, summary)
+        for task, scales in (kept or {}).items()
+        for scale, summary in scales.items()
+    }
     studied: dict = {}
     for run in runs:
         if not os.path.exists(os.path.join(run, "config.json")) and run in kept_runs:
@@ -67,11 +75,19 @@ def read_runs(runs, kept: dict | None = None) -> dict:
             raise ValueError(f"{run} has no validated checkpoint after step 0: run it with a val_split")
         best = max(trained, key=lambda point: point[metric])  # the first of equal scores, as the run ships
         studied.setdefault(config["task"], {})[config["scale"]] = {
-            "run": run, "metric": metric, "sigma": config["sigma"], "steps": config["steps"],
-            "train_split": config["train_split"], "val_split": config["val_split"],
+            "run": run,
+            "metric": metric,
+            "sigma": config["sigma"],
+            "steps": config["steps"],
+            "train_split": config["train_split"],
+            "val_split": config["val_split"],
             "val_images": next(h["val_images"] for h in history if metric in h),
             "lambdas": {name: config[name] for name in ("lambda_d", "lambda_p", "lambda_h")},
-            "curve": curve, "best": best[metric], "best_step": best["step"], "final": trained[-1][metric]}
+            "curve": curve,
+            "best": best[metric],
+            "best_step": best["step"],
+            "final": trained[-1][metric],
+        }
     return studied
 
 
@@ -102,7 +118,7 @@ def plot_curves(panels: dict, path: str) -> str:
             steps = [point["step"] for point in curve]
             axes[0][column].plot(steps, [point[metric] for point in curve], marker="o", markersize=3, label=label)
             axes[1][column].plot(steps, [point["val_psnr"] for point in curve], marker="o", markersize=3)
-            axes[0][column].set_ylabel(f"validation {metric[len('val_'):]} (%)")
+            axes[0][column].set_ylabel(f"validation {metric[len('val_') :]} (%)")
         axes[0][column].set_title(title, fontsize=9)
         axes[0][column].legend(fontsize=8)
         axes[1][column].set_ylabel("validation PSNR (dB)")
@@ -117,29 +133,40 @@ def plot_curves(panels: dict, path: str) -> str:
 
 def markdown(choice: dict) -> str:
     """``loss_scale.md``: per task, the choice and why, then every checkpoint of every scale."""
-    lines = ["# Loss scale chosen on validation data", "",
-             f"Each task's joint training was run once per loss scale; chosen: {CRITERION}. Step 0 is the "
-             "separate denoiser the runs start from. Scales: `paper` (MSE on [0, 1]) and `official` (the official "
-             "Caffe code's 0.5 x summed squared error on 0..255); see `keras_semdenoise/losses.py`.", "",
-             "![validation curves](loss_scale.png)", ""]
+    lines = [
+        "# Loss scale chosen on validation data",
+        "",
+        f"Each task's joint training was run once per loss scale; chosen: {CRITERION}. Step 0 is the "
+        "separate denoiser the runs start from. Scales: `paper` (MSE on [0, 1]) and `official` (the official "
+        "Caffe code's 0.5 x summed squared error on 0..255); see `keras_semdenoise/training/losses.py`.",
+        "",
+        "![validation curves](loss_scale.png)",
+        "",
+    ]
     for task, scales in choice["tasks"].items():
         first = next(iter(scales.values()))
-        name = first["metric"][len("val_"):]
+        name = first["metric"][len("val_") :]
         chosen = choice["chosen"][task]
         against = ", ".join(f"{scale} {summary['best']:.2f}%" for scale, summary in scales.items() if scale != chosen)
-        lines += [f"## {task}: `{chosen}`", "",
-                  f"Best validation {name} after step 0: {chosen} {scales[chosen]['best']:.2f}% (step "
-                  f"{scales[chosen]['best_step']})" + (f" vs {against}." if against else "."),
-                  f"Sigma {first['sigma']:g}, {first['steps']} steps on `{first['train_split']}`, validated on "
-                  f"{first['val_images']} images of `{first['val_split']}` with the evaluation's seeded noise.",
-                  _conclusiveness(scales, chosen), "",
-                  f"| scale | lambda_D / lambda_P / lambda_H | step | validation {name} (%) | validation PSNR (dB) |",
-                  "| --- | --- | --- | --- | --- |"]
+        lines += [
+            f"## {task}: `{chosen}`",
+            "",
+            f"Best validation {name} after step 0: {chosen} {scales[chosen]['best']:.2f}% (step "
+            f"{scales[chosen]['best_step']})" + (f" vs {against}." if against else "."),
+            f"Sigma {first['sigma']:g}, {first['steps']} steps on `{first['train_split']}`, validated on "
+            f"{first['val_images']} images of `{first['val_split']}` with the evaluation's seeded noise.",
+            _conclusiveness(scales, chosen),
+            "",
+            f"| scale | lambda_D / lambda_P / lambda_H | step | validation {name} (%) | validation PSNR (dB) |",
+            "| --- | --- | --- | --- | --- |",
+        ]
         for scale, summary in scales.items():
             lambdas = " / ".join(f"{summary['lambdas'][k]:g}" for k in ("lambda_d", "lambda_p", "lambda_h"))
             for point in summary["curve"]:
-                lines.append(f"| {scale} | {lambdas} | {point['step']} | {point[summary['metric']]:.2f} | "
-                             f"{point['val_psnr']:.2f} |")
+                lines.append(
+                    f"| {scale} | {lambdas} | {point['step']} | {point[summary['metric']]:.2f} | "
+                    f"{point['val_psnr']:.2f} |"
+                )
         lines.append("")
     return "\n".join(lines)
 
@@ -157,11 +184,20 @@ def choose_loss_scale(config: LossScaleChoiceConfig) -> dict:
             kept = json.load(handle).get("tasks")
     studied = read_runs(config.runs, kept)
     tasks = {task: studied[task] for task in TASKS if task in studied}
-    choice = {"criterion": CRITERION, "chosen": {task: choose(scales) for task, scales in tasks.items()},
-              "tasks": tasks}
-    plot_curves({f"{task}, sigma {next(iter(scales.values()))['sigma']:g}":
-                 {scale: summary["curve"] for scale, summary in scales.items()} for task, scales in tasks.items()},
-                os.path.join(config.out, "loss_scale.png"))
+    choice = {
+        "criterion": CRITERION,
+        "chosen": {task: choose(scales) for task, scales in tasks.items()},
+        "tasks": tasks,
+    }
+    plot_curves(
+        {
+            f"{task}, sigma {next(iter(scales.values()))['sigma']:g}": {
+                scale: summary["curve"] for scale, summary in scales.items()
+            }
+            for task, scales in tasks.items()
+        },
+        os.path.join(config.out, "loss_scale.png"),
+    )
     atomic.write_text(os.path.join(config.out, "loss_scale.md"), markdown(choice))
     atomic.write_json(os.path.join(config.out, "loss_scale.json"), choice, indent=2)
     return choice
@@ -173,11 +209,14 @@ def _conclusiveness(scales: dict, chosen: str) -> str:
     if not others:
         return ""
     margin = scales[chosen]["best"] - max(others)
-    jumps = [abs(b[s["metric"]] - a[s["metric"]]) for s in scales.values()
-             for a, b in zip(s["curve"][1:], s["curve"][2:])]
+    jumps = [
+        abs(b[s["metric"]] - a[s["metric"]]) for s in scales.values() for a, b in zip(s["curve"][1:], s["curve"][2:])
+    ]
     largest = max(jumps, default=0.0)
     if margin > largest:
         return f"The margin ({margin:.2f} points) exceeds every jump between consecutive checkpoints ({largest:.2f})."
-    return (f"Not conclusive: the margin ({margin:.2f} points) is within the jumps between consecutive checkpoints "
-            f"of the curves themselves (up to {largest:.2f}); the rule above decides, and a longer or larger "
-            "validation could reverse it.")
+    return (
+        f"Not conclusive: the margin ({margin:.2f} points) is within the jumps between consecutive checkpoints "
+        f"of the curves themselves (up to {largest:.2f}); the rule above decides, and a longer or larger "
+        "validation could reverse it."
+    )

@@ -13,9 +13,9 @@ import shlex
 from keras_semdenoise import atomic
 from keras_semdenoise.config_flags import changed_fields, flag_args
 from keras_semdenoise.data import splits
-from keras_semdenoise.evaluation import store, tasks as task_evaluation
+from keras_semdenoise.evaluation import store, task_scores
 from keras_semdenoise.evaluation.intervals import validation_metric
-from keras_semdenoise.tasks import CLASSIFICATION, SHORT, TASKS
+from keras_semdenoise.task_kinds import CLASSIFICATION, SHORT, TASKS
 from tools.reproduce.config import ReproduceConfig
 from tools.reproduce.findings import example_figure, findings, plot_scores
 from tools.reproduce.loss_scale import plot_curves, validation_curve
@@ -54,30 +54,37 @@ def head_quality(config: ReproduceConfig) -> dict:
 
 def _reduced(config: ReproduceConfig) -> bool:
     """Whether the denoiser is narrower than the shipped (the paper's) architecture."""
-    from keras_semdenoise.denoiser import DEFAULT_STEM_FILTERS
+    from keras_semdenoise.models.denoiser import DEFAULT_STEM_FILTERS
 
     return config.stem_filters < DEFAULT_STEM_FILTERS
 
 
 def _setup(config: ReproduceConfig) -> list[str]:
     return [
-        "## Setup", "",
+        "## Setup",
+        "",
         f"- Heads trained on clean data{' with batch norm after each conv' if config.head_batch_norm else ''}: "
         f"VGG16 layer pattern with widths divided by {config.cls_width_divisor} ({config.cls_head_steps} steps "
         f"of {config.cls_head_batch} {config.cls_crop}x{config.cls_crop} crops) and DeepLab-LargeFOV layer "
         f"pattern with widths divided by {config.seg_width_divisor} ({config.seg_head_steps} steps of "
         f"{config.seg_head_batch} {config.seg_head_crop}x{config.seg_head_crop} crops), {config.head_lr_schedule} "
         f"learning-rate schedule, "
-        + ("the checkpoint chosen on the validation split below. " if config.head_validation
-           else "the last checkpoint kept. ")
+        + (
+            "the checkpoint chosen on the validation split below. "
+            if config.head_validation
+            else "the last checkpoint kept. "
+        )
         + f"Joint training "
         f"uses batches of {config.cls_batch} {config.cls_crop}x{config.cls_crop} (classification) and "
         f"{config.seg_batch} {config.seg_crop}x{config.seg_crop} crops (segmentation).",
         f"- One {'reduced-width ' if _reduced(config) else ''}denoiser architecture for every setting: stem "
         f"{config.stem_filters}, encoders {list(config.encoder_filters)}, decoder {list(config.decoder_filters)}. "
         f"Separate: MSE, {config.separate_steps} steps on {config.denoiser_data} patches"
-        + (f", fine-tuned from the shipped model nearest each sigma (`{config.separate_init}`)"
-           if config.separate_init else ", from scratch")
+        + (
+            f", fine-tuned from the shipped model nearest each sigma (`{config.separate_init}`)"
+            if config.separate_init
+            else ", from scratch"
+        )
         + f". Joint: from the separate model, "
         f"{config.joint_steps} steps through the frozen head (loss scale below) on `{config.cls_train_split}` "
         f"(classification) and `{config.seg_train_split}` (segmentation), validated every "
@@ -87,7 +94,9 @@ def _setup(config: ReproduceConfig) -> list[str]:
         "model, included). Test splits are for the tables only.",
         f"- Training precision `{config.dtype_policy}` (`auto`: mixed_bfloat16 where the hardware has bf16); "
         "validation, evaluation and the shipped files in float32.",
-        f"- Sigmas {', '.join(f'{s:g}' for s in config.sigmas)}; evaluation noise seeded per image.", ""]
+        f"- Sigmas {', '.join(f'{s:g}' for s in config.sigmas)}; evaluation noise seeded per image.",
+        "",
+    ]
 
 
 def _loss_scale(config: ReproduceConfig, docs: str) -> list[str]:
@@ -99,25 +108,37 @@ def _loss_scale(config: ReproduceConfig, docs: str) -> list[str]:
     with open(config.loss_scale_path()) as handle:
         choice = json.load(handle)
     page = os.path.relpath(os.path.join(config.docs_dir, "loss_scale.md"), docs)
-    lines = ["## Loss scale", "", f"Chosen per task on validation data, never a test split ([{os.path.basename(page)}]"
-             f"({page}): every checkpoint and the curves), by {choice['criterion']}:", ""]
+    lines = [
+        "## Loss scale",
+        "",
+        f"Chosen per task on validation data, never a test split ([{os.path.basename(page)}]"
+        f"({page}): every checkpoint and the curves), by {choice['criterion']}:",
+        "",
+    ]
     heads = {stage.config.task: stage.config.train_split for stage in plan(config) if stage.name.startswith("head_")}
     for task, chosen in choice["chosen"].items():
         scales = choice["tasks"][task]
         summary = scales[chosen]
         others = "; ".join(f"{scale} {s['best']:.2f}%" for scale, s in scales.items() if scale != chosen)
-        lines.append(f"- {task}: `{chosen}`, best validation {summary['metric'][len('val_'):]} "
-                     f"{summary['best']:.2f}% at step {summary['best_step']}" + (f" (vs {others})" if others else "")
-                     + f", {summary['steps']} steps at sigma {summary['sigma']:g}, {summary['val_images']} images of "
-                     f"`{summary['val_split']}`.")
+        lines.append(
+            f"- {task}: `{chosen}`, best validation {summary['metric'][len('val_') :]} "
+            f"{summary['best']:.2f}% at step {summary['best_step']}"
+            + (f" (vs {others})" if others else "")
+            + f", {summary['steps']} steps at sigma {summary['sigma']:g}, {summary['val_images']} images of "
+            f"`{summary['val_split']}`."
+        )
         if task in heads and splits.overlap(heads[task], summary["val_split"]):
-            lines.append(f"  The {task} head was trained on `{heads[task]}`, these validation images included, "
-                         "so its validation scores read high; the scales are compared on equal terms.")
+            lines.append(
+                f"  The {task} head was trained on `{heads[task]}`, these validation images included, "
+                "so its validation scores read high; the scales are compared on equal terms."
+            )
         joint = f"joint_{SHORT[task]}_s{summary['sigma']:g}"
         kept = config.kept_history(joint), config.kept_history(f"loss_scale_{SHORT[task]}_{chosen}")
         if all(map(os.path.exists, kept)) and filecmp.cmp(*kept, shallow=False):
-            lines.append(f"  The `{chosen}` run is also `{joint}` (the same flags but the scale's), shipped rather "
-                         "than trained again.")
+            lines.append(
+                f"  The `{chosen}` run is also `{joint}` (the same flags but the scale's), shipped rather "
+                "than trained again."
+            )
     return lines + [""]
 
 
@@ -138,15 +159,25 @@ def _joint_curves(config: ReproduceConfig, docs: str) -> list[str]:
                 continue
             panels.setdefault(task, {})[f"sigma {sigma:g}"] = curve
             best = max(curve, key=lambda point: point[metric])
-            rows.append(f"| {name} | {curve[0]['step']}: {curve[0][metric]:.2f} | {best['step']}: {best[metric]:.2f} "
-                        f"({best['val_psnr']:.2f} dB) | {curve[-1]['step']}: {curve[-1][metric]:.2f} |")
+            rows.append(
+                f"| {name} | {curve[0]['step']}: {curve[0][metric]:.2f} | {best['step']}: {best[metric]:.2f} "
+                f"({best['val_psnr']:.2f} dB) | {curve[-1]['step']}: {curve[-1][metric]:.2f} |"
+            )
     if not panels:
         return []
     path = plot_curves(panels, os.path.join(config.docs_dir, "joint_curves.png"))
-    return ["## Joint training on validation data", "",
-            "Validation top-1 (classification) / mIoU (segmentation), % (step: value); the best checkpoint is shipped.",
-            "", "| run | first | best (PSNR) | last |", "| --- | --- | --- | --- |", *rows, "",
-            f"![joint validation curves]({os.path.relpath(path, docs)})", ""]
+    return [
+        "## Joint training on validation data",
+        "",
+        "Validation top-1 (classification) / mIoU (segmentation), % (step: value); the best checkpoint is shipped.",
+        "",
+        "| run | first | best (PSNR) | last |",
+        "| --- | --- | --- | --- |",
+        *rows,
+        "",
+        f"![joint validation curves]({os.path.relpath(path, docs)})",
+        "",
+    ]
 
 
 def _heads(config: ReproduceConfig, docs: str) -> list[str]:
@@ -155,14 +186,20 @@ def _heads(config: ReproduceConfig, docs: str) -> list[str]:
         return []
     lines = ["## Heads on clean test images", ""]
     for task, result in clean.items():
-        value = (f"top-1 {result['top1']:.2f}%, top-5 {result['top5']:.2f}% (aim: 85% top-1)"
-                 if task == CLASSIFICATION.name else f"mIoU {result['miou']:.2f}% (aim: 45%)")
+        value = (
+            f"top-1 {result['top1']:.2f}%, top-5 {result['top5']:.2f}% (aim: 85% top-1)"
+            if task == CLASSIFICATION.name
+            else f"mIoU {result['miou']:.2f}% (aim: 45%)"
+        )
         lines.append(f"- {task}: {value} on all {result['images']} test images.")
     trained_here = [t for t in TASKS if os.path.exists(os.path.join(config.work_dir, f"head_{SHORT[t]}", "eval.json"))]
     how = os.path.relpath(os.path.join(config.docs_dir, "HEADS.md"), docs)
     if not trained_here:
-        where = (f"[{how}]({how}) says where and how they were" if os.path.exists(os.path.join(docs, how))
-                 else "they are " + " and ".join(f"`{config.head_path(t)}`" for t in clean))
+        where = (
+            f"[{how}]({how}) says where and how they were"
+            if os.path.exists(os.path.join(docs, how))
+            else "they are " + " and ".join(f"`{config.head_path(t)}`" for t in clean)
+        )
         lines.append(f"- The heads were not trained by this pipeline run: {where}.")
     return lines + [""]
 
@@ -181,7 +218,7 @@ def _tables(config: ReproduceConfig, docs: str, data_root: str) -> list[str]:
             with open(table_path) as handle:
                 table = handle.read().strip().replace(data_root, SHARED_DATA_TEXT)
         else:  # an evaluation interrupted before its first cell was whole (results.md follows each cell)
-            table = task_evaluation.markdown_table(state, task).replace(data_root, SHARED_DATA_TEXT)
+            table = task_scores.markdown_table(state, task).replace(data_root, SHARED_DATA_TEXT)
         lines += [f"### {task}", "", table, ""] + _unfinished(evaluations[f"evaluate_{SHORT[task]}"], state)
         lines += ["Findings checked on this table:", ""]
         records_of = store.records_reader(config.eval_dir(task))
@@ -189,19 +226,23 @@ def _tables(config: ReproduceConfig, docs: str, data_root: str) -> list[str]:
     return lines + ["## Score vs sigma", "", f"![scores]({os.path.relpath(plot_path, docs)})", ""]
 
 
-def _unfinished(evaluation: task_evaluation.TaskEvaluationConfig, state: dict) -> list[str]:
+def _unfinished(evaluation: task_scores.TaskEvaluationConfig, state: dict) -> list[str]:
     """A warning line where the evaluation has not measured every cell of its table yet (none where it has)."""
-    missing = task_evaluation.unmeasured_cells(evaluation)
+    missing = task_scores.unmeasured_cells(evaluation)
     if not missing:
         return []
-    planned = len(task_evaluation.table_cells(evaluation))
+    planned = len(task_scores.table_cells(evaluation))
     parts = state.get("parts", {})
-    under_way = [f"{s} {key} ({parts[s][key]['images']:,} images so far)" for s, key in missing
-                 if key in parts.get(s, {})]
-    return [f"**Unfinished**: {planned - len(missing)} of {planned} cells measured; not yet: "
-            + ", ".join(f"{s} {key}" for s, key in missing)
-            + (f". Under way: {', '.join(under_way)}" if under_way else "")
-            + ". The findings below are checked on the measured cells only.", ""]
+    under_way = [
+        f"{s} {key} ({parts[s][key]['images']:,} images so far)" for s, key in missing if key in parts.get(s, {})
+    ]
+    return [
+        f"**Unfinished**: {planned - len(missing)} of {planned} cells measured; not yet: "
+        + ", ".join(f"{s} {key}" for s, key in missing)
+        + (f". Under way: {', '.join(under_way)}" if under_way else "")
+        + ". The findings below are checked on the measured cells only.",
+        "",
+    ]
 
 
 def _examples(config: ReproduceConfig, docs: str) -> list[str]:
@@ -244,9 +285,15 @@ def _appendix(config: ReproduceConfig, docs: str) -> list[str]:
     for line in body.strip().split("\n"):
         fenced ^= line.startswith("```")
         lines.append("#" + line if not fenced and re.match(r"#+ ", line) else line)  # not a shell comment
-    return [f"## Appendix: {title.lstrip('#').strip()}", "",
-            f"([{os.path.basename(config.appendix)}]({os.path.relpath(config.appendix, docs)}), another run's "
-            "report, as it was written.)", "", *lines, ""]
+    return [
+        f"## Appendix: {title.lstrip('#').strip()}",
+        "",
+        f"([{os.path.basename(config.appendix)}]({os.path.relpath(config.appendix, docs)}), another run's "
+        "report, as it was written.)",
+        "",
+        *lines,
+        "",
+    ]
 
 
 def write_report(config: ReproduceConfig) -> str:
@@ -254,18 +301,31 @@ def write_report(config: ReproduceConfig) -> str:
     docs = os.path.dirname(os.path.abspath(config.results_path))
     data_root = os.path.abspath(config.data_root)
     title = "at CPU scale" if _reduced(config) else "with the full-size denoiser"
-    lines = [f"# High-level findings {title}: CIFAR-10 and CamVid", "",
-             "Generated by `python -m tools.reproduce` from the measured tables in "
-             f"`{config.docs_dir}/*/results.json`; the shipped weights are in `{config.models_dir}/`.", ""]
+    lines = [
+        f"# High-level findings {title}: CIFAR-10 and CamVid",
+        "",
+        "Generated by `python -m tools.reproduce` from the measured tables in "
+        f"`{config.docs_dir}/*/results.json`; the shipped weights are in `{config.models_dir}/`.",
+        "",
+    ]
     lines += _setup(config) + _loss_scale(config, docs) + _heads(config, docs) + _joint_curves(config, docs)
     lines += _tables(config, docs, data_root) + _examples(config, docs)
     lines += _discussion(config, docs)
     settings = [name for name in changed_fields(config) if name != "data_root"]
-    lines += ["## Commands", "", "```bash", shlex.join(["python", "-m", "tools.reproduce", *flag_args(
-        config, settings)]) + "   # resumable: re-run to go on; it runs these:", ""]
+    lines += [
+        "## Commands",
+        "",
+        "```bash",
+        shlex.join(["python", "-m", "tools.reproduce", *flag_args(config, settings)])
+        + "   # resumable: re-run to go on; it runs these:",
+        "",
+    ]
     for stage in plan(config):
-        if (stage.name.startswith("head_") and config.head_of_another_run(stage.config.task)
-                and not os.path.exists(stage.config.model_dir)):
+        if (
+            stage.name.startswith("head_")
+            and config.head_of_another_run(stage.config.task)
+            and not os.path.exists(stage.config.model_dir)
+        ):
             lines.append(f"# {stage.name}: reused, {stage.ship_to}")  # a head of another run or shipped by hand
             continue
         lines.append(shlex.join(stage.command()).replace(data_root, SHARED_DATA_TEXT))

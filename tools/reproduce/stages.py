@@ -2,8 +2,8 @@
 chosen on validation data (short joint runs per scale, then ``tools/reproduce/loss_scale.py``), joint
 denoisers per sigma (validated at every checkpoint, the best shipped), the Tables IV/V evaluation.
 
-Each stage is one library call with a config dataclass (``heads.training.run_head_training``,
-``training.run_training``, ``joint_training.run_joint_training``, ``evaluation.tasks.evaluate_cells``), run
+Each stage is one library call with a config dataclass (``training.head_training.run_head_training``,
+``separate.run_training``, ``joint.run_joint_training``, ``evaluation.tasks.evaluate_cells``), run
 in this process with its output (Python, Keras progress, TensorFlow's own lines) in
 ``<work_dir>/logs/<stage>.log``. A stage is skipped once its output exists (a loss-scale run also once the
 choice it serves is made); the library calls resume from their checkpoints, so an interrupted pipeline loses
@@ -34,31 +34,32 @@ import shutil
 import sys
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from keras_semdenoise import atomic, joint_training, runs, shipping, training
+from keras_semdenoise import atomic
 from keras_semdenoise.config_flags import flag_args
-from keras_semdenoise.evaluation import store
+from keras_semdenoise.evaluation import store, task_scores
 from keras_semdenoise.evaluation.denoising import model_identity_or_none
-from keras_semdenoise.evaluation import tasks as task_evaluation
-from keras_semdenoise.heads import training as head_training
-from keras_semdenoise.losses import LOSS_SCALES
-from keras_semdenoise.tasks import CLASSIFICATION, SEGMENTATION, SHORT, TASKS
+from keras_semdenoise.models import shipped
+from keras_semdenoise.task_kinds import CLASSIFICATION, SEGMENTATION, SHORT, TASKS
+from keras_semdenoise.training import head_training, joint, runs, separate, ship
+from keras_semdenoise.training.losses import LOSS_SCALES
 from tools.reproduce import loss_scale
 from tools.reproduce.config import ReproduceConfig, per_task
 
 
-def evaluate_task(config: task_evaluation.TaskEvaluationConfig) -> dict:
+def evaluate_task(config: task_scores.TaskEvaluationConfig) -> dict:
     """One task's table, as ``tools/evaluate_task.py`` measures it (results.json and results.md in ``out``)."""
-    return task_evaluation.evaluate_cells(config, *task_evaluation.open_evaluation(config))
+    return task_scores.evaluate_cells(config, *task_scores.open_evaluation(config))
 
 
 # Entry point (the module whose flags are the config's fields) -> (its config class, the library call).
 ENTRY_POINTS: dict[str, tuple[type, Callable]] = {
     "train.train_head": (head_training.HeadConfig, head_training.run_head_training),
-    "train.train_denoiser": (training.TrainConfig, training.run_training),
-    "train.train_joint": (joint_training.JointConfig, joint_training.run_joint_training),
-    "tools.evaluate_task": (task_evaluation.TaskEvaluationConfig, evaluate_task),
+    "train.train_denoiser": (separate.TrainConfig, separate.run_training),
+    "train.train_joint": (joint.JointConfig, joint.run_joint_training),
+    "tools.evaluate_task": (task_scores.TaskEvaluationConfig, evaluate_task),
     "tools.reproduce.choose_loss_scale": (loss_scale.LossScaleChoiceConfig, loss_scale.choose_loss_scale),
 }
 
@@ -126,8 +127,15 @@ class Stage:
         return ["python", "-m", self.entry_point, *flag_args(self.config, self.given)]
 
 
-def _stage(name: str, entry_point: str, values: dict, output: str, ship_to: str | None = None,
-           ship: Callable[[str, str], Any] = atomic.copy_file, reads: Callable[[], dict] | None = None) -> Stage:
+def _stage(
+    name: str,
+    entry_point: str,
+    values: dict,
+    output: str,
+    ship_to: str | None = None,
+    ship: Callable[[str, str], Any] = atomic.copy_file,
+    reads: Callable[[], dict] | None = None,
+) -> Stage:
     config_class = ENTRY_POINTS[entry_point][0]
     return Stage(name, entry_point, config_class(**values), tuple(values), output, ship_to, ship=ship, reads=reads)
 
@@ -139,7 +147,7 @@ def _files_read(**paths: str) -> Callable[[], dict]:
 def _ship_network(final_model: str, ship_to: str) -> None:
     """A separate run's final model shipped as the network alone, float32 (``final.keras`` also holds the
     optimizer's state: three times the size of the full-size denoiser's 4 MiB, of no use to a user)."""
-    shipping.export_shipped_model(os.path.dirname(final_model), ship_to, use_best=False)
+    ship.export_shipped_model(os.path.dirname(final_model), ship_to, use_best=False)
 
 
 def _ship_head(head: str, ship_to: str, clean_to: str) -> None:
@@ -160,50 +168,92 @@ def _task_values(config: ReproduceConfig, task: str) -> dict:
 def _head_stage(config: ReproduceConfig, task: str) -> Stage:
     run = os.path.join(config.work_dir, f"head_{SHORT[task]}")
     width = per_task(task, {"hidden_units": config.cls_hidden_units}, {"fc_units": config.seg_fc_units})
-    values = {**_task_values(config, task), "model_dir": run,
-              "width_divisor": per_task(task, config.cls_width_divisor, config.seg_width_divisor),
-              "batch_norm": config.head_batch_norm,
-              "crop_size": per_task(task, config.cls_crop, config.seg_head_crop),
-              "batch_size": per_task(task, config.cls_head_batch, config.seg_head_batch),
-              "steps": per_task(task, config.cls_head_steps, config.seg_head_steps),
-              "learning_rate": config.head_learning_rate, "checkpoint_every": config.checkpoint_every,
-              "lr_schedule": config.head_lr_schedule, "dtype_policy": config.dtype_policy,
-              "eval_split": "test", "eval_batches": 0, "seed": config.seed, "verbose": 2, **width}
+    values = {
+        **_task_values(config, task),
+        "model_dir": run,
+        "width_divisor": per_task(task, config.cls_width_divisor, config.seg_width_divisor),
+        "batch_norm": config.head_batch_norm,
+        "crop_size": per_task(task, config.cls_crop, config.seg_head_crop),
+        "batch_size": per_task(task, config.cls_head_batch, config.seg_head_batch),
+        "steps": per_task(task, config.cls_head_steps, config.seg_head_steps),
+        "learning_rate": config.head_learning_rate,
+        "checkpoint_every": config.checkpoint_every,
+        "lr_schedule": config.head_lr_schedule,
+        "dtype_policy": config.dtype_policy,
+        "eval_split": "test",
+        "eval_batches": 0,
+        "seed": config.seed,
+        "verbose": 2,
+        **width,
+    }
     if config.head_validation:  # the validation split is then never trained on
-        values.update(train_split=per_task(task, config.cls_train_split, config.seg_train_split),
-                      val_split=per_task(task, config.cls_val_split, config.seg_val_split))
-    return _stage(f"head_{SHORT[task]}", "train.train_head", values, os.path.join(run, "head.keras"),
-                  config.head_path(task), ship=lambda head, to: _ship_head(head, to, config.head_clean_path(task)))
+        values.update(
+            train_split=per_task(task, config.cls_train_split, config.seg_train_split),
+            val_split=per_task(task, config.cls_val_split, config.seg_val_split),
+        )
+    return _stage(
+        f"head_{SHORT[task]}",
+        "train.train_head",
+        values,
+        os.path.join(run, "head.keras"),
+        config.head_path(task),
+        ship=lambda head, to: _ship_head(head, to, config.head_clean_path(task)),
+    )
 
 
 def _separate_stage(config: ReproduceConfig, sigma: float) -> Stage:
     run = os.path.join(config.work_dir, f"separate_s{sigma:g}")
-    values = {"model_dir": run, "data_dir": config.denoiser_data_dir(), "sigma": sigma,
-              "steps": config.separate_steps, "batch_size": config.separate_batch,
-              "patch_size": config.separate_patch, "checkpoint_every": config.checkpoint_every,
-              "eval_images": config.separate_eval_images, "stem_filters": config.stem_filters,
-              "encoder_filters": config.encoder_filters, "decoder_filters": config.decoder_filters,
-              "learning_rate": config.separate_learning_rate, "dtype_policy": config.dtype_policy,
-              "seed": config.seed, "verbose": 2}
+    values = {
+        "model_dir": run,
+        "data_dir": config.denoiser_data_dir(),
+        "sigma": sigma,
+        "steps": config.separate_steps,
+        "batch_size": config.separate_batch,
+        "patch_size": config.separate_patch,
+        "checkpoint_every": config.checkpoint_every,
+        "eval_images": config.separate_eval_images,
+        "stem_filters": config.stem_filters,
+        "encoder_filters": config.encoder_filters,
+        "decoder_filters": config.decoder_filters,
+        "learning_rate": config.separate_learning_rate,
+        "dtype_policy": config.dtype_policy,
+        "seed": config.seed,
+        "verbose": 2,
+    }
     if config.separate_init:
-        values["init_weights"] = shipping.shipped_model_for_sigma(sigma, config.separate_init)[0]
-    return _stage(f"separate_s{sigma:g}", "train.train_denoiser", values, os.path.join(run, "final.keras"),
-                  config.denoiser_path("separate", sigma), ship=_ship_network)
+        values["init_weights"] = shipped.shipped_model_for_sigma(sigma, config.separate_init)[0]
+    return _stage(
+        f"separate_s{sigma:g}",
+        "train.train_denoiser",
+        values,
+        os.path.join(run, "final.keras"),
+        config.denoiser_path("separate", sigma),
+        ship=_ship_network,
+    )
 
 
 def _joint_values(config: ReproduceConfig, task: str, sigma: float, run: str, steps: int, scale: dict) -> dict:
     """A joint run from the separate denoiser at ``sigma``, validated at each checkpoint; ``scale``: its
     ``loss_scale`` or ``loss_scale_file`` setting."""
-    return {**_task_values(config, task), "model_dir": run, "head": config.head_path(task),
-            "denoiser_init": config.denoiser_path("separate", sigma), "sigma": sigma, **scale,
-            "train_split": per_task(task, config.cls_train_split, config.seg_train_split),
-            "val_split": per_task(task, config.cls_val_split, config.seg_val_split),
-            "val_images": per_task(task, config.cls_val_images, config.seg_val_images),
-            "crop_size": per_task(task, config.cls_crop, config.seg_crop),
-            "batch_size": per_task(task, config.cls_batch, config.seg_batch),
-            "steps": steps, "learning_rate": config.joint_learning_rate,
-            "checkpoint_every": config.joint_checkpoint_every(steps), "dtype_policy": config.dtype_policy,
-            "seed": config.seed, "verbose": 2}
+    return {
+        **_task_values(config, task),
+        "model_dir": run,
+        "head": config.head_path(task),
+        "denoiser_init": config.denoiser_path("separate", sigma),
+        "sigma": sigma,
+        **scale,
+        "train_split": per_task(task, config.cls_train_split, config.seg_train_split),
+        "val_split": per_task(task, config.cls_val_split, config.seg_val_split),
+        "val_images": per_task(task, config.cls_val_images, config.seg_val_images),
+        "crop_size": per_task(task, config.cls_crop, config.seg_crop),
+        "batch_size": per_task(task, config.cls_batch, config.seg_batch),
+        "steps": steps,
+        "learning_rate": config.joint_learning_rate,
+        "checkpoint_every": config.joint_checkpoint_every(steps),
+        "dtype_policy": config.dtype_policy,
+        "seed": config.seed,
+        "verbose": 2,
+    }
 
 
 def _joint_reads(config: ReproduceConfig, task: str, sigma: float, stage_scale=None) -> Callable[[], dict]:
@@ -234,12 +284,25 @@ def _loss_scale_stages(config: ReproduceConfig) -> list[Stage]:
         for scale in LOSS_SCALES:
             run = _loss_scale_run(config, task, scale)
             values = _joint_values(config, task, sigma, run, config.study_steps(), {"loss_scale": scale})
-            study.append(_stage(f"loss_scale_{SHORT[task]}_{scale}", "train.train_joint", values,
-                                os.path.join(run, "denoiser.keras"), reads=_joint_reads(config, task, sigma)))
+            study.append(
+                _stage(
+                    f"loss_scale_{SHORT[task]}_{scale}",
+                    "train.train_joint",
+                    values,
+                    os.path.join(run, "denoiser.keras"),
+                    reads=_joint_reads(config, task, sigma),
+                )
+            )
     values = {"runs": tuple(stage.config.model_dir for stage in study), "out": config.docs_dir}
-    choose = _stage("choose_loss_scale", "tools.reproduce.choose_loss_scale", values, config.loss_scale_path(),
-                    reads=lambda: {f"{SHORT[stage.config.task]}_{name}": value for stage in study
-                                   for name, value in stage.inputs().items()})
+    choose = _stage(
+        "choose_loss_scale",
+        "tools.reproduce.choose_loss_scale",
+        values,
+        config.loss_scale_path(),
+        reads=lambda: {
+            f"{SHORT[stage.config.task]}_{name}": value for stage in study for name, value in stage.inputs().items()
+        },
+    )
     for stage in study:
         stage.done_with = _study_done(choose, stage.config.task)
     return study + [choose]
@@ -267,11 +330,19 @@ def _study_done(choose: Stage, task: str) -> Callable[[], bool]:
 def _joint_stage(config: ReproduceConfig, task: str, sigma: float) -> Stage:
     kind = f"joint_{SHORT[task]}"
     run = os.path.join(config.work_dir, f"{kind}_s{sigma:g}")
-    scale = ({"loss_scale_file": config.loss_scale_path()} if config.loss_scale == "choose"
-             else {"loss_scale": config.loss_scale})
+    scale = (
+        {"loss_scale_file": config.loss_scale_path()}
+        if config.loss_scale == "choose"
+        else {"loss_scale": config.loss_scale}
+    )
     values = _joint_values(config, task, sigma, run, config.joint_steps, scale)
-    stage = _stage(f"{kind}_s{sigma:g}", "train.train_joint", values, os.path.join(run, "denoiser.keras"),
-                   config.denoiser_path(kind, sigma))
+    stage = _stage(
+        f"{kind}_s{sigma:g}",
+        "train.train_joint",
+        values,
+        os.path.join(run, "denoiser.keras"),
+        config.denoiser_path(kind, sigma),
+    )
     stage.reads = _joint_reads(config, task, sigma, stage)
     if config.loss_scale == "choose" and sigma == config.study_sigma() and config.study_steps() == config.joint_steps:
         # The loss-scale run of the chosen scale is this very run (the same flags but the scale's), so it is
@@ -298,37 +369,57 @@ def _evaluation_stage(config: ReproduceConfig, task: str) -> Stage:
     """The task's table from the shipped models (cross: the denoisers trained jointly with the other task)."""
     other = per_task(task, SEGMENTATION.name, CLASSIFICATION.name)
     batch, max_batches = config.eval_batches(task)
-    values = {**_task_values(config, task), "split": "test", "head": config.head_path(task),
-              "sigmas": config.sigmas, "separate": config.denoiser_path("separate", "{sigma}"),
-              "joint": config.denoiser_path(f"joint_{SHORT[task]}", "{sigma}"),
-              "cross": config.denoiser_path(f"joint_{SHORT[other]}", "{sigma}"),
-              "crop_size": per_task(task, config.cls_crop, 0),
-              "batch_size": batch, "max_batches": max_batches, "out": config.eval_dir(task),
-              "cbm3d_cache": os.path.join(config.work_dir, "cbm3d_cache"), "workers": config.eval_workers,
-              "part_images": per_task(task, config.cls_eval_part_images, config.seg_eval_part_images)}
+    values = {
+        **_task_values(config, task),
+        "split": "test",
+        "head": config.head_path(task),
+        "sigmas": config.sigmas,
+        "separate": config.denoiser_path("separate", "{sigma}"),
+        "joint": config.denoiser_path(f"joint_{SHORT[task]}", "{sigma}"),
+        "cross": config.denoiser_path(f"joint_{SHORT[other]}", "{sigma}"),
+        "crop_size": per_task(task, config.cls_crop, 0),
+        "batch_size": batch,
+        "max_batches": max_batches,
+        "out": config.eval_dir(task),
+        "cbm3d_cache": os.path.join(config.work_dir, "cbm3d_cache"),
+        "workers": config.eval_workers,
+        "part_images": per_task(task, config.cls_eval_part_images, config.seg_eval_part_images),
+    }
     paths = {"head": config.head_path(task)}
     for setting in ("separate", "joint", "cross"):
-        paths.update({f"{setting}_s{sigma:g}": values[setting].replace("{sigma}", f"{sigma:g}")
-                      for sigma in config.sigmas})
+        paths.update(
+            {f"{setting}_s{sigma:g}": values[setting].replace("{sigma}", f"{sigma:g}") for sigma in config.sigmas}
+        )
     # Stale once any model it measures has changed; it then measures again only the cells of what changed
     # (each kept cell records its own files: ``evaluation.tasks.cell_inputs``).
-    stage = _stage(f"evaluate_{SHORT[task]}", "tools.evaluate_task", values,
-                   os.path.join(config.eval_dir(task), "results.md"), reads=_files_read(**paths))
-    stage.complete = lambda: not task_evaluation.unmeasured_cells(stage.config)
+    stage = _stage(
+        f"evaluate_{SHORT[task]}",
+        "tools.evaluate_task",
+        values,
+        os.path.join(config.eval_dir(task), "results.md"),
+        reads=_files_read(**paths),
+    )
+    stage.complete = lambda: not task_scores.unmeasured_cells(stage.config)
     return stage
 
 
 def plan(config: ReproduceConfig) -> list[Stage]:
     """All stages in order: heads, separate denoisers, the loss-scale choice, joint denoisers, evaluations."""
-    return ([_head_stage(config, task) for task in TASKS]
-            + [_separate_stage(config, sigma) for sigma in config.sigmas]
-            + _loss_scale_stages(config)
-            # The study sigma's joint runs first: they are the chosen loss-scale runs, shipped straight after the
-            # choice (``Stage.same_run``), while those scratch run folders are sure to be there.
-            + [_joint_stage(config, task, config.study_sigma()) for task in TASKS]
-            + [_joint_stage(config, task, sigma) for task in TASKS for sigma in config.sigmas
-               if sigma != config.study_sigma()]
-            + [_evaluation_stage(config, task) for task in TASKS])
+    return (
+        [_head_stage(config, task) for task in TASKS]
+        + [_separate_stage(config, sigma) for sigma in config.sigmas]
+        + _loss_scale_stages(config)
+        # The study sigma's joint runs first: they are the chosen loss-scale runs, shipped straight after the
+        # choice (``Stage.same_run``), while those scratch run folders are sure to be there.
+        + [_joint_stage(config, task, config.study_sigma()) for task in TASKS]
+        + [
+            _joint_stage(config, task, sigma)
+            for task in TASKS
+            for sigma in config.sigmas
+            if sigma != config.study_sigma()
+        ]
+        + [_evaluation_stage(config, task) for task in TASKS]
+    )
 
 
 @contextlib.contextmanager
@@ -388,9 +479,11 @@ def ship_same_run(stage: Stage, model_dir: str, log_path: str) -> None:
     and says so in the stage's log."""
     os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
     with open(log_path, "a") as log:
-        log.write(f"\n$ {shlex.join(stage.command())}\nnot run: {model_dir} trained the same (its flags but the "
-                  f"loss scale, given there by name); its {os.path.basename(stage.output)} shipped to "
-                  f"{stage.ship_to}\n")
+        log.write(
+            f"\n$ {shlex.join(stage.command())}\nnot run: {model_dir} trained the same (its flags but the "
+            f"loss scale, given there by name); its {os.path.basename(stage.output)} shipped to "
+            f"{stage.ship_to}\n"
+        )
     stage.ship(os.path.join(model_dir, os.path.basename(stage.output)), stage.ship_to)
 
 
@@ -464,8 +557,11 @@ def stage_state(stage: Stage) -> str:
     if stage.entry_point == "tools.evaluate_task":
         state = store.load(stage.config.results_path())
         kept = sum(len(by_key) for by_key in state.get("cells", {}).values())
-        parts = [f"{setting} {key}: {part['images']:,} images" for setting, by_key in state.get("parts", {}).items()
-                 for key, part in by_key.items()]
+        parts = [
+            f"{setting} {key}: {part['images']:,} images"
+            for setting, by_key in state.get("parts", {}).items()
+            for key, part in by_key.items()
+        ]
         if kept or parts:
             return f"{kept} cells kept" + (f" ({'; '.join(parts)} measured of the next)" if parts else "")
     return "to do"
@@ -497,6 +593,12 @@ def run_stages(config: ReproduceConfig, progress: bool = True) -> list[str]:
         stage.write_stamp()
         keep_history(config, stage.name, same_run or getattr(stage.config, "model_dir", None))
         ran.append(stage.name)
-        bar.write(f"{stage.name}: " + (f"shipped from {same_run}, which trained the same" if same_run
-                                       else f"done in {time.time() - start:.0f} s"))
+        bar.write(
+            f"{stage.name}: "
+            + (
+                f"shipped from {same_run}, which trained the same"
+                if same_run
+                else f"done in {time.time() - start:.0f} s"
+            )
+        )
     return ran

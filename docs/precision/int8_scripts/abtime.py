@@ -16,7 +16,7 @@ def tflite(path, threads, shape, **kw):
 
 def keras_fn(precision):
     import tensorflow as tf
-    from keras_semdenoise import inference
+    from keras_semdenoise.deploy import inference
     m = inference.load_denoiser("saved_models/denoiser_sigma25.keras", precision=precision)
     f = tf.function(lambda x: m(x, training=False), jit_compile=False)
     return lambda x: f(x[None])[0].numpy()

@@ -2,7 +2,7 @@
 import os, sys, tempfile
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
 import numpy as np, keras, tensorflow as tf
-from keras_semdenoise import export, graph_transforms, inference, quantization
+from keras_semdenoise.deploy import export, graph_transforms, inference, quantization
 
 base = inference.load_denoiser("saved_models/denoiser_sigma25.keras")
 for spec in sys.argv[1:]:

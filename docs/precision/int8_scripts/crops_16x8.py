@@ -2,7 +2,8 @@
 import os, time
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
 import numpy as np
-from keras_semdenoise import export, inference, metrics, noise
+from keras_semdenoise.deploy import export, inference
+from keras_semdenoise import metrics, noise
 from keras_semdenoise.data import images
 model = inference.load_denoiser("saved_models/denoiser_sigma25.keras")
 runners = {"int8": export.TFLiteDenoiser("/tmp/int8/final_int8.tflite"), "16x8": export.TFLiteDenoiser("/tmp/int8/ph_16x8.tflite")}

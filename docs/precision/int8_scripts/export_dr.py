@@ -2,7 +2,7 @@
 import os, tempfile
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
 import keras, tensorflow as tf
-from keras_semdenoise import graph_transforms, inference
+from keras_semdenoise.deploy import graph_transforms, inference
 model = graph_transforms.transposed_conv_as_phase_conv(graph_transforms.fold_batch_norm(
     inference.load_denoiser("saved_models/denoiser_sigma25.keras")))
 saved = tempfile.mkdtemp()

@@ -5,7 +5,8 @@ usage: quality.py N_PER_SET name=path.tflite[:tile] ...  (tile: run through TFLi
 import os, sys
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
 import numpy as np
-from keras_semdenoise import export, inference, metrics, noise
+from keras_semdenoise.deploy import export, inference
+from keras_semdenoise import metrics, noise
 from keras_semdenoise.data import images
 
 count = int(sys.argv[1])

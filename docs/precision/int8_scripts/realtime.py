@@ -7,7 +7,8 @@ import os, sys, time
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
 import numpy as np
 import tensorflow as tf
-from keras_semdenoise import export, inference, noise
+from keras_semdenoise.deploy import export, inference
+from keras_semdenoise import noise
 from keras_semdenoise.data import images
 
 pairs = images.evaluation_images("/work/shared/data/Kodak24", 10) + images.evaluation_images("/work/shared/data/CBSD68", 10)

@@ -1,7 +1,7 @@
 import os, sys, time
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
 import numpy as np
-from keras_semdenoise import export
+from keras_semdenoise.deploy import export
 path = sys.argv[1]
 rng = np.random.default_rng(0)
 a = rng.uniform(size=(321, 481, 3)).astype(np.float32); b = np.ascontiguousarray(a.transpose(1, 0, 2))
