@@ -7,7 +7,8 @@ import pytest
 from conftest import REPO
 
 from keras_semdenoise.deploy import inference
-from keras_semdenoise.models.denoiser import CropLike, MultiScaleDenoiser, SymmetricPadToMultiple, build_denoiser
+from keras_semdenoise.models.denoiser import MultiScaleDenoiser, build_denoiser
+from keras_semdenoise.models.padding import CropLike, SymmetricPadToMultiple
 
 PAPER_PARAMETERS = 1_026_000
 

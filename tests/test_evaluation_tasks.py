@@ -9,7 +9,7 @@ from conftest import classification_folder, segmentation_folder
 
 from keras_semdenoise import metrics, noise
 from keras_semdenoise.data import sources
-from keras_semdenoise.evaluation import cbm3d, intervals, store, task_scores
+from keras_semdenoise.evaluation import cbm3d, head_scores, intervals, store, task_scores
 from keras_semdenoise.evaluation.cbm3d_cache import Cbm3dCache
 from keras_semdenoise.models.heads import VGG16Trunk, build_deeplab_largefov, build_vgg16_classifier
 
@@ -85,7 +85,7 @@ def test_records_are_kept_per_cell_and_read_back_on_resume(classification_setup,
     assert "#### Differences (95% bootstrap intervals over images)" in markdown
     assert f"| cbm3d - noisy | {difference.text()} |" in markdown
     # Resuming measures nothing again and reads the records back for the same section.
-    monkeypatch.setattr(task_scores, "measure_head", lambda *args: pytest.fail("measured again"))
+    monkeypatch.setattr(head_scores, "measure_head", lambda *args: pytest.fail("measured again"))
     assert task_scores.evaluate_cells(config, split, head, progress=False) == state
     assert (tmp_path / "eval" / "results.md").read_text() == markdown
     # A cell measured before records were kept is still shown; its differences say n/a.
@@ -154,7 +154,7 @@ def test_segmentation_records_are_per_image_confusion_matrices(tmp_path):
     split = sources.load_split("segmentation", data, "test", ignore_index=3, num_classes=3)
     keras.utils.set_random_seed(0)
     head = build_deeplab_largefov(3, trunk=VGG16Trunk(width_divisor=16), fc_units=8)
-    result, records = task_scores.measure_head(head, split, 1, None, sigma_255=15.0)
+    result, records = head_scores.measure_head(head, split, 1, None, sigma_255=15.0)
     assert records["confusion"].shape == (3, 3, 3) and records["psnr"].shape == (3,)
     assert records["confusion"].sum() == 3 * (20 - 2) * 24  # every pixel but the two void rows
     assert result["miou"] == pytest.approx(100.0 * metrics.mean_iou(records["confusion"].sum(0)))
@@ -178,13 +178,13 @@ def test_kept_cells_are_measured_again_when_their_head_or_denoiser_file_changes(
         split, tmp_path / "eval", head=head_path, settings=("noisy", "separate"), separate=separate, part_images=0
     )
     measured = []
-    measure = task_scores.measure_head
+    measure = head_scores.measure_head
 
     def counted(head, split, batch_size, crop, batches, sigma, denoise, start_batch=0):
         measured.append(sigma)
         return measure(head, split, batch_size, crop, batches, sigma, denoise, start_batch=start_batch)
 
-    monkeypatch.setattr(task_scores, "measure_head", counted)
+    monkeypatch.setattr(head_scores, "measure_head", counted)
     state = task_scores.evaluate_cells(config, split, head, progress=False)
     assert measured == [None, 15.0, 15.0]
     assert state["cells"]["separate"]["15"]["inputs"]["denoiser"].startswith("separate_s15.keras weights-sha256:")
@@ -251,7 +251,7 @@ def test_a_cell_interrupted_between_parts_resumes_from_its_last_part(
         part_images=2,
         cbm3d_cache=str(tmp_path / "first_cache"),
     )
-    measure, parts = task_scores.measure_head, []
+    measure, parts = head_scores.measure_head, []
 
     def interrupted(*args, start_batch=0):
         if len(parts) == 2:  # 6 images in 3 batches of 2, one batch a part: stopped in the clean cell's third part
@@ -259,7 +259,7 @@ def test_a_cell_interrupted_between_parts_resumes_from_its_last_part(
         parts.append((args[5], start_batch))
         return measure(*args, start_batch=start_batch)
 
-    monkeypatch.setattr(task_scores, "measure_head", interrupted)
+    monkeypatch.setattr(head_scores, "measure_head", interrupted)
     with pytest.raises(KeyboardInterrupt):
         task_scores.evaluate_cells(config, split, head, progress=False)
     state = json.load(open(config.results_path()))
@@ -269,7 +269,7 @@ def test_a_cell_interrupted_between_parts_resumes_from_its_last_part(
     assert part["top1"].shape == (4,)
     # Resumed in another checkout that kept results.json and records/ but not the CBM3D estimate cache.
     monkeypatch.setattr(
-        task_scores,
+        head_scores,
         "measure_head",
         lambda *args, start_batch=0: (parts.append((args[5], start_batch)), measure(*args, start_batch=start_batch))[1],
     )

@@ -9,7 +9,7 @@ from conftest import segmentation_folder
 
 import keras_semdenoise  # noqa: F401 - registers the custom layers for loading
 from keras_semdenoise.data import sources
-from keras_semdenoise.evaluation import task_scores
+from keras_semdenoise.evaluation import head_scores
 from keras_semdenoise.models.heads import VGG16Trunk, build_deeplab_largefov, build_vgg16_classifier
 from keras_semdenoise.models.heads.deeplab import InputScale, input_scale_of, with_input_scale
 from keras_semdenoise.training import input_scale
@@ -111,7 +111,7 @@ def test_choose_input_scale_measures_each_scale_ships_the_best_and_resumes(tmp_p
     val = sources.load_split("segmentation", data, "train", 3, 3)
     test = sources.load_split("segmentation", data, "test", 3, 3)
     expected = {
-        key: task_scores.evaluate_head(with_input_scale(head, float(key)), val, 1, None)["miou"] for key in ("1", "2")
+        key: head_scores.evaluate_head(with_input_scale(head, float(key)), val, 1, None)["miou"] for key in ("1", "2")
     }
     assert state["validation"] == pytest.approx(expected)
     assert state["chosen"] == input_scale.chosen_scale(expected)
@@ -119,7 +119,7 @@ def test_choose_input_scale_measures_each_scale_ships_the_best_and_resumes(tmp_p
     assert input_scale_of(shipped) == state["chosen"]
     evaluation = json.loads((tmp_path / "out" / "eval.json").read_text())
     assert evaluation["input_scale"] == state["chosen"] and evaluation["images"] == 3
-    assert evaluation["miou"] == pytest.approx(task_scores.evaluate_head(shipped, test, 1, None)["miou"])
+    assert evaluation["miou"] == pytest.approx(head_scores.evaluate_head(shipped, test, 1, None)["miou"])
     assert set(evaluation["class_iou"]) == {"0", "1", "2"}
     table = (tmp_path / "out" / "scales.md").read_text()
     assert "(chosen)" in table and f"{evaluation['miou']:.2f}" in table

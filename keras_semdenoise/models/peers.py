@@ -31,7 +31,7 @@ import keras
 from keras import layers, ops
 
 # The module, not its names: registration may import this file while ``denoiser`` is still being imported.
-from keras_semdenoise.models import denoiser
+from keras_semdenoise.models import denoiser, padding
 
 DNCNN_DEPTH = 17
 DNCNN_FILTERS = 64
@@ -173,12 +173,12 @@ class FFDNetStyle(_PeerModel):
         if depth < 3 or filters < 1:
             raise ValueError(f"FFDNetStyle needs depth >= 3 and filters >= 1, got {depth}, {filters}")
         inputs = keras.Input(shape=(None, None, channels), name="noisy")
-        x = denoiser.SymmetricPadToMultiple(2, name="pad", dtype=denoiser.FLOAT32)(inputs)
+        x = padding.SymmetricPadToMultiple(2, name="pad", dtype=denoiser.FLOAT32)(inputs)
         x = PixelUnshuffle(2, name="unshuffle", dtype=denoiser.FLOAT32)(x)
         x = NoiseLevelMap(noise_level_255, name="noise_map", dtype=denoiser.FLOAT32)(x)
         x = _plain_cnn(x, depth, filters, 4 * channels, dtype_policy, FFDNET_INITIALIZER)
         x = PixelShuffle(2, name="shuffle", dtype=denoiser.FLOAT32)(x)
-        outputs = denoiser.CropLike(name="crop", dtype=denoiser.FLOAT32)(x, inputs)
+        outputs = padding.CropLike(name="crop", dtype=denoiser.FLOAT32)(x, inputs)
         if residual:
             outputs = layers.Subtract(name="subtract_noise", dtype=denoiser.FLOAT32)([inputs, outputs])
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)

@@ -8,7 +8,7 @@ import os
 
 from keras_semdenoise import atomic
 from keras_semdenoise.training import runs
-from keras_semdenoise.training.separate import describe_sigmas, evaluation_sigmas
+from keras_semdenoise.training.runs import describe_sigmas, evaluation_sigmas
 
 
 def _read_run(run: str) -> tuple[list[dict], dict, str, int]:

@@ -139,19 +139,19 @@ def _measure(config: HeadConfig, head, split, max_batches: int, per_class: bool 
     on whole frames one at a time (any size), as ``tools/evaluate_task.py`` measures them. ``per_class``: a
     segmentation result also gives ``class_iou``, each class's IoU (%) by name (index where unnamed; None for
     a class absent from truth and prediction)."""
-    from keras_semdenoise.evaluation import task_scores
+    from keras_semdenoise.evaluation import head_scores
 
     if config.task == task_kinds.CLASSIFICATION.name:
-        return task_scores.evaluate_head(head, split, config.batch_size, config.crop_size, max_batches)
+        return head_scores.evaluate_head(head, split, config.batch_size, config.crop_size, max_batches)
     return measure_segmentation(head, split, max_batches, per_class)
 
 
 def measure_segmentation(head, split, max_batches: int, per_class: bool = False) -> dict:
     """Clean mIoU (%) of the segmentation ``head`` on ``split``'s whole frames, one at a time:
     ``{"images", "miou"}``, and with ``per_class`` ``class_iou`` (see ``_measure``)."""
-    from keras_semdenoise.evaluation import task_scores
+    from keras_semdenoise.evaluation import head_scores
 
-    result, records = task_scores.measure_head(head, split, 1, None, max_batches)[:2]
+    result, records = head_scores.measure_head(head, split, 1, None, max_batches)[:2]
     if per_class:
         names = split.class_names or tuple(str(c) for c in range(split.num_classes))
         iou = metrics.class_iou(records["confusion"].sum(0))

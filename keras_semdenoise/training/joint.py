@@ -134,7 +134,7 @@ def validate(config: JointConfig, denoiser, head, split) -> dict:
     inputs) and ``"val_images"``.
     """
     from keras_semdenoise.deploy import inference
-    from keras_semdenoise.evaluation.task_scores import evaluate_head
+    from keras_semdenoise.evaluation.head_scores import evaluate_head
 
     crop = config.validation_crop()
     batch_size = config.batch_size if crop else 1  # whole images may differ in size

@@ -11,7 +11,7 @@ import json
 import math
 import os
 
-from keras_semdenoise import atomic
+from keras_semdenoise import atomic, noise
 
 
 def make_strategy(name: str, logical_cpus: int = 0):
@@ -198,3 +198,17 @@ def history_callback(
             self._record({**record, **{name: float(value) for name, value in (logs or {}).items()}})
 
     return CheckpointHistory()
+
+
+def evaluation_sigmas(config: dict) -> tuple[float, ...]:
+    """The noise levels a run's checkpoints are evaluated at, from its saved ``config.json`` (or
+    ``dataclasses.asdict`` of a ``TrainConfig``): ``eval_sigmas``, else ``eval_sigma``, else ``sigma``, else
+    the default level; its ``eval_psnr`` is the mean PSNR over them."""
+    levels = tuple(float(s) for s in config.get("eval_sigmas") or ())
+    return levels or (float(config.get("eval_sigma") or config.get("sigma") or noise.DEFAULT_SIGMA_255),)
+
+
+def describe_sigmas(levels: tuple[float, ...]) -> str:
+    """``"sigma 25"`` or ``"mean over sigma 15, 25, 50"``."""
+    joined = ", ".join(f"{level:g}" for level in levels)
+    return f"sigma {joined}" if len(levels) == 1 else f"mean over sigma {joined}"

@@ -29,7 +29,7 @@ from keras_semdenoise import atomic, metrics, noise
 from keras_semdenoise.config_flags import check_choices, setting
 from keras_semdenoise.data import patches
 from keras_semdenoise.deploy import precision
-from keras_semdenoise.training import runs
+from keras_semdenoise.training import runs, separate_fit
 
 logger = logging.getLogger(__name__)
 
@@ -185,20 +185,6 @@ class TrainConfig:
         return cls(**{k: v for k, v in saved.items() if k in names})
 
 
-def evaluation_sigmas(config: dict) -> tuple[float, ...]:
-    """The noise levels a run's checkpoints are evaluated at, from its saved ``config.json`` (or
-    ``dataclasses.asdict`` of a ``TrainConfig``): ``eval_sigmas``, else ``eval_sigma``, else ``sigma``, else
-    the default level; its ``eval_psnr`` is the mean PSNR over them."""
-    levels = tuple(float(s) for s in config.get("eval_sigmas") or ())
-    return levels or (float(config.get("eval_sigma") or config.get("sigma") or noise.DEFAULT_SIGMA_255),)
-
-
-def describe_sigmas(levels: tuple[float, ...]) -> str:
-    """``"sigma 25"`` or ``"mean over sigma 15, 25, 50"``."""
-    joined = ", ".join(f"{level:g}" for level in levels)
-    return f"sigma {joined}" if len(levels) == 1 else f"mean over sigma {joined}"
-
-
 def build_model(config: TrainConfig, dtype_policy: str | None = None):
     """The untrained network ``config`` names (``architecture`` and its fields), a ``keras.Model`` mapping
     ``(N, H, W, 3)`` noisy images in [0, 1] to ``(N, H, W, 3)`` estimates."""
@@ -213,89 +199,6 @@ def build_model(config: TrainConfig, dtype_policy: str | None = None):
     from keras_semdenoise.models.denoiser import build_denoiser
 
     return build_denoiser(**config.model_kwargs(), dtype_policy=dtype_policy)
-
-
-def learning_rate_schedule(config: TrainConfig):
-    """The optimizer's learning rate: cosine decay with linear warm-up, /10 steps, or constant."""
-    import keras
-
-    total = config.epochs * config.checkpoint_every
-    if config.lr_schedule == "constant":
-        return config.learning_rate
-    if config.lr_schedule == "step":
-        boundaries = [int(total * 0.5), int(total * 0.75)]
-        values = [config.learning_rate, config.learning_rate / 10, config.learning_rate / 100]
-        return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
-    warmup = min(config.warmup_steps, total - 1)
-    if warmup > 0:
-        return keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=config.learning_rate * 0.01,
-            decay_steps=max(total - warmup, 1),
-            alpha=config.min_lr_ratio,
-            warmup_target=config.learning_rate,
-            warmup_steps=warmup,
-        )
-    return keras.optimizers.schedules.CosineDecay(config.learning_rate, total, alpha=config.min_lr_ratio)
-
-
-def make_optimizer(config: TrainConfig):
-    """The run's optimizer: Adam on ``learning_rate_schedule(config)``. Its variables are part of a backup, so
-    loading a backup needs this same optimizer (a constant rate adds one variable a schedule does not have)."""
-    import keras
-
-    return keras.optimizers.Adam(learning_rate_schedule(config))
-
-
-def _callbacks(config: TrainConfig, model, eval_images, triplet_batch):
-    """Backup, evaluation + history + best weights; TensorBoard logs where TensorFlow is installed."""
-    import keras
-
-    from keras_semdenoise import evaluation
-
-    tf = None
-    if runs.has_tensorflow():
-        import tensorflow as tf
-    backup_dir = os.path.join(config.model_dir, "backup")
-    levels = evaluation_sigmas(dataclasses.asdict(config))
-
-    writer = tf.summary.create_file_writer(os.path.join(config.model_dir, "logs", "eval")) if tf else None
-
-    def evaluate() -> dict:
-        """``{"eval_psnr": mean over the levels}``, plus ``eval_psnr_s<level>`` each where there are several."""
-        method = evaluation.denoiser_method(model)
-        each = {f"eval_psnr_s{level:g}": evaluation.mean_psnr(method, eval_images, level) for level in levels}
-        return {"eval_psnr": float(np.mean(list(each.values()))), **(each if len(levels) > 1 else {})}
-
-    def log(record: dict, improved: bool) -> None:
-        """The log line and, where TensorFlow is installed, the PSNR and image triplets in TensorBoard."""
-        step = record["step"]
-        if "eval_psnr" in record:
-            source = f" ({config.init_weights})" if step == 0 else ""
-            logger.info("step %d%s: eval PSNR %.2f dB (%s)", step, source, record["eval_psnr"], describe_sigmas(levels))
-        if writer is not None and step > 0:
-            with writer.as_default(step=step):
-                if "eval_psnr" in record:
-                    tf.summary.scalar("eval_psnr_db", record["eval_psnr"])
-                noisy, clean = triplet_batch
-                denoised = np.clip(np.asarray(model(noisy, training=False)), 0, 1)
-                triplets = np.concatenate([np.clip(noisy, 0, 1), denoised, clean], axis=2)
-                tf.summary.image("noisy_denoised_clean", triplets, max_outputs=len(triplets))
-            writer.flush()
-
-    # A run that starts from other weights records them as step 0 (the mark to beat).
-    history = runs.history_callback(
-        config.model_dir,
-        config.checkpoint_every,
-        model,
-        evaluate=evaluate if eval_images else None,
-        score="eval_psnr",
-        record_start=bool(config.init_weights and eval_images),
-        on_record=log,
-    )
-    callbacks = [runs.backup_callback(backup_dir)]
-    if tf is not None:
-        callbacks.append(keras.callbacks.TensorBoard(os.path.join(config.model_dir, "logs"), update_freq=50))
-    return callbacks + [history]
 
 
 def run_training(config: TrainConfig):
@@ -381,7 +284,7 @@ def run_training(config: TrainConfig):
 
             logger.info("%d batch norm layers frozen (inference mode)", freeze_batch_norm(model))
         model.compile(
-            optimizer=make_optimizer(config),
+            optimizer=separate_fit.make_optimizer(config),
             loss="mse",
             metrics=[metrics.psnr_float],
             jit_compile=False if tf_backend else "auto",
@@ -397,7 +300,7 @@ def run_training(config: TrainConfig):
     model.fit(
         dataset,
         epochs=config.epochs,
-        callbacks=_callbacks(config, model, eval_images, triplet_batch),
+        callbacks=separate_fit.callbacks(config, model, eval_images, triplet_batch),
         verbose=config.verbose,
         **fit_kwargs,
     )

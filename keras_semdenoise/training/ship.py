@@ -14,7 +14,8 @@ def export_shipped_model(model_dir: str, out_path: str, use_best: bool = True) -
     """Writes a run's best (or final) weights as a standalone ``.keras`` model at ``out_path``; returns the
     weights file used. The file holds the network alone (uncompiled: no optimizer state), whichever weights
     it came from: ``best.weights.h5``, ``final.weights.h5`` or, for a run that never finished, the backup."""
-    from keras_semdenoise.training.separate import TrainConfig, build_model, make_optimizer
+    from keras_semdenoise.training.separate import TrainConfig, build_model
+    from keras_semdenoise.training.separate_fit import make_optimizer
 
     with open(os.path.join(model_dir, "config.json")) as handle:
         config = TrainConfig.from_saved(json.load(handle))
@@ -56,7 +57,7 @@ def _train_seconds(history: list, step) -> float | None:
 
 
 def _eval_description(config: dict) -> str:
-    from keras_semdenoise.training.separate import describe_sigmas, evaluation_sigmas
+    from keras_semdenoise.training.runs import describe_sigmas, evaluation_sigmas
 
     if config.get("eval_dir"):
         where = f"first {config.get('eval_images')} images of {os.path.basename(str(config['eval_dir']))}"
