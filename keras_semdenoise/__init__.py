@@ -26,6 +26,7 @@ _PUBLIC = {
     "load_denoiser": "keras_semdenoise.deploy.inference",
     "shipped_model_for_sigma": "keras_semdenoise.models.shipped",
     "shipped_models": "keras_semdenoise.models.shipped",
+    "resolve_model": "keras_semdenoise.models.shipped",
     "psnr_uint8": "keras_semdenoise.metrics",
     "ssim_uint8": "keras_semdenoise.metrics",
     "add_seeded_gaussian_noise": "keras_semdenoise.noise",

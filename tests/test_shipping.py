@@ -77,8 +77,14 @@ def test_resolve_model_is_the_one_choice_of_every_front_end(tmp_path):
     assert exact.path.endswith("denoiser_sigma25.keras") and exact.notice is None
     assert exact.reason == "sigma-25 model" and exact.estimate is None
     other = shipped.resolve_model(sigma_255=30.0, folder=folder)
-    assert other.path.endswith(shipped.BLIND_MODEL) and other.notice == shipped.model_for_sigma(30.0, folder)[1]
-    assert other.reason == other.notice
+    assert other.path.endswith(shipped.BLIND_MODEL) and other.notice == shipped.shipped_model_for_sigma(30.0, folder)[1]
+    assert other.reason == other.notice and "using the blind model" in other.notice
+    # One fallback rule for a level without its own model: the blind model where shipped, else the nearest.
+    assert shipped.shipped_model_for_sigma(30.0, folder)[0] == other.path
+    os.remove(os.path.join(folder, shipped.BLIND_MODEL))
+    path, notice = shipped.shipped_model_for_sigma(30.0, folder)
+    assert path.endswith("denoiser_sigma25.keras") and "using the sigma-25 model" in notice
+    (tmp_path / shipped.BLIND_MODEL).write_bytes(b"")
     clean = np.full((64, 64, 3), 0.5, np.float32)
     noisy = noise.add_seeded_gaussian_noise(clean, 25.0, "flat")
     auto = shipped.resolve_model(sigma_255=" Auto ", pixels=noisy, folder=folder)

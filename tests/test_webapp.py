@@ -84,7 +84,7 @@ def test_upload_gives_pngs_and_the_numbers(client, tiny_models):
 
     manual = post(client, png_bytes(image), sigma="30").json()  # no sigma-30 model: as `--sigma 30`, the blind one
     assert manual["model"] == shipped.BLIND_MODEL and manual["sigma"] == 30.0
-    assert manual["model_reason"] == shipped.model_for_sigma(30.0)[1]
+    assert manual["model_reason"] == shipped.shipped_model_for_sigma(30.0)[1]
     assert post(client, png_bytes(image), sigma="25").json()["model"] == "denoiser_sigma25.keras"
 
     clean = noisy_image(sigma=0.0)

@@ -57,26 +57,6 @@ def shipped_models(folder: str | None = None) -> dict[float, str]:
     return dict(sorted(found.items()))
 
 
-def shipped_model_for_sigma(sigma_255: float, folder: str | None = None) -> tuple[str, str | None]:
-    """Path of the shipped model for ``sigma_255`` and a notice if it is not an exact match.
-
-    Raises:
-        FileNotFoundError: no shipped model at all.
-    """
-    models = shipped_models(folder)
-    if not models:
-        raise FileNotFoundError(
-            f"no shipped denoiser in {folder or models_dir()} (set {MODELS_ENV} or pass a model path)"
-        )
-    if sigma_255 in models:
-        return models[sigma_255], None
-    nearest = min(models, key=lambda s: abs(s - sigma_255))
-    return models[nearest], (
-        f"no model trained for sigma {sigma_255:g}; using the sigma-{nearest:g} model "
-        f"(shipped: {', '.join(f'{s:g}' for s in models)})"
-    )
-
-
 def shipped_by_name(folder: str | None = None) -> dict[str, str]:
     """``{"sigma15": path, ..., "blind": path}``: the per-sigma models, then the blind one where shipped."""
     folder = folder or models_dir()
@@ -141,10 +121,11 @@ def auto_choice_name(estimate_255: float, rule: str = AUTO_RULE, folder: str | N
     return next(name for name, candidate in shipped_by_name(folder).items() if candidate == path)
 
 
-def model_for_sigma(sigma_255: float, folder: str | None = None) -> tuple[str, str | None]:
-    """``(path, notice)``: the shipped model for a noise level the user gave (``--sigma 25``).
+def shipped_model_for_sigma(sigma_255: float, folder: str | None = None) -> tuple[str, str | None]:
+    """``(path, notice)``: the shipped model for a noise level the user gave (``--sigma 25``), by the one
+    fallback rule every entry point shares (the CLI, the web page, Beam, the Python API and the tools):
 
-    The per-sigma model trained for exactly that level, else the blind model, else the nearest per-sigma
+    the per-sigma model trained for exactly that level, else the blind model, else the nearest per-sigma
     model; ``notice`` (None for an exact match) says which was used instead.
 
     Raises:
@@ -154,11 +135,16 @@ def model_for_sigma(sigma_255: float, folder: str | None = None) -> tuple[str, s
     models = shipped_models(folder)
     if sigma_255 in models:
         return models[sigma_255], None
+    trained = ", ".join(f"{s:g}" for s in models) or "none"
     blind = os.path.join(folder, BLIND_MODEL)
     if os.path.exists(blind):
-        trained = ", ".join(f"{s:g}" for s in models) or "none"
         return blind, f"no model trained for sigma {sigma_255:g}; using the blind model (per-sigma models: {trained})"
-    return shipped_model_for_sigma(sigma_255, folder)
+    if not models:
+        raise FileNotFoundError(f"no shipped denoiser in {folder} (set {MODELS_ENV} or pass a model path)")
+    nearest = min(models, key=lambda s: abs(s - sigma_255))
+    return models[nearest], (
+        f"no model trained for sigma {sigma_255:g}; using the sigma-{nearest:g} model (per-sigma models: {trained})"
+    )
 
 
 def parse_sigma_setting(value) -> float | None:
@@ -196,7 +182,7 @@ def resolve_model(
     Args:
         model_path: a ``.keras`` file the user named: used as it is (``sigma_255`` then only describes
             the inputs).
-        sigma_255: the noise level on the 0..255 scale that picks the shipped model (``model_for_sigma``),
+        sigma_255: the noise level on the 0..255 scale that picks the shipped model (``shipped_model_for_sigma``),
             or ``"auto"`` / None: estimated from ``pixels`` (``noise.estimate_sigma``) and the model picked
             by ``rule`` (``choose_model_for_sigma``).
         pixels: the image, (H, W, 3) float32 in [0, 1] plus noise; needed only for ``auto``.
@@ -212,7 +198,7 @@ def resolve_model(
         return ModelChoice(model_path)
     level = parse_sigma_setting(sigma_255)
     if level is not None:
-        path, notice = model_for_sigma(level, folder)
+        path, notice = shipped_model_for_sigma(level, folder)
         return ModelChoice(path, notice or f"sigma-{level:g} model", notice)
     if pixels is None:
         raise ValueError("sigma 'auto' needs the image to estimate its noise level from")
