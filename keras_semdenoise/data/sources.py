@@ -24,32 +24,22 @@ from keras_semdenoise.data import packed, splits, task_data
 DATA_HELP = "Data folder, tfds:imagenet2012, or packed:DIR (tools/pack_task_data.py; no TensorFlow needed)."
 
 
-def load_split(
-    task: str,
-    source: str,
-    split: str,
-    ignore_index: int | None = None,
-    num_classes: int | None = None,
-    data_dir: str | None = None,
-    manual_dir: str | None = None,
-):
+def load_split(task: str, source: str, split: str, *folder_args, **folder_options):
     """One split of ``source``: a ``packed.PackedSplit`` for ``packed:DIR``, else a ``task_kinds.TaskSplit``.
 
     Args:
         task: one of ``task_kinds.TASKS``; a packed split must hold that task.
-        ignore_index, num_classes: segmentation void label and classes for folders that are not VOCdevkit
-            (a packed split carries its own).
-        data_dir, manual_dir: tfds folders (``tfds:`` sources only).
+        folder_args, folder_options: ``task_data.load_split``'s ``ignore_index, num_classes`` (segmentation
+            void label and classes for folders that are not VOCdevkit; a packed split carries its own) and
+            ``data_dir, manual_dir`` (tfds folders, ``tfds:`` sources only), by position or name.
     """
     task_kinds.check_task(task)
     parts = [split] if source.startswith("tfds:") else splits.union_parts(split)  # tfds reads unions itself
     if len(parts) > 1:
-        return _joined(
-            [load_split(task, source, part, ignore_index, num_classes, data_dir, manual_dir) for part in parts], split
-        )
+        return _joined([load_split(task, source, part, *folder_args, **folder_options) for part in parts], split)
     if packed.is_packed(source):
         return packed.load_split(source, split, task)
-    return task_data.load_split(task, source, split, ignore_index, num_classes, data_dir, manual_dir)
+    return task_data.load_split(task, source, split, *folder_args, **folder_options)
 
 
 def _joined(parts: list, name: str):
@@ -78,35 +68,18 @@ def _joined(parts: list, name: str):
     return dataclasses.replace(first, dataset=dataset, size=size)
 
 
-def batches(
-    split,
-    batch_size: int,
-    crop_size: int | None,
-    training: bool,
-    sigma_255: float | None = None,
-    seed: int | None = None,
-    scale_range: tuple[float, float] | None = None,
-    color_jitter: float | None = None,
-):
+def batches(split, batch_size: int, crop_size: int | None, training: bool, sigma_255=None, seed=None, **augment):
     """Batches of a split from ``load_split``: ``(images, labels)``, or ``((noisy, clean), labels)`` when
     ``sigma_255`` is set (training noise). Images (N, H, W, 3) float32 in [0, 1].
 
     Training batches repeat forever and are augmented; evaluation goes once through the split in order.
     ``seed`` seeds a packed split's shuffling, crops and noise (tf.data uses the global seed).
-    ``scale_range``: segmentation training frames rescaled by a random factor first; ``color_jitter``: then their
-    colours jittered (``task_kinds.segmentation_crop``, ``photometric``).
+    ``augment``: ``scale_range`` (segmentation training frames rescaled by a random factor first) and
+    ``color_jitter`` (then their colours jittered; ``task_kinds.segmentation_crop``, ``photometric``).
     """
     if isinstance(split, packed.PackedSplit):
-        return packed.batches(split, batch_size, crop_size, training, seed, sigma_255, scale_range, color_jitter)
-    return task_data.batches(
-        split,
-        batch_size,
-        crop_size,
-        training=training,
-        sigma_255=sigma_255,
-        scale_range=scale_range,
-        color_jitter=color_jitter,
-    )
+        return packed.batches(split, batch_size, crop_size, training, seed=seed, sigma_255=sigma_255, **augment)
+    return task_data.batches(split, batch_size, crop_size, training=training, sigma_255=sigma_255, **augment)
 
 
 def class_pixel_counts(split) -> tuple[np.ndarray, np.ndarray]:

@@ -113,14 +113,7 @@ def summarize(records: dict) -> dict:
     return {**result, **{name: intervals.cell_score(records, name) for name in names}}
 
 
-def evaluate_head(
-    head,
-    split,
-    batch_size: int,
-    crop_size: int | None,
-    max_batches: int | None = None,
-    sigma_255: float | None = None,
-    denoise=None,
-) -> dict:
-    """``measure_head``'s summary alone: ``{"images", "top1", "top5"}`` or ``{"images", "miou"}`` (+ ``"psnr"``)."""
-    return measure_head(head, split, batch_size, crop_size, max_batches, sigma_255, denoise)[0]
+def evaluate_head(head, split, *args, **kwargs) -> dict:
+    """``measure_head``'s summary alone (same arguments): ``{"images", "top1", "top5"}`` or ``{"images", "miou"}``
+    (+ ``"psnr"``)."""
+    return measure_head(head, split, *args, **kwargs)[0]

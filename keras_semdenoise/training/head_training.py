@@ -169,26 +169,8 @@ def _history_callback(config: HeadConfig, trained, head, val):
         graph_transforms.copy_weights(trained, head)
         return {f"val_{name}": value for name, value in _measure(config, head, val, config.val_batches).items()}
 
-    def log(record: dict, improved: bool) -> None:
-        if metric in record:
-            logger.info(
-                "step %d: validation %s %.2f%% on %s%s",
-                record["step"],
-                metric[len("val_") :],
-                record[metric],
-                config.val_split,
-                ": best so far" if improved else "",
-            )
-
-    interval = runs.fit_intervals(config.steps, config.checkpoint_every)[1]
-    return runs.history_callback(
-        config.model_dir,
-        interval,
-        trained,
-        evaluate=evaluate if val else None,
-        score=metric if val else None,
-        on_record=log,
-    )
+    details = lambda record: f" on {config.val_split}"
+    return runs.validation_history(config, trained, evaluate if val else None, metric, details)
 
 
 def run_head_training(config: HeadConfig):
@@ -237,17 +219,7 @@ def run_head_training(config: HeadConfig):
         ],
         verbose=config.verbose,
     )
-    graph_transforms.copy_weights(trained, head)
-    metric = validation_metric(config.task)
-    best = runs.load_best(config.model_dir, head, metric)
-    if best is not None:
-        logger.info(
-            "shipping the best checkpoint by validation: step %d (%s %.2f%% on %s)",
-            best["step"],
-            metric[len("val_") :],
-            best[metric],
-            config.val_split,
-        )
+    runs.ship_best(config, trained, head, validation_metric(config.task), lambda best: f" on {config.val_split}")
     # The shipped head without the optimizer state (two thirds of the file; the backup keeps it).
     atomic.save_model(
         keras.Model(head.input, head.output, name=head.name), os.path.join(config.model_dir, "head.keras")

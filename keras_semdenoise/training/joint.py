@@ -166,49 +166,21 @@ def _history_callback(config: JointConfig, trained, denoiser, head, val_split):
         graph_transforms.copy_weights(trained, denoiser)
         return {**validate(config, denoiser, head, val_split), "val_seconds": time.time() - start}
 
-    def log(record: dict, improved: bool) -> None:
-        if metric in record:
-            logger.info(
-                "step %d: validation %s %.2f%%, PSNR %.2f dB (%d images of %s, sigma %g)%s",
-                record["step"],
-                metric[len("val_") :],
-                record[metric],
-                record["val_psnr"],
-                record["val_images"],
-                config.val_split,
-                config.sigma,
-                ": best so far" if improved else "",
-            )
+    def details(record: dict) -> str:
+        return (
+            f", PSNR {record['val_psnr']:.2f} dB ({record['val_images']} images of {config.val_split}, "
+            f"sigma {config.sigma:g})"
+        )
 
     validating = val_split is not None
-    return runs.history_callback(
-        config.model_dir,
-        runs.fit_intervals(config.steps, config.checkpoint_every)[1],
-        trained,
-        evaluate=evaluate if validating else None,
-        score=metric if validating else None,
-        record_start=validating,
-        on_record=log,
-    )
+    return runs.validation_history(config, trained, evaluate if validating else None, metric, details, True)
 
 
 def _ship(config: JointConfig, trained, denoiser) -> None:
     """Writes ``denoiser.keras``, the float32 ``denoiser`` holding the best checkpoint by validation when there
     was one, else the last weights of ``trained`` (the trainer's denoiser)."""
-    metric = validation_metric(config.task)
-    graph_transforms.copy_weights(trained, denoiser)
-    best = runs.load_best(config.model_dir, denoiser, metric)
-    if best is not None:
-        logger.info(
-            "shipping the best checkpoint by validation: step %d (%s %.2f%%, PSNR %.2f dB on %s)",
-            best["step"],
-            metric[len("val_") :],
-            best[metric],
-            best["val_psnr"],
-            config.val_split,
-        )
-    else:
-        logger.info("shipping the last weights (no validation split)")
+    details = lambda best: f", PSNR {best['val_psnr']:.2f} dB on {config.val_split}"
+    runs.ship_best(config, trained, denoiser, validation_metric(config.task), details)
     atomic.save_model(denoiser, os.path.join(config.model_dir, "denoiser.keras"))
 
 

@@ -8,10 +8,13 @@ restarts from its last completed epoch.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 
 from keras_semdenoise import atomic, noise
+
+logger = logging.getLogger(__name__)
 
 
 def make_strategy(name: str, logical_cpus: int = 0):
@@ -212,3 +215,47 @@ def describe_sigmas(levels: tuple[float, ...]) -> str:
     """``"sigma 25"`` or ``"mean over sigma 15, 25, 50"``."""
     joined = ", ".join(f"{level:g}" for level in levels)
     return f"sigma {joined}" if len(levels) == 1 else f"mean over sigma {joined}"
+
+
+def validation_history(config, trained, evaluate, metric: str, details, record_start: bool = False):
+    """``history_callback`` of a task run (head or joint training, ``config`` with ``model_dir``, ``steps``,
+    ``checkpoint_every``): with ``evaluate`` (None where there is no validation split) every checkpoint is
+    validated and the best by ``metric`` (``"val_top1"`` or ``"val_miou"``) kept in ``best.weights.h5``, each
+    logged as ``step N: validation top1 71.20%<details(record)>``; ``record_start`` validates step 0 too."""
+
+    def log(record: dict, improved: bool) -> None:
+        if metric in record:
+            name, value, best = metric[len("val_") :], record[metric], ": best so far" if improved else ""
+            logger.info("step %d: validation %s %.2f%%%s%s", record["step"], name, value, details(record), best)
+
+    return history_callback(
+        config.model_dir,
+        fit_intervals(config.steps, config.checkpoint_every)[1],
+        trained,
+        evaluate=evaluate,
+        score=metric if evaluate else None,
+        record_start=record_start and evaluate is not None,
+        on_record=log,
+    )
+
+
+def ship_best(config, trained, model, metric: str, details) -> dict | None:
+    """Copies the last weights of ``trained`` (the network being trained) into ``model`` (its float32 twin),
+    then the best checkpoint by ``metric`` where validation kept one in ``config.model_dir``; logs which
+    (``details(best)`` adds to the line). Returns the best checkpoint's record, or None."""
+    from keras_semdenoise.deploy import graph_transforms
+
+    graph_transforms.copy_weights(trained, model)
+    best = load_best(config.model_dir, model, metric)
+    if best is None:
+        logger.info("shipping the last weights (no validation split)")
+    else:
+        name, value = metric[len("val_") :], best[metric]
+        logger.info(
+            "shipping the best checkpoint by validation: step %d (%s %.2f%%%s)",
+            best["step"],
+            name,
+            value,
+            details(best),
+        )
+    return best

@@ -233,33 +233,23 @@ def run_training(config: TrainConfig):
     atomic.write_json(config_path, current, indent=2)
 
     sources = config.sources()
-    sigma_range = tuple(config.sigma_range) if config.sigma_range else None
+    # What both data paths take: patches, noise levels, the held-out validation images, the level weighting.
+    patch_options = dict(
+        patch_size=config.patch_size,
+        batch_size=config.batch_size,
+        sigma_255=config.sigma,
+        sigma_range_255=tuple(config.sigma_range) if config.sigma_range else None,
+        holdout=config.holdout,
+        sigma_weighting=config.sigma_weighting,
+    )
     if pipeline == "tf_data":
-        dataset = images.training_dataset(
-            sources,
-            patch_size=config.patch_size,
-            batch_size=config.batch_size,
-            sigma_255=config.sigma,
-            sigma_range_255=sigma_range,
-            shuffle_seed=None if config.seed is None else config.seed + resume_epoch,
-            holdout=config.holdout,
-            sigma_weighting=config.sigma_weighting,
-        )
+        shuffle_seed = None if config.seed is None else config.seed + resume_epoch
+        dataset = images.training_dataset(sources, shuffle_seed=shuffle_seed, **patch_options)
         triplet_batch = tuple(np.asarray(t)[:4] for t in next(iter(dataset))[:2])
     else:
         seed = int(np.random.SeedSequence().entropy % 2**31) if config.seed is None else config.seed + resume_epoch
-        dataset = patches.PatchDataset(
-            sources,
-            patch_size=config.patch_size,
-            batch_size=config.batch_size,
-            sigma_255=config.sigma,
-            sigma_range_255=sigma_range,
-            steps_per_epoch=config.checkpoint_every,
-            seed=seed,
-            holdout=config.holdout,
-            sigma_weighting=config.sigma_weighting,
-            workers=config.data_workers,
-        )
+        steps, workers = config.checkpoint_every, config.data_workers
+        dataset = patches.PatchDataset(sources, steps_per_epoch=steps, seed=seed, workers=workers, **patch_options)
         triplet_batch = tuple(t[:4] for t in dataset[0][:2])
     if config.eval_dir:
         eval_images = images.evaluation_images(config.eval_dir, config.eval_images)
