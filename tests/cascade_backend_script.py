@@ -4,7 +4,7 @@
 
 Reads ``DIR/denoiser.keras``, ``DIR/head.keras`` and ``DIR/batch.npz`` (noisy, clean, labels), runs one
 SGD step of ``CascadeTrainer`` with the ``SCALE`` loss (paper | official) and writes the updated denoiser's
-weights to ``DIR/<backend>_<scale>.npz``. Used by test_cascade.py to compare the TensorFlow and JAX steps.
+weights to ``DIR/<backend>_<scale>.npz``. Used by test_training_cascade.py to compare the TensorFlow and JAX steps.
 """
 
 import os

@@ -2,7 +2,7 @@
 
     python tests/cascade_step_script.py REPLICAS OUT.npz [fit|loop]
 
-Used by test_cascade.py: one step on 1 and on 2 replicas must give the same update.
+Used by test_training_cascade.py: one step on 1 and on 2 replicas must give the same update.
 """
 
 import os

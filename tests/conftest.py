@@ -3,12 +3,13 @@
 Where a test lives (one rule, so the tests of a module are found by its name):
 
 - ``keras_semdenoise/X.py`` is tested in ``tests/test_X.py``; a subpackage's ``keras_semdenoise/P/X.py`` in
-  ``tests/test_P_X.py`` (``evaluation/tasks.py``: ``test_evaluation_tasks.py``).
+  ``tests/test_P_X.py`` (``evaluation/task_scores.py``: ``test_evaluation_task_scores.py``; ``models/heads/vgg16.py``:
+  ``test_models_heads_vgg16.py``).
 - An entry point ``tools/X.py`` or ``train/X.py`` is tested in ``tests/test_tools_X.py`` or
   ``tests/test_train_X.py``. A program that is a package of small modules has one file named after the package
   (``bench/``: ``test_bench.py``; ``tools/P/``: ``test_tools_P.py``).
 - A test goes to the module whose behaviour it asserts, the last step where it drives a chain (a head trained,
-  then a joint denoiser: ``test_joint_training.py``); one that runs a module through its entry point
+  then a joint denoiser: ``test_training_joint.py``); one that runs a module through its entry point
   (``python -m tools.X``) goes to the entry point's file.
 - Behaviour that no single module owns keeps a file named after the behaviour: ``test_any_backend.py``
   (training without TensorFlow), ``test_quiet.py`` (quiet start-up), ``test_registration.py`` (loading after
