@@ -1,25 +1,22 @@
 """What a separate (MSE) training run hands to ``fit``: its optimizer on a learning-rate schedule, and its
-callbacks (backup, evaluation + history + best weights, TensorBoard)."""
+callbacks (backup, evaluation + history + best weights, TensorBoard). ``config`` is the run's
+``separate.TrainConfig``."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
 import os
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from keras_semdenoise.training import runs
 from keras_semdenoise.training.runs import describe_sigmas, evaluation_sigmas
 
-if TYPE_CHECKING:
-    from keras_semdenoise.training.separate import TrainConfig
-
 logger = logging.getLogger("keras_semdenoise.training.separate")
 
 
-def learning_rate_schedule(config: TrainConfig):
+def learning_rate_schedule(config):
     """The optimizer's learning rate: cosine decay with linear warm-up, /10 steps, or constant."""
     import keras
 
@@ -42,7 +39,7 @@ def learning_rate_schedule(config: TrainConfig):
     return keras.optimizers.schedules.CosineDecay(config.learning_rate, total, alpha=config.min_lr_ratio)
 
 
-def make_optimizer(config: TrainConfig):
+def make_optimizer(config):
     """The run's optimizer: Adam on ``learning_rate_schedule(config)``. Its variables are part of a backup, so
     loading a backup needs this same optimizer (a constant rate adds one variable a schedule does not have)."""
     import keras
@@ -50,7 +47,7 @@ def make_optimizer(config: TrainConfig):
     return keras.optimizers.Adam(learning_rate_schedule(config))
 
 
-def callbacks(config: TrainConfig, model, eval_images, triplet_batch):
+def callbacks(config, model, eval_images, triplet_batch):
     """Backup, evaluation + history + best weights; TensorBoard logs where TensorFlow is installed."""
     import keras
 
