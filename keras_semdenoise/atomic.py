@@ -28,8 +28,14 @@ def write_with(path: str, write) -> str:
     """Calls ``write(temporary path)`` and renames its file to ``path``. The temporary path ends in
     ``.tmp`` (before a Keras suffix), so a writer that reads the format from the name must be told it."""
     tmp = _prepare(path)
-    write(tmp)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        # A failed write (a full disk, a bad format, an interrupt) leaves neither the target nor its temporary.
+        if os.path.lexists(tmp):
+            os.remove(tmp)
+        raise
     return path
 
 

@@ -9,6 +9,8 @@ evaluation draws it from a seed made of the image's name and sigma
 from __future__ import annotations
 
 import hashlib
+import math
+import warnings
 
 import numpy as np
 
@@ -101,10 +103,18 @@ def estimate_sigma(image: np.ndarray) -> float:
     accurate for i.i.d. Gaussian noise on natural images. It reads real camera noise (signal-dependent,
     spatially correlated by demosaicking and JPEG) as much lower than it looks; ``docs/sigma_auto``
     measures both, and the model choice (``models.shipped.choose_model_for_sigma``) is tuned on them.
+
+    Never NaN: a flat or all-black image, or one under 2x2 pixels, is estimated at 0.0.
     """
     from skimage.restoration import estimate_sigma as wavelet_sigma
 
     array = np.asarray(image, dtype=np.float64)
     if array.ndim != 3 or array.shape[-1] != 3:
         raise ValueError(f"expected an (H, W, 3) image, got shape {array.shape}")
-    return float(wavelet_sigma(array, channel_axis=-1, average_sigmas=True) * 255.0)
+    if min(array.shape[:2]) < 2:
+        return 0.0  # too small for one wavelet level: nothing to measure
+    with warnings.catch_warnings():
+        # An all-black image has no non-zero detail coefficient: the median of none (NaN), read as no noise.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        estimate = float(wavelet_sigma(array, channel_axis=-1, average_sigmas=True) * 255.0)
+    return estimate if math.isfinite(estimate) else 0.0

@@ -1,4 +1,7 @@
 import json
+import os
+
+import pytest
 
 from keras_semdenoise import atomic
 
@@ -13,3 +16,16 @@ def test_atomic_writers_replace_whole_files_and_keep_keras_suffixes(tmp_path):
     assert json.load(open(path)) == {"b": 2} and sorted(p.name for p in (tmp_path / "deep").iterdir()) == ["r.json"]
     atomic.copy_file(path, str(tmp_path / "copy" / "r.json"))
     assert open(tmp_path / "copy" / "r.json").read() == open(path).read()
+
+
+def test_a_failed_write_leaves_no_temporary_file(tmp_path):
+    target = tmp_path / "out.png"
+
+    def fails(tmp):
+        with open(tmp, "wb") as handle:
+            handle.write(b"half")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        atomic.write_with(str(target), fails)
+    assert os.listdir(tmp_path) == []

@@ -54,3 +54,10 @@ def test_inverse_sigma_weights_have_mean_one_and_favour_low_noise():
     assert noise.sigma_loss_weights(np.array([25.0]), (25, 25)) == pytest.approx([1.0])  # one level: weight 1
     with pytest.raises(ValueError, match="needs a sigma range"):
         noise.check_sigma_weighting("inverse", None)
+
+
+@pytest.mark.parametrize("value", [0.0, 0.5, 1.0])
+def test_a_flat_or_black_image_is_estimated_at_zero_noise(value):
+    estimate = noise.estimate_sigma(np.full((32, 48, 3), value, np.float32))
+    assert estimate == pytest.approx(0.0, abs=1e-6) and not np.isnan(estimate)
+    assert noise.estimate_sigma(np.zeros((1, 1, 3), np.float32)) == 0.0
