@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from conftest import TINY
 
 from keras_semdenoise.deploy import inference
 from keras_semdenoise.models.denoiser import build_denoiser
@@ -76,3 +77,25 @@ def test_self_ensemble_reports_one_progress_over_the_eight_views(model):
     assert len(totals) == 1 and calls[-1][0] == calls[-1][1] == totals.pop()
     assert [done for done, _ in calls] == sorted(done for done, _ in calls)  # never goes back
     assert calls[-1][1] % inference.SELF_ENSEMBLE_VIEWS == 0
+
+
+def test_one_compiled_graph_serves_every_image_size_and_matches_the_eager_model():
+    model = build_denoiser(**TINY, zero_init_output=False)
+    path = inference.compiled_path(model)
+    assert inference.compiled_path(model) is path and "batch norm folded" in path.description
+    rng = np.random.default_rng(0)
+    sizes = [(17, 23), (32, 32), (40, 24), (9, 61), (33, 47), (64, 48)]  # 20 images of 6 sizes, in mixed order
+    for index in range(20):
+        height, width = sizes[index % len(sizes)]
+        image = rng.random((height, width, 3), dtype=np.float32)
+        denoised = inference.denoise(model, image)
+        eager = np.asarray(model(image[None], training=False))[0]
+        assert denoised.shape == image.shape
+        np.testing.assert_allclose(denoised, eager, atol=2e-5)
+    tiled = rng.random((100, 90, 3), dtype=np.float32)
+    np.testing.assert_allclose(
+        inference.denoise(model, tiled, tile_size=48, overlap=16),
+        inference.denoise_tiled(model, tiled, tile_size=48, overlap=16),
+        atol=1e-6,
+    )
+    assert path.traces == 1

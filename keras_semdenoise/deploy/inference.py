@@ -2,11 +2,18 @@
 
 Images here are (H, W, 3) float32 in [0, 1] (plus noise); the output is the
 denoised float image, unclipped (``metrics.to_uint8`` clips and rounds at the edge).
+
+Every entry point (the Python API, ``semdenoise denoise``, the web page, Beam, tiling, self-ensemble) runs the
+model through one compiled path (``compiled_path``): batch norm folded into the convolutions, then, on the
+TensorFlow backend, one ``tf.function`` traced once for every image size (its spatial dimensions are left
+unknown, so a folder of mixed sizes never retraces); on other backends Keras's compiled ``predict_on_batch``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import weakref
 
 import numpy as np
 
@@ -71,8 +78,60 @@ def size_multiple(model) -> int:
     return 1
 
 
+@dataclasses.dataclass
+class CompiledPath:
+    """How a model runs here: ``run`` maps an (N, H, W, 3) float32 batch to the model's output (a numpy
+    array); ``description`` says which path and why (``--verbose``); ``traces`` counts the graphs built."""
+
+    run: object
+    description: str
+    traces: int = 0
+
+
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _folded(model):
+    """``model`` with its batch norm folded (``graph_transforms.fold_batch_norm``) where it has any to fold,
+    else itself (a model already folded, or one without batch norm), and a word on which."""
+    from keras_semdenoise.deploy import graph_transforms
+
+    if not graph_transforms._foldable_pairs(model):
+        return model, "no batch norm to fold"
+    return graph_transforms.fold_batch_norm(model), "batch norm folded"
+
+
+def compiled_path(model) -> CompiledPath:
+    """The one compiled inference path of ``model``, built on first use and kept while the model lives."""
+    path = _COMPILED.get(model)
+    if path is not None:
+        return path
+    import keras
+
+    network, folding = _folded(model)
+    policy = model.dtype_policy.name if hasattr(model, "dtype_policy") else "float32"
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        path = CompiledPath(None, f"TensorFlow graph, one trace for every image size, {folding}, {policy}")
+
+        def forward(batch):
+            path.traces += 1  # runs only while tracing
+            return network(batch, training=False)
+
+        graph = tf.function(forward, input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+        path.run = lambda batch: graph(batch).numpy()
+    else:
+        path = CompiledPath(
+            None, f"{keras.backend.backend()} predict_on_batch (compiled per size), {folding}, {policy}"
+        )
+        path.run = lambda batch: np.asarray(network.predict_on_batch(batch))
+    _COMPILED[model] = path
+    return path
+
+
 def _predict(model, batch: np.ndarray) -> np.ndarray:
-    return np.asarray(model(batch, training=False))
+    return compiled_path(model).run(np.ascontiguousarray(batch, dtype=np.float32))
 
 
 def denoise_whole(model, image: np.ndarray) -> np.ndarray:
