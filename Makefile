@@ -50,12 +50,12 @@ pages: evaluate
 	$(PY) -m tools.plot_learning_curves --out docs/learning_curves_chained.png \
 	    $(foreach s,15 25 35 50,--lineage 'sigma $(s)=saved_models/denoiser_sigma$(s).history.json') \
 	    --lineage 'blind, mean of 15/25/50=saved_models/denoiser_blind.history.json'
-	$(PY) -m tools.curve_slopes --out docs/curve_slopes
+	$(PY) -m experiments.probes.curve_slopes --out experiments/probes/curve_slopes_results
 	$(PY) -m tools.evaluate_denoiser --sets Kodak24 --sigmas 15,25,35,50 --methods proposed,proposed_x8 \
 	    --out docs/self_ensemble
 	$(PY) -m tools.evaluate_sigma_auto --out docs/sigma_auto
 	$(PY) -m tools.evaluate_realnoise --out docs/realnoise --cbm3d_limit 12
-	$(PY) -m tools.probe_flat_colours --sigma 25 --out docs/flat_colours \
+	$(PY) -m tools.evaluate_flat_colours --sigma 25 --out docs/flat_colours \
 	    --model 'Proposed (ours)=saved_models/denoiser_sigma25.keras' \
 	    --model 'Proposed, blind (ours)=saved_models/denoiser_blind.keras' \
 	    --model 'FFDNet-style (trained here)=saved_models/peers/ffdnet_style_sigma25.keras' \
@@ -66,11 +66,11 @@ bench: $(STAMP)
 
 # docs/RESULTS.md: the high-level findings with the shipped full-size denoiser (resumable; hours on a CPU).
 reproduce: $(STAMP)
-	$(PY) -m tools.reproduce --flagfile=tools/reproduce/full_scale.flags
+	$(PY) -m experiments.reproduce --flagfile=experiments/reproduce/full_scale.flags
 
 # docs/RESULTS_reduced.md: the first, reduced-width run (RESULTS.md's appendix).
 reproduce-reduced: $(STAMP)
-	$(PY) -m tools.reproduce
+	$(PY) -m experiments.reproduce
 
 clean:
 	rm -rf $(VENV) demo_output

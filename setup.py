@@ -2,7 +2,7 @@
 
 Everything else about the package is declared in ``setup.cfg``. The models stay where the project keeps
 them, ``saved_models/`` at the top of the checkout; ``build_py`` copies the shipped ones (the top-level
-``*.keras`` files and their records, never ``saved_models/reproduce/``) into the build tree, and lists them
+``*.keras`` files and their records, never ``experiments/reproduce/models_reduced/``) into the build tree, and lists them
 as its sources so the sdist carries them too (a wheel built from the sdist gets them the same way).
 Editable installs copy nothing: they read the checkout's ``saved_models/`` (``models.shipped.models_dir``).
 """

@@ -1,4 +1,4 @@
-"""Training and task evaluation without TensorFlow: the GPU runbook (tools/gpu_train.sh) and tools.evaluate_task
+"""Training and task evaluation without TensorFlow: the GPU runbook (experiments/zoo/gpu_train.sh) and tools.evaluate_task
 under KERAS_BACKEND=jax with TensorFlow hidden, as on the lent GPU machine."""
 
 import json
@@ -59,7 +59,7 @@ def test_gpu_runbook_trains_the_smoke_queue_under_jax_without_tensorflow(tmp_pat
     )
     # `slot`: the data path's speed, then `run` (the queue), all logged to $OUT/slot.log (no nvidia-smi here).
     result = subprocess.run(
-        ["bash", "tools/gpu_train.sh", "slot", "smoke", "300"],
+        ["bash", "experiments/zoo/gpu_train.sh", "slot", "smoke", "300"],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -171,7 +171,7 @@ def test_the_runbook_measures_the_data_path_without_tensorflow(tmp_path):
     result = subprocess.run(
         [
             "bash",
-            "tools/gpu_train.sh",
+            "experiments/zoo/gpu_train.sh",
             "data_rate",
             "--batch_size=2",
             "--patch_size=16",
@@ -192,8 +192,9 @@ def test_the_runbook_measures_the_data_path_without_tensorflow(tmp_path):
 
 def test_the_runbook_checks_what_travels_against_the_device_limit(tmp_path):
     repo = tmp_path / "repo"
-    (repo / "tools").mkdir(parents=True)
-    (repo / "tools" / "gpu_train.sh").write_bytes(open(os.path.join(REPO, "tools", "gpu_train.sh"), "rb").read())
+    (repo / "experiments" / "zoo").mkdir(parents=True)
+    script = open(os.path.join(REPO, "experiments", "zoo", "gpu_train.sh"), "rb").read()
+    (repo / "experiments" / "zoo" / "gpu_train.sh").write_bytes(script)
     (repo / ".gitignore").write_text("/runs/\n")
     (repo / "runs").mkdir()
     with open(repo / "runs" / "ignored.bin", "wb") as handle:  # ignored: does not travel
@@ -201,7 +202,9 @@ def test_the_runbook_checks_what_travels_against_the_device_limit(tmp_path):
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
 
     def travelling():
-        return subprocess.run(["bash", "tools/gpu_train.sh", "travelling"], cwd=repo, capture_output=True, text=True)
+        return subprocess.run(
+            ["bash", "experiments/zoo/gpu_train.sh", "travelling"], cwd=repo, capture_output=True, text=True
+        )
 
     small = travelling()
     assert small.returncode == 0 and "travelling: 0 MiB of 64 MiB" in small.stdout, small.stdout + small.stderr
@@ -223,7 +226,7 @@ def test_the_runbook_returns_what_ships_and_what_resumes_within_the_file_limit(t
             (work / stage / "final.keras").write_text("final")
     (work / "_probe" / "done").mkdir(parents=True)  # the speed probes of --seconds stay behind
     result = subprocess.run(
-        ["bash", os.path.join(REPO, "tools", "gpu_train.sh"), "collect"],
+        ["bash", os.path.join(REPO, "experiments", "zoo", "gpu_train.sh"), "collect"],
         cwd=REPO,
         env={**os.environ, "WORK": str(work), "OUT": str(out)},
         capture_output=True,

@@ -10,11 +10,11 @@ import pytest
 from absl import flags
 from conftest import REPO
 
+from experiments.reproduce.config import ReproduceConfig
 from keras_semdenoise import config_flags, noise
 from keras_semdenoise.config_flags import setting
 from keras_semdenoise.evaluation import task_scores
 from keras_semdenoise.training import head_training, joint, separate
-from tools.reproduce.config import ReproduceConfig
 
 
 @dataclasses.dataclass
@@ -115,7 +115,7 @@ ENTRY_POINTS = {
     "train.train_head": (head_training.HeadConfig, (), ()),
     "train.train_joint": (joint.JointConfig, (), ()),
     "tools.evaluate_task": (task_scores.TaskEvaluationConfig, (), ()),
-    "tools.reproduce.__main__": (ReproduceConfig, (), ("data_root",)),
+    "experiments.reproduce.__main__": (ReproduceConfig, (), ("data_root",)),
 }
 _DUMP = """
 import importlib, json, sys
@@ -166,7 +166,7 @@ def test_train_denoiser_sigma_defaults_to_the_paper_level_unless_training_blind(
         "import sys; from absl import flags; from train import train_denoiser as t; "
         "from keras_semdenoise.config_flags import config_from_flags; "
         "flags.FLAGS(['prog', '--model_dir=m', '--data_dir=d', *sys.argv[1:]]); "
-        "print(config_from_flags(t.training.TrainConfig, **t.denoiser_values()).sigma)"
+        "print(config_from_flags(t.separate.TrainConfig, **t.denoiser_values()).sigma)"
     )
     per_sigma = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
     blind = subprocess.run(

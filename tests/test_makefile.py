@@ -17,17 +17,17 @@ def test_make_pages_runs_every_page_tool_on_shipped_models():
     )
     assert result.returncode == 0, result.stderr
     commands = result.stdout.replace("\\\n", " ")
-    tools = re.findall(r"-m (tools\.\w+)", commands)
+    tools = re.findall(r"-m ((?:tools|experiments)[\w.]+)", commands)
     assert tools == [
         "tools.evaluate_denoiser",
         "tools.update_readme_results",
         "tools.plot_learning_curves",
         "tools.plot_learning_curves",
-        "tools.curve_slopes",
+        "experiments.probes.curve_slopes",
         "tools.evaluate_denoiser",
         "tools.evaluate_sigma_auto",
         "tools.evaluate_realnoise",
-        "tools.probe_flat_colours",
+        "tools.evaluate_flat_colours",
     ]
     for module in set(tools):
         assert os.path.exists(os.path.join(REPO, *module.split(".")) + ".py"), module

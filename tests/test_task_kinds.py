@@ -4,12 +4,12 @@ import dataclasses
 
 import pytest
 
+from experiments.reproduce import findings, stages
 from keras_semdenoise import config_flags, noise, task_kinds
 from keras_semdenoise.data import sources
 from keras_semdenoise.evaluation import task_scores
 from keras_semdenoise.training import joint, losses
 from keras_semdenoise.training.head_training import HeadConfig
-from tools.reproduce import findings, stages
 
 
 def test_tasks_their_short_names_and_the_paper_weights():

@@ -54,7 +54,7 @@ def test_wheel_installed_outside_the_checkout_denoises_with_its_shipped_models(t
     # The package and its metadata only: no tests/, tools/, train/, runs/, top-level saved_models/ ...
     assert all(name.startswith(("keras_semdenoise/", "keras_semdenoise-0")) for name in names), names
     models = [name for name in names if name.startswith("keras_semdenoise/saved_models/")]
-    assert all(name.count("/") == 2 for name in models), models  # nothing of saved_models/reproduce/
+    assert all(name.count("/") == 2 for name in models), models  # nothing of experiments/reproduce/models_reduced/
     assert _expected_model_files() <= {name.rsplit("/", 1)[1] for name in models}, models
     assert os.path.getsize(wheel) < 30e6  # the five models are about 4.3 MB each
 

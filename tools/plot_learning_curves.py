@@ -3,7 +3,7 @@
     python -m tools.plot_learning_curves --runs runs/sigma25,runs/sigma15 --out docs/learning_curves.png
     python -m tools.plot_learning_curves --runs saved_models/denoiser_sigma15.history.json --out curve.png
     python -m tools.plot_learning_curves --out docs/learning_curves_chained.png \
-        --chain 'sigma 25=docs/training/sigma25_s13.history.json@21000+docs/training/sigma25_gpu1.history.json+...'
+        --chain 'sigma 25=experiments/zoo/records/sigma25_s13.history.json@21000+experiments/zoo/records/sigma25_gpu1.history.json+...'
 
 ``--chain LABEL=SPEC`` (repeatable) draws one model's runs one after another at the pixels they saw
 (``learning_curves.load_chain``: each run starts from the one before's best checkpoint); ``--lineage

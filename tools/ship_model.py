@@ -4,7 +4,7 @@
 
 Also records the run's steps, best evaluation PSNR and machine in saved_models/MODELS.json, and keeps
 its configuration and learning curve as saved_models/<name>.history.json; the record of the model it started from
-goes to docs/training/<its run>.history.json, named in the new record's "previous".
+goes to experiments/zoo/records/<its run>.history.json, named in the new record's "previous".
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ flags.DEFINE_string(
 flags.DEFINE_bool("best", True, "Ship the best-evaluated checkpoint rather than the last.")
 flags.DEFINE_string(
     "archive_dir",
-    "docs/training",
+    "experiments/zoo/records",
     "Where the record of the model the run started from is kept "
     '(named in the new record\'s "previous"); empty: not kept.',
 )

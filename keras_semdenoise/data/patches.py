@@ -332,32 +332,3 @@ class PatchDataset(_pydataset_base()):
 
     def on_epoch_end(self):
         self.epoch += 1
-
-
-def draw_rates(dataset: PatchDataset, workers: list[int], batches: int, repeats: int) -> dict[str, dict]:
-    """Batches a second that ``dataset`` gives when each count of ``workers`` threads draws ``batches`` batches
-    in order (as Keras's ``PyDataset`` does with ``workers`` > 1; with one, the batches are drawn one after
-    another): ``{"<count>": {"median", "min", "max"}}`` over ``repeats`` passes (``tools/data_rate.py``)."""
-    import concurrent.futures
-    import time
-
-    if batches < 1 or repeats < 1 or any(count < 1 for count in workers):
-        raise ValueError("batches, repeats and every thread count must be >= 1")
-    dataset[0]  # untimed: the first draw
-
-    def one_pass(count: int) -> float:
-        start = time.perf_counter()
-        if count == 1:
-            for index in range(batches):
-                dataset[index]
-        else:
-            with concurrent.futures.ThreadPoolExecutor(count) as pool:
-                for _ in pool.map(dataset.__getitem__, range(batches)):
-                    pass
-        return batches / (time.perf_counter() - start)
-
-    rates = {}
-    for count in workers:
-        passes = [one_pass(count) for _ in range(repeats)]
-        rates[str(count)] = {"median": float(np.median(passes)), "min": min(passes), "max": max(passes)}
-    return rates

@@ -4,7 +4,7 @@ A flat patch has no texture, so a denoiser's output error on it is the noise it 
 here: the FFDNet-style peer trained with BN on CBSD432 (``saved_models/peers/``) leaves more noise than it
 was given on saturated reds (R high, G and B low): its activations grow layer after layer through the BN
 layers' moving statistics, while on grey they stay small. That is why it fails on Kodak24's red
-kodim02 (and its permuted-channel copies do not). ``tools/probe_flat_colours.py`` writes the table.
+kodim02 (and its permuted-channel copies do not). ``tools/evaluate_flat_colours.py`` writes the table.
 
 Colours are RGB in [0, 1]; the noise is the tables' seeded noise (``noise.add_seeded_gaussian_noise``),
 named by the colour, so every model sees the same noisy patches.

@@ -17,8 +17,8 @@ PSNR = {
 }
 
 # Table I (architecture ablation, Kodak24, sigma 35): the twelve designs (scales 2/3/4, encoder-module
-# widths (128,32,32,128) or (256,64,64,256), global skip on/off). PAPER.md and the issue that asked for the
-# ablation give only its extremes and the chosen design; the other rows are not stated in this repository.
+# widths (128,32,32,128) or (256,64,64,256), global skip on/off). ../shared/PAPER.md
+# gives only its extremes and the chosen design; the other rows are not stated in this repository.
 TABLE_I = {
     "set": "Kodak24",
     "sigma": 35,

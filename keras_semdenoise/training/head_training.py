@@ -65,7 +65,7 @@ class HeadConfig(sources.TaskDataConfig):
         1.0,
         "Segmentation: the head resizes its input by this factor before the trunk "
         "(logits still at the input size; e.g. 1.5 sees thin objects on a finer "
-        "grid at 2.25x the cost); tools/choose_head_scale.py sets it after training.",
+        "grid at 2.25x the cost); experiments/probes/choose_head_scale.py sets it after training.",
     )
     batch_size: int = setting(32, "Batch size.")
     steps: int = setting(1000, "Training steps.")

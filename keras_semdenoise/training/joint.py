@@ -71,7 +71,7 @@ class JointConfig(sources.TaskDataConfig):
     loss_scale_file: str | None = setting(
         None,
         "JSON file whose 'chosen' maps each task to a loss scale (written by "
-        "tools.reproduce's choose_loss_scale stage); its scale for this task "
+        "experiments.reproduce's choose_loss_scale stage); its scale for this task "
         "replaces loss_scale.",
     )
     lambda_d: float | None = setting(None, "Reconstruction weight (default: 1 paper; 5e-9 seg / 0 cls official).")

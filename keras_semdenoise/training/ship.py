@@ -70,7 +70,7 @@ def run_record(model_dir: str) -> dict:
     """``{"config", "history"}`` of a run folder: what is kept of a run once its folder (scratch) is gone.
 
     Written beside a shipped model as ``<name>.history.json``, and for runs that only measure something
-    (``tools/keep_runs.py``) under ``docs/training/``; ``curves.load_curve`` reads either.
+    (``experiments/zoo/keep_runs.py``) under ``experiments/zoo/records/``; ``curves.load_curve`` reads either.
     """
     with open(os.path.join(model_dir, "config.json")) as handle:
         config = json.load(handle)
@@ -119,7 +119,7 @@ def _run_name(record: dict) -> str:
 
 
 def previous_record(out_dir: str, name: str, record: dict, archive_dir: str | None) -> str | None:
-    """Where the record of the model a run started from is kept (``docs/training/<its run>.history.json``),
+    """Where the record of the model a run started from is kept (``experiments/zoo/records/<its run>.history.json``),
     copying it there from ``out_dir`` if it is not yet; ``None`` without ``archive_dir`` or when the run
     started from no shipped model. Shipping the same run again keeps the link it had."""
     kept = _kept_record(os.path.join(out_dir, f"{name}.history.json"))

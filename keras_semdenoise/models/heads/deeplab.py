@@ -8,7 +8,7 @@ logits upsampled bilinearly to the input size. The void label is ignored by the 
 ``input_scale`` (``InputScale``) resizes the image before the trunk and the logits come back at the
 input's size: a head run at 1.5x sees thin objects (poles, signs) on a finer output grid, at 1.5^2 the
 cost. ``with_input_scale`` sets it on a trained head (same weights), so the scale can be chosen on a
-validation split after training (``tools/choose_head_scale.py``).
+validation split after training (``experiments/probes/choose_head_scale.py``).
 """
 
 from __future__ import annotations
