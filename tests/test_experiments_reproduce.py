@@ -677,8 +677,12 @@ def test_the_full_scale_flagfile_fine_tunes_the_shipped_denoisers_and_reuses_the
     try:
         stages = {s.name: s for s in reproduce.plan(config)}
         assert stages["head_cls"].done() and stages["head_seg"].done()  # the shipped heads
-        assert config.head_path("classification") == os.path.join("experiments", "reproduce", "models_reduced", "head_cls.keras")
-        assert config.head_path("segmentation") == os.path.join("experiments", "reproduce", "models_full", "head_seg.keras")
+        assert config.head_path("classification") == os.path.join(
+            "experiments", "reproduce", "models_reduced", "head_cls.keras"
+        )
+        assert config.head_path("segmentation") == os.path.join(
+            "experiments", "reproduce", "models_full", "head_seg.keras"
+        )
         with open(config.head_clean_path("segmentation")) as handle:  # its test mIoU travels with it
             assert json.load(handle)["images"] == 233
         assert all(os.path.exists(stages[f"separate_s{s:g}"].config.init_weights) for s in config.sigmas)
