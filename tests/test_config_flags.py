@@ -163,10 +163,12 @@ def test_entry_point_flags_are_the_config_fields_and_help_works(module):
 @pytest.mark.slow
 def test_train_denoiser_sigma_defaults_to_the_paper_level_unless_training_blind():
     script = (
-        "import sys; from absl import flags; from train import train_denoiser as t; "
+        "import sys; from absl import flags; from train import train_denoiser; "
+        "from keras_semdenoise.apps.training_runs import denoiser_values; "
         "from keras_semdenoise.config_flags import config_from_flags; "
+        "from keras_semdenoise.training.separate import TrainConfig; "
         "flags.FLAGS(['prog', '--model_dir=m', '--data_dir=d', *sys.argv[1:]]); "
-        "print(config_from_flags(t.separate.TrainConfig, **t.denoiser_values()).sigma)"
+        "print(config_from_flags(TrainConfig, **denoiser_values()).sigma)"
     )
     per_sigma = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
     blind = subprocess.run(

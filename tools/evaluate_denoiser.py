@@ -5,23 +5,16 @@
 
 Writes <out>/results.json (resumable: rerun the same command after an interruption)
 and <out>/results.md. ``--model NAME=PATH`` adds a model; ``{sigma}`` in PATH is
-replaced per sigma (a missing file leaves that cell empty).
+replaced per sigma (a missing file leaves that cell empty). The work is ``evaluation.tables``'s, as for
+``semdenoise evaluate``.
 """
 
 from __future__ import annotations
 
-import functools
-import os
-
 from absl import app, flags
 
-from keras_semdenoise import atomic, evaluation
-from keras_semdenoise.data import images as image_data
-from keras_semdenoise.data.roots import default_data_root
 from keras_semdenoise.deploy import inference
-from keras_semdenoise.evaluation import cbm3d
-from keras_semdenoise.evaluation.denoising import NOISY_METHOD
-from keras_semdenoise.models import shipped
+from keras_semdenoise.evaluation import tables
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string(
@@ -48,71 +41,15 @@ flags.DEFINE_enum(
 )
 
 
-@functools.cache
-def _model(path: str, precision: str = "fp32"):
-    return inference.load_denoiser(path, precision=precision)
-
-
-def model_method(path_pattern: str, tile_size: int, self_ensemble: bool = False, precision: str = "fp32"):
-    """Factory: sigma -> method running the model at ``path_pattern`` (None if that file is missing)."""
-
-    def factory(sigma):
-        path = path_pattern.replace("{sigma}", f"{sigma:g}")
-        if not os.path.exists(path):
-            return None
-        return evaluation.with_identity(
-            evaluation.denoiser_method(_model(path, precision), tile_size, self_ensemble),
-            evaluation.file_identity(path)
-            + (" x8" if self_ensemble else "")
-            + (f" {precision}" if precision != "fp32" else ""),
-        )
-
-    return factory
-
-
-def build_methods(names, extra_models, tile_size, precision="fp32"):
-    suffix = f", {precision}" if precision != "fp32" else ""
-    methods = {}
-    for name in names:
-        if name == "noisy":
-            methods[NOISY_METHOD] = lambda sigma: lambda noisy, _sigma: noisy
-        elif name == "cbm3d":
-            methods["CBM3D"] = lambda sigma: cbm3d.cbm3d_denoise
-        elif name in ("proposed", "proposed_x8"):
-            ours = shipped.shipped_models()
-            ensemble = name == "proposed_x8"
-            title = "Proposed (ours, x8 self-ensemble" if ensemble else "Proposed (ours"
-            methods[f"{title}{suffix})"] = lambda sigma, ensemble=ensemble, ours=ours: (
-                model_method(ours[sigma], tile_size, ensemble, precision)(sigma) if sigma in ours else None
-            )
-        else:
-            raise ValueError(f"unknown method {name!r}: use noisy, cbm3d, proposed, proposed_x8 or --model NAME=PATH")
-    for name, path in evaluation.named_models(extra_models, sigma_template=True).items():
-        methods[name + (f" ({precision})" if suffix else "")] = model_method(path, tile_size, precision=precision)
-    return methods
-
-
 def main(argv):
     del argv
-    root = FLAGS.data_root or default_data_root()
     try:
+        datasets = tables.load_sets(FLAGS.sets, FLAGS.data_root, FLAGS.limit)
+        methods = tables.build_methods(FLAGS.methods, FLAGS.model, FLAGS.tile_size, FLAGS.precision)
         sigmas = [float(s) for s in FLAGS.sigmas]
-        datasets = {
-            os.path.basename(os.path.normpath(s)): image_data.evaluation_images(
-                s if os.path.isdir(s) else os.path.join(root, s), FLAGS.limit or None
-            )
-            for s in FLAGS.sets
-        }
-        methods = build_methods(FLAGS.methods, FLAGS.model, FLAGS.tile_size, FLAGS.precision)
     except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error)) from None
-    os.makedirs(FLAGS.out, exist_ok=True)
-    state = evaluation.evaluate(
-        datasets, sigmas, methods, os.path.join(FLAGS.out, "results.json"), FLAGS.ssim, FLAGS.crop_border
-    )
-    table = evaluation.markdown_tables(state)
-    atomic.write_text(os.path.join(FLAGS.out, "results.md"), table + "\n")
-    print(table)
+    print(tables.write_tables(datasets, sigmas, methods, FLAGS.out, FLAGS.ssim, FLAGS.crop_border))
 
 
 if __name__ == "__main__":

@@ -9,8 +9,7 @@ from __future__ import annotations
 from absl import app, flags
 
 from keras_semdenoise import noise
-from keras_semdenoise.deploy import export, inference
-from keras_semdenoise.models import shipped
+from keras_semdenoise.deploy import export_files, inference
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "A .keras denoiser (default: the shipped model for --sigma).")
@@ -30,9 +29,9 @@ flags.DEFINE_enum(
 def main(argv):
     del argv
     try:
-        path = FLAGS.model or shipped.shipped_model_for_sigma(noise.check_sigma(FLAGS.sigma))[0]
-        model = inference.load_denoiser(path, precision=FLAGS.precision)
-        out = export.export_savedmodel(model, FLAGS.base, FLAGS.name, FLAGS.version)
+        path, out = export_files.savedmodel(
+            FLAGS.model, FLAGS.sigma, FLAGS.base, FLAGS.name, FLAGS.version, FLAGS.precision
+        )
     except (ValueError, FileNotFoundError, FileExistsError) as error:
         raise app.UsageError(str(error)) from None
     print(f"exported {path} ({inference.resolve_precision(FLAGS.precision)}) to {out}")

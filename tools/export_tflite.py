@@ -10,9 +10,7 @@ import os
 from absl import app, flags
 
 from keras_semdenoise import noise
-from keras_semdenoise.data.roots import default_data_root
-from keras_semdenoise.deploy import export, inference
-from keras_semdenoise.models import shipped
+from keras_semdenoise.deploy import export, export_files
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "A .keras denoiser (default: the shipped model for --sigma).")
@@ -26,20 +24,13 @@ flags.DEFINE_integer("calibration_patches", export.CALIBRATION_PATCHES, "Noisy 6
 def main(argv):
     del argv
     try:
-        sigma = noise.check_sigma(FLAGS.sigma)
-        path = FLAGS.model or shipped.shipped_model_for_sigma(sigma)[0]
-        model = inference.load_denoiser(path)
-        calibration = None
-        if "int8" in FLAGS.precisions:
-            folder = FLAGS.calibration_dir or os.path.join(default_data_root(), "CBSD432")
-            calibration = export.calibration_images(folder, sigma, FLAGS.calibration_patches)
-        name = os.path.splitext(os.path.basename(path))[0]
-        for precision in FLAGS.precisions:
-            out = os.path.join(FLAGS.out_dir, f"{name}_{precision}.tflite")
-            export.export_tflite(model, out, precision, calibration if precision == "int8" else None)
-            print(f"wrote {out} ({os.path.getsize(out) / 1e6:.2f} MB)")
+        written = export_files.tflite(
+            FLAGS.model, FLAGS.sigma, FLAGS.out_dir, FLAGS.precisions, FLAGS.calibration_dir, FLAGS.calibration_patches
+        )
     except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error)) from None
+    for out in written:
+        print(f"wrote {out} ({os.path.getsize(out) / 1e6:.2f} MB)")
 
 
 if __name__ == "__main__":

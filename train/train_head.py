@@ -11,18 +11,11 @@
 Every flag is a field of ``training.head_training.HeadConfig`` (its default and help are written there).
 """
 
-from __future__ import annotations
+from absl import app
 
-from absl import app, flags
+from keras_semdenoise.apps.training_runs import head_main
 
-from keras_semdenoise.config_flags import define_flags, entry_point
-from keras_semdenoise.training import head_training
-
-FLAGS = flags.FLAGS
-define_flags(head_training.HeadConfig)
-main = entry_point(
-    head_training.HeadConfig, head_training.run_head_training, lambda: {"eval_split": FLAGS.eval_split or None}
-)
+main = head_main()  # its flags are this module's (keras_semdenoise.apps.training_runs: also `semdenoise train head`)
 
 if __name__ == "__main__":
     app.run(main)

@@ -12,15 +12,11 @@
 Every flag is a field of ``joint.JointConfig`` (its default and help are written there).
 """
 
-from __future__ import annotations
-
 from absl import app
 
-from keras_semdenoise.config_flags import define_flags, entry_point
-from keras_semdenoise.training import joint
+from keras_semdenoise.apps.training_runs import joint_main
 
-define_flags(joint.JointConfig)
-main = entry_point(joint.JointConfig, joint.run_joint_training)
+main = joint_main()  # its flags are this module's (keras_semdenoise.apps.training_runs: also `semdenoise train joint`)
 
 if __name__ == "__main__":
     app.run(main)

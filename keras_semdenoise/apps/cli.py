@@ -4,9 +4,14 @@
                        [--tile-size 512] [--overlap 96] [--suffix _denoised] [--precision auto] [--quiet]
     semdenoise serve [--host 127.0.0.1] [--port 8000] [--max-megapixels 16] [--max-upload-mb 64]
                      [--precision auto] [--quiet]
+    semdenoise export savedmodel [--model PATH | --sigma 25] [--base exported] [--name semdenoise]
+    semdenoise export tflite [--model PATH | --sigma 25] [--precision fp32,fp16,int8] [--out-dir DIR]
+    semdenoise evaluate --sets DIR[,DIR] --out DIR [--sigmas 15,25,50] [--methods noisy,proposed]
+                        [--model NAME=PATH] [--limit N]
+    semdenoise train denoiser|joint|head [--flag=value ...]     # the flags of python -m train.train_<kind>
 
-``serve`` is a local web page for one image at a time (``keras_semdenoise/apps/webapp.py``);
-the rest of this text is about ``denoise``.
+``serve`` is a local web page for one image at a time (``apps.webapp``); ``export``, ``evaluate`` and
+``train`` are ``apps.tool_commands``; the rest of this text is about ``denoise`` (``apps.denoise_command``).
 
 IMAGES are files and/or folders (the image files directly inside a folder).
 Anything Pillow reads goes in (PNG, JPEG, TIFF, ...); the denoiser sees RGB float32
@@ -32,16 +37,12 @@ import argparse
 import os
 import sys
 
-from keras_semdenoise import imageio, quiet
-from keras_semdenoise.apps import file_plan, webapp
+from keras_semdenoise import quiet
+from keras_semdenoise.apps import denoise_command, tool_commands, webapp
+from keras_semdenoise.apps.console import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, error, note
 from keras_semdenoise.deploy import inference
-from keras_semdenoise.models import shipped
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-
-class UsageError(ValueError):
-    """A bad argument or setting: reported as one line, exit code 2."""
+__all__ = ["EXIT_USAGE", "main"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,63 +51,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Denoise images with the multi-scale denoiser of Liu et al. (TIP 2020).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    denoise = commands.add_parser(
-        "denoise",
-        help="denoise image files and folders (writes PNGs)",
-        description="Denoise already-noisy images; each result is <stem><suffix>.png in --out.",
-    )
-    denoise.add_argument(
-        "images", nargs="+", metavar="IMAGES", help="image files and/or folders (the image files directly inside)"
-    )
-    denoise.add_argument(
-        "--sigma",
-        default="auto",
-        help="noise level of the inputs on the 0..255 scale, which picks the shipped model (the "
-        "blind model for a level with no model of its own); 'auto' (default) estimates it "
-        "per image and says which model it chose",
-    )
-    denoise.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
-    denoise.add_argument(
-        "--model", metavar="PATH", help="a .keras denoiser to use instead of the shipped model for --sigma"
-    )
-    denoise.add_argument(
-        "--tile-size",
-        type=int,
-        default=inference.DEFAULT_TILE_SIZE,
-        metavar="PX",
-        help="images larger than this (plus --overlap) are denoised in tiles of this side "
-        f"(default {inference.DEFAULT_TILE_SIZE}; lower it if memory runs out)",
-    )
-    denoise.add_argument(
-        "--overlap",
-        type=int,
-        default=inference.DEFAULT_OVERLAP,
-        metavar="PX",
-        help=f"overlap between neighbouring tiles (default {inference.DEFAULT_OVERLAP})",
-    )
-    denoise.add_argument(
-        "--suffix",
-        default="_denoised",
-        help="added to each output's file stem (default _denoised; write --suffix=-x for one that starts with '-')",
-    )
-    denoise.add_argument(
-        "--precision",
-        choices=inference.PRECISIONS,
-        default="auto",
-        help="compute precision: bf16 (batch norm folded, bf16 inner layers; about 1.85x faster "
-        "on CPUs with AVX512_BF16), fp32, or auto (bf16 where the hardware has it; default)",
-    )
-    denoise.add_argument(
-        "--self-ensemble",
-        action="store_true",
-        help="average the model's results over the 8 flips and rotations of each image: "
-        "8x the time for a little more quality (README, 'Results')",
-    )
-    denoise.add_argument("--quiet", action="store_true", help="errors only: no progress bar and no notes")
-    denoise.add_argument(
-        "--verbose", action="store_true", help="also show TensorFlow's own start-up and log lines (hidden by default)"
-    )
-    denoise.set_defaults(run=run_denoise)
+    denoise_command.add_parser(commands)
     serve = commands.add_parser(
         "serve",
         help="a local web page: drop an image, compare before/after, download the result",
@@ -151,183 +96,8 @@ def _parser() -> argparse.ArgumentParser:
         "--verbose", action="store_true", help="also show TensorFlow's own start-up and log lines (hidden by default)"
     )
     serve.set_defaults(run=run_serve)
+    tool_commands.add_parsers(commands)
     return parser
-
-
-def _say(message: str) -> None:
-    """One line on stderr that does not break a running progress bar."""
-    from tqdm import tqdm
-
-    tqdm.write(message, file=sys.stderr)
-
-
-def _error(message: str) -> None:
-    _say(f"error: {message}")
-
-
-def _note(message: str, quiet: bool) -> None:
-    if not quiet:
-        _say(f"note: {message}")
-
-
-def _check_arguments(args) -> float | None:
-    """Validates what can be checked before TensorFlow starts; returns sigma (0..255), None for auto."""
-    sigma_255 = shipped.parse_sigma_setting(args.sigma)
-    if any(separator and separator in args.suffix for separator in ("/", os.sep, os.altsep)):
-        raise UsageError(f"--suffix must not contain a path separator, got {args.suffix!r}")
-    if args.tile_size < 1 or args.overlap < 0:
-        raise UsageError(f"--tile-size must be >= 1 and --overlap >= 0, got {args.tile_size} and {args.overlap}")
-    if args.tile_size < 2 * args.overlap:
-        raise UsageError(f"--tile-size ({args.tile_size}) must be at least twice --overlap ({args.overlap})")
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise UsageError(f"--out {args.out} exists and is not a folder")
-    return sigma_255
-
-
-def _resolve_model(args, sigma_255: float | None) -> str | None:
-    """Path of the ``.keras`` model for every file: ``--model``, or the shipped one for ``sigma_255``
-    (``shipped.resolve_model``); None with ``--sigma auto`` and no ``--model`` (chosen per file)."""
-    if sigma_255 is None and not args.model:
-        return None
-    choice = shipped.resolve_model(args.model, sigma_255)
-    if choice.notice:
-        _note(choice.notice, args.quiet)
-    return choice.path
-
-
-class _Models:
-    """Loaded models by path (``--sigma auto`` may use several), each checked against the tiling once."""
-
-    def __init__(self, args):
-        self.args, self.loaded = args, {}
-
-    def get(self, path: str):
-        if path not in self.loaded:
-            try:
-                model = inference.load_denoiser(path, precision=self.args.precision)
-            except Exception as error:  # noqa: BLE001 - a broken or foreign model file is the user's to fix
-                first_line = (str(error).strip().splitlines() or [""])[0]
-                raise UsageError(f"cannot load model {path}: {type(error).__name__}: {first_line}") from None
-            _check_tiling(model, self.args.tile_size, self.args.overlap)
-            self.loaded[path] = model
-        return self.loaded[path]
-
-
-def _check_tiling(model, tile_size: int, overlap: int) -> None:
-    multiple = inference.size_multiple(model)
-    if tile_size % multiple or overlap % multiple:
-        raise UsageError(
-            f"--tile-size ({tile_size}) and --overlap ({overlap}) must be multiples of {multiple} for this model"
-        )
-
-
-def _out_of_memory_errors() -> tuple[type[BaseException], ...]:
-    errors: tuple[type[BaseException], ...] = (MemoryError,)
-    try:
-        import tensorflow as tf
-
-        errors += (tf.errors.ResourceExhaustedError,)
-    except ImportError:  # another Keras backend
-        pass
-    return errors
-
-
-class _TileProgress:
-    """``progress(done, total)`` callback for tiled inference: a second, transient bar."""
-
-    def __init__(self, name: str, disable):
-        self.name, self.disable, self.bar = name, disable, None
-
-    def __call__(self, done: int, total: int) -> None:
-        from tqdm import tqdm
-
-        if self.bar is None:
-            self.bar = tqdm(
-                total=total, desc=self.name, unit="tile", leave=False, position=1, disable=self.disable, file=sys.stderr
-            )
-        self.bar.update(done - self.bar.n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _denoise_file(models: _Models, model_path: str | None, path: str, target: str, args, disable_bars) -> None:
-    """Reads ``path``, denoises it as (H, W, 3) float32 in [0, 1] with ``model_path`` (None: the model
-    ``--sigma auto`` picks from the image's estimated noise level), writes ``target`` in the input's form."""
-    loaded = imageio.load_image(path)
-    for message in loaded.notes:
-        _note(f"{path}: {message}", args.quiet)
-    if model_path is None:
-        choice = shipped.resolve_model(pixels=loaded.pixels)
-        model_path = choice.path
-        _note(f"{path}: {choice.description}", args.quiet)
-    model = models.get(model_path)
-    tiles = _TileProgress(os.path.basename(path), disable_bars)
-    try:
-        estimate = inference.denoise(
-            model, loaded.pixels, args.tile_size, args.overlap, progress=tiles, self_ensemble=args.self_ensemble
-        )
-    finally:
-        tiles.close()
-    imageio.save_like(target, estimate, loaded)
-
-
-def run_denoise(args) -> int:
-    """``semdenoise denoise``: returns the exit code (0 all done, 1 some failed, 2 usage / no model)."""
-    if args.verbose:
-        os.environ[quiet.VERBOSE_ENV] = "1"
-    quiet.import_backend()
-    try:
-        sigma_255 = _check_arguments(args)
-        files, input_problems = file_plan.expand_inputs(args.images)
-        if not files:
-            for problem in input_problems:
-                _error(problem)
-            raise UsageError("no images to denoise")
-        model_path = _resolve_model(args, sigma_255)
-    except (ValueError, FileNotFoundError) as error:
-        _error(str(error))
-        return EXIT_USAGE
-
-    models = _Models(args)
-    try:
-        if model_path is not None:
-            models.get(model_path)
-        os.makedirs(args.out, exist_ok=True)
-    except UsageError as error:
-        _error(str(error))
-        return EXIT_USAGE
-    except OSError as error:
-        _error(f"cannot create --out {args.out}: {error.strerror or error}")
-        return EXIT_USAGE
-
-    jobs, plan_problems = file_plan.plan_outputs(files, args.out, args.suffix)
-    failed = 0
-    for problem in input_problems + plan_problems:
-        _error(problem)
-        failed += 1
-
-    from tqdm import tqdm
-
-    out_of_memory = _out_of_memory_errors()
-    disable_bars = True if args.quiet else None  # None: tqdm shows bars only on a terminal
-    for path, target in tqdm(jobs, desc="denoising", unit="image", disable=disable_bars, file=sys.stderr):
-        try:
-            _denoise_file(models, model_path, path, target, args, disable_bars)
-        except UsageError as error:  # a shipped model that --sigma auto picked cannot be loaded
-            _error(str(error))
-            failed += 1
-        except imageio.ImageReadError as error:
-            _error(str(error))
-            failed += 1
-        except out_of_memory:
-            _error(f"{path}: out of memory; try a smaller --tile-size (now {args.tile_size})")
-            failed += 1
-        except (ValueError, OSError) as error:
-            _error(f"{path}: {error}")
-            failed += 1
-    return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
 def run_serve(args) -> int:
@@ -341,10 +111,10 @@ def run_serve(args) -> int:
             args.precision,
             args.max_megapixels,
             args.max_upload_mb,
-            say=lambda message: _note(message, args.quiet),
+            say=lambda message: note(message, args.quiet),
         )
-    except webapp.ServeError as error:
-        _error(str(error))
+    except webapp.ServeError as failure:
+        error(str(failure))
         return EXIT_USAGE
     return EXIT_OK
 
@@ -358,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except KeyboardInterrupt:
-        _error("interrupted")
+        error("interrupted")
         return EXIT_INTERRUPTED
 
 

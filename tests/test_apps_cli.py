@@ -9,7 +9,7 @@ import pytest
 from conftest import REPO, TINY, write_images
 from PIL import Image
 
-from keras_semdenoise.apps import cli
+from keras_semdenoise.apps import cli, denoise_command
 from keras_semdenoise.models import shipped
 from keras_semdenoise.models.denoiser import build_denoiser
 
@@ -186,9 +186,9 @@ def test_nearest_model_notice_quiet_and_explicit_model(tmp_path, models_dir, cap
 def test_large_images_are_tiled_with_a_tile_progress_callback(tmp_path, models_dir, monkeypatch):
     write_images(str(tmp_path / "in"), count=1, size=(300, 200))
     calls = []
-    original = cli._TileProgress.__call__
+    original = denoise_command._TileProgress.__call__
     monkeypatch.setattr(
-        cli._TileProgress,
+        denoise_command._TileProgress,
         "__call__",
         lambda self, done, total: (calls.append((done, total)), original(self, done, total)),
     )
@@ -287,3 +287,61 @@ def test_sigma_auto_by_default_says_what_it_chose_and_off_grid_uses_the_blind_mo
     assert "no model trained for sigma 35; using the blind model" in capsys.readouterr().err
     assert denoise(tmp_path / "mild.png", "--sigma", "AUTO", "--out", tmp_path / "c", "--quiet") == 0
     assert capsys.readouterr().err == ""
+
+
+def test_export_savedmodel_and_tflite_from_a_model_file(tiny_model_file, tmp_path, capsys):
+    import tensorflow as tf
+
+    base = tmp_path / "exported"
+    assert (
+        cli.main(["export", "savedmodel", "--model", str(tiny_model_file), "--base", str(base), "--precision", "fp32"])
+        == 0
+    )
+    assert "exported" in capsys.readouterr().err
+    served = tf.saved_model.load(str(base / "semdenoise" / "1"))
+    image = np.random.default_rng(0).integers(0, 256, (1, 20, 28, 3), dtype=np.uint8)  # the default signature: uint8
+    outputs = served.signatures["serving_default"](images=tf.constant(image))
+    assert next(iter(outputs.values())).shape == (1, 20, 28, 3)
+    out_dir = tmp_path / "tflite"
+    assert cli.main(["export", "tflite", "--model", str(tiny_model_file), "--out-dir", str(out_dir)]) == 0
+    assert [p.name for p in out_dir.iterdir()] == [os.path.basename(tiny_model_file)[: -len(".keras")] + "_fp32.tflite"]
+    assert cli.main(["export", "tflite", "--model", str(tiny_model_file), "--precision", "int4"]) == cli.EXIT_USAGE
+    assert "--precision takes fp32, fp16, int8" in capsys.readouterr().err
+    assert cli.main(["export", "savedmodel", "--model", str(tmp_path / "none.keras")]) == cli.EXIT_USAGE
+    assert capsys.readouterr().err.strip() == f"error: model not found: {tmp_path / 'none.keras'}"
+
+
+def test_evaluate_writes_the_tables_of_a_tiny_set(tiny_model_file, tmp_path, capsys):
+    from conftest import write_images
+
+    write_images(str(tmp_path / "tiny_set"), count=2, size=(24, 20))
+    out = tmp_path / "evaluation"
+    argv = ["evaluate", "--sets", str(tmp_path / "tiny_set"), "--sigmas", "25", "--methods", "noisy"]
+    assert cli.main([*argv, "--model", f"tiny={tiny_model_file}", "--out", str(out)]) == 0
+    table = (out / "results.md").read_text()
+    assert "### tiny_set (2 images)" in table and "| tiny |" in table and "| noisy input |" in table
+    assert set(os.listdir(out)) == {"results.json", "results.md"}
+    assert cli.main([*argv, "--out", str(out), "--methods", "guess"]) == cli.EXIT_USAGE
+    assert "unknown method 'guess'" in capsys.readouterr().err
+    assert cli.main(["evaluate", "--sets", str(tmp_path / "no_set"), "--out", str(out)]) == cli.EXIT_USAGE
+    assert "no test set" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_train_runs_the_training_entry_point_with_its_flags(tmp_path):
+    from conftest import TINY_FLAGS, write_training_folder
+
+    write_training_folder(tmp_path / "images")
+    model_dir = tmp_path / "run"
+    argv = ["train", "denoiser", f"--data_dir={tmp_path / 'images'}", f"--model_dir={model_dir}", "--steps=2"]
+    argv += ["--batch_size=2", "--patch_size=16", "--checkpoint_every=1", "--warmup_steps=0", "--eval_images=1"]
+    assert cli.main([*argv, *TINY_FLAGS, "--dtype_policy=float32"]) == 0
+    assert (model_dir / "final.weights.h5").exists() and (model_dir / "history.json").exists()
+    helped = subprocess.run(
+        [sys.executable, "-m", "keras_semdenoise", "train", "joint", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "--head" in helped.stdout and "--lambda" in helped.stdout.lower(), helped.stdout[-2000:]
+    assert cli.main(["train", "denoiser", "--no_such_flag=1"]) != 0
