@@ -1,4 +1,5 @@
-"""The built wheel, installed into a fresh venv outside the checkout, denoises with the models it ships.
+"""The built wheel, installed into a fresh venv outside the checkout, denoises with the models it ships, and exports
+and evaluates them with its own ``semdenoise`` command (no checkout, no ``tools/``).
 
 ``python -m build`` makes the sdist and then the wheel from the sdist (as a release would), offline:
 ``--no-isolation`` uses the frontend and backend pinned in the ``test`` extra. The fresh venv gets the wheel
@@ -97,3 +98,19 @@ def test_wheel_installed_outside_the_checkout_denoises_with_its_shipped_models(t
     assert package_file == os.path.join(installed, "__init__.py")
     assert folder == os.path.join(installed, "saved_models")
     assert int(params) > 1_000_000
+
+    # Export and evaluate from the installed command alone (run outside the checkout: no tools/ to lean on).
+    semdenoise = str(venv / "bin" / "semdenoise")
+    _run([semdenoise, "export", "savedmodel", "--sigma", "25", "--base", "exported", "--precision", "fp32"], work, env)
+    assert (work / "exported" / "semdenoise" / "1" / "saved_model.pb").exists()
+    _run([semdenoise, "export", "tflite", "--sigma", "25", "--out-dir", "tflite"], cwd=work, env=env)
+    assert (work / "tflite" / "denoiser_sigma25_fp32.tflite").stat().st_size > 1e6
+    (work / "tiny_set").mkdir()
+    Image.fromarray(clean).save(work / "tiny_set" / "astronaut.png")
+    evaluated = _run(
+        [semdenoise, "evaluate", "--sets", "tiny_set", "--data-root", str(work), "--sigmas", "25", "--out", "tables"],
+        cwd=work,
+        env=env,
+    )
+    table = (work / "tables" / "results.md").read_text()
+    assert "### tiny_set (1 images)" in table and "| Proposed (ours) |" in table, evaluated.stdout[-2000:]
