@@ -43,6 +43,7 @@ _REGISTERING_MODULES = (
     "keras_semdenoise.training.losses",
     "keras_semdenoise.models.heads",
     "keras_semdenoise.models.peers",
+    "keras_semdenoise.models.published_peers",
 )
 
 
