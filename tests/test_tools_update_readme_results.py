@@ -38,16 +38,25 @@ def test_results_block_replaces_only_the_marked_part_and_shows_models_and_tables
         },
     }
     readme = f"# T\n\nbefore\n{tool.BEGIN}\nold stuff\n{tool.END}\nafter\n"
-    updated = tool.replace_block(readme, tool.results_block(index, _state()))
+    updated = tool.replace_block(readme, tool.results_block(_state()))
     assert updated.startswith("# T\n\nbefore\n") and updated.endswith("after\n") and "old stuff" not in updated
+    page = tool.models_page(index)
     assert (
         "| `denoiser_sigma15.keras` | ours (multi-scale) | sigma 15 | 11,000 (1,000 in its last run) | denoiser_sigma25 | "
         "CBSD432:0.71,T91:0.15 | bf16 (mixed) | 1.5 h |"
-    ) in updated
-    assert "blind, sigma in [0, 55] | 500 | scratch | CBSD432 | fp32 | not logged |" in updated
-    assert "| CBM3D | 30.80 |" in updated and "| paper: Proposed | 31.32 |" in updated
+    ) in page
+    assert "blind, sigma in [0, 55] | 500 | scratch | CBSD432 | fp32 | not logged |" in page
+    assert (
+        "| CBM3D |  | 30.80 |  |" in updated and "| paper: Proposed |  | 31.32 | 28.09 |  | 32.39 | 29.27 |" in updated
+    )
+    assert (
+        "| CDnCNN-B (published weights; published figures) | 33.90 | 31.24 | 27.95 | 34.60 | 32.14 | 28.95 |" in updated
+    )
+    assert "| CBM3D (measured here) |  | +0.10 |  |  |  |  |" in updated
+    assert "| CDnCNN-B (published figures) |  | -0.34 |  |  |  |  |" in updated
     # Idempotent: running it again gives the same README.
-    assert tool.replace_block(updated, tool.results_block(index, _state())) == updated
+    block = tool.replace_block(updated, tool.results_block(_state()))
+    assert tool.replace_block(block, tool.results_block(_state())) == block
 
 
 def test_peers_trained_here_are_listed_with_their_network_and_budget():

@@ -1,11 +1,12 @@
-"""Rewrite the README's results block from the measured files, so the README never drifts from them.
+"""Rewrite the README's results table and the models page from the measured files, so neither drifts from them.
 
     python -m tools.update_readme_results   # after tools.evaluate_denoiser --out docs/evaluation
 
-Replaces the text between ``<!-- results:begin -->`` and ``<!-- results:end -->`` in README.md with
-the shipped models (saved_models/MODELS.json: steps, hardware, start point), the learned peers trained
-here (saved_models/peers/MODELS.json, when there), and the per-set mean tables of
-docs/evaluation/results.json (CBM3D from the same run, the paper's numbers beside, seconds per megapixel).
+Replaces the text between ``<!-- results:begin -->`` and ``<!-- results:end -->`` in README.md with one table at
+the paper's noise levels (15 / 25 / 50) on CBSD68 and Kodak24: the noisy input, CBM3D, our shipped models and the
+peers trained here (measured: docs/evaluation/results.json), then the published peers' and the paper's figures
+(``evaluation.paper``). Writes docs/models.md: the shipped models (saved_models/MODELS.json: steps, hardware,
+start point) and the learned peers trained here (saved_models/peers/MODELS.json, when there).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import os
 
 from absl import app, flags
 
-from keras_semdenoise import atomic, evaluation
+from keras_semdenoise import atomic
+from keras_semdenoise.evaluation import paper
 from keras_semdenoise.models import shipped
 from keras_semdenoise.training.separate import ARCHITECTURES
 
@@ -23,6 +25,7 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("readme", "README.md", "README to update.")
 flags.DEFINE_string("results", "docs/evaluation/results.json", "results.json of tools.evaluate_denoiser.")
 flags.DEFINE_string("models", None, "MODELS.json (default: the shipped models folder's).")
+flags.DEFINE_string("models_page", "docs/models.md", "The models page to write.")
 flags.DEFINE_string(
     "peers",
     None,
@@ -71,22 +74,95 @@ def models_table(index: dict, peers: dict | None = None) -> str:
     return "\n".join(lines)
 
 
-def results_block(index: dict, state: dict, peers: dict | None = None) -> str:
+SETS, LEVELS = ("CBSD68", "Kodak24"), (15, 25, 50)
+
+
+def _value(by_sigma: dict, level: int, method: str) -> float | None:
+    cell = by_sigma.get(f"{level:g}", by_sigma.get(f"{float(level)}", {})).get(method)
+    return cell.get("mean_psnr") if cell else None
+
+
+def _cell(by_sigma: dict, level: int, method: str) -> str:
+    value = _value(by_sigma, level, method)
+    return "" if value is None else f"{value:.2f}"
+
+
+def results_block(state: dict) -> str:
+    """The README's one results table: mean PSNR (dB) per set and level, measured rows then published ones."""
+    header = " | ".join(f"{name} {level}" for name in SETS for level in LEVELS)
+    lines = [
+        BEGIN,
+        f"| mean PSNR (dB), sigma | {header} |",
+        "| --- |" + " --- |" * (len(SETS) * len(LEVELS)),
+    ]
+    methods = []
+    for name in SETS:
+        for by_method in state["results"].get(name, {}).values():
+            methods += [m for m in by_method if m not in methods]
+    for method in methods:
+        cells = [_cell(state["results"].get(name, {}), level, method) for name in SETS for level in LEVELS]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    for peer, figures in paper.PUBLISHED_PEERS.items():
+        cells = [
+            f"{figures[name][level]:.2f}" if level in figures.get(name, {}) else "" for name in SETS for level in LEVELS
+        ]
+        lines.append(f"| {peer} (published weights; published figures) | " + " | ".join(cells) + " |")
+    for method, by_set in ((m, {n: paper.PSNR[n][m] for n in SETS}) for m in paper.PSNR[SETS[0]]):
+        cells = [f"{by_set[name][level]:.2f}" if level in by_set[name] else "" for name in SETS for level in LEVELS]
+        lines.append(f"| paper: {method} | " + " | ".join(cells) + " |")
+    lines += ["", *differences_table(state), ""]
+    lines += [
+        f"Measured here: {state['protocol']}. Every level, SSIM, per-image figures and times: "
+        "[docs/evaluation/results.md](docs/evaluation/results.md); the models: [docs/models.md](docs/models.md).",
+        END,
+    ]
+    return "\n".join(lines)
+
+
+OURS = "Proposed (ours)"
+
+
+def differences_table(state: dict) -> list[str]:
+    """Where the shipped per-sigma models stand: ours minus CBM3D (measured in the same run) and minus each
+    published peer's published figure, per set and level (dB; empty where a figure is missing)."""
+
+    def ours(name: str, level: int) -> float | None:
+        return _value(state["results"].get(name, {}), level, OURS)
+
+    header = " | ".join(f"{name} {level}" for name in SETS for level in LEVELS)
+    lines = [f"| {OURS} minus | {header} |", "| --- |" + " --- |" * (len(SETS) * len(LEVELS))]
+    others = {"CBM3D (measured here)": {}}
+    for name in SETS:
+        for level in LEVELS:
+            cbm3d = _value(state["results"].get(name, {}), level, "CBM3D")
+            if cbm3d is not None:
+                others["CBM3D (measured here)"].setdefault(name, {})[level] = cbm3d
+    for peer, figures in paper.PUBLISHED_PEERS.items():
+        others[f"{peer} (published figures)"] = figures
+    for label, figures in others.items():
+        cells = []
+        for name in SETS:
+            for level in LEVELS:
+                mine, theirs = ours(name, level), figures.get(name, {}).get(level)
+                cells.append("" if mine is None or theirs is None else f"{mine - theirs:+.2f}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def models_page(index: dict, peers: dict | None = None) -> str:
+    """docs/models.md: where each shipped model (and peer trained here) came from."""
     return "\n".join(
         [
-            BEGIN,
-            "Shipped models (`saved_models/MODELS.json`; each model's curve is in `saved_models/<name>.history.json`"
-            " where the run was kept):",
+            "# Shipped models",
+            "",
+            "Generated by `python -m tools.update_readme_results` from `saved_models/MODELS.json` (and "
+            "`saved_models/peers/MODELS.json`); each model's validation curve is `saved_models/<name>.history.json`.",
             "",
             models_table(index, peers),
             "",
             "Steps count batches of whatever size each run used; the cell names the last run's batch where it was "
             "recorded (a GPU step of 64 x 96x96 patches holds 8 times the pixels of a CPU step of 32 x 48x48).",
             "",
-            evaluation.markdown_tables(state, per_image=False).rstrip(),
-            "",
-            "Per-image PSNR: [docs/evaluation/results.md](docs/evaluation/results.md).",
-            END,
         ]
     )
 
@@ -113,11 +189,12 @@ def main(argv):
     with open(FLAGS.readme) as handle:
         text = handle.read()
     try:
-        updated = replace_block(text, results_block(index, state, peers))
+        updated = replace_block(text, results_block(state))
     except ValueError as error:
         raise app.UsageError(str(error)) from None
     atomic.write_text(FLAGS.readme, updated)
-    print(f"updated {FLAGS.readme}")
+    atomic.write_text(FLAGS.models_page, models_page(index, peers))
+    print(f"updated {FLAGS.readme} and {FLAGS.models_page}")
 
 
 if __name__ == "__main__":

@@ -147,4 +147,7 @@ def run_train(args) -> int:
     """``semdenoise train KIND [flags]``: runs ``python -m keras_semdenoise.apps.training_main KIND [flags]``
     (absl parses the flags; a fresh process, as training wants) and returns its exit code."""
     command = [sys.executable, "-m", "keras_semdenoise.apps.training_main", args.kind, *args.flags]
-    return subprocess.call(command)
+    code = subprocess.call(command)
+    if code == 1 and {"--help", "-h", "--helpfull"} & set(args.flags):
+        return EXIT_OK  # absl exits 1 after printing the help it was asked for
+    return code

@@ -16,6 +16,14 @@ PSNR = {
     },
 }
 
+# The published colour denoisers a user would pick instead: mean PSNR (dB) of their released weights as published
+# (CDnCNN-B: the SwinIR paper's table; FFDNet CBSD68: its paper; FFDNet Kodak24 on whole images: this paper, TIP
+# 2020, which gives no sigma-15 figure). Measured here under our protocol: ../shared/data/peers_published.
+PUBLISHED_PEERS = {
+    "CDnCNN-B": {"CBSD68": {15: 33.90, 25: 31.24, 50: 27.95}, "Kodak24": {15: 34.60, 25: 32.14, 50: 28.95}},
+    "FFDNet": {"CBSD68": {15: 33.87, 25: 31.21, 50: 27.96}, "Kodak24": {25: 32.25, 50: 29.10}},
+}
+
 # Table I (architecture ablation, Kodak24, sigma 35): the twelve designs (scales 2/3/4, encoder-module
 # widths (128,32,32,128) or (256,64,64,256), global skip on/off). ../shared/PAPER.md
 # gives only its extremes and the chosen design; the other rows are not stated in this repository.
