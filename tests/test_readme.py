@@ -136,3 +136,30 @@ def test_docs_index_lists_every_page_and_docs_holds_no_logs_scripts_or_binary_re
 def test_readme_links_point_at_files_that_exist():
     links = [link for link in re.findall(r"\]\(([^)#\s]+)\)", README) if not link.startswith("http")]
     assert links and [link for link in links if not os.path.exists(os.path.join(REPO, link))] == []
+
+
+def test_readme_results_table_is_what_the_tool_writes_from_the_measured_file():
+    import json
+
+    from tools import update_readme_results as tool
+
+    assert README.count(tool.BEGIN) == 1 and README.count(tool.END) == 1, "the README lost the tool's markers"
+    with open(os.path.join(REPO, "docs", "evaluation", "results.json")) as handle:
+        state = json.load(handle)
+    stale = tool.replace_block(README, tool.results_block(state)) != README
+    assert not stale, (
+        "README's results table differs from docs/evaluation/results.json: python -m tools.update_readme_results"
+    )
+
+
+def test_links_in_docs_pages_point_at_files_that_exist():
+    broken = []
+    for page in [f for f in _docs_files() if f.endswith(".md")]:
+        folder = os.path.dirname(os.path.join(REPO, "docs", page))
+        text = open(os.path.join(REPO, "docs", page)).read()
+        for link in re.findall(r"\]\(([^)#\s]+)", text):
+            if not link.startswith(("http://", "https://", "mailto:")) and not os.path.exists(
+                os.path.join(folder, link)
+            ):
+                broken.append((page, link))
+    assert broken == []
