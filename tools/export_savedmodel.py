@@ -29,12 +29,14 @@ flags.DEFINE_enum(
 def main(argv):
     del argv
     try:
-        path, out = export_files.savedmodel(
+        choice, out = export_files.savedmodel(
             FLAGS.model, FLAGS.sigma, FLAGS.base, FLAGS.name, FLAGS.version, FLAGS.precision
         )
     except (ValueError, FileNotFoundError, FileExistsError) as error:
         raise app.UsageError(str(error)) from None
-    print(f"exported {path} ({inference.resolve_precision(FLAGS.precision)}) to {out}")
+    if choice.notice:
+        print(f"note: {choice.notice}")
+    print(f"exported {choice.path} ({inference.resolve_precision(FLAGS.precision)}) to {out}")
 
 
 if __name__ == "__main__":

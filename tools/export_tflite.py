@@ -24,11 +24,13 @@ flags.DEFINE_integer("calibration_patches", export.CALIBRATION_PATCHES, "Noisy 6
 def main(argv):
     del argv
     try:
-        written = export_files.tflite(
+        choice, written = export_files.tflite(
             FLAGS.model, FLAGS.sigma, FLAGS.out_dir, FLAGS.precisions, FLAGS.calibration_dir, FLAGS.calibration_patches
         )
     except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error)) from None
+    if choice.notice:
+        print(f"note: {choice.notice}")
     for out in written:
         print(f"wrote {out} ({os.path.getsize(out) / 1e6:.2f} MB)")
 

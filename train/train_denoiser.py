@@ -10,13 +10,9 @@ Kill it at any time and run the same command again: it resumes from the last che
 Every flag is a field of ``training.separate.TrainConfig`` (its default and help are written there).
 """
 
-from absl import app
+from keras_semdenoise.apps.training_runs import denoiser_main, run
 
-from keras_semdenoise.apps.training_runs import denoiser_main
-
-main = (
-    denoiser_main()
-)  # its flags are this module's (keras_semdenoise.apps.training_runs: also `semdenoise train denoiser`)
+main = denoiser_main()  # the flags are this module's (apps.training_runs: also `semdenoise train denoiser`)
 
 if __name__ == "__main__":
-    app.run(main)
+    run(main)

@@ -11,11 +11,9 @@
 Every flag is a field of ``training.head_training.HeadConfig`` (its default and help are written there).
 """
 
-from absl import app
+from keras_semdenoise.apps.training_runs import head_main, run
 
-from keras_semdenoise.apps.training_runs import head_main
-
-main = head_main()  # its flags are this module's (keras_semdenoise.apps.training_runs: also `semdenoise train head`)
+main = head_main()  # the flags are this module's (apps.training_runs: also `semdenoise train head`)
 
 if __name__ == "__main__":
-    app.run(main)
+    run(main)

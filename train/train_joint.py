@@ -12,11 +12,9 @@
 Every flag is a field of ``joint.JointConfig`` (its default and help are written there).
 """
 
-from absl import app
+from keras_semdenoise.apps.training_runs import joint_main, run
 
-from keras_semdenoise.apps.training_runs import joint_main
-
-main = joint_main()  # its flags are this module's (keras_semdenoise.apps.training_runs: also `semdenoise train joint`)
+main = joint_main()  # the flags are this module's (apps.training_runs: also `semdenoise train joint`)
 
 if __name__ == "__main__":
-    app.run(main)
+    run(main)

@@ -4,10 +4,12 @@
                        [--tile-size 512] [--overlap 96] [--suffix _denoised] [--precision auto] [--quiet]
     semdenoise serve [--host 127.0.0.1] [--port 8000] [--max-megapixels 16] [--max-upload-mb 64]
                      [--precision auto] [--quiet]
-    semdenoise export savedmodel [--model PATH | --sigma 25] [--base exported] [--name semdenoise]
-    semdenoise export tflite [--model PATH | --sigma 25] [--precision fp32,fp16,int8] [--out-dir DIR]
-    semdenoise evaluate --sets DIR[,DIR] --out DIR [--sigmas 15,25,50] [--methods noisy,proposed]
-                        [--model NAME=PATH] [--limit N]
+    semdenoise export savedmodel [--model PATH | --sigma 25] [--base exported] [--name semdenoise] [--version N]
+                                 [--precision auto]
+    semdenoise export tflite [--model PATH | --sigma 25] [--precision fp32,fp16,int8] [--out-dir exported/tflite]
+                             [--calibration-dir DIR] [--calibration-patches 8]
+    semdenoise evaluate --sets DIR[,DIR...] --out DIR [--sigmas 15,25,50] [--methods noisy,cbm3d,proposed]
+                        [--model NAME=PATH ...] [--limit N] [--data-root DIR] [--no-ssim]
     semdenoise train denoiser|joint|head [--flag=value ...]     # the flags of python -m train.train_<kind>
 
 ``serve`` is a local web page for one image at a time (``apps.webapp``); ``export``, ``evaluate`` and

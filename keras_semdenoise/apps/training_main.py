@@ -3,13 +3,13 @@
 
 import sys
 
-from absl import app
-
-from keras_semdenoise.apps.training_runs import KINDS, MAINS
+from keras_semdenoise import quiet
+from keras_semdenoise.apps import training_runs
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2 or sys.argv[1] not in MAINS:
-        sys.exit(f"usage: semdenoise train {{{','.join(KINDS)}}} [--flag=value ...]")
+    if len(sys.argv) < 2 or sys.argv[1] not in training_runs.MAINS:
+        print(f"error: semdenoise train takes one of {', '.join(training_runs.KINDS)}", file=sys.stderr)
+        sys.exit(training_runs.EXIT_USAGE)
     kind = sys.argv.pop(1)
-    main = MAINS[kind]()
-    app.run(main)
+    quiet.import_backend()  # the flags are the config fields, and the configs live beside the training code
+    training_runs.run(training_runs.MAINS[kind]())

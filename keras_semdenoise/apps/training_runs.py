@@ -4,17 +4,18 @@
 runs ``python -m keras_semdenoise.apps.training_main <kind> ...``) both use them, so an installed wheel trains
 without a checkout.
 
-Flags defined here are the caller's (``flags.disclaim_key_flags``), so each entry point's ``--help`` lists them.
+Flags defined here are the caller's (``flags.disclaim_key_flags``), so each entry point's ``--help`` lists them;
+``run`` runs an entry point with one-line errors.
 """
 
 from __future__ import annotations
 
-import os
+import sys
 
-from absl import flags
+from absl import app, flags
 
 from keras_semdenoise.config_flags import define_flags, entry_point, help_text
-from keras_semdenoise.data.roots import default_data_root
+from keras_semdenoise.data import roots
 
 flags.disclaim_key_flags()
 KINDS = ("denoiser", "joint", "head")
@@ -23,7 +24,7 @@ KINDS = ("denoiser", "joint", "head")
 def denoiser_values(flag_values=flags.FLAGS) -> dict:
     """The ``TrainConfig`` fields the entry point fills: the data folder defaults to the shared data root's
     CBSD432; a blind run (``--sigma_range`` without ``--sigma``) has no sigma; no evaluation images, no eval_dir."""
-    filled = {"data_dir": flag_values.data_dir or os.path.join(default_data_root(), "CBSD432")}
+    filled = {"data_dir": flag_values.data_dir or roots.default_training_folder()}
     if flag_values.sigma_range and not flag_values["sigma"].present:
         filled["sigma"] = None  # blind training: the default sigma is for per-sigma runs
     if not flag_values.eval_images:
@@ -60,3 +61,29 @@ def head_main(flag_values=flags.FLAGS):
 
 
 MAINS = {"denoiser": denoiser_main, "joint": joint_main, "head": head_main}
+EXIT_USAGE = 2  # apps.console.EXIT_USAGE
+
+
+def _usage_exit(problem) -> None:
+    """One line (absl lists each missing required flag on a line of its own), exit code 2."""
+    print("error: " + "; ".join(line.strip() for line in str(problem).splitlines() if line.strip()), file=sys.stderr)
+    sys.exit(EXIT_USAGE)
+
+
+def run(main, flag_values=flags.FLAGS) -> None:
+    """``absl.app.run(main)`` where a bad flag or setting is one line ``error: ...`` on stderr (exit code 2)
+    instead of absl's usage text; ``--help`` is absl's (exit code 1, as absl has it)."""
+
+    def parse(argv):
+        try:
+            return flag_values(argv)
+        except flags.Error as problem:
+            _usage_exit(problem)
+
+    def main_or_one_line(argv):
+        try:
+            return main(argv)
+        except app.UsageError as problem:
+            _usage_exit(problem)
+
+    app.run(main_or_one_line, flags_parser=parse)

@@ -9,7 +9,7 @@ import os
 
 from keras_semdenoise import atomic
 from keras_semdenoise.data import images as image_data
-from keras_semdenoise.data.roots import default_data_root
+from keras_semdenoise.data import roots
 from keras_semdenoise.deploy import inference
 from keras_semdenoise.evaluation import cbm3d
 from keras_semdenoise.evaluation.denoising import (
@@ -76,19 +76,17 @@ def build_methods(names, extra_models, tile_size: int = inference.DEFAULT_TILE_S
 
 def load_sets(sets, data_root: str | None = None, limit: int | None = None) -> dict:
     """``{set name: [(image name, clean (H, W, 3) float32 in [0, 1])]}``: each of ``sets`` a folder, or a name
-    under ``data_root`` (default ``$SEMDENOISE_DATA_DIR`` or ``../shared/data``).
+    under ``data_root`` (default ``$SEMDENOISE_DATA_DIR`` or ``../shared/data``; ``roots.set_folder``).
 
     Raises:
         ValueError: a set with no images (or a folder that does not exist).
     """
-    root = data_root or default_data_root()
-    loaded = {}
-    for entry in sets:
-        folder = entry if os.path.isdir(entry) else os.path.join(root, entry)
-        if not os.path.isdir(folder):
-            raise ValueError(f"no test set {entry!r}: not a folder, nor one under {root}")
-        loaded[os.path.basename(os.path.normpath(entry))] = image_data.evaluation_images(folder, limit or None)
-    return loaded
+    return {
+        os.path.basename(os.path.normpath(entry)): image_data.evaluation_images(
+            roots.set_folder(entry, data_root), limit or None
+        )
+        for entry in sets
+    }
 
 
 def write_tables(datasets: dict, sigmas, methods: dict, out: str, ssim: bool = True, crop_border: int = 0) -> str:
