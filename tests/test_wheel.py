@@ -108,7 +108,7 @@ def test_wheel_installed_outside_the_checkout_denoises_with_its_shipped_models(t
     (work / "tiny_set").mkdir()
     Image.fromarray(clean).save(work / "tiny_set" / "astronaut.png")
     evaluated = _run(
-        [semdenoise, "evaluate", "--sets", "tiny_set", "--data-root", str(work), "--sigmas", "25", "--out", "tables"],
+        [semdenoise, "evaluate", "--sets", "tiny_set", "--sigmas", "25", "--out", "tables"],  # a set given as a path
         cwd=work,
         env=env,
     )
