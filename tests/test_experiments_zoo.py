@@ -31,6 +31,18 @@ def test_zoo_queue_skips_done_stages_and_waits_for_its_init(tmp_path):
             assert stage.init is None or stage.init in names[:index] or stage.init.startswith("denoiser_")
 
 
+def test_the_queues_are_data_each_stage_with_its_note():
+    with open(train_zoo.QUEUES_FILE) as handle:
+        queues = json.load(handle)["queues"]
+    assert set(queues) == set(train_zoo.QUEUES) and all(queue["note"] for queue in queues.values())
+    loaded = train_zoo.load_queues(data_root="/data")
+    extra = next(s for s in loaded["cpu"] if s.name == "cmp_data_extra")
+    assert extra.flags[-1].startswith("--data_dir=/data/CBSD432:0.71,/data/extra_train/T91:0.15")
+    frozen = next(s for s in loaded["cpu"] if s.name == "sigma50_s28fbn")
+    assert "--frozen_batch_norm" in frozen.flags and "frozen in inference mode" in frozen.note
+    assert not any("{data_root}" in f for queue in loaded.values() for s in queue for f in s.flags)
+
+
 def test_a_started_stage_says_its_step_and_best_validation(tmp_path):
     stage = train_zoo.Stage("s", ("--sigma=25", "--steps=13000"))
     work = str(tmp_path)

@@ -10,7 +10,7 @@ a shipped model ``saved_models/<name>.keras``). Logs: ``<work>/<stage>/train.log
 separate, deliberate step (``tools/ship_model.py``) once a run's validation curve beats the shipped model.
 
 The queues are data, ``experiments/zoo/queues.json``: the one place where the zoo's recipes are written down
-(``{data_root}`` in a flag is the data folder).
+(``{data_root}`` in a flag is the data folder), each stage with a note on why it ran.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ class Stage:
     name: str
     flags: tuple[str, ...]
     init: str | None = None  # another stage's name or a shipped model name (saved_models/<init>.keras)
+    note: str = ""  # why it ran (and what the stage before it gave), as written when it was queued
 
 
 QUEUES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "queues.json")
@@ -43,15 +44,21 @@ QUEUES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "queues.j
 
 def load_queues(path: str = QUEUES_FILE, data_root: str | None = None) -> dict[str, tuple[Stage, ...]]:
     """``{queue: stages}`` from the queues file, ``{data_root}`` in each flag replaced by ``data_root``
-    (default: ``$SEMDENOISE_DATA_DIR`` or ``../shared/data``)."""
+    (default: ``$SEMDENOISE_DATA_DIR`` or ``../shared/data``). Each queue there is ``{"note", "stages"}``."""
     root = data_root or default_data_root()
     with open(path) as handle:
         queues = json.load(handle)["queues"]
     return {
         name: tuple(
-            Stage(s["name"], tuple(f.replace("{data_root}", root) for f in s["flags"]), s.get("init")) for s in stages
+            Stage(
+                s["name"],
+                tuple(f.replace("{data_root}", root) for f in s["flags"]),
+                s.get("init"),
+                s.get("note", ""),
+            )
+            for s in queue["stages"]
         )
-        for name, stages in queues.items()
+        for name, queue in queues.items()
     }
 
 
