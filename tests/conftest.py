@@ -151,3 +151,20 @@ def trained_classification_head(tmp_path_factory):
         for sigma in (15, 30):
             build_denoiser(zero_init_output=False, **TINY).save(str(root / f"{name}_s{sigma}.keras"))
     return root, data
+
+
+def no_tensorflow_env(tmp_path, **extra):
+    """An environment where ``import tensorflow`` fails (the GPU machine has none) and Keras runs on JAX."""
+    hide = tmp_path / "hide_tf" / "tensorflow"
+    hide.mkdir(parents=True, exist_ok=True)
+    (hide / "__init__.py").write_text('raise ImportError("no TensorFlow on this machine (test)")\n')
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(
+        KERAS_BACKEND="jax",
+        PYTHONPATH=str(tmp_path / "hide_tf"),
+        TF_CPP_MIN_LOG_LEVEL="2",
+        JAX_PLATFORMS="cpu",
+        PYTHONUNBUFFERED="1",
+        **extra,
+    )
+    return env

@@ -1,4 +1,4 @@
-"""evaluation.batch_norm and experiments/probes/batch_norm.py: moving statistics re-estimated on other batches."""
+"""experiments/probes/batch_norm_stats.py and batch_norm.py: moving statistics re-estimated on other batches."""
 
 import json
 import subprocess

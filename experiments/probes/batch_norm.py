@@ -5,7 +5,7 @@ shapes (no weight changed), then measured on the validation images.
         --batches 32x48:300,8x96:300 --out experiments/probes/batch_norm_results
 
 Each ``BATCHxPATCH:COUNT`` re-estimates the moving statistics from the shipped ones' place as the plain mean over
-COUNT batches of noisy training patches (``evaluation.batch_norm.reestimate``), measures the validation PSNR (the
+COUNT batches of noisy training patches (``experiments.probes.batch_norm_stats.reestimate``), measures the validation PSNR (the
 16 held-out CBSD432 images, as training's checkpoints), and puts the shipped statistics back. Writes
 ``results.json`` and ``results.md``.
 """

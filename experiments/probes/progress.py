@@ -78,7 +78,7 @@ def progress_report(
     """How far each model's curve still climbs and what that says of its targets.
 
     ``chains``: ``{label: load_chain spec}`` (e.g. from ``lineage``); ``shortfalls``: ``{label: rows}`` of
-    ``evaluation.targets.shortfalls``. Per model: the pixels seen and validation PSNR of the shipped checkpoint,
+    ``experiments.probes.targets.shortfalls``. Per model: the pixels seen and validation PSNR of the shipped checkpoint,
     ``gain_per_doubling`` over the last ``windows`` runs (0: the whole chain), whether the curve is flat (the
     window of ``decide_on`` runs under ``FLAT_DB_PER_DOUBLING``), and per unmet target the doublings of pixels
     seen it needs at that window's slope, the step-equivalents (32 x 48x48) that makes in all, and the hours of

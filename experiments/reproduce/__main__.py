@@ -46,7 +46,7 @@ flags.DEFINE_bool(
 
 def main(argv):
     del argv
-    os.chdir(REPO)  # the default folders (runs/, saved_models/, docs/) are the repository's
+    os.chdir(REPO)  # the default folders (runs/, experiments/reproduce/, docs/) are the repository's
     try:
         config = config_from_flags(ReproduceConfig, FLAGS, data_root=FLAGS.data_root or default_data_root())
     except ValueError as error:

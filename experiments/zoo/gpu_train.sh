@@ -3,7 +3,7 @@
 # at most 64 MiB and gives back at most 8 files of 16 MiB. README "Training on a GPU" shows the sequence.
 #
 #   here:   bash experiments/zoo/gpu_train.sh prepare          # pack CBSD432 into .gpu/, wheels into .whl/,
-#                                                    # set experiments/reproduce/models_reduced{,_full} and peers aside,
+#                                                    # set experiments/reproduce/models_{reduced,full} and peers aside,
 #                                                    # check that what travels fits in 64 MiB
 #   there:  bash experiments/zoo/gpu_train.sh run gpu 540      # install wheels, run queue "gpu" for <= 540 s,
 #                                                    # one <stage>.tgz per stage into $OUT
@@ -179,6 +179,6 @@ case "$command" in
     restore) restore ;;
     travelling) travelling ;;
     *) echo "usage: bash experiments/zoo/gpu_train.sh prepare | run [QUEUE] [BUDGET_S] [train_zoo flags] | unpack DIR [QUEUE] |" \
-            "restore | travelling | data_rate [experiments.zoo.data_rate flags] | slot [QUEUE] [BUDGET_S] [train_zoo flags]" >&2
+            "restore | travelling | data_rate [experiments.zoo.data_rate flags] | slot [QUEUE] [BUDGET_S] [experiments.zoo flags]" >&2
        exit 2 ;;
 esac
