@@ -49,9 +49,7 @@ def test_results_block_replaces_only_the_marked_part_and_shows_models_and_tables
     assert (
         "| CBM3D |  | 30.80 |  |" in updated and "| paper: Proposed |  | 31.32 | 28.09 |  | 32.39 | 29.27 |" in updated
     )
-    assert (
-        "| CDnCNN-B (published weights; published figures) | 33.90 | 31.24 | 27.95 | 34.60 | 32.14 | 28.95 |" in updated
-    )
+    assert "| CDnCNN-B (published figures) | 33.90 | 31.24 | 27.95 | 34.60 | 32.14 | 28.95 |" in updated
     assert "| CBM3D (measured here) |  | +0.10 |  |  |  |  |" in updated
     assert "| CDnCNN-B (published figures) |  | -0.34 |  |  |  |  |" in updated
     # Idempotent: running it again gives the same README.

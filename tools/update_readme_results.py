@@ -27,6 +27,11 @@ flags.DEFINE_string("results", "docs/evaluation/results.json", "results.json of 
 flags.DEFINE_string("models", None, "MODELS.json (default: the shipped models folder's).")
 flags.DEFINE_string("models_page", "docs/models.md", "The models page to write.")
 flags.DEFINE_string(
+    "peers_results",
+    "docs/peers_published/results.json",
+    "The published peers' weights measured here (experiments.peers_published.measure), merged in where present.",
+)
+flags.DEFINE_string(
     "peers",
     None,
     f"MODELS.json of the peers trained here (default: the shipped models folder's {shipped.PEERS_FOLDER}/, if there).",
@@ -106,7 +111,7 @@ def results_block(state: dict) -> str:
         cells = [
             f"{figures[name][level]:.2f}" if level in figures.get(name, {}) else "" for name in SETS for level in LEVELS
         ]
-        lines.append(f"| {peer} (published weights; published figures) | " + " | ".join(cells) + " |")
+        lines.append(f"| {peer} (published figures) | " + " | ".join(cells) + " |")
     for method, by_set in ((m, {n: paper.PSNR[n][m] for n in SETS}) for m in paper.PSNR[SETS[0]]):
         cells = [f"{by_set[name][level]:.2f}" if level in by_set[name] else "" for name in SETS for level in LEVELS]
         lines.append(f"| paper: {method} | " + " | ".join(cells) + " |")
@@ -122,6 +127,24 @@ def results_block(state: dict) -> str:
 OURS = "Proposed (ours)"
 
 
+MEASURED_PEER = "(published weights)"  # the row names of the published peers measured here
+
+
+def load_state(results_path: str, peers_results_path: str | None = None) -> dict:
+    """The evaluation's state (``results.json``), with the published peers' measured cells merged in from
+    ``peers_results_path`` where that file exists (same protocol, other run)."""
+    with open(results_path) as handle:
+        state = json.load(handle)
+    if peers_results_path and os.path.exists(peers_results_path):
+        with open(peers_results_path) as handle:
+            measured = json.load(handle)["results"]
+        for name, by_sigma in measured.items():
+            for sigma, by_method in by_sigma.items():
+                key = f"{float(sigma):g}"
+                state["results"].setdefault(name, {}).setdefault(key, {}).update(by_method)
+    return state
+
+
 def differences_table(state: dict) -> list[str]:
     """Where the shipped per-sigma models stand: ours minus CBM3D (measured in the same run) and minus each
     published peer's published figure, per set and level (dB; empty where a figure is missing)."""
@@ -131,12 +154,18 @@ def differences_table(state: dict) -> list[str]:
 
     header = " | ".join(f"{name} {level}" for name in SETS for level in LEVELS)
     lines = [f"| {OURS} minus | {header} |", "| --- |" + " --- |" * (len(SETS) * len(LEVELS))]
-    others = {"CBM3D (measured here)": {}}
-    for name in SETS:
-        for level in LEVELS:
-            cbm3d = _value(state["results"].get(name, {}), level, "CBM3D")
-            if cbm3d is not None:
-                others["CBM3D (measured here)"].setdefault(name, {})[level] = cbm3d
+    measured = ["CBM3D"]
+    for by_sigma in state["results"].values():
+        for by_method in by_sigma.values():
+            measured += [m for m in by_method if m.endswith(MEASURED_PEER) and m not in measured]
+    others = {}
+    for method in measured:
+        label = f"{method}, measured here" if method.endswith(MEASURED_PEER) else f"{method} (measured here)"
+        for name in SETS:
+            for level in LEVELS:
+                value = _value(state["results"].get(name, {}), level, method)
+                if value is not None:
+                    others.setdefault(label, {}).setdefault(name, {})[level] = value
     for peer, figures in paper.PUBLISHED_PEERS.items():
         others[f"{peer} (published figures)"] = figures
     for label, figures in others.items():
@@ -184,8 +213,7 @@ def main(argv):
     if os.path.exists(peers_path):
         with open(peers_path) as handle:
             peers = json.load(handle)
-    with open(FLAGS.results) as handle:
-        state = json.load(handle)
+    state = load_state(FLAGS.results, FLAGS.peers_results)
     with open(FLAGS.readme) as handle:
         text = handle.read()
     try:
