@@ -479,7 +479,7 @@ def test_the_whole_pipeline_runs_resumes_and_reports(tmp_path):
     classification_folder(str(tmp_path / "cls"), size=16, per_class=3)
     segmentation_folder(str(tmp_path / "seg"), size=(24, 20))
     write_images(str(tmp_path / "train_images"), count=3, size=(40, 36))
-    config = _config(tmp_path)
+    config = _config(tmp_path, cls_eval_images=4)  # one batch: 6 CBM3D estimates in all, not 10 (seconds each)
     ran = reproduce.run(config, progress=False)
     assert ran == [s.name for s in reproduce.plan(config)]
     for task in ("classification", "segmentation"):
@@ -567,7 +567,7 @@ def test_the_whole_pipeline_runs_resumes_and_reports(tmp_path):
     # A failing stage names itself and its log.
     os.remove(tmp_path / "models" / "separate_s30.keras")
     with pytest.raises(RuntimeError, match="separate_s30 failed .* log"):
-        reproduce.run(_config(tmp_path, denoiser_data="missing"), progress=False, report=False)
+        reproduce.run(_config(tmp_path, cls_eval_images=4, denoiser_data="missing"), progress=False, report=False)
     log = (tmp_path / "work" / "logs" / "separate_s30.log").read_text()
     assert "$ python -m train.train_denoiser --model_dir=" in log and "Traceback" in log and "missing" in log
     # Fixed, it goes on from there: only that stage runs again (its run resumes from its last checkpoint).
