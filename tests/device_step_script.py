@@ -84,5 +84,8 @@ report["losses_5_per_call"] = grouped.train(grouped.initial_state(), 10, seed=0)
 trainer.write_back(state)
 report["weights_changed"] = any(not np.allclose(a, b) for a, b in zip(initial, trainer.model.get_weights()))
 
+timing = device_step.draw_and_step_seconds(trainer, repeats=2)
+report["timing"] = {k: timing[k] for k in ("draw_seconds", "step_seconds", "draw_share")}
+
 with open(sys.argv[1], "w") as handle:
     json.dump(report, handle)

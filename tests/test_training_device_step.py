@@ -99,3 +99,10 @@ def test_the_loss_falls_and_the_batches_do_not_depend_on_grouping(report):
     # Five steps per compiled call give the same steps as one per call (each step's key is fold_in(key, step)).
     np.testing.assert_allclose(report["losses_5_per_call"], losses[:10], rtol=1e-5)
     assert report["weights_changed"]
+
+
+@pytest.mark.slow
+def test_the_draw_and_the_step_are_timed(report):
+    timing = report["timing"]
+    assert 0 < timing["draw_seconds"] and 0 < timing["step_seconds"]
+    assert timing["draw_share"] == pytest.approx(timing["draw_seconds"] / timing["step_seconds"])
