@@ -80,18 +80,12 @@ def _parser() -> argparse.ArgumentParser:
         help=f"largest image accepted, in megapixels (default {webapp.DEFAULT_MAX_MEGAPIXELS:g}); "
         "time grows with the size, memory stays bounded (tiled)",
     )
+    upload_help = f"largest file accepted (default {webapp.DEFAULT_MAX_UPLOAD_MB:g}); uploads are held in memory"
     serve.add_argument(
-        "--max-upload-mb",
-        type=float,
-        default=webapp.DEFAULT_MAX_UPLOAD_MB,
-        metavar="MB",
-        help=f"largest file accepted (default {webapp.DEFAULT_MAX_UPLOAD_MB:g}); uploads are held in memory",
+        "--max-upload-mb", type=float, default=webapp.DEFAULT_MAX_UPLOAD_MB, metavar="MB", help=upload_help
     )
     serve.add_argument(
-        "--precision",
-        choices=inference.PRECISIONS,
-        default="auto",
-        help="compute precision, as for denoise (default auto)",
+        "--precision", choices=inference.PRECISIONS, default="auto", help="as for denoise (default auto)"
     )
     serve.add_argument("--quiet", action="store_true", help="errors only: no line per denoised image")
     serve.add_argument(

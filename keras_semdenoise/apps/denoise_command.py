@@ -41,13 +41,8 @@ def add_parser(commands) -> None:
         help="images larger than this (plus --overlap) are denoised in tiles of this side "
         f"(default {inference.DEFAULT_TILE_SIZE}; lower it if memory runs out)",
     )
-    denoise.add_argument(
-        "--overlap",
-        type=int,
-        default=inference.DEFAULT_OVERLAP,
-        metavar="PX",
-        help=f"overlap between neighbouring tiles (default {inference.DEFAULT_OVERLAP})",
-    )
+    overlap_help = f"overlap between neighbouring tiles (default {inference.DEFAULT_OVERLAP})"
+    denoise.add_argument("--overlap", type=int, default=inference.DEFAULT_OVERLAP, metavar="PX", help=overlap_help)
     denoise.add_argument(
         "--suffix",
         default="_denoised",

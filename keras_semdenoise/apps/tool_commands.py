@@ -41,10 +41,9 @@ def add_parsers(commands) -> None:
     """Adds ``export``, ``evaluate`` and ``train`` to the ``semdenoise`` subcommands."""
     export = commands.add_parser("export", help="export a denoiser for TF Serving (SavedModel) or TFLite")
     formats = export.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    saved_about = "Writes BASE/NAME/VERSION/ with three signatures (uint8 images, float images, encoded bytes)."
     saved = formats.add_parser(
-        "savedmodel",
-        help="a TF Serving SavedModel: BASE/NAME/VERSION/",
-        description="Writes BASE/NAME/VERSION/ with three signatures (uint8 images, float images, encoded bytes).",
+        "savedmodel", help="a TF Serving SavedModel: BASE/NAME/VERSION/", description=saved_about
     )
     _model_arguments(saved)
     saved.add_argument(
@@ -54,11 +53,9 @@ def add_parsers(commands) -> None:
     saved.add_argument("--version", type=int, metavar="N", help="version number (default: the next free one)")
     saved.add_argument("--precision", choices=PRECISIONS, default="auto", help="served precision (default auto)")
     saved.set_defaults(run=run_export_savedmodel)
-    lite = formats.add_parser(
-        "tflite",
-        help="TFLite files, one per precision: OUT_DIR/<model>_<precision>.tflite",
-        description="Writes one TFLite file per precision, with a dynamic H x W input.",
-    )
+    lite_help = "TFLite files, one per precision: OUT_DIR/<model>_<precision>.tflite"
+    lite_about = "Writes one TFLite file per precision, with a dynamic H x W input."
+    lite = formats.add_parser("tflite", help=lite_help, description=lite_about)
     _model_arguments(lite)
     lite.add_argument(
         "--precision",
@@ -83,12 +80,8 @@ def add_parsers(commands) -> None:
     )
     lite.set_defaults(run=run_export_tflite)
 
-    evaluate = commands.add_parser(
-        "evaluate",
-        help="PSNR/SSIM tables of denoisers on test sets with seeded noise",
-        description="Writes OUT/results.json (resumable: run the same command again) and OUT/results.md, "
-        "one table per set.",
-    )
+    about = "Writes OUT/results.json (resumable: run the same command again) and OUT/results.md, one table per set."
+    evaluate = commands.add_parser("evaluate", help="PSNR/SSIM tables of denoisers on test sets", description=about)
     evaluate.add_argument(
         "--sets", type=_comma_list, required=True, metavar="DIR[,DIR]", help="comma-separated folders (or set names)"
     )
@@ -117,12 +110,9 @@ def add_parsers(commands) -> None:
     evaluate.add_argument("--no-ssim", action="store_true", help="PSNR only")
     evaluate.set_defaults(run=run_evaluate)
 
-    train = commands.add_parser(
-        "train",
-        help="train a denoiser (separately or jointly through a frozen head) or a head",
-        description="The rest of the line are the flags of `python -m train.train_KIND`: "
-        "`semdenoise train KIND --help` lists them.",
-    )
+    about = "The rest of the line are the flags of `python -m train.train_KIND` (`semdenoise train KIND --help`)."
+    train_help = "train a denoiser (separately or jointly through a frozen head) or a head"
+    train = commands.add_parser("train", help=train_help, description=about)
     train.add_argument("kind", choices=TRAINING_KINDS, help="denoiser, joint or head")
     train.add_argument("flags", nargs=argparse.REMAINDER, help="--flag=value ...")
     train.set_defaults(run=run_train)

@@ -232,14 +232,7 @@ def _segmentation_example(
 
 
 def batches(
-    split: PackedSplit,
-    batch_size: int,
-    crop_size: int | None,
-    training: bool,
-    seed: int | None = None,
-    sigma_255: float | None = None,
-    scale_range: tuple[float, float] | None = None,
-    color_jitter: float | None = None,
+    split: PackedSplit, batch_size, crop_size, training, seed=None, sigma_255=None, scale_range=None, color_jitter=None
 ):
     """Like ``task_data.batches``: yields ``(images (N, H, W, 3) float32 in [0, 1], labels)``, or
     ``((noisy, clean), labels)`` with training noise (``noise.add_gaussian_noise_np``) when ``sigma_255`` is set.

@@ -175,13 +175,7 @@ def tile_grid(height: int, width: int, tile_size: int, overlap: int, multiple: i
             yield y0, y1, x0, x1
 
 
-def denoise_tiled(
-    model,
-    image: np.ndarray,
-    tile_size: int = DEFAULT_TILE_SIZE,
-    overlap: int = DEFAULT_OVERLAP,
-    progress=None,
-) -> np.ndarray:
+def denoise_tiled(model, image, tile_size=DEFAULT_TILE_SIZE, overlap=DEFAULT_OVERLAP, progress=None) -> np.ndarray:
     """Denoises a large (H, W, 3) image tile by tile with blended seams.
 
     Each tile is about ``tile_size`` square; neighbours overlap by at least
@@ -212,14 +206,7 @@ def denoise_tiled(
     return output / np.maximum(weights, 1e-12)
 
 
-def denoise(
-    model,
-    image: np.ndarray,
-    tile_size: int = DEFAULT_TILE_SIZE,
-    overlap: int = DEFAULT_OVERLAP,
-    progress=None,
-    self_ensemble: bool = False,
-):
+def denoise(model, image, tile_size=DEFAULT_TILE_SIZE, overlap=DEFAULT_OVERLAP, progress=None, self_ensemble=False):
     """Denoises an (H, W, 3) float image: in one call if it fits in a tile, else tiled.
 
     ``self_ensemble`` averages the results over the 8 flips/rotations of the input (8x the time;

@@ -90,10 +90,10 @@ class FFDNetColor(peers._PeerModel):
 
     def __init__(
         self,
-        noise_level_255: float = 25.0,
-        depth: int = FFDNET_COLOR_DEPTH,
-        filters: int = FFDNET_COLOR_FILTERS,
-        name: str = "ffdnet_color",
+        noise_level_255=25.0,
+        depth=FFDNET_COLOR_DEPTH,
+        filters=FFDNET_COLOR_FILTERS,
+        name="ffdnet_color",
         **kwargs,
     ):
         if depth < 2 or filters < 1:

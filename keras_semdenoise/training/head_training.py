@@ -30,6 +30,12 @@ CLASS_WEIGHTINGS = ("none", "median_frequency")
 POLY_POWER = 0.9  # DeepLab's poly learning-rate policy (Chen et al.)
 
 
+VAL_SPLIT_HELP = (
+    "Split measured (clean) at every checkpoint, e.g. val or train[-5000:]; "
+    "the best checkpoint by its top-1 / mIoU is shipped (none: the last)."
+)
+
+
 @dataclasses.dataclass(kw_only=True)
 class HeadConfig(sources.TaskDataConfig):
     """Training a head on clean images (``train/train_head.py``: one flag per field)."""
@@ -77,11 +83,7 @@ class HeadConfig(sources.TaskDataConfig):
         choices=LR_SCHEDULES,
     )
     checkpoint_every: int = setting(200, "Steps between resumable checkpoints.")
-    val_split: str | None = setting(
-        None,
-        "Split measured (clean) at every checkpoint, e.g. val or train[-5000:]; "
-        "the best checkpoint by its top-1 / mIoU is shipped (none: the last).",
-    )
+    val_split: str | None = setting(None, VAL_SPLIT_HELP)
     val_batches: int = setting(0, "Batches of val_split measured (0: all; segmentation: whole frames, one a batch).")
     eval_split: str | None = setting("test", "Split for the clean accuracy / mIoU at the end ('' for none).")
     eval_batches: int = setting(20, "Batches evaluated (0: all).")

@@ -19,6 +19,7 @@ import keras
 from keras import layers, ops
 
 from keras_semdenoise.models.heads.vgg16 import VGG16Trunk
+from keras_semdenoise.models.padding import CropLike
 
 OUTPUT_STRIDE = 8
 INPUT_SCALE_LAYER = "input_scale"
@@ -67,15 +68,13 @@ class InputScale(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_semdenoise")
-class ResizeLike(layers.Layer):
-    """Bilinear resize of ``x`` (N, h, w, C) to the height and width of ``reference`` (N, H, W, *)."""
+class ResizeLike(CropLike):
+    """Bilinear resize of ``x`` (N, h, w, C) to the height and width of ``reference`` (N, H, W, *): the output
+    shape of ``CropLike``, reached by resizing instead of cropping."""
 
     def call(self, x, reference):
         shape = ops.shape(reference)
         return ops.image.resize(x, (shape[1], shape[2]), interpolation="bilinear")
-
-    def compute_output_shape(self, x_shape, reference_shape):
-        return (x_shape[0], reference_shape[1], reference_shape[2], x_shape[3])
 
 
 def build_deeplab_largefov(
